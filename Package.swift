@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+//
+// SciZoo: scientific models on one shared parallel runtime (see Docs/architecture.md).
+// Dependencies point down only:
+//   scizoo → Recipes → (domains) → ParallelRuntime → NeuralNetworks/TensorIO → TensorCore → Kernels → C libs
+import PackageDescription
+
+let package = Package(
+    name: "SciZoo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scizoo", targets: ["scizoo"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "TensorIO", targets: ["TensorIO"]),
+        .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries: a module map and one header of static-inline shims each.
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "TensorCore", dependencies: ["Kernels"]),
+        .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
+        .target(name: "ParallelRuntime", dependencies: ["TensorIO", "Kernels", "CMPI"]),
+        .executableTarget(
+            name: "scizoo",
+            dependencies: [
+                "TensorIO", "ParallelRuntime", "Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "TestSupport", dependencies: ["TensorCore"]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
+        .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

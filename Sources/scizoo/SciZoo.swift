@@ -1,0 +1,41 @@
+// The `scizoo` command: recipes, tools and benchmarks of the SciZoo package.
+import ArgumentParser
+
+@main
+struct SciZoo: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "scizoo",
+        abstract: "Scientific models on one shared parallel runtime (OpenBLAS, HDF5, OpenMPI).",
+        discussion: """
+            Run alone or under `mpirun -np N scizoo …`. Every command that computes takes \
+            --threads; otherwise SCIZOO_NUM_THREADS, else cores / ranks on this node.
+            """,
+        version: version,
+        subcommands: [Demo.self, Inspect.self, Environment.self, MPICheck.self])
+}
+
+/// Thread-budget flag shared by the commands that compute.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for OpenBLAS and SciZoo's loops (default: SCIZOO_NUM_THREADS, else cores / local ranks).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+}
+
+/// Prints one error line naming the command and exits non-zero: the contract for data errors.
+func fail(_ command: String, _ error: any Error) -> ExitCode {
+    let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    var standardError = StandardError()
+    print("scizoo \(command): error: \(text)", to: &standardError)
+    return ExitCode.failure
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleWriter.write(string)
+    }
+}
