@@ -145,9 +145,9 @@ extension HDF5Object {
             _ = HDF5Library.quietly { H5Dvlen_reclaim(type.id, space, defaultProperties, &pointers) }
             return scalar ? .string(strings[0]) : .strings(strings)
         case .fixedString(let size, _):
-            let type = try stored.memoryType(file: file.path, object: path)
+            // Read with the stored type itself: padding rules differ (numpy bytes are NULLPAD).
             var bytes = [UInt8](repeating: 0, count: count * size)
-            try call(operation) { H5Aread(attribute, type.id, &bytes) }
+            try call(operation) { H5Aread(attribute, fileType, &bytes) }
             let strings = (0..<count).map { index in
                 String(decoding: bytes[(index * size)..<((index + 1) * size)].prefix { $0 != 0 }, as: UTF8.self)
             }

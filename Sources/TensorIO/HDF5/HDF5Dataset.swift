@@ -516,9 +516,11 @@ public final class HDF5Dataset: HDF5Object {
             if reclaimSpace != memorySpace { _ = HDF5Library.quietly { H5Sclose(reclaimSpace) } }
             return strings
         case .fixedString(let size, _):
-            let type = try stored.memoryType(file: file.path, object: path)
+            // Read with the stored type itself: padding rules differ (h5py writes NULLPAD).
+            let type = try call(operation) { H5Dget_type(id) }
+            defer { _ = HDF5Library.quietly { H5Tclose(type) } }
             var bytes = [UInt8](repeating: 0, count: count * size)
-            try call(operation) { H5Dread(id, type.id, memorySpace, fileSpace, defaultProperties, &bytes) }
+            try call(operation) { H5Dread(id, type, memorySpace, fileSpace, defaultProperties, &bytes) }
             return (0..<count).map { index in
                 let slice = bytes[(index * size)..<((index + 1) * size)]
                 return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)

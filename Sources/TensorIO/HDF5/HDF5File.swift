@@ -83,6 +83,7 @@ public final class HDF5File {
     /// Writes a file so that `path` holds either the old content or the complete new one:
     /// `body` writes to a temporary name beside `path`, which is then fsynced and renamed.
     /// If `body` throws, the temporary file is removed and `path` is untouched.
+    @discardableResult
     public static func writeAtomically<R>(
         to path: String, _ body: (HDF5File) throws -> R
     ) throws -> R {

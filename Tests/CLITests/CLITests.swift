@@ -1,0 +1,107 @@
+// Runs the built `scizoo` binary as a user would.
+import Foundation
+import Testing
+import TestSupport
+
+enum CLI {
+    /// The `scizoo` executable built beside this test bundle.
+    static var executable: String {
+        get throws {
+            var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = directory.appendingPathComponent("scizoo").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+                directory = directory.deletingLastPathComponent()
+            }
+            throw Missing()
+        }
+    }
+    struct Missing: Error, CustomStringConvertible {
+        var description: String { "the scizoo executable was not found beside the test bundle" }
+    }
+
+    static func run(_ arguments: [String]) throws -> ProcessResult {
+        try Subprocess.run(try executable, arguments)
+    }
+}
+
+@Suite("scizoo command line")
+struct CLITests {
+    @Test("--version and env")
+    func versionAndEnvironment() throws {
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let environment = try CLI.run(["env", "--threads", "1"])
+        #expect(environment.status == 0)
+        for key in ["cores:", "thread budget: 1 thread(s) [command-line flag --threads", "OpenBLAS:", "HDF5:          1.",
+                    "MPI:           Open MPI"] {
+            #expect(environment.standardOutput.contains(key), "\(key)")
+        }
+        #expect(try CLI.run(["env", "--threads", "0"]).status != 0)
+    }
+
+    @Test("inspect lists every object of a file h5py wrote")
+    func inspectH5pyFile() throws {
+        let directory = try Fixtures.scratchDirectory("inspect")
+        let path = directory.appendingPathComponent("h5py.h5").path
+        _ = try Subprocess.python("""
+            import sys, h5py, numpy as np
+            with h5py.File(sys.argv[1], "w") as f:
+                f.attrs["note"] = "hello"
+                f.create_dataset("a/b/ids", data=np.zeros((10, 4), dtype=np.int64), chunks=(5, 4),
+                                 compression="gzip", compression_opts=6, shuffle=True)
+                f["a"].attrs["levels"] = np.arange(20, dtype=np.int32)
+                f.create_dataset("names", data=["x", "y"], dtype=h5py.string_dtype())
+                f.create_dataset("grow", shape=(0,), maxshape=(None,), dtype=np.float32)
+            """, arguments: [path])
+        let result = try CLI.run(["inspect", path])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.contains("/  group"))
+        #expect(lines.contains("  @note: string (variable, UTF-8) scalar = \"hello\""))
+        #expect(lines.contains("  a/  group"))
+        #expect(lines.contains { $0.hasPrefix("    @levels: int32 [20] = [0, 1, 2, 3, 4, 5, 6, 7, … (20 values)]") })
+        #expect(lines.contains("    b/  group"))
+        #expect(lines.contains("      ids  dataset int64 [10, 4] chunks [5, 4] filters shuffle, gzip(6)"))
+        #expect(lines.contains("  names  dataset string (variable, UTF-8) [2] contiguous"))
+        #expect(lines.contains { $0.hasPrefix("  grow  dataset float32 [0] max [unlimited] chunks") })
+        #expect(result.standardError.isEmpty)
+    }
+
+    @Test("inspect on a text, missing or truncated file prints one error line and exits non-zero")
+    func inspectBadFiles() throws {
+        let directory = try Fixtures.scratchDirectory("inspectbad")
+        let text = directory.appendingPathComponent("notes.txt").path
+        try "just text\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let good = directory.appendingPathComponent("good.h5").path
+        _ = try Subprocess.python("""
+            import sys, h5py, numpy as np
+            with h5py.File(sys.argv[1], "w") as f:
+                f.create_dataset("x", data=np.arange(100000, dtype=np.float64))
+            """, arguments: [good])
+        let truncated = directory.appendingPathComponent("truncated.h5").path
+        try Data(contentsOf: URL(fileURLWithPath: good)).prefix(4096).write(to: URL(fileURLWithPath: truncated))
+        let missing = directory.appendingPathComponent("missing.h5").path
+
+        for (path, words) in [(text, "not an HDF5 file"), (missing, "no such file"), (truncated, "truncated")] {
+            let result = try CLI.run(["inspect", path])
+            #expect(result.status == 1, "\(path)")
+            #expect(result.standardOutput.isEmpty)
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1, "one line, no HDF5 stack dump: \(result.standardError)")
+            #expect(result.standardError.hasPrefix("scizoo inspect: error: \(path)"))
+            #expect(result.standardError.contains(words), "\(result.standardError)")
+        }
+    }
+
+    @Test("the demo streams a file and reports its Gram trace")
+    func demo() throws {
+        let directory = try Fixtures.scratchDirectory("demo")
+        let output = directory.appendingPathComponent("nested/demo.h5").path
+        let result = try CLI.run(["demo", "--rows", "700", "--columns", "30", "--output", output, "--threads", "1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("streamed 700 × 30 float32 rows"))
+        #expect(FileManager.default.fileExists(atPath: output))
+    }
+}
