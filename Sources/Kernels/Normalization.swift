@@ -1,0 +1,155 @@
+// Fused row kernels: softmax, log-softmax and layer norm over the last axis, Float and Double,
+// each with a plain reference twin used by the tests.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@inline(__always) func expT(_ x: Float) -> Float { expf(x) }
+@inline(__always) func expT(_ x: Double) -> Double { exp(x) }
+@inline(__always) func logT(_ x: Float) -> Float { logf(x) }
+@inline(__always) func logT(_ x: Double) -> Double { log(x) }
+
+/// Row-wise softmax (or log-softmax) of `rows × columns`, rows in parallel.
+/// A row that is all −∞ gives zeros (softmax) or −∞ (log-softmax), never NaN.
+public func softmaxRows(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
+    softmaxRowsGeneric(input, output, rows: rows, columns: columns, log: log, exp: expT, ln: logT)
+}
+
+public func softmaxRows(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
+    softmaxRowsGeneric(input, output, rows: rows, columns: columns, log: log, exp: expT, ln: logT)
+}
+
+@inline(__always)
+func softmaxRowsGeneric<T: BinaryFloatingPoint>(_ input: UnsafePointer<T>, _ output: UnsafeMutablePointer<T>, rows: Int, columns: Int,
+                                                log: Bool, exp: (T) -> T, ln: (T) -> T) {
+    let x = UncheckedSendable(input), y = UncheckedSendable(output)
+    parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
+        for row in range {
+            let src = x.value + row &* columns, dst = y.value + row &* columns
+            var maximum = -T.infinity
+            for j in 0..<columns where src[j] > maximum { maximum = src[j] }
+            if maximum == -T.infinity {
+                for j in 0..<columns { dst[j] = log ? -T.infinity : 0 }
+                continue
+            }
+            var sum: T = 0
+            if log {
+                for j in 0..<columns { sum += exp(src[j] - maximum) }
+                let shift = maximum + ln(sum)
+                for j in 0..<columns { dst[j] = src[j] - shift }
+            } else {
+                for j in 0..<columns {
+                    let e = exp(src[j] - maximum)
+                    dst[j] = e
+                    sum += e
+                }
+                let inverse = 1 / sum
+                for j in 0..<columns { dst[j] *= inverse }
+            }
+        }
+    }
+}
+
+/// Reference twin of `softmaxRows`: the textbook formula in Double, one row at a time.
+public func softmaxRowsReference(_ input: [Double], rows: Int, columns: Int, log: Bool) -> [Double] {
+    var output = input
+    for row in 0..<rows {
+        let slice = input[(row * columns)..<((row + 1) * columns)]
+        let maximum = slice.max() ?? 0
+        let total = slice.reduce(0) { $0 + Foundation_exp($1 - maximum) }
+        for j in 0..<columns {
+            let shifted = input[row * columns + j] - maximum
+            output[row * columns + j] = log ? shifted - Foundation_log(total) : Foundation_exp(shifted) / total
+        }
+    }
+    return output
+}
+
+@inline(__always) private func Foundation_exp(_ x: Double) -> Double { exp(x) }
+@inline(__always) private func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
+
+/// Layer norm over rows: y = (x − mean)·rstd·w + b, saving mean and rstd per row.
+public func layerNormRows(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
+                          _ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
+                          rows: Int, columns: Int, epsilon: Double) {
+    layerNormGeneric(x, w, b, y, mean, rstd, rows: rows, columns: columns, epsilon: Float(epsilon))
+}
+
+public func layerNormRows(_ x: UnsafePointer<Double>, _ w: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?,
+                          _ y: UnsafeMutablePointer<Double>, _ mean: UnsafeMutablePointer<Double>, _ rstd: UnsafeMutablePointer<Double>,
+                          rows: Int, columns: Int, epsilon: Double) {
+    layerNormGeneric(x, w, b, y, mean, rstd, rows: rows, columns: columns, epsilon: epsilon)
+}
+
+@inline(__always)
+func layerNormGeneric<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ w: UnsafePointer<T>?, _ b: UnsafePointer<T>?,
+                                              _ y: UnsafeMutablePointer<T>, _ mean: UnsafeMutablePointer<T>,
+                                              _ rstd: UnsafeMutablePointer<T>, rows: Int, columns: Int, epsilon: T) {
+    let shared = UncheckedSendable((x, w, b, y, mean, rstd))
+    parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
+        let (x, w, b, y, mean, rstd) = shared.value
+        let n = T(columns)
+        for row in range {
+            let src = x + row &* columns, dst = y + row &* columns
+            var sum: T = 0
+            for j in 0..<columns { sum += src[j] }
+            let mu = sum / n
+            // Two-pass variance: exact for data far from zero, unlike E[x²] − E[x]².
+            var squares: T = 0
+            for j in 0..<columns { let d = src[j] - mu; squares += d * d }
+            let r = 1 / (squares / n + epsilon).squareRoot()
+            mean[row] = mu
+            rstd[row] = r
+            switch (w, b) {
+            case let (w?, b?): for j in 0..<columns { dst[j] = (src[j] - mu) * r * w[j] + b[j] }
+            case let (w?, nil): for j in 0..<columns { dst[j] = (src[j] - mu) * r * w[j] }
+            case let (nil, b?): for j in 0..<columns { dst[j] = (src[j] - mu) * r + b[j] }
+            case (nil, nil): for j in 0..<columns { dst[j] = (src[j] - mu) * r }
+            }
+        }
+    }
+}
+
+/// First-order layer-norm backward: dx per row; dw, db per column summed over rows in order.
+public func layerNormBackwardRows<T: BinaryFloatingPoint>(
+    _ g: UnsafePointer<T>, _ x: UnsafePointer<T>, _ w: UnsafePointer<T>?, _ mean: UnsafePointer<T>, _ rstd: UnsafePointer<T>,
+    _ dx: UnsafeMutablePointer<T>?, _ dw: UnsafeMutablePointer<T>?, _ db: UnsafeMutablePointer<T>?, rows: Int, columns: Int
+) {
+    let shared = UncheckedSendable((g, x, w, mean, rstd, dx, dw, db))
+    if dx != nil {
+        parallelFor(rows, minChunk: Swift.max(1, 4096 / Swift.max(1, columns))) { range in
+            let (g, x, w, mean, rstd, dx, _, _) = shared.value
+            let n = T(columns)
+            for row in range {
+                let gr = g + row &* columns, xr = x + row &* columns, out = dx! + row &* columns
+                let mu = mean[row], r = rstd[row]
+                var sumG: T = 0, sumGX: T = 0
+                for j in 0..<columns {
+                    let gw = gr[j] * (w?[j] ?? 1)
+                    sumG += gw
+                    sumGX += gw * (xr[j] - mu) * r
+                }
+                let meanG = sumG / n, meanGX = sumGX / n
+                for j in 0..<columns {
+                    let gw = gr[j] * (w?[j] ?? 1)
+                    out[j] = r * (gw - meanG - (xr[j] - mu) * r * meanGX)
+                }
+            }
+        }
+    }
+    if dw != nil || db != nil {
+        parallelFor(columns, minChunk: 64) { range in
+            let (g, x, _, mean, rstd, _, dw, db) = shared.value
+            for j in range {
+                var sumW: T = 0, sumB: T = 0
+                for row in 0..<rows {
+                    let gv = g[row &* columns &+ j]
+                    sumW += gv * (x[row &* columns &+ j] - mean[row]) * rstd[row]
+                    sumB += gv
+                }
+                dw?[j] = sumW
+                db?[j] = sumB
+            }
+        }
+    }
+}

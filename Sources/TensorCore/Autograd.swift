@@ -1,0 +1,191 @@
+// Reverse-mode autograd. Each op records a `GradNode` holding its inputs and a backward rule
+// written in differentiable tensor ops, so running backward with `createGraph: true` records
+// a graph of the backward pass itself and gradients of gradients work.
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One recorded operation (or a leaf that accumulates `.grad`).
+final class GradNode: @unchecked Sendable {
+    private static let counter = Atomic<Int>(0)
+
+    /// Creation order: a node's inputs always have smaller ids, so decreasing id is a
+    /// reverse topological order.
+    let id: Int
+    let name: String
+    let inputs: [Tensor]
+    let backward: ((Tensor) -> [Tensor?])?
+    /// Accumulated gradient of a leaf.
+    var grad: Tensor?
+
+    init(name: String, inputs: [Tensor], backward: ((Tensor) -> [Tensor?])?) {
+        id = GradNode.counter.add(1, ordering: .relaxed).newValue
+        self.name = name
+        self.inputs = inputs
+        self.backward = backward
+    }
+
+    var isLeaf: Bool { backward == nil }
+}
+
+/// Whether operations record autograd nodes on this task/thread.
+public enum GradMode {
+    @TaskLocal public static var isEnabled = true
+}
+
+/// Runs `body` without recording gradients (inference, optimiser updates).
+public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
+    try GradMode.$isEnabled.withValue(false, operation: body)
+}
+
+/// Errors of the autograd engine, with what to do about them.
+public enum AutogradError: Error, LocalizedError, CustomStringConvertible, Equatable {
+    case outputDoesNotRequireGrad(index: Int, shape: [Int])
+    case nonScalarOutputNeedsGradient(shape: [Int])
+    case gradientShapeMismatch(index: Int, expected: [Int], got: [Int])
+    case inputUnused(index: Int, shape: [Int])
+    case inputDoesNotRequireGrad(index: Int, shape: [Int])
+
+    public var description: String {
+        switch self {
+        case .outputDoesNotRequireGrad(let index, let shape):
+            "output \(index) \(shape) does not require grad: it was computed only from constants, under withNoGrad, "
+                + "or through a non-differentiable op (comparison, argmax, integer cast, detach)"
+        case .nonScalarOutputNeedsGradient(let shape):
+            "backward of a non-scalar output \(shape) needs an explicit gradient of the same shape"
+        case .gradientShapeMismatch(let index, let expected, let got):
+            "gradient \(index) has shape \(got), but its output has shape \(expected)"
+        case .inputUnused(let index, let shape):
+            "input \(index) \(shape) is not part of the graph of the outputs (pass allowUnused: true to get nil)"
+        case .inputDoesNotRequireGrad(let index, let shape):
+            "input \(index) \(shape) does not require grad; call requiringGrad() on it before computing the outputs"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
+
+extension Tensor {
+    /// Records `value` as the result of `name` applied to `inputs`, if any input requires grad.
+    /// `backward` maps the output gradient to one gradient per input (nil: none).
+    static func recording(_ value: Tensor, _ name: String, _ inputs: [Tensor],
+                          _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return value }
+        return value.withNode(GradNode(name: name, inputs: inputs, backward: backward))
+    }
+
+    /// A leaf that requires gradients: `.grad` accumulates there after `backward()`.
+    public func requiringGrad(_ flag: Bool = true) -> Tensor {
+        precondition(!flag || dtype.isFloatingPoint, "requiringGrad: only floating-point tensors have gradients, not \(dtype)")
+        return withNode(flag ? GradNode(name: "leaf", inputs: [], backward: nil) : nil)
+    }
+
+    /// The same values, cut from the graph.
+    public func detached() -> Tensor { withNode(nil) }
+
+    /// The gradient accumulated in this leaf by `backward()`.
+    public var grad: Tensor? { node?.grad }
+
+    /// Clears the accumulated gradient of this leaf.
+    public func zeroGrad() { node?.grad = nil }
+
+    /// Whether this tensor is a leaf (created by `requiringGrad`, not by an op).
+    public var isLeaf: Bool { node?.isLeaf ?? true }
+
+    /// Accumulates d(self)/d(leaf) into every leaf's `.grad`. `self` must be a scalar unless
+    /// `gradient` is given. Gradients accumulate across calls, as in PyTorch.
+    public func backward(gradient: Tensor? = nil, createGraph: Bool = false) throws {
+        let leaves = try Autograd.run(outputs: [self], gradOutputs: gradient.map { [$0] }, createGraph: createGraph)
+        for (node, grad) in leaves where node.isLeaf {
+            GradMode.$isEnabled.withValue(createGraph) {
+                node.grad = node.grad.map { $0 + grad } ?? grad
+            }
+        }
+    }
+}
+
+/// Gradients of `outputs` with respect to `inputs`, weighted by `gradOutputs` (ones for scalars).
+///
+/// With `createGraph`, the returned gradients are themselves differentiable (forces from an
+/// energy, then a loss on the forces).
+public func grad(of outputs: [Tensor], wrt inputs: [Tensor], gradOutputs: [Tensor]? = nil,
+                 createGraph: Bool = false, allowUnused: Bool = false) throws -> [Tensor?] {
+    for (index, input) in inputs.enumerated() where !input.requiresGrad {
+        throw AutogradError.inputDoesNotRequireGrad(index: index, shape: input.shape)
+    }
+    let all = try Autograd.run(outputs: outputs, gradOutputs: gradOutputs, createGraph: createGraph)
+    var byNode: [ObjectIdentifier: Tensor] = [:]
+    for (node, grad) in all { byNode[ObjectIdentifier(node)] = grad }
+    return try inputs.enumerated().map { index, input in
+        let found = byNode[ObjectIdentifier(input.node!)]
+        if found == nil && !allowUnused { throw AutogradError.inputUnused(index: index, shape: input.shape) }
+        return found
+    }
+}
+
+/// Convenience for one output and one input.
+public func grad(of output: Tensor, wrt input: Tensor, createGraph: Bool = false) throws -> Tensor {
+    try grad(of: [output], wrt: [input], createGraph: createGraph)[0]!
+}
+
+enum Autograd {
+    /// Propagates gradients from `outputs` to every reachable node; returns each node's total.
+    static func run(outputs: [Tensor], gradOutputs: [Tensor]?, createGraph: Bool) throws -> [(GradNode, Tensor)] {
+        var pending: [ObjectIdentifier: Tensor] = [:]
+        var nodes: [ObjectIdentifier: GradNode] = [:]
+        for (index, output) in outputs.enumerated() {
+            guard let node = output.node else {
+                throw AutogradError.outputDoesNotRequireGrad(index: index, shape: output.shape)
+            }
+            let seed: Tensor
+            if let gradOutputs {
+                seed = gradOutputs[index]
+                guard seed.shape == output.shape else {
+                    throw AutogradError.gradientShapeMismatch(index: index, expected: output.shape, got: seed.shape)
+                }
+            } else {
+                guard output.count == 1 else { throw AutogradError.nonScalarOutputNeedsGradient(shape: output.shape) }
+                seed = Tensor.ones(output.shape, dtype: output.dtype)
+            }
+            let key = ObjectIdentifier(node)
+            pending[key] = pending[key].map { $0 + seed } ?? seed
+            nodes[key] = node
+        }
+        // Every node reachable from the outputs, processed from the newest to the oldest.
+        var stack = Array(nodes.values)
+        while let node = stack.popLast() {
+            for input in node.inputs {
+                guard let child = input.node else { continue }
+                let key = ObjectIdentifier(child)
+                if nodes[key] == nil {
+                    nodes[key] = child
+                    stack.append(child)
+                }
+            }
+        }
+        let order = nodes.values.sorted { $0.id > $1.id }
+        var result: [(GradNode, Tensor)] = []
+        GradMode.$isEnabled.withValue(createGraph) {
+            for node in order {
+                guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+                result.append((node, gradient))
+                guard let backward = node.backward else { continue }
+                let inputGradients = backward(gradient)
+                precondition(inputGradients.count == node.inputs.count,
+                             "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputs.count) inputs")
+                for (input, inputGradient) in zip(node.inputs, inputGradients) {
+                    guard let child = input.node, let inputGradient else { continue }
+                    precondition(inputGradient.shape == input.shape,
+                                 "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(input.shape)")
+                    let key = ObjectIdentifier(child)
+                    pending[key] = pending[key].map { $0 + inputGradient } ?? inputGradient
+                }
+            }
+        }
+        return result
+    }
+}

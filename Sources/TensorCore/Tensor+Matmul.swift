@@ -1,0 +1,67 @@
+// Matrix products through OpenBLAS. Transposed views reach BLAS as transpose flags, not copies.
+import Kernels
+
+extension Tensor {
+    /// The last two axes swapped (a view).
+    public var mT: Tensor { transposed(-2, -1) }
+
+    /// Matrix product with numpy semantics: `[*, M, K] @ [*, K, N] → [*, M, N]`, batch axes
+    /// broadcast; a 1-D operand is a row (left) or column (right) vector.
+    public func matmul(_ other: Tensor) -> Tensor {
+        precondition(rank >= 1 && other.rank >= 1, "matmul: operands need at least one axis, got \(shape) and \(other.shape)")
+        if rank == 1 { return unsqueezed(axis: 0).matmul(other).squeezed(axis: -2) }
+        if other.rank == 1 { return matmul(other.unsqueezed(axis: -1)).squeezed(axis: -1) }
+        let a = self, b = other
+        let value = Tensor.matmulKernel(a, b)
+        return Tensor.recording(value, "matmul", [a, b]) { grad in
+            [a.requiresGrad ? grad.matmul(b.mT).sumToShape(a.shape) : nil,
+             b.requiresGrad ? a.mT.matmul(grad).sumToShape(b.shape) : nil]
+        }
+    }
+
+    static func matmulKernel(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.dtype == b.dtype && a.dtype.isFloatingPoint,
+                     "matmul: needs two float32 or two float64 tensors, got \(a.dtype) and \(b.dtype)")
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        precondition(b.shape[b.rank - 2] == k, "matmul: inner extents differ in \(a.shape) @ \(b.shape)")
+        let batch = broadcastShape(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), "matmul")
+        var a = a, b = b
+        var layoutA = MatrixLayout.of(rows: m, columns: k, rowStride: a.strides[a.rank - 2], columnStride: a.strides[a.rank - 1])
+        if layoutA == nil { a = a.materialized(); layoutA = .of(rows: m, columns: k, rowStride: k, columnStride: 1) }
+        var layoutB = MatrixLayout.of(rows: k, columns: n, rowStride: b.strides[b.rank - 2], columnStride: b.strides[b.rank - 1])
+        if layoutB == nil { b = b.materialized(); layoutB = .of(rows: k, columns: n, rowStride: n, columnStride: 1) }
+        let result = Tensor(uninitializedShape: batch + [m, n], dtype: a.dtype, zeroed: k == 0)
+        guard m > 0, n > 0, k > 0 else { return result }
+
+        let batchA = broadcastStrides(Tensor(storage: a.storage, shape: Array(a.shape.dropLast(2)),
+                                             strides: Array(a.strides.dropLast(2))), to: batch)
+        let batchB = broadcastStrides(Tensor(storage: b.storage, shape: Array(b.shape.dropLast(2)),
+                                             strides: Array(b.strides.dropLast(2))), to: batch)
+        let batchCount = batch.reduce(1, *)
+        var index = [Int](repeating: 0, count: batch.count)
+        func run<T>(_: T.Type, _ product: (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+            let pa = a.storage.pointer(as: T.self), pb = b.storage.pointer(as: T.self), pc = result.storage.pointer(as: T.self)
+            for item in 0..<batchCount {
+                var offsetA = a.offset, offsetB = b.offset
+                for axis in 0..<batch.count {
+                    offsetA += index[axis] * batchA[axis]
+                    offsetB += index[axis] * batchB[axis]
+                }
+                product(pa + offsetA, pb + offsetB, pc + item * m * n)
+                var axis = batch.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    if index[axis] < batch[axis] { break }
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+        if a.dtype == .float32 {
+            run(Float.self) { gemm($0, layoutA!, $1, layoutB!, $2, m: m, n: n, k: k) }
+        } else {
+            run(Double.self) { gemm($0, layoutA!, $1, layoutB!, $2, m: m, n: n, k: k) }
+        }
+        return result
+    }
+}
