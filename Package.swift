@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "scizoo", targets: ["scizoo"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
         .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
     ],
@@ -31,18 +32,20 @@ let package = Package(
 
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "TensorCore", dependencies: ["Kernels"]),
+        .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
-        .target(name: "ParallelRuntime", dependencies: ["TensorIO", "Kernels", "CMPI"]),
+        .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CMPI"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "TensorIO", "ParallelRuntime", "Kernels",
+                "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),

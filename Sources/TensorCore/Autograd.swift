@@ -90,6 +90,13 @@ extension Tensor {
     /// The gradient accumulated in this leaf by `backward()`.
     public var grad: Tensor? { node?.grad }
 
+    /// Replaces the accumulated gradient of this leaf (clipping, all-reduce, loading).
+    public func setGrad(_ gradient: Tensor?) {
+        precondition(node?.isLeaf ?? false, "setGrad: only leaves that require grad hold gradients")
+        if let gradient { precondition(gradient.shape == shape, "setGrad: gradient \(gradient.shape) for a leaf of \(shape)") }
+        node?.grad = gradient?.detached()
+    }
+
     /// Clears the accumulated gradient of this leaf.
     public func zeroGrad() { node?.grad = nil }
 

@@ -40,8 +40,11 @@ public struct RandomGenerator: Sendable, Equatable {
         let blocks = (count + 3) / 4
         for block in 0..<blocks {
             let (a, b, c, d) = philox(counter: offset &+ UInt64(block), stream: 0, key: seed)
-            let lanes = [a, b, c, d]
-            for lane in 0..<4 where block * 4 + lane < count { result[block * 4 + lane] = lanes[lane] }
+            let base = block * 4
+            result[base] = a
+            if base + 1 < count { result[base + 1] = b }
+            if base + 2 < count { result[base + 2] = c }
+            if base + 3 < count { result[base + 3] = d }
         }
         offset &+= UInt64(blocks)
         return result

@@ -9,6 +9,7 @@ extension Tensor {
     /// broadcast; a 1-D operand is a row (left) or column (right) vector.
     public func matmul(_ other: Tensor) -> Tensor {
         precondition(rank >= 1 && other.rank >= 1, "matmul: operands need at least one axis, got \(shape) and \(other.shape)")
+        if rank == 1 && other.rank == 1 { return unsqueezed(axis: 0).matmul(other.unsqueezed(axis: -1)).reshaped([]) }
         if rank == 1 { return unsqueezed(axis: 0).matmul(other).squeezed(axis: -2) }
         if other.rank == 1 { return matmul(other.unsqueezed(axis: -1)).squeezed(axis: -1) }
         let a = self, b = other

@@ -1,0 +1,128 @@
+// Modules: parameters found by reflection and named by path, in a stable sorted order.
+import TensorCore
+
+/// A trainable tensor: a leaf that requires gradients, updated in place by optimisers.
+public final class Parameter {
+    public var value: Tensor
+
+    public init(_ value: Tensor) {
+        self.value = value.detached().requiringGrad()
+    }
+
+    public var grad: Tensor? { value.grad }
+    public var shape: [Int] { value.shape }
+    public func zeroGrad() { value.zeroGrad() }
+}
+
+/// Errors loading a state dict: every problem at once, each with its path.
+public struct StateDictError: Error, CustomStringConvertible, Equatable {
+    public var missing: [String] = []
+    public var unexpected: [String] = []
+    public var shapeMismatches: [String] = []
+
+    public var isEmpty: Bool { missing.isEmpty && unexpected.isEmpty && shapeMismatches.isEmpty }
+
+    public var description: String {
+        var parts: [String] = []
+        if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
+        if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
+        if !shapeMismatches.isEmpty { parts.append("shape mismatches: " + shapeMismatches.joined(separator: ", ")) }
+        return "cannot load state dict: " + parts.joined(separator: "; ")
+    }
+}
+
+/// A network block. Stored properties of type `Parameter`, `Module`, `[Module]` and
+/// `[String: Module]` are found by reflection; their property names form the parameter paths
+/// (`layers.0.attention.weight`).
+open class Module {
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// Direct children with their names, in sorted order.
+    public func namedChildren() -> [(String, Module)] {
+        var result: [(String, Module)] = []
+        for child in Mirror(reflecting: self).allChildren {
+            guard let label = child.label.map(Module.cleanLabel) else { continue }
+            // `as Module` also unwraps `Module?` properties that hold a value.
+            switch child.value {
+            case let module as Module: result.append((label, module))
+            case let modules as [Module]:
+                for (index, module) in modules.enumerated() { result.append(("\(label).\(index)", module)) }
+            case let modules as [String: Module]:
+                for (key, module) in modules { result.append(("\(label).\(key)", module)) }
+            default: break
+            }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    /// Every parameter with its path, sorted by path (the order of checkpoints and all-reduces).
+    public func namedParameters() -> [(String, Parameter)] {
+        var result: [(String, Parameter)] = []
+        for child in Mirror(reflecting: self).allChildren {
+            guard let label = child.label.map(Module.cleanLabel) else { continue }
+            // The cast also unwraps `Parameter?` properties that hold a value.
+            if let parameter = child.value as? Parameter { result.append((label, parameter)) }
+        }
+        for (name, module) in namedChildren() {
+            result += module.namedParameters().map { ("\(name).\($0.0)", $0.1) }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    public func parameters() -> [Parameter] { namedParameters().map(\.1) }
+
+    public var parameterCount: Int { parameters().reduce(0) { $0 + $1.value.count } }
+
+    /// Switches this module and its children to training (dropout active) or evaluation.
+    public func train(_ training: Bool = true) {
+        isTraining = training
+        for (_, child) in namedChildren() { child.train(training) }
+    }
+
+    public func eval() { train(false) }
+
+    public func zeroGrad() { parameters().forEach { $0.zeroGrad() } }
+
+    /// Parameter values by path.
+    public func stateDict() -> [(String, Tensor)] { namedParameters().map { ($0.0, $0.1.value.detached()) } }
+
+    /// Loads values by path. Strict loading requires exactly the module's keys and shapes and
+    /// reports every missing, unexpected and mis-shaped key at once.
+    public func loadStateDict(_ state: [(String, Tensor)], strict: Bool = true) throws {
+        let parameters = Dictionary(uniqueKeysWithValues: namedParameters())
+        let provided = Dictionary(state, uniquingKeysWith: { _, last in last })
+        var error = StateDictError()
+        error.missing = parameters.keys.filter { provided[$0] == nil }.sorted()
+        error.unexpected = provided.keys.filter { parameters[$0] == nil }.sorted()
+        for (path, parameter) in parameters.sorted(by: { $0.key < $1.key }) {
+            if let value = provided[path], value.shape != parameter.shape {
+                error.shapeMismatches.append("\(path) (checkpoint \(value.shape), model \(parameter.shape))")
+            }
+        }
+        if strict && !error.isEmpty { throw error }
+        if !error.shapeMismatches.isEmpty { throw StateDictError(shapeMismatches: error.shapeMismatches) }
+        for (path, parameter) in parameters {
+            if let value = provided[path] { parameter.value.assign(value.cast(to: parameter.value.dtype)) }
+        }
+    }
+
+    static func cleanLabel(_ label: String) -> String {
+        // Property wrappers and lazy storage prefix their backing names.
+        label.hasPrefix("_") ? String(label.dropFirst()) : label
+    }
+}
+
+extension Mirror {
+    /// Children of this type and of its superclasses.
+    var allChildren: [Mirror.Child] {
+        var children = Array(self.children)
+        var mirror = superclassMirror
+        while let current = mirror {
+            children += current.children
+            mirror = current.superclassMirror
+        }
+        return children
+    }
+}

@@ -1,0 +1,134 @@
+// Position embeddings: rotary (GPT-NeoX), AlphaFold relative positions, ALiBi, T5 buckets.
+#if canImport(Glibc)
+import Glibc
+#endif
+import TensorCore
+
+/// Rotary position embedding as GPT-NeoX applies it: the first `rotaryDimensions` features of
+/// each head are rotated in two halves (`rotate_half`), the rest pass through.
+public struct RotaryEmbedding: Sendable {
+    public let headDimension: Int
+    /// ⌊headDimension · rotary_pct⌋, as Hugging Face's GPT-NeoX computes it.
+    public let rotaryDimensions: Int
+    public let base: Double
+
+    public init(headDimension: Int, fraction: Double = 1, base: Double = 10_000) {
+        self.headDimension = headDimension
+        rotaryDimensions = Int(Double(headDimension) * fraction)
+        precondition(rotaryDimensions % 2 == 0, "RotaryEmbedding: \(rotaryDimensions) rotary dimensions must be even")
+        self.base = base
+    }
+
+    /// cos and sin tables `[length, rotaryDimensions]` for positions offset, …, offset + length − 1.
+    /// A sequence shard passes its global offset so that positions stay global.
+    public func tables(length: Int, offset: Int = 0, dtype: DType = .float32) -> (cos: Tensor, sin: Tensor) {
+        let half = rotaryDimensions / 2
+        var cosines = [Double](repeating: 0, count: length * rotaryDimensions)
+        var sines = cosines
+        for position in 0..<length {
+            for i in 0..<half {
+                let inverseFrequency = 1 / pow(base, Double(2 * i) / Double(rotaryDimensions))
+                let angle = Double(position + offset) * inverseFrequency
+                for copy in 0..<2 {
+                    cosines[position * rotaryDimensions + copy * half + i] = cos(angle)
+                    sines[position * rotaryDimensions + copy * half + i] = sin(angle)
+                }
+            }
+        }
+        return (Tensor(cosines, shape: [length, rotaryDimensions]).cast(to: dtype),
+                Tensor(sines, shape: [length, rotaryDimensions]).cast(to: dtype))
+    }
+
+    /// Rotates queries or keys `[B, S, H, D]` at positions offset ..< offset + S.
+    public func apply(_ x: Tensor, offset: Int = 0) -> Tensor {
+        precondition(x.rank == 4 && x.shape[3] == headDimension, "RotaryEmbedding: expected [B, S, H, \(headDimension)], got \(x.shape)")
+        guard rotaryDimensions > 0 else { return x }
+        let (cosine, sine) = tables(length: x.shape[1], offset: offset, dtype: x.dtype)
+        let c = cosine.reshaped([1, x.shape[1], 1, rotaryDimensions]), s = sine.reshaped([1, x.shape[1], 1, rotaryDimensions])
+        let rotated = x.sliced(axis: 3, 0, rotaryDimensions)
+        let halves = rotated.split([rotaryDimensions / 2, rotaryDimensions / 2], axis: 3)
+        let rotateHalf = Tensor.concat([-halves[1], halves[0]], axis: 3)
+        let embedded = rotated * c + rotateHalf * s
+        if rotaryDimensions == headDimension { return embedded }
+        return Tensor.concat([embedded, x.sliced(axis: 3, rotaryDimensions)], axis: 3)
+    }
+}
+
+/// AlphaFold's relative-position encoding: one-hot of clip(i − j, −k, k) + k, `[N, N, 2k + 1]`.
+public func relativePositionOneHot(residueIndex: [Int], maxRelative k: Int, dtype: DType = .float32) -> Tensor {
+    let n = residueIndex.count
+    var bins = [Int64](repeating: 0, count: n * n)
+    for i in 0..<n {
+        for j in 0..<n { bins[i * n + j] = Int64(Swift.min(Swift.max(residueIndex[i] - residueIndex[j], -k), k) + k) }
+    }
+    return Tensor.oneHot(Tensor(bins, shape: [n, n]), classes: 2 * k + 1, dtype: dtype)
+}
+
+/// ALiBi head slopes (Press et al.): a geometric sequence from 2^(−8/n); for a head count that
+/// is not a power of two, the closest power's slopes plus every other slope of twice that.
+public func alibiSlopes(heads: Int) -> [Double] {
+    func powerOfTwoSlopes(_ n: Int) -> [Double] {
+        let start = pow(2, -pow(2, -(log2(Double(n)) - 3)))
+        return (0..<n).map { pow(start, Double($0 + 1)) }
+    }
+    let closest = 1 << Int(log2(Double(heads)).rounded(.down))
+    if closest == heads { return powerOfTwoSlopes(heads) }
+    let extra = powerOfTwoSlopes(2 * closest).enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+    return powerOfTwoSlopes(closest) + extra.prefix(heads - closest)
+}
+
+/// ALiBi bias `[H, Sq, Sk]`: slope_h · (j − i) for key j and query i at `queryOffset + i`.
+public func alibiBias(slopes: [Double], queryLength: Int, keyLength: Int, queryOffset: Int = 0, dtype: DType = .float32) -> Tensor {
+    var values: [Double] = []
+    values.reserveCapacity(slopes.count * queryLength * keyLength)
+    for slope in slopes {
+        for i in 0..<queryLength { for j in 0..<keyLength { values.append(slope * Double(j - (i + queryOffset))) } }
+    }
+    return Tensor(values, shape: [slopes.count, queryLength, keyLength]).cast(to: dtype)
+}
+
+/// T5's bucket for a relative position (key − query): exact buckets for small distances,
+/// logarithmic ones up to `maxDistance`, half the buckets per direction when bidirectional.
+public func t5RelativeBucket(_ relative: Int, bidirectional: Bool, buckets: Int = 32, maxDistance: Int = 128) -> Int {
+    var buckets = buckets
+    var result = 0
+    var n = relative
+    if bidirectional {
+        buckets /= 2
+        if n > 0 { result += buckets }
+        n = Swift.abs(n)
+    } else {
+        n = -Swift.min(n, 0)
+    }
+    let exact = buckets / 2
+    if n < exact { return result + n }
+    let logarithmic = exact + Int(log(Double(n) / Double(exact)) / log(Double(maxDistance) / Double(exact)) * Double(buckets - exact))
+    return result + Swift.min(logarithmic, buckets - 1)
+}
+
+/// T5's learned relative-position bias: an embedding `[buckets, heads]` read at each pair's bucket.
+public final class T5RelativeBias: Module {
+    public let table: Parameter
+    public let bidirectional: Bool
+    public let buckets: Int
+    public let maxDistance: Int
+
+    public init(heads: Int, bidirectional: Bool, buckets: Int = 32, maxDistance: Int = 128, dtype: DType = .float32,
+                generator: inout RandomGenerator) {
+        table = Parameter(generator.normal([buckets, heads], dtype: dtype))
+        self.bidirectional = bidirectional
+        self.buckets = buckets
+        self.maxDistance = maxDistance
+    }
+
+    /// The bias `[H, Sq, Sk]`.
+    public func callAsFunction(queryLength: Int, keyLength: Int) -> Tensor {
+        var ids: [Int64] = []
+        for i in 0..<queryLength {
+            for j in 0..<keyLength {
+                ids.append(Int64(t5RelativeBucket(j - i, bidirectional: bidirectional, buckets: buckets, maxDistance: maxDistance)))
+            }
+        }
+        return table.value.embedding(Tensor(ids, shape: [queryLength, keyLength])).permuted([2, 0, 1])
+    }
+}
