@@ -30,7 +30,9 @@ let package = Package(
             name: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
-        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        // Row primitives with runtime AVX2+FMA dispatch (function-level target attributes).
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "TensorCore", dependencies: ["Kernels"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
@@ -38,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
+                "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),

@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CKernels
 
 @inline(__always) func expT(_ x: Float) -> Float { expf(x) }
 @inline(__always) func expT(_ x: Double) -> Double { exp(x) }
@@ -11,8 +12,36 @@ import Glibc
 
 /// Row-wise softmax (or log-softmax) of `rows × columns`, rows in parallel.
 /// A row that is all −∞ gives zeros (softmax) or −∞ (log-softmax), never NaN.
-public func softmaxRows(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
-    softmaxRowsGeneric(input, output, rows: rows, columns: columns, log: log, exp: expT, ln: logT)
+/// Which implementation of the Float row primitives to use.
+public enum KernelPath: Int32, Sendable, CaseIterable {
+    case automatic = -1, portable = 0, avx2 = 1
+
+    /// Whether this CPU runs the AVX2+FMA path (and SCIZOO_NO_AVX2 is unset).
+    public static var avx2Available: Bool { scizoo_kernels_use_avx2() != 0 }
+}
+
+public func softmaxRows(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool,
+                        path: KernelPath = .automatic) {
+    let path = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
+    let x = UncheckedSendable(input), y = UncheckedSendable(output)
+    parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
+        for row in range {
+            let src = x.value + row &* columns, dst = y.value + row &* columns
+            let top = scizoo_max_f32(path, src, columns)
+            if top == -.infinity {
+                for j in 0..<columns { dst[j] = log ? -.infinity : 0 }
+                continue
+            }
+            // e^(x − max) into the output row, summed in a fixed lane order.
+            let total = scizoo_exp_sum_f32(path, src, dst, columns, top)
+            if log {
+                let offset = top + logf(total)
+                for j in 0..<columns { dst[j] = src[j] - offset }
+            } else {
+                scizoo_scale_f32(path, dst, dst, columns, 1 / total)
+            }
+        }
+    }
 }
 
 public func softmaxRows(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
@@ -72,7 +101,48 @@ public func softmaxRowsReference(_ input: [Double], rows: Int, columns: Int, log
 public func layerNormRows(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
                           _ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
                           rows: Int, columns: Int, epsilon: Double) {
-    layerNormGeneric(x, w, b, y, mean, rstd, rows: rows, columns: columns, epsilon: Float(epsilon))
+    let shared = UncheckedSendable((x, w, b, y, mean, rstd))
+    let eps = Float(epsilon)
+    parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
+        let (x, w, b, y, mean, rstd) = shared.value
+        let n = Float(columns)
+        for row in range {
+            let src = x + row &* columns, dst = y + row &* columns
+            let mu = sum(src, columns) / n
+            // Two-pass variance: exact for data far from zero, unlike E[x²] − E[x]².
+            let center = Float8(repeating: mu)
+            var a = Float8(), c = Float8()
+            var j = 0
+            while j &+ 16 <= columns {
+                let d0 = load8(src, j) - center, d1 = load8(src, j &+ 8) - center
+                a += d0 * d0
+                c += d1 * d1
+                j &+= 16
+            }
+            let lanes = a + c
+            var squares = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            while j < columns { let d = src[j] - mu; squares += d * d; j &+= 1 }
+            let r = 1 / (squares / n + eps).squareRoot()
+            mean[row] = mu
+            rstd[row] = r
+            let scale = Float8(repeating: r)
+            j = 0
+            while j &+ 8 <= columns {
+                var v = (load8(src, j) - center) * scale
+                if let w { v = v * load8(w, j) }
+                if let b { v = v + load8(b, j) }
+                store8(dst, j, v)
+                j &+= 8
+            }
+            while j < columns {
+                var v = (src[j] - mu) * r
+                if let w { v *= w[j] }
+                if let b { v += b[j] }
+                dst[j] = v
+                j &+= 1
+            }
+        }
+    }
 }
 
 public func layerNormRows(_ x: UnsafePointer<Double>, _ w: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?,

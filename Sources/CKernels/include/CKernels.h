@@ -1,0 +1,26 @@
+// CKernels: row primitives with a runtime choice between AVX2+FMA and a portable path.
+// Swift builds for baseline x86-64 (SSE2); these functions carry their own target attributes,
+// as OpenBLAS dispatches on the CPU it finds, so no package-wide -target-cpu is needed.
+#ifndef SCIZOO_CKERNELS_H
+#define SCIZOO_CKERNELS_H
+#include <stddef.h>
+
+/// 1 when the AVX2+FMA paths are in use (the CPU has them and SCIZOO_NO_AVX2 is unset).
+int scizoo_kernels_use_avx2(void);
+
+// Every function takes `path` first: -1 chooses automatically, 0 the portable code,
+// 1 AVX2+FMA (only pass 1 when scizoo_kernels_use_avx2() returned 1). Tests run both.
+
+/// max of x[0..<n] (-inf for n = 0).
+float scizoo_max_f32(int path, const float *x, ptrdiff_t n);
+
+/// y[i] = exp(x[i] - shift) for i < n; returns the sum of y, accumulated in a fixed order.
+/// Inputs below -87.3 after the shift (and -inf) give 0. y may equal x.
+float scizoo_exp_sum_f32(int path, const float *x, float *y, ptrdiff_t n, float shift);
+
+/// y[i] = x[i] * scale.
+void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float scale);
+
+/// The sum of x[0..<n] in a fixed order.
+float scizoo_sum_f32(int path, const float *x, ptrdiff_t n);
+#endif

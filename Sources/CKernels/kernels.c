@@ -1,0 +1,223 @@
+// Row primitives for softmax and attention. Each exists twice: an AVX2+FMA version and a
+// portable one; the choice is made once per process from the CPU's features. Both compute
+// exp with Cephes' expf reduction and polynomial (relative error about 2e-7) and sum in a
+// fixed lane order, so a machine gives the same bits on every run and thread count.
+#include "CKernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SCIZOO_HAVE_X86 1
+#else
+#define SCIZOO_HAVE_X86 0
+#endif
+
+static const float exp_hi = 88.72283f, exp_lo = -87.336544f;
+
+// ---- portable path ----------------------------------------------------------------------
+
+static inline float exp_scalar(float x) {
+    // Branch-free so compilers vectorise loops over it with the baseline instruction set:
+    // rounding by the 1.5*2^23 trick, 2^n from the integer left in the low mantissa bits.
+    float xc = x > exp_hi ? exp_hi : (x < exp_lo ? exp_lo : x);
+    const float magic = 12582912.0f;
+    float shifted = xc * 1.44269504f + magic;
+    float n = shifted - magic;
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * (r * r) + r + 1.0f;
+    int32_t shifted_bits, magic_bits;
+    memcpy(&shifted_bits, &shifted, 4);
+    memcpy(&magic_bits, &magic, 4);
+    uint32_t scale_bits = (uint32_t)(shifted_bits - magic_bits + 127) << 23;
+    float scale;
+    memcpy(&scale, &scale_bits, 4);
+    return x < exp_lo ? 0.0f : e * scale;
+}
+
+static float max_portable(const float *x, ptrdiff_t n) {
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+    float result = -INFINITY;
+    for (int k = 0; k < 8; k++) result = m[k] > result ? m[k] : result;
+    for (; i < n; i++) result = x[i] > result ? x[i] : result;
+    return result;
+}
+
+static float reduce8(const float s[8]) {
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static float exp_sum_portable(const float *x, float *y, ptrdiff_t n, float shift) {
+    float s[8] = {0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float e = exp_scalar(x[i + k] - shift);
+            y[i + k] = e;
+            s[k] += e;
+        }
+    float total = reduce8(s);
+    for (; i < n; i++) {
+        float e = exp_scalar(x[i] - shift);
+        y[i] = e;
+        total += e;
+    }
+    return total;
+}
+
+static float sum_portable(const float *x, ptrdiff_t n) {
+    float s[8] = {0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += x[i + k];
+    float total = reduce8(s);
+    for (; i < n; i++) total += x[i];
+    return total;
+}
+
+static void scale_portable(const float *x, float *y, ptrdiff_t n, float scale) {
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] * scale;
+}
+
+// ---- AVX2 + FMA path ----------------------------------------------------------------------
+
+#if SCIZOO_HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline __m256 exp_avx2(__m256 x) {
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(exp_lo)), _mm256_set1_ps(exp_hi));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 e = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 result = _mm256_mul_ps(e, _mm256_castsi256_ps(bits));
+    // x < lo (including -inf) gives 0; NaN stays NaN through the unordered compare.
+    __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(exp_lo), _CMP_NLT_UQ);
+    return _mm256_and_ps(result, keep);
+}
+
+AVX2 static inline float hsum_avx2(__m256 v) {
+    float s[8];
+    _mm256_storeu_ps(s, v);
+    return reduce8(s);
+}
+
+AVX2 static float max_avx2(const float *x, ptrdiff_t n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float s[8];
+    _mm256_storeu_ps(s, m);
+    float result = -INFINITY;
+    for (int k = 0; k < 8; k++) result = s[k] > result ? s[k] : result;
+    for (; i < n; i++) result = x[i] > result ? x[i] : result;
+    return result;
+}
+
+AVX2 static float exp_sum_avx2(const float *x, float *y, ptrdiff_t n, float shift) {
+    __m256 total = _mm256_setzero_ps(), total2 = _mm256_setzero_ps();
+    __m256 s = _mm256_set1_ps(shift);
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 e0 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        __m256 e1 = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), s));
+        _mm256_storeu_ps(y + i, e0);
+        _mm256_storeu_ps(y + i + 8, e1);
+        total = _mm256_add_ps(total, e0);
+        total2 = _mm256_add_ps(total2, e1);
+    }
+    if (i < n) {
+        // Tail: the same vector formula on lanes padded with -inf (which give 0).
+        for (; i < n; i += 8) {
+            float in[8], out[8];
+            ptrdiff_t m = n - i < 8 ? n - i : 8;
+            for (int k = 0; k < 8; k++) in[k] = k < m ? x[i + k] - shift : -INFINITY;
+            __m256 e = exp_avx2(_mm256_loadu_ps(in));
+            _mm256_storeu_ps(out, e);
+            for (int k = 0; k < m; k++) y[i + k] = out[k];
+            total = _mm256_add_ps(total, e);
+        }
+    }
+    return hsum_avx2(_mm256_add_ps(total, total2));
+}
+
+AVX2 static float sum_avx2(const float *x, ptrdiff_t n) {
+    __m256 a = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+    float total = hsum_avx2(a);
+    for (; i < n; i++) total += x[i];
+    return total;
+}
+
+AVX2 static void scale_avx2(const float *x, float *y, ptrdiff_t n, float scale) {
+    __m256 s = _mm256_set1_ps(scale);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), s));
+    for (; i < n; i++) y[i] = x[i] * scale;
+}
+#endif
+
+// ---- dispatch ---------------------------------------------------------------------------
+
+static int use_avx2 = -1;
+
+int scizoo_kernels_use_avx2(void) {
+    if (use_avx2 < 0) {
+#if SCIZOO_HAVE_X86
+        __builtin_cpu_init();
+        const char *off = getenv("SCIZOO_NO_AVX2");
+        use_avx2 = (off == NULL || off[0] == '\0' || off[0] == '0') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        use_avx2 = 0;
+#endif
+    }
+    return use_avx2;
+}
+
+float scizoo_max_f32(int path, const float *x, ptrdiff_t n) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) return max_avx2(x, n);
+#endif
+    return max_portable(x, n);
+}
+
+float scizoo_exp_sum_f32(int path, const float *x, float *y, ptrdiff_t n, float shift) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) return exp_sum_avx2(x, y, n, shift);
+#endif
+    return exp_sum_portable(x, y, n, shift);
+}
+
+float scizoo_sum_f32(int path, const float *x, ptrdiff_t n) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) return sum_avx2(x, n);
+#endif
+    return sum_portable(x, n);
+}
+
+void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float scale) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { scale_avx2(x, y, n, scale); return; }
+#endif
+    scale_portable(x, y, n, scale);
+}

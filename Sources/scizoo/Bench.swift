@@ -1,0 +1,191 @@
+// `scizoo bench …`: speed and memory of SciZoo's kernels as ratios against a reference
+// measured in the same run. Run release builds only: debug builds are 25–200× slower.
+import ArgumentParser
+import CBLAS
+import Foundation
+import Kernels
+import TensorCore
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: ratios against a reference measured in the same run (use a release build).",
+        subcommands: [BenchMatmul.self, BenchOps.self])
+}
+
+/// Timing of one benchmark: median, min and max seconds over the runs.
+struct Timing {
+    let seconds: [Double]
+    var median: Double { seconds.sorted()[seconds.count / 2] }
+    var minimum: Double { seconds.min() ?? 0 }
+    var maximum: Double { seconds.max() ?? 0 }
+
+    /// Runs `body` once to warm up, then at least `runs` times and at least `budget` seconds.
+    static func measure(runs: Int = 5, budget: Double = 0.3, _ body: () -> Void) -> Timing {
+        body()
+        var seconds: [Double] = []
+        let clock = ContinuousClock()
+        let start = clock.now
+        while seconds.count < runs || (clock.now - start) < .milliseconds(Int(budget * 1000)) && seconds.count < 200 {
+            let t0 = clock.now
+            body()
+            let elapsed = clock.now - t0
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        return Timing(seconds: seconds)
+    }
+}
+
+/// Times `reference` and `candidate` alternately, so drift on a shared machine hits both;
+/// returns each one's timing and the median of the per-pair ratios candidate/reference.
+func pairedTiming(runs: Int = 31, reference: () -> Void, candidate: () -> Void) -> (reference: Timing, candidate: Timing, ratio: Double) {
+    reference()
+    candidate()
+    let clock = ContinuousClock()
+    func seconds(_ body: () -> Void) -> Double {
+        let t0 = clock.now
+        body()
+        let elapsed = clock.now - t0
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+    var a: [Double] = [], b: [Double] = [], ratios: [Double] = []
+    for _ in 0..<runs {
+        let r = seconds(reference), c = seconds(candidate)
+        a.append(r)
+        b.append(c)
+        ratios.append(c / r)
+    }
+    return (Timing(seconds: a), Timing(seconds: b), ratios.sorted()[ratios.count / 2])
+}
+
+func buildModeWarning() {
+    #if DEBUG
+    print("warning: this is a debug build; numbers are not meaningful. Build with `swift build -c release`.")
+    #endif
+}
+
+struct BenchMatmul: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matmul",
+        abstract: "GFLOP/s of Tensor.matmul against a direct OpenBLAS sgemm call on the same buffers.")
+
+    @Option(parsing: .upToNextOption, help: "Square sizes.")
+    var sizes: [Int] = [256, 512, 1024, 2048]
+
+    @Option(parsing: .upToNextOption, help: "Thread counts.")
+    var threads: [Int] = [1, 2]
+
+    func run() {
+        buildModeWarning()
+        print("size  threads  ours GFLOP/s  OpenBLAS GFLOP/s  ours/OpenBLAS")
+        for count in threads {
+            ThreadBudget.install(requested: count)
+            for n in sizes {
+                var generator = RandomGenerator(seed: UInt64(n))
+                let a = generator.normal([n, n]), b = generator.normal([n, n])
+                var c = [Float](repeating: 0, count: n * n)
+                let ours = Timing.measure { _ = a.matmul(b) }
+                let direct = a.withElements(as: Float.self) { pa in
+                    b.withElements(as: Float.self) { pb in
+                        Timing.measure {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                                        pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
+                        }
+                    }
+                }
+                let flops = 2 * Double(n) * Double(n) * Double(n)
+                let oursRate = flops / ours.median / 1e9, directRate = flops / direct.median / 1e9
+                print(String(format: "%4d  %7d  %12.1f  %16.1f  %12.1f%%", n, count, oursRate, directRate, 100 * oursRate / directRate))
+            }
+        }
+    }
+}
+
+struct BenchOps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "GB/s of fused layer norm, softmax, GELU and Adam against a plain copy of the same bytes.")
+
+    @Option(help: "Rows of the [rows, columns] float32 input.")
+    var rows: Int = 4096
+
+    @Option(help: "Columns (the normalised / softmax axis).")
+    var columns: Int = 1024
+
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() {
+        buildModeWarning()
+        let budget = ThreadBudget.install(requested: threadOptions.threads)
+        let n = rows * columns
+        var generator = RandomGenerator(seed: 1)
+        let x = generator.normal([rows, columns])
+        let weight = generator.normal([columns]), bias = generator.normal([columns])
+        var output = [Float](repeating: 0, count: n)
+        var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
+        print("input [\(rows), \(columns)] float32 = \(String(format: "%.1f", Double(n * 4) / 1_048_576)) MiB; bytes counted: reads + writes")
+
+        var copyTarget = [Float](repeating: 0, count: 7 * n)
+        func copyBytes(_ count: Int) {
+            x.withElements(as: Float.self) { source in
+                copyTarget.withUnsafeMutableBufferPointer { destination in
+                    // Copies `count` floats (cycling the source) so each op is compared with the same traffic.
+                    var done = 0
+                    while done < count {
+                        let chunk = Swift.min(n, count - done)
+                        (destination.baseAddress! + done).update(from: source.baseAddress!, count: chunk)
+                        done += chunk
+                    }
+                }
+            }
+        }
+        print("op                       GB/s   copy GB/s   time vs copy of the same bytes (median of paired runs)")
+        func report(_ name: String, traffic: Int, _ body: () -> Void) {
+            let result = pairedTiming(reference: { copyBytes(traffic / 2) }, candidate: body)
+            let rate = Double(traffic * 4) / result.candidate.median / 1e9
+            let copyRate = Double(traffic * 4) / result.reference.median / 1e9
+            print(String(format: "%@ %7.2f   %9.2f   %.2f×", name.padding(toLength: 23, withPad: " ", startingAt: 0), rate, copyRate, result.ratio))
+        }
+
+        x.withElements(as: Float.self) { px in
+            weight.withElements(as: Float.self) { pw in
+                bias.withElements(as: Float.self) { pb in
+                    report("layer norm (fused)", traffic: 2 * n) {
+                        output.withUnsafeMutableBufferPointer { out in
+                            mean.withUnsafeMutableBufferPointer { m in
+                                rstd.withUnsafeMutableBufferPointer { r in
+                                    layerNormRows(px.baseAddress!, pw.baseAddress, pb.baseAddress, out.baseAddress!, m.baseAddress!,
+                                                  r.baseAddress!, rows: rows, columns: columns, epsilon: 1e-5)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            report("softmax (fused)", traffic: 2 * n) {
+                output.withUnsafeMutableBufferPointer { softmaxRows(px.baseAddress!, $0.baseAddress!, rows: rows, columns: columns, log: false) }
+            }
+        }
+        report("gelu (tensor op)", traffic: 2 * n) { _ = x.gelu() }
+        report("layer norm (tensor op)", traffic: 2 * n) { _ = x.layerNorm(weight: weight, bias: bias) }
+        report("softmax (tensor op)", traffic: 2 * n) { _ = x.softmax() }
+
+        var parameters = x.doubles.map(Float.init), gradients = generator.normal([n]).scalars(as: Float.self)
+        var m = [Float](repeating: 0, count: n), v = [Float](repeating: 0, count: n)
+        var step = 0
+        report("adamw step (fused)", traffic: 7 * n) {
+            step += 1
+            let hyper = AdamStep(learningRate: 1e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, decoupled: true, step: step)
+            parameters.withUnsafeMutableBufferPointer { p in
+                gradients.withUnsafeBufferPointer { g in
+                    m.withUnsafeMutableBufferPointer { mb in
+                        v.withUnsafeMutableBufferPointer { vb in
+                            adamUpdate(p.baseAddress!, g.baseAddress!, mb.baseAddress!, vb.baseAddress!, count: n, hyper)
+                        }
+                    }
+                }
+            }
+        }
+        gradients.removeAll()
+    }
+}
