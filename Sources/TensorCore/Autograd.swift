@@ -17,7 +17,11 @@ final class GradNode: @unchecked Sendable {
     /// reverse topological order.
     let id: Int
     let name: String
-    let inputs: [Tensor]
+    /// The nodes of the inputs (nil for constants) and their shapes. Input values are not held
+    /// here: each backward rule captures only the tensors it needs, so memory the rule does
+    /// not need (the input of an add, say) is freed as soon as the forward pass drops it.
+    let inputNodes: [GradNode?]
+    let inputShapes: [[Int]]
     let backward: ((Tensor) -> [Tensor?])?
     /// Accumulated gradient of a leaf.
     var grad: Tensor?
@@ -25,7 +29,16 @@ final class GradNode: @unchecked Sendable {
     init(name: String, inputs: [Tensor], backward: ((Tensor) -> [Tensor?])?) {
         id = GradNode.counter.add(1, ordering: .relaxed).newValue
         self.name = name
-        self.inputs = inputs
+        inputNodes = inputs.map(\.node)
+        inputShapes = inputs.map(\.shape)
+        self.backward = backward
+    }
+
+    init(name: String, inputNodes: [GradNode?], inputShapes: [[Int]], backward: @escaping (Tensor) -> [Tensor?]) {
+        id = GradNode.counter.add(1, ordering: .relaxed).newValue
+        self.name = name
+        self.inputNodes = inputNodes
+        self.inputShapes = inputShapes
         self.backward = backward
     }
 
@@ -76,6 +89,14 @@ extension Tensor {
                           _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return value }
         return value.withNode(GradNode(name: name, inputs: inputs, backward: backward))
+    }
+
+    /// Records `value` as a function of inputs known only by their nodes (a "replay": the
+    /// backward rule uses saved outputs, and the inputs' values need not stay alive).
+    static func recording(_ value: Tensor, _ name: String, inputNodes: [GradNode?], inputShapes: [[Int]],
+                          _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.isEnabled, inputNodes.contains(where: { $0 != nil }) else { return value }
+        return value.withNode(GradNode(name: name, inputNodes: inputNodes, inputShapes: inputShapes, backward: backward))
     }
 
     /// A leaf that requires gradients: `.grad` accumulates there after `backward()`.
@@ -165,8 +186,8 @@ enum Autograd {
         // Every node reachable from the outputs, processed from the newest to the oldest.
         var stack = Array(nodes.values)
         while let node = stack.popLast() {
-            for input in node.inputs {
-                guard let child = input.node else { continue }
+            for child in node.inputNodes {
+                guard let child else { continue }
                 let key = ObjectIdentifier(child)
                 if nodes[key] == nil {
                     nodes[key] = child
@@ -182,12 +203,12 @@ enum Autograd {
                 result.append((node, gradient))
                 guard let backward = node.backward else { continue }
                 let inputGradients = backward(gradient)
-                precondition(inputGradients.count == node.inputs.count,
-                             "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputs.count) inputs")
-                for (input, inputGradient) in zip(node.inputs, inputGradients) {
-                    guard let child = input.node, let inputGradient else { continue }
-                    precondition(inputGradient.shape == input.shape,
-                                 "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(input.shape)")
+                precondition(inputGradients.count == node.inputNodes.count,
+                             "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputNodes.count) inputs")
+                for (index, inputGradient) in inputGradients.enumerated() {
+                    guard let child = node.inputNodes[index], let inputGradient else { continue }
+                    precondition(inputGradient.shape == node.inputShapes[index],
+                                 "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(node.inputShapes[index])")
                     let key = ObjectIdentifier(child)
                     pending[key] = pending[key].map { $0 + inputGradient } ?? inputGradient
                 }

@@ -102,8 +102,17 @@ extension Tensor {
         }
     }
 
-    public static func + (a: Tensor, b: Tensor) -> Tensor { a.binary(.add, b, "add") { g, _, _ in (g, g) } }
-    public static func - (a: Tensor, b: Tensor) -> Tensor { a.binary(.sub, b, "sub") { g, _, _ in (g, -g) } }
+    /// A binary op whose gradients do not depend on the operands (add, sub): only shapes are kept.
+    func linearBinary(_ kind: BinaryKind, _ other: Tensor, _ name: String, sign: Double) -> Tensor {
+        let value = binaryKernel(kind, self, other)
+        let shapeA = shape, shapeB = other.shape, needA = requiresGrad, needB = other.requiresGrad
+        return Tensor.recording(value, name, [self, other]) { grad in
+            [needA ? grad.sumToShape(shapeA) : nil, needB ? (sign < 0 ? -grad : grad).sumToShape(shapeB) : nil]
+        }
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.add, b, "add", sign: 1) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.sub, b, "sub", sign: -1) }
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         a.binary(.mul, b, "mul") { g, a, b in (b.requiresGrad || a.requiresGrad ? g * b : nil, g * a) }
     }
@@ -124,18 +133,20 @@ extension Tensor {
         }
     }
 
-    public static prefix func - (x: Tensor) -> Tensor { x.unary(.neg, "neg") { g, _, _ in -g } }
+    public static prefix func - (x: Tensor) -> Tensor {
+        Tensor.recording(unaryKernel(.neg, x), "neg", [x]) { grad in [-grad] }
+    }
 
     func scalarLike(_ value: Double) -> Tensor { Tensor(scalar: value, dtype: dtype) }
 
     public static func + (a: Tensor, s: Double) -> Tensor {
-        a.unary(.addScalar(s), "add-scalar") { g, _, _ in g }
+        Tensor.recording(unaryKernel(.addScalar(s), a), "add-scalar", [a]) { grad in [grad] }
     }
     public static func + (s: Double, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Double) -> Tensor { a + (-s) }
     public static func - (s: Double, a: Tensor) -> Tensor { (-a) + s }
     public static func * (a: Tensor, s: Double) -> Tensor {
-        a.unary(.mulScalar(s), "mul-scalar") { g, _, _ in g * s }
+        Tensor.recording(unaryKernel(.mulScalar(s), a), "mul-scalar", [a]) { grad in [grad * s] }
     }
     public static func * (s: Double, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Double) -> Tensor { a * (1 / s) }

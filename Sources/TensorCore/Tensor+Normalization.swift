@@ -37,10 +37,20 @@ extension Tensor {
     public func softmax(axis: Int = -1) -> Tensor {
         let axis = self.axis(axis, "softmax")
         let value = softmaxKernel(axis: axis, log: false)
-        let x = self
-        return Tensor.recording(value, "softmax", [self]) { grad in
-            let y = Tensor.reuse(value) { x.softmax(axis: axis) }
-            return [y * (grad - (grad * y).sum(axis: axis, keepDims: true))]
+        guard GradMode.isEnabled, let node else { return value }
+        return Tensor.softmaxOutput(value, inputNode: node, shape: shape, axis: axis)
+    }
+
+    /// The softmax output y as a graph node of x that keeps only y: dx = y ∘ (g − Σ g∘y).
+    /// For higher orders the rule replays this node, so it stays differentiable in x.
+    static func softmaxOutput(_ y: Tensor, inputNode: GradNode, shape: [Int], axis: Int) -> Tensor {
+        let saved = y.detached()
+        return recording(saved, "softmax", inputNodes: [inputNode], inputShapes: [shape]) { grad in
+            if GradMode.isEnabled {
+                let replay = softmaxOutput(saved, inputNode: inputNode, shape: shape, axis: axis)
+                return [replay * (grad - (grad * replay).sum(axis: axis, keepDims: true))]
+            }
+            return [softmaxBackwardKernel(output: saved, grad: grad, axis: axis, log: false)]
         }
     }
 
@@ -48,11 +58,48 @@ extension Tensor {
     public func logSoftmax(axis: Int = -1) -> Tensor {
         let axis = self.axis(axis, "logSoftmax")
         let value = softmaxKernel(axis: axis, log: true)
-        let x = self
-        return Tensor.recording(value, "log-softmax", [self]) { grad in
-            let p = Tensor.reuse(unaryKernel(.exp, value)) { x.softmax(axis: axis) }
-            return [grad - p * grad.sum(axis: axis, keepDims: true)]
+        guard GradMode.isEnabled, let node else { return value }
+        return Tensor.logSoftmaxOutput(value, inputNode: node, shape: shape, axis: axis)
+    }
+
+    /// The log-softmax output z as a graph node of x keeping only z: dx = g − e^z · Σ g.
+    static func logSoftmaxOutput(_ z: Tensor, inputNode: GradNode, shape: [Int], axis: Int) -> Tensor {
+        let saved = z.detached()
+        return recording(saved, "log-softmax", inputNodes: [inputNode], inputShapes: [shape]) { grad in
+            if GradMode.isEnabled {
+                let replay = logSoftmaxOutput(saved, inputNode: inputNode, shape: shape, axis: axis)
+                return [grad - replay.exp() * grad.sum(axis: axis, keepDims: true)]
+            }
+            return [softmaxBackwardKernel(output: saved, grad: grad, axis: axis, log: true)]
         }
+    }
+
+    /// First-order softmax / log-softmax backward in one pass per row (no temporaries).
+    static func softmaxBackwardKernel(output: Tensor, grad: Tensor, axis: Int, log: Bool) -> Tensor {
+        let (y, order) = output.rowsLast(axis)
+        let (g, _) = grad.detached().rowsLast(axis)
+        let columns = output.shape[axis], rows = output.count / Swift.max(1, columns)
+        let result = Tensor(uninitializedShape: y.shape, dtype: output.dtype, zeroed: false)
+        func run<T: TensorFloat>(_: T.Type) {
+            let py = UncheckedSendable(UnsafePointer(y.storage.pointer(as: T.self) + y.offset))
+            let pg = UncheckedSendable(UnsafePointer(g.storage.pointer(as: T.self) + g.offset))
+            let pr = UncheckedSendable(result.storage.pointer(as: T.self))
+            parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
+                for row in range {
+                    let yr = py.value + row &* columns, gr = pg.value + row &* columns, out = pr.value + row &* columns
+                    var total: T = 0
+                    if log {
+                        for j in 0..<columns { total += gr[j] }
+                        for j in 0..<columns { out[j] = gr[j] - T.exp(yr[j]) * total }
+                    } else {
+                        for j in 0..<columns { total += gr[j] * yr[j] }
+                        for j in 0..<columns { out[j] = yr[j] * (gr[j] - total) }
+                    }
+                }
+            }
+        }
+        if output.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return result.undoRowsLast(order)
     }
 
     /// Layer norm over the last `normalizedAxes` axes: (x − mean)/√(var + ε)·weight + bias,
