@@ -1,0 +1,336 @@
+// Fused, tiled attention on the CPU (the DS4Sci EvoformerAttention algorithm, and causal /
+// biased self-attention on the same engine). Forward: online softmax over key tiles, saving
+// the log-sum-exp per query row. Backward: recompute P tile by tile from the log-sum-exp,
+// compute delta = rowsum(dO ∘ O) itself, accumulate dQ, dK, dV and bias gradients in a fixed
+// order. No buffer larger than a [tileQ, tileK] tile of logits is ever allocated.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CBLAS
+import CKernels
+
+/// Element types of the attention kernels, with their GEMM and row primitives.
+public protocol AttentionScalar: BinaryFloatingPoint, Sendable {
+    static func gemmRowMajor(_ a: UnsafePointer<Self>, transA: Bool, lda: Int, _ b: UnsafePointer<Self>, transB: Bool, ldb: Int,
+                             _ c: UnsafeMutablePointer<Self>, ldc: Int, m: Int, n: Int, k: Int, alpha: Self, beta: Self)
+    /// max of x[0..<n].
+    static func rowMax(_ x: UnsafePointer<Self>, _ n: Int) -> Self
+    /// x ← exp(x − shift) in place; returns Σ x.
+    static func expShiftSum(_ x: UnsafeMutablePointer<Self>, _ n: Int, _ shift: Self) -> Self
+    static func expScalar(_ x: Self) -> Self
+    static func logScalar(_ x: Self) -> Self
+}
+
+extension Float: AttentionScalar {
+    @inline(__always)
+    public static func gemmRowMajor(_ a: UnsafePointer<Float>, transA: Bool, lda: Int, _ b: UnsafePointer<Float>, transB: Bool, ldb: Int,
+                                    _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float { scizoo_max_f32(-1, x, n) }
+    @inline(__always) public static func expShiftSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) -> Float {
+        scizoo_exp_sum_f32(-1, x, x, n, shift)
+    }
+    @inline(__always) public static func expScalar(_ x: Float) -> Float { expf(x) }
+    @inline(__always) public static func logScalar(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: AttentionScalar {
+    @inline(__always)
+    public static func gemmRowMajor(_ a: UnsafePointer<Double>, transA: Bool, lda: Int, _ b: UnsafePointer<Double>, transB: Bool, ldb: Int,
+                                    _ c: UnsafeMutablePointer<Double>, ldc: Int, m: Int, n: Int, k: Int, alpha: Double, beta: Double) {
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func rowMax(_ x: UnsafePointer<Double>, _ n: Int) -> Double {
+        var result = -Double.infinity
+        for i in 0..<n where x[i] > result { result = x[i] }
+        return result
+    }
+    @inline(__always) public static func expShiftSum(_ x: UnsafeMutablePointer<Double>, _ n: Int, _ shift: Double) -> Double {
+        var total = 0.0
+        for i in 0..<n {
+            let e = exp(x[i] - shift)
+            x[i] = e
+            total += e
+        }
+        return total
+    }
+    @inline(__always) public static func expScalar(_ x: Double) -> Double { exp(x) }
+    @inline(__always) public static func logScalar(_ x: Double) -> Double { log(x) }
+}
+
+/// An additive bias for one problem: element (i, j) at `base[i·rowStride + j·columnStride]`.
+/// A zero stride broadcasts (bias1 of EvoformerAttention has rowStride 0).
+public struct AttentionBiasView<T>: @unchecked Sendable {
+    public var base: UnsafePointer<T>
+    public var rowStride: Int
+    public var columnStride: Int
+    public init(base: UnsafePointer<T>, rowStride: Int, columnStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.columnStride = columnStride
+    }
+}
+
+/// Where a bias gradient accumulates for one problem (same addressing as the bias).
+public struct AttentionBiasGradient<T>: @unchecked Sendable {
+    public var base: UnsafeMutablePointer<T>
+    public var rowStride: Int
+    public var columnStride: Int
+    public init(base: UnsafeMutablePointer<T>, rowStride: Int, columnStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.columnStride = columnStride
+    }
+}
+
+/// Sizes and tiling shared by every problem of one call.
+public struct AttentionGeometry: Sendable {
+    public var queries: Int
+    public var keys: Int
+    public var headDimension: Int
+    /// Multiplies Q·Kᵀ (1/√D for EvoformerAttention).
+    public var scale: Double
+    public var tileQueries: Int
+    public var tileKeys: Int
+    /// Query i sees key j only when j ≤ i + queryOffset.
+    public var causal: Bool
+    /// Global position of query 0 relative to key 0 (a sequence shard's start).
+    public var queryOffset: Int
+
+    public init(queries: Int, keys: Int, headDimension: Int, scale: Double, tileQueries: Int = 64, tileKeys: Int = 256,
+                causal: Bool = false, queryOffset: Int = 0) {
+        precondition(queries >= 1 && keys >= 1 && headDimension >= 1, "attention: empty geometry \(queries)×\(keys)×\(headDimension)")
+        self.queries = queries
+        self.keys = keys
+        self.headDimension = headDimension
+        self.scale = scale
+        self.tileQueries = Swift.max(1, tileQueries)
+        self.tileKeys = Swift.max(1, tileKeys)
+        self.causal = causal
+        self.queryOffset = queryOffset
+    }
+}
+
+/// One attention problem (one batch element and head): operand rows are `rowStride` apart.
+public struct AttentionProblem<T: AttentionScalar>: @unchecked Sendable {
+    public var q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>
+    public var qStride: Int, kStride: Int, vStride: Int
+    public var biases: [AttentionBiasView<T>]
+    /// Keys to attend (true) or ignore, `[keys]`.
+    public var keyMask: UnsafePointer<Bool>?
+    /// ALiBi: adds slope·(j − (i + queryOffset)).
+    public var alibiSlope: T
+
+    public init(q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, qStride: Int, kStride: Int, vStride: Int,
+                biases: [AttentionBiasView<T>] = [], keyMask: UnsafePointer<Bool>? = nil, alibiSlope: T = 0) {
+        self.q = q
+        self.k = k
+        self.v = v
+        self.qStride = qStride
+        self.kStride = kStride
+        self.vStride = vStride
+        self.biases = biases
+        self.keyMask = keyMask
+        self.alibiSlope = alibiSlope
+    }
+}
+
+/// Logits of one tile: S = scale·Q[i0..]·K[j0..]ᵀ plus biases, ALiBi, key mask and causal mask.
+@inline(__always)
+func attentionLogits<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry, i0: Int, tq: Int, j0: Int, tk: Int,
+                                         into s: UnsafeMutablePointer<T>) {
+    let d = g.headDimension
+    T.gemmRowMajor(p.q + i0 &* p.qStride, transA: false, lda: p.qStride, p.k + j0 &* p.kStride, transB: true, ldb: p.kStride,
+                   s, ldc: tk, m: tq, n: tk, k: d, alpha: T(g.scale), beta: 0)
+    for bias in p.biases {
+        for r in 0..<tq {
+            let row = s + r &* tk
+            let source = bias.base + ((i0 &+ r) &* bias.rowStride &+ j0 &* bias.columnStride)
+            if bias.columnStride == 1 {
+                for c in 0..<tk { row[c] += source[c] }
+            } else {
+                for c in 0..<tk { row[c] += source[c &* bias.columnStride] }
+            }
+        }
+    }
+    if p.alibiSlope != 0 {
+        for r in 0..<tq {
+            let row = s + r &* tk
+            let i = i0 &+ r &+ g.queryOffset
+            for c in 0..<tk { row[c] += p.alibiSlope * T(j0 &+ c &- i) }
+        }
+    }
+    if let mask = p.keyMask {
+        for c in 0..<tk where !mask[j0 &+ c] {
+            for r in 0..<tq { s[r &* tk &+ c] = -.infinity }
+        }
+    }
+    if g.causal {
+        for r in 0..<tq {
+            let last = i0 &+ r &+ g.queryOffset  // keys j > last are in the future
+            let firstMasked = Swift.max(0, last &- j0 &+ 1)
+            if firstMasked < tk {
+                let row = s + r &* tk
+                for c in firstMasked..<tk { row[c] = -.infinity }
+            }
+        }
+    }
+}
+
+/// Whether a key tile is entirely in the future of a query tile.
+@inline(__always)
+func tileIsFuture(_ g: AttentionGeometry, i0: Int, tq: Int, j0: Int) -> Bool {
+    g.causal && j0 > i0 &+ tq &- 1 &+ g.queryOffset
+}
+
+/// Forward of one problem: O `[queries, D]` (row stride `oStride`) and lse `[queries]`.
+/// Rows whose keys are all −∞ get O = 0 and lse = −∞.
+public func attentionForward<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
+                                                 o: UnsafeMutablePointer<T>, oStride: Int, lse: UnsafeMutablePointer<T>,
+                                                 workspace: UnsafeMutablePointer<T>) {
+    let d = g.headDimension, tileQ = g.tileQueries, tileK = g.tileKeys
+    // Workspace: s [tileQ·tileK], acc [tileQ·D], m [tileQ], l [tileQ].
+    let s = workspace, acc = workspace + tileQ &* tileK, m = acc + tileQ &* d, l = m + tileQ
+    var i0 = 0
+    while i0 < g.queries {
+        let tq = Swift.min(tileQ, g.queries &- i0)
+        for r in 0..<tq { m[r] = -.infinity; l[r] = 0 }
+        acc.update(repeating: 0, count: tq &* d)
+        var j0 = 0
+        while j0 < g.keys {
+            if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { break }
+            let tk = Swift.min(tileK, g.keys &- j0)
+            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: s)
+            for r in 0..<tq {
+                let row = s + r &* tk
+                let newMax = Swift.max(m[r], T.rowMax(row, tk))
+                if newMax == -.infinity {
+                    row.update(repeating: 0, count: tk)
+                    continue
+                }
+                let rowSum = T.expShiftSum(row, tk, newMax)
+                let correction = m[r] == -.infinity ? 0 : T.expScalar(m[r] - newMax)
+                if correction != 1 {
+                    let accRow = acc + r &* d
+                    for c in 0..<d { accRow[c] *= correction }
+                }
+                l[r] = l[r] * correction + rowSum
+                m[r] = newMax
+            }
+            T.gemmRowMajor(s, transA: false, lda: tk, p.v + j0 &* p.vStride, transB: false, ldb: p.vStride,
+                           acc, ldc: d, m: tq, n: d, k: tk, alpha: 1, beta: 1)
+            j0 &+= tk
+        }
+        for r in 0..<tq {
+            let out = o + (i0 &+ r) &* oStride, accRow = acc + r &* d
+            if l[r] == 0 {
+                for c in 0..<d { out[c] = 0 }
+                lse[i0 &+ r] = -.infinity
+            } else {
+                let inverse = 1 / l[r]
+                for c in 0..<d { out[c] = accRow[c] * inverse }
+                lse[i0 &+ r] = m[r] + T.logScalar(l[r])
+            }
+        }
+        i0 &+= tq
+    }
+}
+
+/// Elements of forward workspace per thread.
+public func attentionForwardWorkspace(_ g: AttentionGeometry) -> Int {
+    g.tileQueries * g.tileKeys + g.tileQueries * g.headDimension + 2 * g.tileQueries
+}
+
+/// Gradients of one problem. `dq`, `dk`, `dv` accumulate (the caller zeroes them); each bias
+/// gradient target accumulates dS. Everything is summed in a fixed order.
+public struct AttentionGradients<T>: @unchecked Sendable {
+    public var dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>
+    public var dqStride: Int, dkStride: Int, dvStride: Int
+    public var biasGradients: [AttentionBiasGradient<T>]
+    public init(dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>, dqStride: Int, dkStride: Int,
+                dvStride: Int, biasGradients: [AttentionBiasGradient<T>] = []) {
+        self.dq = dq
+        self.dk = dk
+        self.dv = dv
+        self.dqStride = dqStride
+        self.dkStride = dkStride
+        self.dvStride = dvStride
+        self.biasGradients = biasGradients
+    }
+}
+
+/// Backward of one problem from dO, O (row strides `doStride`, `oStride`) and the saved lse.
+public func attentionBackward<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
+                                                  dO: UnsafePointer<T>, doStride: Int, o: UnsafePointer<T>, oStride: Int,
+                                                  lse: UnsafePointer<T>, gradients: AttentionGradients<T>,
+                                                  workspace: UnsafeMutablePointer<T>) {
+    let d = g.headDimension, tileQ = g.tileQueries, tileK = g.tileKeys
+    // Workspace: P [tileQ·tileK], dS [tileQ·tileK], delta [queries].
+    let pTile = workspace, dsTile = workspace + tileQ &* tileK, delta = dsTile + tileQ &* tileK
+    for i in 0..<g.queries {
+        var total: T = 0
+        let a = dO + i &* doStride, b = o + i &* oStride
+        for c in 0..<d { total += a[c] * b[c] }
+        delta[i] = total
+    }
+    let scale = T(g.scale)
+    var j0 = 0
+    while j0 < g.keys {
+        let tk = Swift.min(tileK, g.keys &- j0)
+        var i0 = 0
+        while i0 < g.queries {
+            let tq = Swift.min(tileQ, g.queries &- i0)
+            defer { i0 &+= tq }
+            if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { continue }
+            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: pTile)
+            for r in 0..<tq {
+                let row = pTile + r &* tk, rowLSE = lse[i0 &+ r]
+                if rowLSE == -.infinity { row.update(repeating: 0, count: tk) } else { _ = T.expShiftSum(row, tk, rowLSE) }
+            }
+            // dV_j += Pᵀ·dO_i
+            T.gemmRowMajor(pTile, transA: true, lda: tk, dO + i0 &* doStride, transB: false, ldb: doStride,
+                           gradients.dv + j0 &* gradients.dvStride, ldc: gradients.dvStride, m: tk, n: d, k: tq, alpha: 1, beta: 1)
+            // dP = dO_i·V_jᵀ, then dS = P ∘ (dP − delta)
+            T.gemmRowMajor(dO + i0 &* doStride, transA: false, lda: doStride, p.v + j0 &* p.vStride, transB: true, ldb: p.vStride,
+                           dsTile, ldc: tk, m: tq, n: tk, k: d, alpha: 1, beta: 0)
+            for r in 0..<tq {
+                let ds = dsTile + r &* tk, pr = pTile + r &* tk, dr = delta[i0 &+ r]
+                for c in 0..<tk { ds[c] = pr[c] * (ds[c] - dr) }
+            }
+            for target in gradients.biasGradients {
+                for r in 0..<tq {
+                    let ds = dsTile + r &* tk
+                    let out = target.base + ((i0 &+ r) &* target.rowStride &+ j0 &* target.columnStride)
+                    if target.columnStride == 1 {
+                        for c in 0..<tk { out[c] += ds[c] }
+                    } else {
+                        for c in 0..<tk { out[c &* target.columnStride] += ds[c] }
+                    }
+                }
+            }
+            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
+            T.gemmRowMajor(dsTile, transA: false, lda: tk, p.k + j0 &* p.kStride, transB: false, ldb: p.kStride,
+                           gradients.dq + i0 &* gradients.dqStride, ldc: gradients.dqStride, m: tq, n: d, k: tk, alpha: scale, beta: 1)
+            T.gemmRowMajor(dsTile, transA: true, lda: tk, p.q + i0 &* p.qStride, transB: false, ldb: p.qStride,
+                           gradients.dk + j0 &* gradients.dkStride, ldc: gradients.dkStride, m: tk, n: d, k: tq, alpha: scale, beta: 1)
+        }
+        j0 &+= tk
+    }
+}
+
+/// Elements of backward workspace per thread.
+public func attentionBackwardWorkspace(_ g: AttentionGeometry) -> Int {
+    2 * g.tileQueries * g.tileKeys + g.queries
+}
+
+/// Runs `body` with OpenBLAS on one thread: the attention kernels parallelise over problems
+/// themselves, and one BLAS thread per problem keeps every product identical on any thread count.
+public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = ThreadBudget.current.threads
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(previous)) }
+    return try body()
+}

@@ -1,0 +1,245 @@
+// Attention ops: DS4Sci EvoformerAttention and scaled dot-product self-attention, each with a
+// fused kernel (Kernels/Attention.swift) and a reference path in plain differentiable ops
+// (matmul, bias adds, softmax, matmul). The fused backward is hand-written and first-order;
+// when a graph of the backward pass is recorded, gradients come from the reference path.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Kernels
+
+/// Which implementation computes attention.
+public enum AttentionMethod: String, Sendable, CaseIterable, Codable {
+    /// Tiled online softmax; logits never exist beyond one tile.
+    case fused
+    /// The textbook composition of tensor ops; materialises every logit.
+    case reference
+
+    /// Chooses from OpenFold-style flags; more than one kernel requested is an error, as in
+    /// OpenFold's `enforce_config_constraints`.
+    public static func select(useDeepSpeedEvoAttention: Bool = false, useReference: Bool = false,
+                              useLMA: Bool = false, useFlash: Bool = false) throws -> AttentionMethod {
+        let requested = [("use_deepspeed_evo_attention", useDeepSpeedEvoAttention), ("use_reference_attention", useReference),
+                         ("use_lma", useLMA), ("use_flash", useFlash)].filter(\.1).map(\.0)
+        if requested.count > 1 { throw AttentionConfigurationError.conflicting(requested) }
+        if useLMA || useFlash { throw AttentionConfigurationError.unavailable(requested[0]) }
+        return useReference ? .reference : .fused
+    }
+}
+
+public enum AttentionConfigurationError: Error, CustomStringConvertible, Equatable {
+    case conflicting([String])
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .conflicting(let flags):
+            "attention kernels conflict: \(flags.joined(separator: " and ")) are all set; choose one"
+        case .unavailable(let flag):
+            "\(flag) is a GPU kernel that SciZoo does not have; use_deepspeed_evo_attention selects SciZoo's fused CPU kernel"
+        }
+    }
+}
+
+/// Tile sizes of the fused kernels (queries × keys per logits tile).
+public struct AttentionTiling: Sendable, Equatable {
+    public var queries: Int
+    public var keys: Int
+    public init(queries: Int, keys: Int) {
+        self.queries = queries
+        self.keys = keys
+    }
+    /// Measured on this machine kind (Docs/runtime/evoformer-attention.md).
+    public static let standard = AttentionTiling(queries: 64, keys: 128)
+}
+
+extension Tensor {
+    // MARK: EvoformerAttention
+
+    /// `softmax(Q·Kᵀ/√D + bias1 + bias2)·V` per (b, n, h), as DS4Sci_EvoformerAttention.
+    ///
+    /// - Parameters:
+    ///   - q, k, v: `[B, N, L, H, D]`, unscaled (1/√D is applied inside).
+    ///   - biases: up to two, each optional: bias1 `[B, N, 1, 1, L]` (mask bias, e.g.
+    ///     1e9·(mask − 1) or −∞), bias2 `[B, 1, H, L, L]` (pair bias).
+    /// - Returns: `[B, N, L, H, D]`. Rows whose keys are all −∞ give 0 (and zero gradients).
+    public static func evoformerAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?] = [],
+                                          method: AttentionMethod = .fused, tiling: AttentionTiling = .standard) -> Tensor {
+        let (bias1, bias2) = validateEvoformer(q, k, v, biases)
+        switch method {
+        case .reference: return evoformerReference(q, k, v, bias1, bias2)
+        case .fused: return evoformerFused(q, k, v, bias1, bias2, tiling: tiling)
+        }
+    }
+
+    static func validateEvoformer(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ biases: [Tensor?]) -> (Tensor?, Tensor?) {
+        precondition(q.rank == 5 && k.shape == q.shape && v.shape == q.shape,
+                     "evoformerAttention: q, k, v must share one [B, N, L, H, D] shape, got \(q.shape), \(k.shape), \(v.shape)")
+        precondition(q.dtype.isFloatingPoint && k.dtype == q.dtype && v.dtype == q.dtype,
+                     "evoformerAttention: q, k, v must share float32 or float64, got \(q.dtype), \(k.dtype), \(v.dtype)")
+        precondition(biases.count <= 2, "evoformerAttention: at most two biases, got \(biases.count)")
+        let (b, n, l, h) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let bias1 = biases.count > 0 ? biases[0] : nil, bias2 = biases.count > 1 ? biases[1] : nil
+        if let bias1 {
+            precondition(bias1.shape == [b, n, 1, 1, l] && bias1.dtype == q.dtype,
+                         "evoformerAttention: bias1 must be [B, N, 1, 1, L] = \([b, n, 1, 1, l]) \(q.dtype), got \(bias1.shape) \(bias1.dtype)")
+        }
+        if let bias2 {
+            precondition(bias2.shape == [b, 1, h, l, l] && bias2.dtype == q.dtype,
+                         "evoformerAttention: bias2 must be [B, 1, H, L, L] = \([b, 1, h, l, l]) \(q.dtype), got \(bias2.shape) \(bias2.dtype)")
+        }
+        return (bias1, bias2)
+    }
+
+    /// The reference: transpose to `[B, N, H, L, D]`, matmul, add biases, softmax, matmul.
+    static func evoformerReference(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ bias1: Tensor?, _ bias2: Tensor?) -> Tensor {
+        let scale = 1 / Double(q.shape[4]).squareRoot()
+        let qh = q.permuted([0, 1, 3, 2, 4]), kh = k.permuted([0, 1, 3, 2, 4]), vh = v.permuted([0, 1, 3, 2, 4])
+        var logits = (qh * scale).matmul(kh.mT)
+        if let bias1 { logits = logits + bias1 }
+        if let bias2 { logits = logits + bias2 }
+        return logits.softmax(axis: -1).matmul(vh).permuted([0, 1, 3, 2, 4]).contiguous()
+    }
+
+    /// Fused forward, returning the output `[B, N, L, H, D]` and the log-sum-exp `[B, N, H, L]`.
+    public static func evoformerAttentionForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?] = [],
+                                                 tiling: AttentionTiling = .standard) -> (output: Tensor, lse: Tensor) {
+        let (bias1, bias2) = validateEvoformer(q, k, v, biases)
+        return evoformerKernelForward(q, k, v, bias1, bias2, tiling: tiling)
+    }
+
+    static func evoformerKernelForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ bias1: Tensor?, _ bias2: Tensor?,
+                                       tiling: AttentionTiling) -> (output: Tensor, lse: Tensor) {
+        let (bCount, nCount, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
+        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        let b1 = bias1?.contiguousStorageView(), b2 = bias2?.contiguousStorageView()
+        let output = Tensor(uninitializedShape: q.shape, dtype: q.dtype, zeroed: false)
+        let lse = Tensor(uninitializedShape: [bCount, nCount, h, l], dtype: q.dtype, zeroed: false)
+        let geometry = AttentionGeometry(queries: l, keys: l, headDimension: d, scale: 1 / Double(d).squareRoot(),
+                                         tileQueries: tiling.queries, tileKeys: tiling.keys)
+        func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
+            let pq = qc.elementPointer(T.self), pk = kc.elementPointer(T.self), pv = vc.elementPointer(T.self)
+            let pb1 = b1?.elementPointer(T.self), pb2 = b2?.elementPointer(T.self)
+            let po = output.storage.pointer(as: T.self), plse = lse.storage.pointer(as: T.self)
+            let shared = UncheckedSendable((pq, pk, pv, pb1, pb2, po, plse))
+            withSingleThreadedBLAS {
+                parallelFor(bCount * nCount * h) { range in
+                    let (pq, pk, pv, pb1, pb2, po, plse) = shared.value
+                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionForwardWorkspace(geometry))
+                    defer { workspace.deallocate() }
+                    for problem in range {
+                        let bn = problem / h, head = problem % h, batch = bn / nCount
+                        let base = (bn * l * h + head) * d
+                        var biases: [AttentionBiasView<T>] = []
+                        if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
+                        if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                        let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
+                                                        vStride: h * d, biases: biases)
+                        attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
+                    }
+                }
+            }
+        }
+        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return (output, lse)
+    }
+
+    /// Fused backward: dQ, dK, dV, and dBias1 = Σ_h Σ_i dS, dBias2 = Σ_n dS when requested.
+    public static func evoformerAttentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?], output: Tensor,
+                                                  lse: Tensor, gradOutput: Tensor, needBias1: Bool, needBias2: Bool,
+                                                  tiling: AttentionTiling = .standard) -> (dq: Tensor, dk: Tensor, dv: Tensor, dbias1: Tensor?, dbias2: Tensor?) {
+        let (bias1, bias2) = validateEvoformer(q, k, v, biases)
+        let (bCount, nCount, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
+        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        let b1 = bias1?.contiguousStorageView(), b2 = bias2?.contiguousStorageView()
+        let oc = output.contiguousStorageView(), gc = gradOutput.detached().contiguousStorageView(), lc = lse.contiguousStorageView()
+        let dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(q.shape, dtype: q.dtype), dv = Tensor.zeros(q.shape, dtype: q.dtype)
+        // dBias1 partials per head, summed over heads in order afterwards (no atomics, no races).
+        let partial1 = needBias1 && bias1 != nil ? Tensor.zeros([h, bCount, nCount, l], dtype: q.dtype) : nil
+        let dbias2 = needBias2 && bias2 != nil ? Tensor.zeros([bCount, 1, h, l, l], dtype: q.dtype) : nil
+        let geometry = AttentionGeometry(queries: l, keys: l, headDimension: d, scale: 1 / Double(d).squareRoot(),
+                                         tileQueries: tiling.queries, tileKeys: tiling.keys)
+        func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
+            let inputs = UncheckedSendable((qc.elementPointer(T.self), kc.elementPointer(T.self), vc.elementPointer(T.self),
+                                            b1?.elementPointer(T.self), b2?.elementPointer(T.self), oc.elementPointer(T.self),
+                                            gc.elementPointer(T.self), lc.elementPointer(T.self)))
+            let outputs = UncheckedSendable((dq.storage.pointer(as: T.self), dk.storage.pointer(as: T.self), dv.storage.pointer(as: T.self),
+                                             partial1?.storage.pointer(as: T.self), dbias2?.storage.pointer(as: T.self)))
+            withSingleThreadedBLAS {
+                // One unit per (b, h): it owns dBias2[b, 0, h] and loops over n in order.
+                parallelFor(bCount * h) { range in
+                    let (pq, pk, pv, pb1, pb2, po, pg, plse) = inputs.value
+                    let (pdq, pdk, pdv, pp1, pdb2) = outputs.value
+                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionBackwardWorkspace(geometry))
+                    defer { workspace.deallocate() }
+                    for unit in range {
+                        let batch = unit / h, head = unit % h
+                        for n in 0..<nCount {
+                            let bn = batch * nCount + n
+                            let base = (bn * l * h + head) * d
+                            var biases: [AttentionBiasView<T>] = []
+                            if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
+                            if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                            let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
+                                                            vStride: h * d, biases: biases)
+                            var targets: [AttentionBiasGradient<T>] = []
+                            if let pp1 { targets.append(AttentionBiasGradient(base: pp1 + ((head * bCount + batch) * nCount + n) * l, rowStride: 0, columnStride: 1)) }
+                            if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                            let gradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: h * d,
+                                                               dkStride: h * d, dvStride: h * d, biasGradients: targets)
+                            attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
+                                              lse: plse + (bn * h + head) * l, gradients: gradients, workspace: workspace)
+                        }
+                    }
+                }
+            }
+        }
+        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        let dbias1 = partial1.map { $0.reduceKernel(.sum, axes: [0]).reshaped([bCount, nCount, 1, 1, l]).detached() }
+        return (dq, dk, dv, dbias1, dbias2)
+    }
+
+    static func evoformerFused(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ bias1: Tensor?, _ bias2: Tensor?,
+                               tiling: AttentionTiling) -> Tensor {
+        let (output, lse) = evoformerKernelForward(q, k, v, bias1, bias2, tiling: tiling)
+        let inputs = [q, k, v] + [bias1, bias2].compactMap { $0 }
+        return recording(output, "evoformer-attention", inputs) { grad in
+            if GradMode.isEnabled {
+                // Gradients of gradients: differentiate the reference formula instead.
+                return referenceGradients(inputs, grad) { evoformerReference($0[0], $0[1], $0[2], bias1 == nil ? nil : $0[3],
+                                                                           bias2 == nil ? nil : $0[bias1 == nil ? 3 : 4]) }
+            }
+            let g = evoformerAttentionBackward(q, k, v, biases: [bias1, bias2], output: output, lse: lse, gradOutput: grad,
+                                               needBias1: bias1?.requiresGrad ?? false, needBias2: bias2?.requiresGrad ?? false,
+                                               tiling: tiling)
+            var result: [Tensor?] = [g.dq, g.dk, g.dv]
+            if bias1 != nil { result.append(g.dbias1) }
+            if bias2 != nil { result.append(g.dbias2) }
+            return result
+        }
+    }
+
+    /// Gradients of `reference(inputs)` weighted by `grad`, recorded for higher orders.
+    static func referenceGradients(_ inputs: [Tensor], _ grad: Tensor, _ reference: ([Tensor]) -> Tensor) -> [Tensor?] {
+        let differentiable = inputs.enumerated().filter(\.element.requiresGrad)
+        let output = reference(inputs)
+        guard output.requiresGrad else { return inputs.map { _ in nil } }
+        let grads = (try? Autograd.gradients(of: output, wrt: differentiable.map(\.element), seed: grad)) ?? []
+        var result = [Tensor?](repeating: nil, count: inputs.count)
+        for (slot, (index, _)) in differentiable.enumerated() where slot < grads.count { result[index] = grads[slot] }
+        return result
+    }
+
+    func elementPointer<T>(_: T.Type) -> UnsafePointer<T> {
+        UnsafePointer(storage.pointer(as: T.self) + offset)
+    }
+}
+
+extension Autograd {
+    /// Gradients of `output` (weighted by `seed`) with respect to tensors that require grad,
+    /// recording the computation when grad mode is on.
+    static func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor) throws -> [Tensor?] {
+        try grad(of: [output], wrt: inputs, gradOutputs: [seed], createGraph: GradMode.isEnabled, allowUnused: true)
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Kernels
+@testable import TensorCore
+
+/// max |a − b| / max |b| over all elements (the error measure). A reference that is
+/// identically zero (dQ and dK when L = 1: the softmax is constant) is compared absolutely.
+func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+    let x = a.doubles, y = b.doubles
+    precondition(x.count == y.count)
+    let largest = y.map { Swift.abs($0) }.max() ?? 0
+    let scale = largest > 0 ? largest : 1
+    var worst = 0.0
+    for (u, w) in zip(x, y) { worst = Swift.max(worst, u.isNaN || w.isNaN ? .infinity : Swift.abs(u - w)) }
+    return worst / scale
+}
+
+struct EvoformerCase {
+    let q, k, v: Tensor
+    let bias1, bias2: Tensor?
+    let gradOutput: Tensor
+
+    init(_ shape: [Int], dtype: DType, bias1: Bool, bias2: Bool, maskedRows: Bool = false, seed: UInt64) {
+        var generator = RandomGenerator(seed: seed)
+        let (b, n, l, h) = (shape[0], shape[1], shape[2], shape[3])
+        q = generator.normal(shape, dtype: dtype).requiringGrad()
+        k = generator.normal(shape, dtype: dtype).requiringGrad()
+        v = generator.normal(shape, dtype: dtype).requiringGrad()
+        if bias1 {
+            // A 0/1 key mask; with maskedRows, every key of n = 0 is −∞ (rows with nothing to attend).
+            let keep = generator.uniform([b, n, 1, 1, l], dtype: .float64).doubles.map { $0 < 0.8 ? 1.0 : 0.0 }
+            var values = keep.map { $0 == 1 ? 0.0 : -Double.infinity }
+            if maskedRows { for i in 0..<l { values[i] = -.infinity } }
+            self.bias1 = Tensor(values, shape: [b, n, 1, 1, l]).cast(to: dtype).requiringGrad()
+        } else {
+            self.bias1 = nil
+        }
+        self.bias2 = bias2 ? generator.normal([b, 1, h, l, l], dtype: dtype).requiringGrad() : nil
+        gradOutput = generator.uniform(shape, dtype: dtype)
+    }
+
+    var inputs: [Tensor] { [q, k, v] + [bias1, bias2].compactMap { $0 } }
+
+    func run(_ method: AttentionMethod, tiling: AttentionTiling = .standard) throws -> [Tensor] {
+        let out = Tensor.evoformerAttention(q, k, v, biases: [bias1, bias2], method: method, tiling: tiling)
+        let grads = try grad(of: [out], wrt: inputs, gradOutputs: [gradOutput])
+        return [out] + grads.map { $0! }
+    }
+}
+
+@Suite("EvoformerAttention")
+struct EvoformerAttentionTests {
+    static let headDimensions = [1, 8, 16, 24, 32, 64, 128]
+
+    @Test("fused equals the reference, forward and every gradient, float64 and float32", arguments: headDimensions)
+    func fusedMatchesReference(d: Int) throws {
+        var seed: UInt64 = UInt64(d) * 1000
+        for l in [1, 2, 15, 16, 17, 64, 100] {
+            for (withBias1, withBias2) in [(false, false), (true, false), (false, true), (true, true)] {
+                for dtype in [DType.float64, .float32] {
+                    seed += 1
+                    let example = EvoformerCase([1, 2, l, 2, d], dtype: dtype, bias1: withBias1, bias2: withBias2,
+                                                maskedRows: withBias1 && l > 1, seed: seed)
+                    let reference = try example.run(.reference)
+                    // Small tiles exercise partial and multiple tiles; the standard ones the default path.
+                    for tiling in [AttentionTiling(queries: 7, keys: 16), .standard] {
+                        let fused = try example.run(.fused, tiling: tiling)
+                        let limit = dtype == .float64 ? 1e-10 : 1e-5
+                        for (index, (a, b)) in zip(fused, reference).enumerated() {
+                            let error = relativeError(a, b)
+                            #expect(error <= limit, "D \(d) L \(l) biases \(withBias1)/\(withBias2) \(dtype) tiles \(tiling): output \(index) error \(error) fused max \(a.doubles.map(abs).max() ?? 0) ref max \(b.doubles.map(abs).max() ?? 0) shape \(a.shape)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("rows whose keys are all −∞ give zero output and zero gradients, never NaN")
+    func fullyMaskedRows() throws {
+        let example = EvoformerCase([1, 2, 9, 2, 4], dtype: .float64, bias1: true, bias2: true, maskedRows: true, seed: 5)
+        let fused = try example.run(.fused)
+        // n = 0 is fully masked: its output rows and its q gradient are zero.
+        let out = fused[0].sliced(axis: 1, 0, 1)
+        #expect(out.doubles.allSatisfy { $0 == 0 })
+        #expect(fused[1].sliced(axis: 1, 0, 1).doubles.allSatisfy { $0 == 0 })
+        for tensor in fused { #expect(!tensor.doubles.contains { $0.isNaN }) }
+    }
+
+    @Test("upstream's unit-test shapes with a 1e9·(mask − 1) mask and a trainable pair bias",
+          arguments: [[1, 256, 256, 4, 32], [1, 512, 256, 8, 8]])
+    func upstreamShapes(shape: [Int]) throws {
+        var generator = RandomGenerator(seed: 2024)
+        let (b, n, l, h) = (shape[0], shape[1], shape[2], shape[3])
+        let q = generator.normal(shape).requiringGrad(), k = generator.normal(shape).requiringGrad()
+        let v = generator.normal(shape).requiringGrad()
+        let mask = generator.uniform([b, n, 1, 1, l]).doubles.map { $0 < 0.5 ? 0.0 : 1.0 }
+        let maskBias = Tensor(mask.map { 1e9 * ($0 - 1) }, shape: [b, n, 1, 1, l]).cast(to: .float32)
+        let pairBias = generator.normal([b, 1, h, l, l]).requiringGrad()
+        let gradOutput = generator.uniform(shape)
+        var results: [[Tensor]] = []
+        for method in [AttentionMethod.reference, .fused] {
+            let out = Tensor.evoformerAttention(q, k, v, biases: [maskBias, pairBias], method: method)
+            results.append([out] + (try grad(of: [out], wrt: [q, k, v, pairBias], gradOutputs: [gradOutput])).map { $0! })
+        }
+        for (index, (fused, reference)) in zip(results[1], results[0]).enumerated() {
+            let error = relativeError(fused, reference)
+            #expect(error <= 1e-5, "\(shape) output \(index): relative error \(error)")
+        }
+    }
+
+    @Test("gradcheck in float64 through the fused kernel")
+    func gradcheckFused() {
+        var generator = RandomGenerator(seed: 31)
+        let shape = [1, 2, 5, 2, 3]
+        let inputs = [generator.normal(shape, dtype: .float64), generator.normal(shape, dtype: .float64),
+                      generator.normal(shape, dtype: .float64), generator.normal([1, 2, 1, 1, 5], dtype: .float64),
+                      generator.normal([1, 1, 2, 5, 5], dtype: .float64)]
+        for method in AttentionMethod.allCases {
+            let result = gradcheck({ x in
+                Tensor.evoformerAttention(x[0], x[1], x[2], biases: [x[3], x[4]], method: method, tiling: AttentionTiling(queries: 2, keys: 3))
+            }, inputs: inputs)
+            #expect(result.passed, "\(method): \(result)")
+        }
+        // Second derivatives through the fused op fall back to the reference formula.
+        let second = gradgradcheck({ x in Tensor.evoformerAttention(x[0], x[1], x[2], biases: [nil, x[3]]) },
+                                   inputs: [inputs[0], inputs[1], inputs[2], inputs[4]])
+        #expect(second.passed, "\(second)")
+    }
+
+    @Test("outputs and all gradients are bitwise identical across runs and across 1 and 2 threads")
+    func determinism() throws {
+        let example = EvoformerCase([1, 6, 40, 4, 16], dtype: .float32, bias1: true, bias2: true, seed: 77)
+        var runs: [[[Float]]] = []
+        let previous = ThreadBudget.current
+        defer { ThreadBudget.install(previous) }
+        for threads in [1, 2, 2, 1] {
+            ThreadBudget.install(ThreadBudget.resolve(requested: threads))
+            runs.append(try example.run(.fused).map { $0.scalars(as: Float.self) })
+        }
+        for run in runs.dropFirst() { #expect(run == runs[0]) }
+    }
+
+    @Test("conflicting kernel choices are an error, as in OpenFold")
+    func kernelSelection() throws {
+        #expect(try AttentionMethod.select(useDeepSpeedEvoAttention: true) == .fused)
+        #expect(try AttentionMethod.select(useReference: true) == .reference)
+        #expect(throws: AttentionConfigurationError.conflicting(["use_deepspeed_evo_attention", "use_lma"])) {
+            try AttentionMethod.select(useDeepSpeedEvoAttention: true, useLMA: true)
+        }
+        #expect(throws: AttentionConfigurationError.unavailable("use_flash")) { try AttentionMethod.select(useFlash: true) }
+    }
+}
+
+@Suite("Self-attention")
+struct SelfAttentionTests {
+    func compare(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, masking: AttentionMasking, limit: Double,
+                 tiling: AttentionTiling = AttentionTiling(queries: 5, keys: 8), label: String) throws {
+        var generator = RandomGenerator(seed: 3)
+        let gradOutput = generator.uniform(q.shape, dtype: q.dtype)
+        let inputs = [q, k, v] + [bias].compactMap { $0 }.filter(\.requiresGrad)
+        var results: [[Tensor]] = []
+        for method in [AttentionMethod.reference, .fused] {
+            let out = Tensor.scaledDotProductAttention(q, k, v, bias: bias, masking: masking, method: method, tiling: tiling)
+            results.append([out] + (try grad(of: [out], wrt: inputs, gradOutputs: [gradOutput])).map { $0! })
+        }
+        for (index, (fused, reference)) in zip(results[1], results[0]).enumerated() {
+            let error = relativeError(fused, reference)
+            #expect(error <= limit, "\(label): output \(index) error \(error)")
+            #expect(!fused.doubles.contains { $0.isNaN }, "\(label): NaN in output \(index)")
+        }
+    }
+
+    @Test("causal, biased, ALiBi, key-padding and offset queries: fused equals reference", arguments: [DType.float64, .float32])
+    func variants(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 12)
+        let limit = dtype == .float64 ? 1e-10 : 1e-5
+        let (b, sq, sk, h, d) = (2, 13, 21, 3, 8)
+        let q = generator.normal([b, sq, h, d], dtype: dtype).requiringGrad()
+        let k = generator.normal([b, sk, h, d], dtype: dtype).requiringGrad(), v = generator.normal([b, sk, h, d], dtype: dtype).requiringGrad()
+        let square = generator.normal([b, sq, h, d], dtype: dtype).requiringGrad()
+        try compare(q, square, square, bias: nil, masking: .causal, limit: limit, label: "causal")
+        try compare(q, k, v, bias: nil, masking: AttentionMasking(causal: true, queryOffset: 8), limit: limit, label: "causal shard")
+        let fullBias = generator.normal([b, h, sq, sk], dtype: dtype).requiringGrad()
+        try compare(q, k, v, bias: fullBias, masking: .none, limit: limit, label: "full bias")
+        let broadcastBias = generator.normal([1, h, 1, sk], dtype: dtype).requiringGrad()
+        try compare(q, k, v, bias: broadcastBias, masking: .none, limit: limit, label: "broadcast bias")
+        try compare(q, k, v, bias: generator.normal([sq, sk], dtype: dtype), masking: .none, limit: limit, label: "constant bias")
+        let keep = generator.uniform([b, sk], dtype: .float64).doubles.map { $0 < 0.7 }
+        var keepWithEmptyBatch = keep
+        for j in 0..<sk { keepWithEmptyBatch[j] = false }  // batch 0 has no keys at all
+        try compare(q, k, v, bias: nil, masking: AttentionMasking(keyMask: Tensor(keep, shape: [b, sk])), limit: limit, label: "padding")
+        try compare(q, k, v, bias: nil, masking: AttentionMasking(keyMask: Tensor(keepWithEmptyBatch, shape: [b, sk])), limit: limit,
+                    label: "all keys padded")
+        try compare(q, k, v, bias: fullBias, masking: AttentionMasking(causal: true, queryOffset: 8, alibiSlopes: [0.5, 0.25, 0.125]),
+                    limit: limit, label: "causal ALiBi bias")
+    }
+
+    @Test("gradcheck of the fused self-attention in float64")
+    func gradcheckFused() {
+        var generator = RandomGenerator(seed: 8)
+        let inputs = [generator.normal([1, 4, 2, 3], dtype: .float64), generator.normal([1, 6, 2, 3], dtype: .float64),
+                      generator.normal([1, 6, 2, 3], dtype: .float64), generator.normal([1, 2, 4, 6], dtype: .float64)]
+        let result = gradcheck({ x in
+            Tensor.scaledDotProductAttention(x[0], x[1], x[2], bias: x[3], masking: AttentionMasking(causal: true, queryOffset: 2),
+                                             tiling: AttentionTiling(queries: 3, keys: 4))
+        }, inputs: inputs)
+        #expect(result.passed, "\(result)")
+    }
+
+    @Test("long causal sequences use O(S·D) memory, not O(S²)")
+    func memory() throws {
+        var generator = RandomGenerator(seed: 9)
+        let (s, h, d) = (2048, 2, 16)
+        let q = generator.normal([1, s, h, d]).requiringGrad(), k = generator.normal([1, s, h, d]).requiringGrad()
+        let v = generator.normal([1, s, h, d]).requiringGrad()
+        let scope = MemoryScope()
+        try scope.measure {
+            let out = Tensor.scaledDotProductAttention(q, k, v, masking: .causal)
+            _ = try grad(of: [out], wrt: [q, k, v], gradOutputs: [Tensor.ones(out.shape)])
+        }
+        let logitsBytes = s * s * h * 4
+        #expect(scope.peakBytes < logitsBytes / 8, "peak \(scope.peakBytes) bytes against \(logitsBytes) for the logits")
+    }
+}
