@@ -19,6 +19,39 @@ public protocol AttentionScalar: BinaryFloatingPoint, Sendable {
     static func expShiftSum(_ x: UnsafeMutablePointer<Self>, _ n: Int, _ shift: Self) -> Self
     static func expScalar(_ x: Self) -> Self
     static func logScalar(_ x: Self) -> Self
+
+    /// Forward of one problem (see `attentionForward`), specialised for this type in Kernels:
+    /// generic code called from another module would run unspecialised, element by element.
+    static func attentionForward(_ p: AttentionProblem<Self>, _ g: AttentionGeometry, o: UnsafeMutablePointer<Self>, oStride: Int,
+                                 lse: UnsafeMutablePointer<Self>, workspace: UnsafeMutablePointer<Self>)
+    /// Backward of one problem (see `attentionBackward`), specialised for this type in Kernels.
+    static func attentionBackward(_ p: AttentionProblem<Self>, _ g: AttentionGeometry, dO: UnsafePointer<Self>, doStride: Int,
+                                  o: UnsafePointer<Self>, oStride: Int, lse: UnsafePointer<Self>, gradients: AttentionGradients<Self>,
+                                  workspace: UnsafeMutablePointer<Self>)
+}
+
+extension Float {
+    public static func attentionForward(_ p: AttentionProblem<Float>, _ g: AttentionGeometry, o: UnsafeMutablePointer<Float>, oStride: Int,
+                                        lse: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        attentionForwardKernel(p, g, o: o, oStride: oStride, lse: lse, workspace: workspace)
+    }
+    public static func attentionBackward(_ p: AttentionProblem<Float>, _ g: AttentionGeometry, dO: UnsafePointer<Float>, doStride: Int,
+                                         o: UnsafePointer<Float>, oStride: Int, lse: UnsafePointer<Float>, gradients: AttentionGradients<Float>,
+                                         workspace: UnsafeMutablePointer<Float>) {
+        attentionBackwardKernel(p, g, dO: dO, doStride: doStride, o: o, oStride: oStride, lse: lse, gradients: gradients, workspace: workspace)
+    }
+}
+
+extension Double {
+    public static func attentionForward(_ p: AttentionProblem<Double>, _ g: AttentionGeometry, o: UnsafeMutablePointer<Double>, oStride: Int,
+                                        lse: UnsafeMutablePointer<Double>, workspace: UnsafeMutablePointer<Double>) {
+        attentionForwardKernel(p, g, o: o, oStride: oStride, lse: lse, workspace: workspace)
+    }
+    public static func attentionBackward(_ p: AttentionProblem<Double>, _ g: AttentionGeometry, dO: UnsafePointer<Double>, doStride: Int,
+                                         o: UnsafePointer<Double>, oStride: Int, lse: UnsafePointer<Double>, gradients: AttentionGradients<Double>,
+                                         workspace: UnsafeMutablePointer<Double>) {
+        attentionBackwardKernel(p, g, dO: dO, doStride: doStride, o: o, oStride: oStride, lse: lse, gradients: gradients, workspace: workspace)
+    }
 }
 
 extension Float: AttentionScalar {
@@ -188,7 +221,7 @@ func tileIsFuture(_ g: AttentionGeometry, i0: Int, tq: Int, j0: Int) -> Bool {
 
 /// Forward of one problem: O `[queries, D]` (row stride `oStride`) and lse `[queries]`.
 /// Rows whose keys are all −∞ get O = 0 and lse = −∞.
-public func attentionForward<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
+func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
                                                  o: UnsafeMutablePointer<T>, oStride: Int, lse: UnsafeMutablePointer<T>,
                                                  workspace: UnsafeMutablePointer<T>) {
     let d = g.headDimension, tileQ = g.tileQueries, tileK = g.tileKeys
@@ -246,7 +279,7 @@ public func attentionForwardWorkspace(_ g: AttentionGeometry) -> Int {
 
 /// Gradients of one problem. `dq`, `dk`, `dv` accumulate (the caller zeroes them); each bias
 /// gradient target accumulates dS. Everything is summed in a fixed order.
-public struct AttentionGradients<T>: @unchecked Sendable {
+public struct AttentionGradients<T: AttentionScalar>: @unchecked Sendable {
     public var dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>
     public var dqStride: Int, dkStride: Int, dvStride: Int
     public var biasGradients: [AttentionBiasGradient<T>]
@@ -263,7 +296,7 @@ public struct AttentionGradients<T>: @unchecked Sendable {
 }
 
 /// Backward of one problem from dO, O (row strides `doStride`, `oStride`) and the saved lse.
-public func attentionBackward<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
+func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
                                                   dO: UnsafePointer<T>, doStride: Int, o: UnsafePointer<T>, oStride: Int,
                                                   lse: UnsafePointer<T>, gradients: AttentionGradients<T>,
                                                   workspace: UnsafeMutablePointer<T>) {

@@ -136,7 +136,7 @@ extension Tensor {
                         if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
                         let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
                                                         vStride: h * d, biases: biases)
-                        attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
+                        T.attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
                     }
                 }
             }
@@ -188,7 +188,7 @@ extension Tensor {
                             if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
                             let gradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: h * d,
                                                                dkStride: h * d, dvStride: h * d, biasGradients: targets)
-                            attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
+                            T.attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
                                               lse: plse + (bn * h + head) * l, gradients: gradients, workspace: workspace)
                         }
                     }

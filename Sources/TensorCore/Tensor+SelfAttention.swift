@@ -125,7 +125,7 @@ extension Tensor {
                     defer { workspace.deallocate() }
                     for problem in range {
                         let batch = problem / h, head = problem % h
-                        attentionForward(problems.value(problem), geometry, o: outputs.value.0 + (batch * sq * h + head) * d,
+                        T.attentionForward(problems.value(problem), geometry, o: outputs.value.0 + (batch * sq * h + head) * d,
                                          oStride: h * d, lse: outputs.value.1 + problem * sq, workspace: workspace)
                     }
                 }
@@ -165,7 +165,7 @@ extension Tensor {
                         let targets = pfull.map { [AttentionBiasGradient(base: $0 + problem * sq * sk, rowStride: sk, columnStride: 1)] } ?? []
                         let gradients = AttentionGradients(dq: pdq + qBase, dk: pdk + kBase, dv: pdv + kBase, dqStride: h * d,
                                                            dkStride: h * d, dvStride: h * d, biasGradients: targets)
-                        attentionBackward(problems.value(problem), geometry, dO: pg + qBase, doStride: h * d, o: po + qBase,
+                        T.attentionBackward(problems.value(problem), geometry, dO: pg + qBase, doStride: h * d, o: po + qBase,
                                           oStride: h * d, lse: plse + problem * sq, gradients: gradients, workspace: workspace)
                     }
                 }
