@@ -33,10 +33,17 @@ func runAttentionBench(runs: Int, flops: Double, label: String, _ body: () throw
         peaks.append(scope.peakBytes)
     }
     let timing = Timing(seconds: seconds)
+    // The results (output and gradients) are what any implementation must return.
+    var seen = Set<ObjectIdentifier>()
+    let resultBytes = last.reduce(0) { total, entry in
+        seen.insert(ObjectIdentifier(entry.1.storage)).inserted ? total + entry.1.storage.count * entry.1.dtype.byteSize : total
+    }
     print(label)
     print(String(format: "  time   median %.4f s  min %.4f s  max %.4f s  (%d runs)", timing.median, timing.minimum, timing.maximum, runs))
     print(String(format: "  rate   %.1f GFLOP/s", flops / timing.median / 1e9))
-    print("  memory extra tensor bytes (peak, beyond the inputs) \(gibibytes(peaks.max() ?? 0)); process peak RSS \(gibibytes(peakRSS()))")
+    let peak = peaks.max() ?? 0
+    print("  memory extra tensor bytes (peak, beyond the inputs) \(gibibytes(peak)), of which results (output, lse, gradients) "
+          + "\(gibibytes(resultBytes)) and working memory \(gibibytes(Swift.max(0, peak - resultBytes))); process peak RSS \(gibibytes(peakRSS()))")
     return last
 }
 
