@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
+        .library(name: "GenomeLM", targets: ["GenomeLM"]),
         .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
     ],
     dependencies: [
@@ -26,6 +27,10 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
+        // gzip-compressed FASTA, the form genomes are distributed in; HDF5 already links zlib.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -37,10 +42,11 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CMPI"]),
+        .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
+                "GenomeLM", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),
@@ -49,6 +55,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
+        .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
     ],
