@@ -1,0 +1,134 @@
+// GPT-NeoX for causal language modelling, as Hugging Face's GPTNeoXForCausalLM computes it
+// (port of transformers/models/gpt_neox/modeling_gpt_neox.py): fused query_key_value laid out
+// per head, partial rotary, parallel residual, untied embed_out.
+import NeuralNetworks
+import TensorCore
+
+public final class GPTNeoXAttention: Module {
+    public let queryKeyValue: Linear
+    public let dense: Linear
+    let heads: Int
+    let headDimension: Int
+    let rotary: RotaryEmbedding
+    var method: AttentionMethod = .fused
+
+    init(_ c: GPTNeoXConfiguration, dtype: DType, generator: inout RandomGenerator) {
+        queryKeyValue = Linear(c.hiddenSize, 3 * c.hiddenSize, dtype: dtype, generator: &generator)
+        dense = Linear(c.hiddenSize, c.hiddenSize, dtype: dtype, generator: &generator)
+        heads = c.numAttentionHeads
+        headDimension = c.headDimension
+        rotary = RotaryEmbedding(headDimension: c.headDimension, fraction: c.rotaryPct, base: c.rotaryEmbBase)
+    }
+
+    /// - Parameters: x `[B, S, hidden]`; keyMask bool `[B, S]` (false on padding).
+    func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
+        let (b, s) = (x.shape[0], x.shape[1])
+        // [B, S, 3·hidden] → [B, S, H, 3·d]: q, k and v are contiguous within each head.
+        let qkv = queryKeyValue(x).reshaped([b, s, heads, 3 * headDimension])
+        let q = rotary.apply(qkv.sliced(axis: 3, 0, headDimension))
+        let k = rotary.apply(qkv.sliced(axis: 3, headDimension, 2 * headDimension))
+        let v = qkv.sliced(axis: 3, 2 * headDimension, 3 * headDimension)
+        let context = Tensor.scaledDotProductAttention(q.contiguous(), k.contiguous(), v.contiguous(),
+                                                       masking: AttentionMasking(causal: true, keyMask: keyMask), method: method)
+        return dense(context.reshaped([b, s, heads * headDimension]))
+    }
+}
+
+public final class GPTNeoXLayer: Module {
+    public let inputLayernorm: LayerNorm
+    public let postAttentionLayernorm: LayerNorm
+    public let attention: GPTNeoXAttention
+    public let denseHTo4h: Linear
+    public let dense4hToH: Linear
+    let activation: Activation
+    let parallelResidual: Bool
+
+    init(_ c: GPTNeoXConfiguration, dtype: DType, generator: inout RandomGenerator) {
+        inputLayernorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps, dtype: dtype)
+        postAttentionLayernorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps, dtype: dtype)
+        attention = GPTNeoXAttention(c, dtype: dtype, generator: &generator)
+        denseHTo4h = Linear(c.hiddenSize, c.intermediateSize, dtype: dtype, generator: &generator)
+        dense4hToH = Linear(c.intermediateSize, c.hiddenSize, dtype: dtype, generator: &generator)
+        activation = c.activation ?? .gelu
+        parallelResidual = c.useParallelResidual
+    }
+
+    func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
+        let attended = attention(inputLayernorm(x), keyMask: keyMask)
+        if parallelResidual {
+            // x + Attn(LN₁ x) + MLP(LN₂ x)
+            return x + attended + dense4hToH(activation(denseHTo4h(postAttentionLayernorm(x))))
+        }
+        let h = x + attended
+        return h + dense4hToH(activation(denseHTo4h(postAttentionLayernorm(h))))
+    }
+}
+
+public final class GPTNeoXForCausalLM: Module {
+    public let configuration: GPTNeoXConfiguration
+    public let embedIn: Embedding
+    public let layers: [GPTNeoXLayer]
+    public let finalLayerNorm: LayerNorm
+    public let embedOut: Linear
+
+    /// Initialised as Hugging Face does: linear and embedding weights N(0, initializer_range),
+    /// biases 0, layer norms 1 and 0.
+    public init(_ c: GPTNeoXConfiguration, dtype: DType = .float32, seed: UInt64 = 0) {
+        var generator = RandomGenerator(seed: seed)
+        configuration = c
+        embedIn = Embedding(c.vocabSize, c.hiddenSize, dtype: dtype, generator: &generator)
+        layers = (0..<c.numHiddenLayers).map { _ in GPTNeoXLayer(c, dtype: dtype, generator: &generator) }
+        finalLayerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps, dtype: dtype)
+        embedOut = Linear(c.hiddenSize, c.vocabSize, bias: false, dtype: dtype, generator: &generator)
+        super.init()
+        for (path, parameter) in namedParameters() {
+            if path.hasSuffix("weight") && parameter.shape.count == 2 {
+                parameter.value.assign(generator.normal(parameter.shape, std: c.initializerRange, dtype: dtype))
+            } else if path.hasSuffix("bias") && !path.contains("layernorm") && !path.contains("LayerNorm") {
+                parameter.value.assign(.zeros(parameter.shape, dtype: dtype))
+            }
+        }
+    }
+
+    /// Chooses the attention kernel of every layer (the fused one by default).
+    public func setAttentionMethod(_ method: AttentionMethod) { layers.forEach { $0.attention.method = method } }
+
+    /// Hidden states after the final layer norm, `[B, S, hidden]`.
+    /// - Parameters: ids int64 `[B, S]`; attentionMask int64 `[B, S]` (1 real, 0 padding) or nil.
+    public func hiddenStates(_ ids: Tensor, attentionMask: Tensor?) -> Tensor {
+        precondition(ids.rank == 2, "GPTNeoX: ids must be [B, S], got \(ids.shape)")
+        precondition(ids.shape[1] <= configuration.maxPositionEmbeddings,
+                     "GPTNeoX: sequence of \(ids.shape[1]) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
+        let keyMask = attentionMask.map { $0 != 0.0 }
+        var h = embedIn(ids)
+        for layer in layers { h = layer(h, keyMask: keyMask) }
+        return finalLayerNorm(h)
+    }
+
+    /// Logits `[B, S, vocab]`.
+    public func callAsFunction(_ ids: Tensor, attentionMask: Tensor? = nil) -> Tensor {
+        embedOut(hiddenStates(ids, attentionMask: attentionMask))
+    }
+
+    /// Next-token cross-entropy. By default only real tokens are predicted (labels on padding are
+    /// ignored); `includePadding` reproduces upstream GenSLM, whose labels are input_ids, pads included.
+    public func loss(_ ids: Tensor, attentionMask: Tensor, includePadding: Bool = false) -> Tensor {
+        let (b, s) = (ids.shape[0], ids.shape[1])
+        let logits = self(ids, attentionMask: attentionMask)
+        let predictions = logits.sliced(axis: 1, 0, s - 1)
+        let targets = ids.sliced(axis: 1, 1).scalars(as: Int64.self)
+        let real = attentionMask.sliced(axis: 1, 1).scalars(as: Int64.self)
+        let labels = zip(targets, real).map { includePadding || $1 != 0 ? $0 : -100 }
+        return crossEntropy(predictions, Tensor(labels, shape: [b, s - 1]), ignoreIndex: -100)
+    }
+
+    /// Our parameter path under Hugging Face's name (`gpt_neox.layers.0.attention.query_key_value.weight`).
+    public static func huggingFaceName(_ path: String) -> String {
+        let renames = [("inputLayernorm", "input_layernorm"), ("postAttentionLayernorm", "post_attention_layernorm"),
+                       ("queryKeyValue", "query_key_value"), ("denseHTo4h", "mlp.dense_h_to_4h"), ("dense4hToH", "mlp.dense_4h_to_h"),
+                       ("embedIn", "embed_in"), ("finalLayerNorm", "final_layer_norm"), ("embedOut", "embed_out")]
+        var name = path
+        for (ours, theirs) in renames { name = name.replacingOccurrences(of: ours, with: theirs) }
+        return name.hasPrefix("embed_out") ? name : "gpt_neox." + name
+    }
+}
