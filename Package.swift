@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: a module map and one header of static-inline shims each.
@@ -43,10 +44,11 @@ let package = Package(
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "GenomeLM", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
+                "Recipes", "GenomeLM", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
     ],

@@ -1,0 +1,221 @@
+// The GenSLM training run: GPT-NeoX on tokenised HDF5 data with Adam/AdamW, schedules, clipping,
+// accumulation, validation, atomic checkpoints with resume, metrics.jsonl and a loss curve.
+import Foundation
+import GenomeLM
+import NeuralNetworks
+import TensorCore
+import TensorIO
+
+/// What a finished run produced.
+public struct GenSLMRunSummary: Sendable {
+    public var steps: Int
+    public var finalTrainLoss: Double
+    public var finalValidationLoss: Double?
+    public var tokensPerSecond: Double
+    public var checkpoint: String
+    public var metrics: String
+    public var lossCurve: String
+}
+
+public final class GenSLMTrainer {
+    public let settings: GenSLMSettings
+    public let runDirectory: String
+    let log: (String) -> Void
+
+    public init(settings: GenSLMSettings, runDirectory: String, log: @escaping (String) -> Void = { print($0) }) {
+        self.settings = settings
+        self.runDirectory = runDirectory
+        self.log = log
+    }
+
+    public func run(resume: Bool = false) throws -> GenSLMRunSummary {
+        let s = settings
+        let configuration = try GPTNeoXConfiguration.load(from: s.resolve(s.modelConfigJSON))
+        if let tokenizerFile = s.tokenizerFile {
+            let tokenizer = try CodonTokenizer.load(from: s.resolve(tokenizerFile))
+            guard tokenizer.vocabularySize <= configuration.vocabSize else {
+                throw RecipeError(file: s.resolve(s.modelConfigJSON),
+                                  message: "vocab_size \(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
+            }
+        }
+        let train = try GenomeBatchReader(path: s.resolve(s.trainFile))
+        let validation = try s.valFile.map { try GenomeBatchReader(path: s.resolve($0)) }
+        guard train.blockSize >= s.blockSize else {
+            throw RecipeError(file: s.resolve(s.trainFile), message: "rows hold \(train.blockSize) tokens, fewer than block_size \(s.blockSize)")
+        }
+        guard s.blockSize <= configuration.maxPositionEmbeddings else {
+            throw RecipeError(file: s.resolve(s.modelConfigJSON),
+                              message: "block_size \(s.blockSize) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
+        }
+        if !s.ignoredKeys.isEmpty { log("note: accepted but not used on this runtime: \(s.ignoredKeys.joined(separator: ", "))") }
+
+        let examples = s.smallSubset > 0 ? Swift.min(s.smallSubset, train.count) : train.count
+        let batchesPerEpoch = Swift.max(1, examples / (s.batchSize * s.accumulateGradBatches))
+        let totalSteps = s.maxSteps > 0 ? s.maxSteps : s.epochs * batchesPerEpoch
+        let model = GPTNeoXForCausalLM(configuration, seed: s.randomSeed)
+        let parameters = model.namedParameters()
+        let optimizer = Adam(parameters, learningRate: s.learningRate, weightDecay: s.weightDecay, decoupled: s.optimizer == "adamw")
+        let plateau = s.plateau.map { ReduceLROnPlateau(rate: s.learningRate, factor: $0.factor, patience: $0.patience, threshold: $0.threshold) }
+        func rate(at step: Int) -> Double {
+            if let warm = s.warmUpLR {
+                return WarmupLR(minimum: warm.minLR, maximum: s.learningRate, warmupSteps: warm.numSteps, type: .linear).learningRate(at: step)
+            }
+            if let cosine = s.cosineWithWarmup {
+                return CosineWithWarmup(baseRate: s.learningRate, warmupSteps: cosine.numWarmupSteps, totalSteps: totalSteps,
+                                        cycles: cosine.numCycles).learningRate(at: step)
+            }
+            return plateau?.rate ?? s.learningRate
+        }
+
+        let checkpointDirectory = resolveOutput(s.checkpointDir)
+        try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let checkpointPath = checkpointDirectory + "/last.h5"
+        var startStep = 0
+        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let checkpoint = try Checkpoint.read(from: checkpointPath)
+            try model.loadStateDict(checkpoint.parameters)
+            try optimizer.loadStateDict(checkpoint.optimizerState)
+            startStep = checkpoint.step
+            log("resumed from \(checkpointPath) at step \(startStep)")
+        }
+        let metricsPath = runDirectory + "/metrics.jsonl"
+        if startStep == 0 { FileManager.default.createFile(atPath: metricsPath, contents: nil) }
+        let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
+        defer { try? metrics.close() }
+        try metrics.seekToEnd()
+        func record(_ fields: [String: Any]) {
+            if let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                metrics.write(data + Data("\n".utf8))
+            }
+        }
+
+        log("GPT-NeoX \(configuration.numHiddenLayers) layers × \(configuration.hiddenSize), \(model.parameterCount) parameters; "
+            + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(s.batchSize) × \(s.accumulateGradBatches)")
+        var trainLosses: [(Int, Double)] = [], validationLosses: [(Int, Double)] = []
+        var lastValidation: Double?
+        var lastLoss = Double.nan
+        var tokens = 0
+        let clock = ContinuousClock(), start = clock.now
+        let interactive = isatty(1) != 0
+        func rows(_ reader: GenomeBatchReader, _ indices: [Int]) throws -> (Tensor, Tensor) {
+            let batch = try reader.batch(indices)
+            guard reader.blockSize > s.blockSize else { return batch }
+            return (batch.inputIDs.sliced(axis: 1, 0, s.blockSize).contiguous(), batch.attentionMask.sliced(axis: 1, 0, s.blockSize).contiguous())
+        }
+        func validate(step: Int) throws -> Double? {
+            guard let validation else { return nil }
+            let order = Array(0..<validation.count)
+            var total = 0.0, count = 0
+            var start = 0
+            while start < order.count && count < s.limitValBatches {
+                let (ids, mask) = try rows(validation, Array(order[start..<Swift.min(order.count, start + s.batchSize)]))
+                total += withNoGrad { model.loss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding).item() }
+                count += 1
+                start += s.batchSize
+            }
+            let loss = total / Double(Swift.max(1, count))
+            // Perplexity of the real-token loss (upstream logs exp of the loss cast to an integer, a bug).
+            record(["step": step, "val/loss": loss, "val/ppl": exp(loss)])
+            validationLosses.append((step, loss))
+            plateau?.step(metric: loss)
+            return loss
+        }
+        func saveCheckpoint(step: Int) throws {
+            try Checkpoint(parameters: model.stateDict(), optimizerState: optimizer.stateDict(),
+                           generator: RandomGenerator(seed: s.randomSeed, offset: UInt64(step)), step: step, config: s.json)
+                .write(to: checkpointPath)
+        }
+
+        var order: [Int] = []
+        var cursor = 0
+        var epoch = startStep / batchesPerEpoch
+        for step in startStep..<totalSteps {
+            optimizer.learningRate = rate(at: step)
+            model.zeroGrad()
+            var stepLoss = 0.0
+            for _ in 0..<s.accumulateGradBatches {
+                if cursor + s.batchSize > order.count {
+                    order = train.epochOrder(epoch: epoch, seed: s.randomSeed).filter { $0 < examples }
+                    epoch += 1
+                    cursor = 0
+                }
+                let (ids, mask) = try rows(train, Array(order[cursor..<(cursor + s.batchSize)]))
+                cursor += s.batchSize
+                let loss = model.loss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding)
+                try (loss * (1 / Double(s.accumulateGradBatches))).backward()
+                stepLoss += loss.item() / Double(s.accumulateGradBatches)
+                tokens += Int(mask.scalars(as: Int64.self).reduce(0, +))
+            }
+            if s.gradientClipValue > 0 { clipGradientNorm(parameters.map(\.1), maxNorm: s.gradientClipValue) }
+            optimizer.step()
+            lastLoss = stepLoss
+            trainLosses.append((step + 1, stepLoss))
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let rateTokens = Double(tokens) / Swift.max(seconds, 1e-9)
+            record(["step": step + 1, "train/loss": stepLoss, "lr": optimizer.learningRate, "tokens_per_second": rateTokens])
+            if (step + 1) % s.logEveryNSteps == 0 || step + 1 == totalSteps {
+                let remaining = Double(totalSteps - step - 1) * seconds / Double(step + 1 - startStep)
+                let line = String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s", step + 1, totalSteps, stepLoss,
+                                  optimizer.learningRate, rateTokens, remaining)
+                if interactive { print("\r" + line, terminator: ""); fflush(nil) } else { log(line) }
+            }
+            if (step + 1) % s.valCheckInterval == 0, let loss = try validate(step: step + 1) {
+                lastValidation = loss
+                if interactive { print("") }
+                log(String(format: "step %d  val/loss %.4f  val/ppl %.3f", step + 1, loss, exp(loss)))
+            }
+            if (step + 1) % s.checkpointEveryNTrainSteps == 0 { try saveCheckpoint(step: step + 1) }
+        }
+        if interactive { print("") }
+        if totalSteps % s.valCheckInterval != 0, let loss = try validate(step: totalSteps) {
+            lastValidation = loss
+            log(String(format: "final  val/loss %.4f  val/ppl %.3f", loss, exp(loss)))
+        }
+        try saveCheckpoint(step: totalSteps)
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let curve = runDirectory + "/loss.svg"
+        try LossCurve.svg(train: trainLosses, validation: validationLosses).write(toFile: curve, atomically: true, encoding: .utf8)
+        return GenSLMRunSummary(steps: totalSteps, finalTrainLoss: lastLoss, finalValidationLoss: lastValidation,
+                                tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9), checkpoint: checkpointPath,
+                                metrics: metricsPath, lossCurve: curve)
+    }
+
+    private func resolveOutput(_ path: String) -> String {
+        path.hasPrefix("/") ? path : runDirectory + "/" + path
+    }
+}
+
+/// A loss curve as a self-contained SVG (train in blue, validation in orange).
+enum LossCurve {
+    static func svg(train: [(Int, Double)], validation: [(Int, Double)]) -> String {
+        let width = 640.0, height = 400.0, margin = 50.0
+        let all = train + validation
+        let maxStep = Double(all.map(\.0).max() ?? 1), minStep = Double(all.map(\.0).min() ?? 0)
+        let finite = all.map(\.1).filter(\.isFinite)
+        let top = finite.max() ?? 1, bottom = Swift.min(finite.min() ?? 0, top - 1e-9)
+        func x(_ step: Int) -> Double { margin + (Double(step) - minStep) / Swift.max(1, maxStep - minStep) * (width - 2 * margin) }
+        func y(_ loss: Double) -> Double { height - margin - (loss - bottom) / (top - bottom) * (height - 2 * margin) }
+        func path(_ points: [(Int, Double)]) -> String {
+            points.filter { $0.1.isFinite }.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+        }
+        return """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <line x1="\(margin)" y1="\(height - margin)" x2="\(width - margin)" y2="\(height - margin)" stroke="black"/>
+            <line x1="\(margin)" y1="\(margin)" x2="\(margin)" y2="\(height - margin)" stroke="black"/>
+            <text x="\(width / 2)" y="\(height - 12)" text-anchor="middle">step</text>
+            <text x="14" y="\(height / 2)" transform="rotate(-90 14 \(height / 2))" text-anchor="middle">loss</text>
+            <text x="\(margin - 4)" y="\(margin + 4)" text-anchor="end">\(String(format: "%.3g", top))</text>
+            <text x="\(margin - 4)" y="\(height - margin)" text-anchor="end">\(String(format: "%.3g", bottom))</text>
+            <polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="\(path(train))"/>
+            <polyline fill="none" stroke="#ff7f0e" stroke-width="2" points="\(path(validation))"/>
+            <text x="\(width - margin)" y="\(margin)" text-anchor="end" fill="#1f77b4">train</text>
+            <text x="\(width - margin)" y="\(margin + 16)" text-anchor="end" fill="#ff7f0e">validation</text>
+            </svg>
+
+            """
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import GenomeLM
+@testable import Recipes
+import TensorIO
+
+@Suite("GenSLM recipes")
+struct GenSLMRecipeTests {
+    static let yamls = Fixtures.shared("genslm/training_yaml")
+
+    @Test("GenSLM's published training YAMLs read as written; the unknown key is named with a suggestion")
+    func publishedRecipes() throws {
+        for name in ["25M_foundation", "250M_foundation", "2B_foundation", "25B_foundation", "25M_finetune_first_year"] {
+            let settings = try GenSLMSettings.load(from: GenSLMRecipeTests.yamls.appendingPathComponent("\(name).yaml").path)
+            #expect(settings.learningRate > 0 && settings.batchSize >= 1, "\(name)")
+        }
+        let settings = try GenSLMSettings.load(from: GenSLMRecipeTests.yamls.appendingPathComponent("25M_foundation.yaml").path)
+        #expect(settings.blockSize == 2048 && settings.batchSize == 8 && settings.epochs == 5 && settings.learningRate == 5e-5)
+        #expect(settings.valCheckInterval == 500 && settings.limitValBatches == 32 && settings.checkpointEveryNTrainSteps == 500)
+        #expect(settings.ignoredKeys.contains("wandb_active") && settings.ignoredKeys.contains("precision"))
+        let broken = GenSLMRecipeTests.yamls.appendingPathComponent("250M_finetune_first_year.yaml").path
+        do {
+            _ = try GenSLMSettings.load(from: broken)
+            Issue.record("the unknown key must be refused")
+        } catch let error as RecipeError {
+            #expect(error.description.hasPrefix(broken))
+            #expect(error.description.contains("unknown key 'check_val_every_n_steps'; did you mean 'check_val_every_n_epoch'?"))
+        }
+    }
+
+    @Test("typos, missing keys, wrong types and conflicting schedules fail naming the key")
+    func badRecipes() throws {
+        let directory = try Fixtures.scratchDirectory("badrecipes")
+        func check(_ yaml: String, _ expected: String) throws {
+            let path = directory.appendingPathComponent("r\(abs(yaml.hashValue)).yaml").path
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try GenSLMSettings.load(from: path)
+                Issue.record("expected an error for \(yaml)")
+            } catch let error as RecipeError {
+                #expect(error.description.contains(expected), "\(error)")
+            }
+        }
+        let base = "train_file: a.h5\nmodel_config_json: m.json\n"
+        try check(base + "learning_rte: 0.1\n", "unknown key 'learning_rte'; did you mean 'learning_rate'?")
+        try check("model_config_json: m.json\n", "missing required key 'train_file'")
+        try check(base + "batch_size: eight\n", "key 'batch_size' must be an integer")
+        try check(base + "warm_up_lr:\n  min_lr: 0.1\n  num_step: 5\n", "unknown key 'warm_up_lr.num_step'; did you mean 'num_steps'?")
+        try check(base + "max_steps: 10\nwarm_up_lr: {min_lr: 0.0, num_steps: 5}\nlr_cosine_with_warmup: {num_warmup_steps: 2}\n", "exclusive")
+        try check(base + "lr_cosine_with_warmup: {num_warmup_steps: 2}\n", "needs max_steps")
+        try check("- a\n- b\n", "expected a mapping")
+    }
+
+    @Test("a tiny run trains, validates, checkpoints atomically and resumes where it stopped")
+    func trainAndResume() throws {
+        let directory = try Fixtures.scratchDirectory("train")
+        var fasta = ""
+        var generator = SystemRandomNumberGenerator()
+        let codons = ["ATG", "GCT", "GAA", "AAA", "CTG", "GGC", "TTT", "CCG"]
+        for index in 0..<24 {
+            let body = (0..<30).map { _ in codons.randomElement(using: &generator)! }.joined()
+            fasta += ">g\(index)\nATG\(body)TAA\n"
+        }
+        try fasta.write(toFile: directory.appendingPathComponent("genes.fa").path, atomically: true, encoding: .utf8)
+        try GenomeDatasetWriter.convert(fasta: directory.appendingPathComponent("genes.fa").path, tokenizer: .standard,
+                                        blockSize: 32, outputDirectory: directory.path)
+        try #"{"vocab_size": 69, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_act": "gelu_fast", "rotary_pct": 0.5}"#
+            .write(toFile: directory.appendingPathComponent("model.json").path, atomically: true, encoding: .utf8)
+        let recipe = directory.appendingPathComponent("recipe.yaml").path
+        try """
+            train_file: genes_train.h5
+            val_file: genes_val.h5
+            model_config_json: model.json
+            block_size: 32
+            batch_size: 4
+            max_steps: 6
+            learning_rate: 0.01
+            val_check_interval: 3
+            checkpoint_every_n_train_steps: 3
+            log_every_n_steps: 3
+            optimizer: adamw
+            """.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        var lines: [String] = []
+        let summary = try GenSLMTrainer(settings: try GenSLMSettings.load(from: recipe), runDirectory: run) { lines.append($0) }.run()
+        #expect(summary.steps == 6 && summary.finalValidationLoss != nil && summary.finalTrainLoss.isFinite)
+        let metrics = try String(contentsOfFile: summary.metrics, encoding: .utf8).split(separator: "\n")
+        #expect(metrics.filter { $0.contains("train/loss") }.count == 6 && metrics.filter { $0.contains("val/loss") }.count == 2)
+        #expect(try String(contentsOfFile: summary.lossCurve, encoding: .utf8).hasPrefix("<svg"))
+        let checkpoint = try Checkpoint.read(from: summary.checkpoint)
+        #expect(checkpoint.step == 6 && checkpoint.config.contains("\"max_steps\":6"))
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")).contains { $0.contains(".tmp-") })
+
+        // Resume with a longer run: it continues from step 6.
+        var longer = try GenSLMSettings.load(from: recipe)
+        longer.maxSteps = 9
+        var resumedLines: [String] = []
+        let resumed = try GenSLMTrainer(settings: longer, runDirectory: run) { resumedLines.append($0) }.run(resume: true)
+        #expect(resumed.steps == 9)
+        #expect(resumedLines.contains { $0.contains("resumed from") && $0.contains("at step 6") })
+        #expect(try Checkpoint.read(from: resumed.checkpoint).step == 9)
+    }
+}
