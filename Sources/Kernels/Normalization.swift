@@ -180,8 +180,25 @@ func layerNormGeneric<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ w: Unsafe
     }
 }
 
-/// First-order layer-norm backward: dx per row; dw, db per column summed over rows in order.
-public func layerNormBackwardRows<T: BinaryFloatingPoint>(
+/// First-order layer-norm backward (Float): dx per row; dw, db per column summed over rows in order.
+public func layerNormBackwardRows(
+    _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
+    _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, rows: Int, columns: Int
+) {
+    layerNormBackwardGeneric(g, x, w, mean, rstd, dx, dw, db, rows: rows, columns: columns)
+}
+
+/// First-order layer-norm backward (Double).
+public func layerNormBackwardRows(
+    _ g: UnsafePointer<Double>, _ x: UnsafePointer<Double>, _ w: UnsafePointer<Double>?, _ mean: UnsafePointer<Double>, _ rstd: UnsafePointer<Double>,
+    _ dx: UnsafeMutablePointer<Double>?, _ dw: UnsafeMutablePointer<Double>?, _ db: UnsafeMutablePointer<Double>?, rows: Int, columns: Int
+) {
+    layerNormBackwardGeneric(g, x, w, mean, rstd, dx, dw, db, rows: rows, columns: columns)
+}
+
+// Internal and generic: specialised here for Float and Double. A public generic called from
+// another module would run unspecialised, element by element through protocol witnesses.
+func layerNormBackwardGeneric<T: BinaryFloatingPoint>(
     _ g: UnsafePointer<T>, _ x: UnsafePointer<T>, _ w: UnsafePointer<T>?, _ mean: UnsafePointer<T>, _ rstd: UnsafePointer<T>,
     _ dx: UnsafeMutablePointer<T>?, _ dw: UnsafeMutablePointer<T>?, _ db: UnsafeMutablePointer<T>?, rows: Int, columns: Int
 ) {
@@ -208,17 +225,23 @@ public func layerNormBackwardRows<T: BinaryFloatingPoint>(
         }
     }
     if dw != nil || db != nil {
+        // Columns split across threads; within a chunk, rows are walked in order (contiguous
+        // reads), so each column's sum has the same order on every thread count.
         parallelFor(columns, minChunk: 64) { range in
             let (g, x, _, mean, rstd, _, dw, db) = shared.value
-            for j in range {
-                var sumW: T = 0, sumB: T = 0
-                for row in 0..<rows {
-                    let gv = g[row &* columns &+ j]
-                    sumW += gv * (x[row &* columns &+ j] - mean[row]) * rstd[row]
-                    sumB += gv
+            let width = range.count
+            var sumW = [T](repeating: 0, count: width), sumB = [T](repeating: 0, count: width)
+            for row in 0..<rows {
+                let gr = g + (row &* columns &+ range.lowerBound), xr = x + (row &* columns &+ range.lowerBound)
+                let mu = mean[row], r = rstd[row]
+                for j in 0..<width {
+                    sumW[j] += gr[j] * (xr[j] - mu) * r
+                    sumB[j] += gr[j]
                 }
-                dw?[j] = sumW
-                db?[j] = sumB
+            }
+            for j in 0..<width {
+                dw?[range.lowerBound &+ j] = sumW[j]
+                db?[range.lowerBound &+ j] = sumB[j]
             }
         }
     }

@@ -2,6 +2,9 @@
 // written in differentiable tensor ops, so running backward with `createGraph: true` records
 // a graph of the backward pass itself and gradients of gradients work.
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -160,6 +163,23 @@ public func grad(of output: Tensor, wrt input: Tensor, createGraph: Bool = false
     try grad(of: [output], wrt: [input], createGraph: createGraph)[0]!
 }
 
+/// Seconds spent in each op's backward rule, summed by op name, when the environment variable
+/// SCIZOO_PROFILE_AUTOGRAD is set (a development aid: `scizoo bench genslm-train` prints it).
+public enum AutogradProfile {
+    static let enabled = getenv("SCIZOO_PROFILE_AUTOGRAD") != nil
+    private static let totals = Mutex<[String: Double]>([:])
+
+    static func add(_ name: String, _ seconds: Double) { totals.withLock { $0[name, default: 0] += seconds } }
+
+    /// The totals so far, largest first, and clears them.
+    public static func drain() -> [(String, Double)] {
+        totals.withLock { values in
+            defer { values = [:] }
+            return values.sorted { $0.value > $1.value }
+        }
+    }
+}
+
 enum Autograd {
     /// Propagates gradients from `outputs` to every reachable node; returns each node's total.
     static func run(outputs: [Tensor], gradOutputs: [Tensor]?, createGraph: Bool) throws -> [(GradNode, Tensor)] {
@@ -202,7 +222,12 @@ enum Autograd {
                 guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
                 result.append((node, gradient))
                 guard let backward = node.backward else { continue }
+                let clock = ContinuousClock(), started = AutogradProfile.enabled ? clock.now : nil
                 let inputGradients = backward(gradient)
+                if let started {
+                    let elapsed = clock.now - started
+                    AutogradProfile.add(node.name, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                }
                 precondition(inputGradients.count == node.inputNodes.count,
                              "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputNodes.count) inputs")
                 for (index, inputGradient) in inputGradients.enumerated() {

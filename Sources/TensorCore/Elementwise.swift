@@ -4,6 +4,8 @@ import Kernels
 enum UnaryKind {
     case neg, exp, log, sqrt, rsqrt, abs, sign, sin, cos, tanh, sigmoid, relu, erf, softplus
     case square, reciprocal, geluExact, geluTanh, silu
+    /// d/dx of the GELU forms, for the fused first-order backward.
+    case geluExactDerivative, geluTanhDerivative
     case pow(Double)
     case clamp(Double, Double)
     case addScalar(Double), mulScalar(Double)
@@ -50,6 +52,20 @@ func applyUnary<T: TensorFloat>(_ kind: UnaryKind, _ input: UnsafePointer<T>, _ 
     case .geluTanh:
         let c = T(0.79788456080286535588), a = T(0.044715)
         for i in 0..<n { let x = input[i]; output[i] = x * (1 + T.tanh(c * (x + a * x * x * x))) / 2 }
+    case .geluExactDerivative:
+        // Φ(x) + x·φ(x)
+        let invSqrt2 = T(0.70710678118654752440), invSqrt2Pi = T(0.39894228040143267794)
+        for i in 0..<n {
+            let x = input[i]
+            output[i] = (1 + T.erf(x * invSqrt2)) / 2 + x * invSqrt2Pi * T.exp(-x * x / 2)
+        }
+    case .geluTanhDerivative:
+        let c = T(0.79788456080286535588), a = T(0.044715)
+        for i in 0..<n {
+            let x = input[i], x2 = x * x
+            let t = T.tanh(c * (x + a * x2 * x))
+            output[i] = (1 + t) / 2 + x * (1 - t * t) * (1 + 3 * a * x2) * c / 2
+        }
     case .silu:
         for i in 0..<n {
             let x = input[i]

@@ -69,6 +69,8 @@ extension Tensor {
     public func gelu(approximateTanh: Bool = false) -> Tensor {
         if approximateTanh {
             return unary(.geluTanh, "gelu-tanh") { g, x, _ in
+                // First order: one fused derivative kernel; recording a graph: differentiable ops.
+                if !GradMode.isEnabled { return g * unaryKernel(.geluTanhDerivative, x) }
                 let c = 0.79788456080286535588, a = 0.044715
                 let x2 = x * x
                 let t = ((x + x2 * x * a) * c).tanh()
@@ -76,6 +78,7 @@ extension Tensor {
             }
         }
         return unary(.geluExact, "gelu") { g, x, _ in
+            if !GradMode.isEnabled { return g * unaryKernel(.geluExactDerivative, x) }
             // Φ(x) + x·φ(x)
             let cdf = ((x * 0.70710678118654752440).erf() + 1) * 0.5
             let pdf = (x * x * -0.5).exp() * 0.39894228040143267794

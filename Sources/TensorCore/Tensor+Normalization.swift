@@ -164,15 +164,20 @@ extension Tensor {
         let dx = needX ? Tensor(uninitializedShape: x.shape, dtype: x.dtype, zeroed: false) : nil
         let dw = needW ? Tensor(uninitializedShape: normalized, dtype: x.dtype, zeroed: false) : nil
         let db = needB ? Tensor(uninitializedShape: normalized, dtype: x.dtype, zeroed: false) : nil
-        func run<T: TensorFloat>(_: T.Type) {
-            layerNormBackwardRows(
-                UnsafePointer(g.storage.pointer(as: T.self) + g.offset), UnsafePointer(x.storage.pointer(as: T.self) + x.offset),
-                w.map { UnsafePointer($0.storage.pointer(as: T.self) + $0.offset) },
-                UnsafePointer(mean.storage.pointer(as: T.self)), UnsafePointer(rstd.storage.pointer(as: T.self)),
-                dx?.storage.pointer(as: T.self), dw?.storage.pointer(as: T.self), db?.storage.pointer(as: T.self),
-                rows: rows, columns: columns)
+        func pointers<T>(_: T.Type) -> (UnsafePointer<T>, UnsafePointer<T>, UnsafePointer<T>?, UnsafePointer<T>, UnsafePointer<T>,
+                                          UnsafeMutablePointer<T>?, UnsafeMutablePointer<T>?, UnsafeMutablePointer<T>?) {
+            (UnsafePointer(g.storage.pointer(as: T.self) + g.offset), UnsafePointer(x.storage.pointer(as: T.self) + x.offset),
+             w.map { UnsafePointer($0.storage.pointer(as: T.self) + $0.offset) },
+             UnsafePointer(mean.storage.pointer(as: T.self)), UnsafePointer(rstd.storage.pointer(as: T.self)),
+             dx?.storage.pointer(as: T.self), dw?.storage.pointer(as: T.self), db?.storage.pointer(as: T.self))
         }
-        if x.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        if x.dtype == .float32 {
+            let p = pointers(Float.self)
+            layerNormBackwardRows(p.0, p.1, p.2, p.3, p.4, p.5, p.6, p.7, rows: rows, columns: columns)
+        } else {
+            let p = pointers(Double.self)
+            layerNormBackwardRows(p.0, p.1, p.2, p.3, p.4, p.5, p.6, p.7, rows: rows, columns: columns)
+        }
         return [dx, dw, db]
     }
 }
