@@ -5,6 +5,11 @@ public struct RecipeError: Error, CustomStringConvertible {
     public let file: String
     public let message: String
     public var description: String { "\(file): \(message)" }
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
 }
 
 /// Levenshtein distance, for "did you mean" suggestions.

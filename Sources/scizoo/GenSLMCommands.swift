@@ -4,6 +4,7 @@ import Foundation
 import GenomeLM
 import Kernels
 import Recipes
+import TensorCore
 
 struct FindGenes: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,6 +66,85 @@ struct GenSLMTrain: ParsableCommand {
             print("loss curve: \(summary.lossCurve)")
         } catch {
             throw fail("genslm-train", error)
+        }
+    }
+}
+
+struct GenSLMGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genslm-generate",
+        abstract: "Sample new gene sequences from a trained GenSLM model (top-k, top-p, temperature) into a FASTA file.")
+
+    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
+    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
+    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @Option(help: "Sequences to generate.") var num: Int = 5
+    @Option(help: "Prompt (DNA).") var prompt: String = "ATG"
+    @Option(help: "Tokens per sequence, prompt included.") var maxTokens: Int = 64
+    @Option var topK: Int = 50
+    @Option var topP: Double = 0.95
+    @Option var temperature: Double = 1.0
+    @Flag(help: "Cut each sequence after its first stop codon.") var cutAtStop = false
+    @Option(parsing: .upToNextOption, help: "FASTA files of known sequences: generated ones that match are drawn again.") var known: [String] = []
+    @Option var seed: UInt64 = 0
+    @Option(help: "Output FASTA.") var output: String
+
+    func run() throws {
+        do {
+            let settings = try GenSLMSettings.load(from: config)
+            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            var knownSequences = Set<String>()
+            for file in known { for record in try FastaReader.readAll(path: file) { knownSequences.insert(record.sequence.uppercased()) } }
+            var options = SamplingOptions()
+            options.topK = topK
+            options.topP = topP
+            options.temperature = temperature
+            options.maxTokens = maxTokens
+            options.cutAtStopCodon = cutAtStop
+            var generator = RandomGenerator(seed: seed)
+            var found: [String] = []
+            var attempts = 0
+            while found.count < num {
+                attempts += 1
+                guard attempts <= 100 * num else {
+                    throw RecipeError(file: output, message: "only \(found.count) unique new sequences after \(attempts - 1) draws")
+                }
+                let sequence = trained.model.generate(prompt: prompt, tokenizer: trained.tokenizer, options: options, generator: &generator)
+                if knownSequences.contains(sequence) || found.contains(sequence) { continue }
+                found.append(sequence)
+            }
+            let text = found.enumerated().map { ">generated_\($0.offset + 1) prompt=\(prompt) seed=\(seed)\n\($0.element)" }.joined(separator: "\n") + "\n"
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            print("wrote \(output): \(found.count) sequences (\(attempts) draws) from \(trained.checkpoint)")
+        } catch {
+            throw fail("genslm-generate", error)
+        }
+    }
+}
+
+struct GenSLMEmbed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genslm-embed",
+        abstract: "Embed FASTA sequences with a trained GenSLM model: final-layer-norm states mean-pooled over real tokens, to HDF5.")
+
+    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
+    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
+    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @Option(help: "FASTA file (or .gz) to embed.") var fasta: String
+    @Option(help: "Output HDF5 (embeddings, fasta-indices, na-hashes).") var output: String
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        ThreadBudget.install(requested: threadOptions.threads)
+        do {
+            let settings = try GenSLMSettings.load(from: config)
+            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            let records = try FastaReader.readAll(path: fasta)
+            let rows = records.map { trained.model.embedding(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize) }
+            try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output)
+            print("wrote \(output): \(records.count) embeddings of \(rows.first?.count ?? 0) values from \(trained.checkpoint)")
+        } catch {
+            throw fail("genslm-embed", error)
         }
     }
 }

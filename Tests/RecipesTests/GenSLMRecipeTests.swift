@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import GenomeLM
+import TensorCore
 @testable import Recipes
 import TensorIO
 
@@ -100,5 +101,42 @@ struct GenSLMRecipeTests {
         #expect(resumed.steps == 9)
         #expect(resumedLines.contains { $0.contains("resumed from") && $0.contains("at step 6") })
         #expect(try Checkpoint.read(from: resumed.checkpoint).step == 9)
+
+        // Generation and embeddings from the trained checkpoint.
+        let trained = try GenSLMTrainedModel.load(settings: longer, runDirectory: run)
+        var options = SamplingOptions()
+        options.maxTokens = 12
+        options.cutAtStopCodon = true
+        var sampler = RandomGenerator(seed: 3)
+        let sequence = trained.model.generate(tokenizer: trained.tokenizer, options: options, generator: &sampler)
+        #expect(sequence.hasPrefix("ATG") && sequence.count % 3 == 0 && sequence.count <= 36)
+        #expect(sequence.allSatisfy { "ACGT".contains($0) })
+        var again = RandomGenerator(seed: 3)
+        #expect(trained.model.generate(tokenizer: trained.tokenizer, options: options, generator: &again) == sequence, "a seed fixes the draw")
+        let records = try FastaReader.readAll(path: directory.appendingPathComponent("genes.fa").path)
+        let rows = records.prefix(3).map { trained.model.embedding(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: 32) }
+        let embeddings = directory.appendingPathComponent("embeddings.h5").path
+        try GenSLMEmbeddingWriter.write(Array(rows), indices: [0, 1, 2], sequences: records.prefix(3).map(\.sequence), to: embeddings)
+        let report = try Subprocess.python("""
+            import sys, json, hashlib, h5py
+            with h5py.File(sys.argv[1], "r") as f:
+                print(json.dumps({"shape": list(f["embeddings"].shape), "indices": f["fasta-indices"][()].tolist(),
+                                  "hashes": f["na-hashes"].asstr()[()].tolist()}))
+            """, arguments: [embeddings])
+        let json = try JSONSerialization.jsonObject(with: Data(report.utf8)) as! [String: Any]
+        #expect(json["shape"] as? [Int] == [3, 16] && json["indices"] as? [Int] == [0, 1, 2])
+        let hashes = try Subprocess.python("""
+            import sys, hashlib
+            for s in sys.argv[1:]: print(hashlib.md5(s.upper().encode()).hexdigest())
+            """, arguments: records.prefix(3).map(\.sequence)).split(separator: "\n").map(String.init)
+        #expect(json["hashes"] as? [String] == hashes)
+    }
+
+    @Test("MD5 matches RFC 1321's test suite")
+    func md5() {
+        #expect(MD5.hex("") == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(MD5.hex("abc") == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(MD5.hex("message digest") == "f96b697d7cb7938d525a2f31aaf161d0")
+        #expect(MD5.hex(String(repeating: "1234567890", count: 8)) == "57edf4a22be3c955ac49da2e2107b67a")
     }
 }

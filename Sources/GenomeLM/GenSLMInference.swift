@@ -1,0 +1,77 @@
+// Generation and embeddings with a trained GPT-NeoX (GenSLM's generate and run_inference).
+import Foundation
+import TensorCore
+import TensorIO
+
+/// How tokens are drawn.
+public struct SamplingOptions: Sendable {
+    public var topK: Int = 50
+    public var topP: Double = 0.95
+    public var temperature: Double = 1
+    public var maxTokens: Int = 64
+    public var cutAtStopCodon = false
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+extension GPTNeoXForCausalLM {
+    /// Continues `prompt` (a DNA string, default "ATG" as in GenSLM's library) by sampling codon
+    /// tokens with top-k, then top-p, at `temperature`; special tokens are never drawn.
+    public func generate(prompt: String = "ATG", tokenizer: CodonTokenizer, options: SamplingOptions,
+                         generator: inout RandomGenerator) -> String {
+        var ids = tokenizer.tokenize(prompt).filter { !tokenizer.suffixIDs.contains($0) }
+        let limit = Swift.min(options.maxTokens, configuration.maxPositionEmbeddings)
+        while ids.count < limit {
+            let logits = withNoGrad { self(Tensor(ids, shape: [1, ids.count])) }
+            let row = logits.sliced(axis: 1, ids.count - 1).reshaped([configuration.vocabSize]).doubles
+            var candidates: [(Int, Double)] = row.enumerated().compactMap { index, value in
+                let id = Int64(index)
+                guard index < tokenizer.vocabularySize, !tokenizer.specialIDs.contains(id) else { return nil }
+                return (index, value / Swift.max(options.temperature, 1e-6))
+            }
+            candidates.sort { $0.1 > $1.1 }
+            if options.topK > 0 { candidates = Array(candidates.prefix(options.topK)) }
+            let top = candidates[0].1
+            var weights = candidates.map { exp($0.1 - top) }
+            let total = weights.reduce(0, +)
+            weights = weights.map { $0 / total }
+            // Nucleus: the smallest prefix whose probability reaches top_p.
+            var kept = 0, mass = 0.0
+            while kept < weights.count && (kept == 0 || mass < options.topP) { mass += weights[kept]; kept += 1 }
+            let draw = generator.uniform([1], dtype: .float64).item() * mass
+            var running = 0.0, choice = candidates[kept - 1].0
+            for index in 0..<kept {
+                running += weights[index]
+                if draw < running { choice = candidates[index].0; break }
+            }
+            ids.append(Int64(choice))
+            if options.cutAtStopCodon, ["TAA", "TAG", "TGA"].contains(tokenizer.tokens[choice]) { break }
+        }
+        return tokenizer.decode(ids, cutAtStopCodon: options.cutAtStopCodon)
+    }
+
+    /// Mean of the final-layer-norm hidden states over real tokens, `[hidden]` (as Double).
+    public func embedding(of sequence: String, tokenizer: CodonTokenizer, blockSize: Int) -> [Double] {
+        let encoded = tokenizer.encode(sequence, blockSize: blockSize)
+        let real = Int(encoded.attentionMask.reduce(0, +))
+        let ids = Tensor(Array(encoded.inputIDs.prefix(real)), shape: [1, real])
+        let states = withNoGrad { hiddenStates(ids, attentionMask: nil) }
+        return states.mean(axes: [0, 1]).doubles
+    }
+}
+
+public enum GenSLMEmbeddingWriter {
+    /// Writes `embeddings` `[N, hidden]` float32, `fasta-indices` int64 `[N]` and `na-hashes`
+    /// (md5 of each uppercased sequence) `[N]`, GenSLM's names, atomically.
+    public static func write(_ rows: [[Double]], indices: [Int], sequences: [String], to path: String) throws {
+        let hidden = rows.first?.count ?? 0
+        try HDF5File.writeAtomically(to: path) { file in
+            let root = try file.root
+            try root.write("embeddings", rows.flatMap { $0.map(Float.init) }, shape: [rows.count, hidden],
+                           options: .compressed(level: 4, chunks: [Swift.max(1, Swift.min(256, rows.count)), Swift.max(1, hidden)]))
+            try root.write("fasta-indices", indices.map(Int64.init), shape: [indices.count])
+            try root.writeStrings("na-hashes", sequences.map { MD5.hex($0.uppercased()) })
+            try file.setAttribute("pooling", .string("mean of final-layer-norm hidden states over real tokens"))
+        }
+    }
+}
