@@ -132,3 +132,34 @@ public final class GPTNeoXForCausalLM: Module {
         return name.hasPrefix("embed_out") ? name : "gpt_neox." + name
     }
 }
+
+extension GPTNeoXForCausalLM {
+    /// Hugging Face's names for this model's parameters, in sorted order.
+    public func huggingFaceStateDict() -> [(String, Tensor)] {
+        stateDict().map { (GPTNeoXForCausalLM.huggingFaceName($0.0), $0.1) }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Loads Hugging Face GPT-NeoX weights by name. Strict: every parameter must be present with
+    /// its shape, and no unknown tensor may remain. Tolerates `model.` prefixes (Lightning) and
+    /// names without `gpt_neox.`; ignores the attention.bias / masked_bias / rotary inv_freq buffers.
+    public func loadHuggingFace(_ tensors: [(String, Tensor)]) throws {
+        let ours = Dictionary(uniqueKeysWithValues: stateDict().map { (GPTNeoXForCausalLM.huggingFaceName($0.0), $0.0) })
+        var mapped: [(String, Tensor)] = []
+        var unexpected: [String] = []
+        for (name, tensor) in tensors {
+            var key = name
+            while key.hasPrefix("model.") { key = String(key.dropFirst(6)) }
+            if key.hasSuffix("attention.bias") || key.hasSuffix("attention.masked_bias") || key.hasSuffix("rotary_emb.inv_freq") { continue }
+            if ours[key] == nil, ours["gpt_neox." + key] != nil { key = "gpt_neox." + key }
+            if let path = ours[key] { mapped.append((path, tensor)) } else { unexpected.append(name) }
+        }
+        do {
+            try loadStateDict(mapped)
+        } catch var error as StateDictError {
+            error.missing = error.missing.map(GPTNeoXForCausalLM.huggingFaceName)
+            error.unexpected = (error.unexpected + unexpected).sorted()
+            throw error
+        }
+        if !unexpected.isEmpty { throw StateDictError(unexpected: unexpected.sorted()) }
+    }
+}

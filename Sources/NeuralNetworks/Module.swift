@@ -20,6 +20,12 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
     public var unexpected: [String] = []
     public var shapeMismatches: [String] = []
 
+    public init(missing: [String] = [], unexpected: [String] = [], shapeMismatches: [String] = []) {
+        self.missing = missing
+        self.unexpected = unexpected
+        self.shapeMismatches = shapeMismatches
+    }
+
     public var isEmpty: Bool { missing.isEmpty && unexpected.isEmpty && shapeMismatches.isEmpty }
 
     public var description: String {

@@ -35,6 +35,8 @@ public struct GenSLMSettings: Sendable {
     public var weightDecay = 0.0
     /// Upstream computes the loss with labels = input_ids, padding included; false predicts real tokens only.
     public var lossIncludesPadding = false
+    /// GenSLM's `load_pt_checkpoint`: initial weights. SciZoo reads Hugging Face safetensors here.
+    public var loadCheckpoint: String?
 
     /// Every key of GenSLM's ModelSettings.
     static let upstreamKeys = [
@@ -57,7 +59,7 @@ public struct GenSLMSettings: Sendable {
         "deepspeed_flops_profile", "kmer_size", "enable_blast", "blast_validation_file", "num_blast_seqs_per_gpu",
         "blast_exe_path", "precision", "deepspeed_cfg_file", "deepspeed_stage", "offload_parameters", "offload_optimizer",
         "offload_device", "nvme_path", "partition_activations", "num_test_seqs_per_gpu", "custom_seq_name",
-        "num_data_workers", "prefetch_factor", "pin_memory", "persistent_workers", "load_pt_checkpoint", "load_ds_checkpoint",
+        "num_data_workers", "prefetch_factor", "pin_memory", "persistent_workers", "load_ds_checkpoint",
     ]
 
     /// Keys present in the file that SciZoo accepts but does not act on (one warning line).
@@ -136,6 +138,7 @@ public struct GenSLMSettings: Sendable {
         settings.limitValBatches = try int("limit_val_batches") ?? settings.limitValBatches
         settings.logEveryNSteps = try int("log_every_n_steps") ?? settings.logEveryNSteps
         settings.optimizer = try string("optimizer") ?? settings.optimizer
+        settings.loadCheckpoint = try string("load_pt_checkpoint")
         settings.weightDecay = try double("weight_decay") ?? 0
         if let value = values["loss_includes_padding"], !(value is NSNull) {
             guard let flag = value as? Bool else { throw fail("loss_includes_padding", "true or false") }

@@ -71,6 +71,14 @@ public final class GenSLMTrainer {
         try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         let checkpointPath = checkpointDirectory + "/last.h5"
+        if let initial = s.loadCheckpoint {
+            guard initial.hasSuffix(".safetensors") else {
+                throw RecipeError(file: s.resolve(initial), message: "load_pt_checkpoint: SciZoo reads Hugging Face .safetensors weights, "
+                                  + "not PyTorch pickles; convert with safetensors.torch.save_file(state_dict, 'model.safetensors')")
+            }
+            try model.loadHuggingFace(try Safetensors.read(from: s.resolve(initial)).tensors)
+            log("initial weights from \(s.resolve(initial))")
+        }
         var startStep = 0
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
             let checkpoint = try Checkpoint.read(from: checkpointPath)

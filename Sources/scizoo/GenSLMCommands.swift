@@ -5,6 +5,7 @@ import GenomeLM
 import Kernels
 import Recipes
 import TensorCore
+import TensorIO
 
 struct FindGenes: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -145,6 +146,32 @@ struct GenSLMEmbed: ParsableCommand {
             print("wrote \(output): \(records.count) embeddings of \(rows.first?.count ?? 0) values from \(trained.checkpoint)")
         } catch {
             throw fail("genslm-embed", error)
+        }
+    }
+}
+
+struct GenSLMExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genslm-export",
+        abstract: "Export a trained GenSLM model's weights to Hugging Face safetensors (GPTNeoXForCausalLM names) with its config.json.")
+
+    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
+    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
+    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @Option(help: "Output folder: model.safetensors and config.json.") var output: String
+
+    func run() throws {
+        do {
+            let settings = try GenSLMSettings.load(from: config)
+            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try Safetensors.write(trained.model.huggingFaceStateDict(), metadata: ["format": "pt"], to: output + "/model.safetensors")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(trained.model.configuration).write(to: URL(fileURLWithPath: output + "/config.json"), options: .atomic)
+            print("wrote \(output)/model.safetensors and \(output)/config.json from \(trained.checkpoint)")
+        } catch {
+            throw fail("genslm-export", error)
         }
     }
 }

@@ -102,6 +102,19 @@ struct GenSLMRecipeTests {
         #expect(resumedLines.contains { $0.contains("resumed from") && $0.contains("at step 6") })
         #expect(try Checkpoint.read(from: resumed.checkpoint).step == 9)
 
+        // GenSLM's load_pt_checkpoint takes Hugging Face safetensors as initial weights.
+        let exported = directory.appendingPathComponent("init.safetensors").path
+        let source = try GenSLMTrainedModel.load(settings: longer, runDirectory: run)
+        try Safetensors.write(source.model.huggingFaceStateDict(), to: exported)
+        var fromWeights = try GenSLMSettings.load(from: recipe)
+        fromWeights.loadCheckpoint = exported
+        fromWeights.maxSteps = 1
+        var initLines: [String] = []
+        _ = try GenSLMTrainer(settings: fromWeights, runDirectory: directory.appendingPathComponent("run2").path) { initLines.append($0) }.run()
+        #expect(initLines.contains { $0.contains("initial weights from") })
+        fromWeights.loadCheckpoint = "model.pt"
+        #expect(throws: RecipeError.self) { _ = try GenSLMTrainer(settings: fromWeights, runDirectory: run).run() }
+
         // Generation and embeddings from the trained checkpoint.
         let trained = try GenSLMTrainedModel.load(settings: longer, runDirectory: run)
         var options = SamplingOptions()
