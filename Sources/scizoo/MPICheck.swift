@@ -7,9 +7,16 @@ struct MPICheck: ParsableCommand {
         commandName: "mpi-check",
         abstract: "All-reduce the rank ids of every rank and check the sum (run under mpirun).")
 
+    @Option(help: "Make this rank fail before a collective (shows that a failing rank brings the job down).")
+    var failRank: Int?
+
     func run() throws {
         let world: MPIProcess
         do { world = try MPIProcess.world() } catch { throw fail("mpi-check", error) }
+        if let failRank, failRank == world.rank {
+            // The other ranks are about to wait in an all-reduce: abort the job instead of leaving them there.
+            world.abort("failing on purpose (--fail-rank \(failRank)); the job stops")
+        }
         let sum = try world.allReduceSum([Int64(world.rank), 1])
         let expected = Int64(world.size * (world.size - 1) / 2)
         guard sum[0] == expected, sum[1] == Int64(world.size) else {
@@ -18,6 +25,15 @@ struct MPICheck: ParsableCommand {
         try world.barrier()
         if world.rank == 0 {
             print("mpi-check: \(world.size) rank(s); all-reduce of rank ids = \(sum[0]) (expected \(expected)): ok")
+        }
+        // Every collective of the Communicator protocol, with known answers.
+        let failures = try CommunicatorCheck.run(try MPICommunicator.world())
+        let failed = try world.allReduceSum([Int64(failures.count)])[0]
+        for failure in failures { FileHandleWriter.write("mpi-check: \(failure)\n") }
+        if failed > 0 { world.abort("\(failed) collective check(s) failed") }
+        if world.rank == 0 {
+            print("mpi-check: barrier, broadcast, allReduce (sum/max/min; Float, Double, Int32, Int64), allGather(v), "
+                  + "reduceScatter, allToAll(v) with uneven and empty blocks, send/receive ring, split: ok")
         }
     }
 }

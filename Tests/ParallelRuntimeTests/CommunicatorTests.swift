@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import ParallelRuntime
+
+@Suite("Communicators")
+struct CommunicatorTests {
+    @Test("the in-process world passes the collective conformance check", arguments: [1, 2, 3, 4])
+    func inProcess(size: Int) throws {
+        let failures = FailureBox()
+        try InProcessWorld.run(size: size) { communicator in
+            failures.add(try CommunicatorCheck.run(communicator))
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+
+    @Test("one MPI process is a world of size 1 that passes the same check")
+    func mpiSingleton() throws {
+        guard !MPIProcess.isLaunchedByMPI else { return }
+        let world = try MPICommunicator.world()
+        #expect(world.size == 1 && world.rank == 0)
+        #expect(try CommunicatorCheck.run(world).isEmpty)
+    }
+
+    @Test("misuse is an error, not a wrong answer")
+    func misuse() throws {
+        let failures = FailureBox()
+        try InProcessWorld.run(size: 2) { c in
+            do {
+                _ = try c.allToAll([1.0, 2, 3])
+                failures.add(["allToAll with 3 values on 2 ranks must fail"])
+            } catch is CommunicatorError {}
+            do {
+                _ = try c.send([1.0], to: 5, tag: 0)
+                failures.add(["send to rank 5 must fail"])
+            } catch is CommunicatorError {}
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+}
+
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String] = []
+    func add(_ new: [String]) { lock.lock(); values += new; lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return values }
+}
