@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
-        .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "TestSupport"]),
+        .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -102,6 +102,14 @@ extension Tensor {
         return value.withNode(GradNode(name: name, inputNodes: inputNodes, inputShapes: inputShapes, backward: backward))
     }
 
+    /// Makes `value` the result of a custom operation on `inputs` for autograd: `backward` maps the
+    /// output's gradient to one gradient per input (nil: none). For operations computed outside
+    /// TensorCore, such as collectives (the Ulysses all-to-all's backward is the inverse all-to-all).
+    public static func differentiable(_ value: Tensor, name: String, inputs: [Tensor],
+                                      backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        recording(value.detached(), name, inputs, backward)
+    }
+
     /// A leaf that requires gradients: `.grad` accumulates there after `backward()`.
     public func requiringGrad(_ flag: Bool = true) -> Tensor {
         precondition(!flag || dtype.isFloatingPoint, "requiringGrad: only floating-point tensors have gradients, not \(dtype)")

@@ -31,6 +31,13 @@ struct MPICheck: ParsableCommand {
         let failed = try world.allReduceSum([Int64(failures.count)])[0]
         for failure in failures { FileHandleWriter.write("mpi-check: \(failure)\n") }
         if failed > 0 { world.abort("\(failed) collective check(s) failed") }
+        let ulysses = try UlyssesCheck.run(try MPICommunicator.world())
+        for failure in ulysses { FileHandleWriter.write("mpi-check: \(failure)\n") }
+        if try world.allReduceSum([Int64(ulysses.count)])[0] > 0 { world.abort("Ulysses attention differs from single-process attention") }
+        if world.rank == 0 {
+            print("mpi-check: Ulysses attention (B 1 and 3, both layouts, uneven heads, GQA; float64 ≤ 1e-12, float32 ≤ 1e-5) "
+                  + "equals single-process attention, output and q/k/v gradients: ok")
+        }
         if world.rank == 0 {
             print("mpi-check: barrier, broadcast, allReduce (sum/max/min; Float, Double, Int32, Int64), allGather(v), "
                   + "reduceScatter, allToAll(v) with uneven and empty blocks, send/receive ring, split: ok")
