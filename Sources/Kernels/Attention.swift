@@ -58,8 +58,8 @@ extension Float: AttentionScalar {
     @inline(__always)
     public static func gemmRowMajor(_ a: UnsafePointer<Float>, transA: Bool, lda: Int, _ b: UnsafePointer<Float>, transB: Bool, ldb: Int,
                                     _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        BLASGate.call { cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)) }
     }
     @inline(__always) public static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float { scizoo_max_f32(-1, x, n) }
     @inline(__always) public static func expShiftSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) -> Float {
@@ -73,8 +73,8 @@ extension Double: AttentionScalar {
     @inline(__always)
     public static func gemmRowMajor(_ a: UnsafePointer<Double>, transA: Bool, lda: Int, _ b: UnsafePointer<Double>, transB: Bool, ldb: Int,
                                     _ c: UnsafeMutablePointer<Double>, ldc: Int, m: Int, n: Int, k: Int, alpha: Double, beta: Double) {
-        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        BLASGate.call { cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)) }
     }
     @inline(__always) public static func rowMax(_ x: UnsafePointer<Double>, _ n: Int) -> Double {
         var result = -Double.infinity
@@ -363,7 +363,7 @@ public func attentionBackwardWorkspace(_ g: AttentionGeometry) -> Int {
 /// themselves, and one BLAS thread per problem keeps every product identical on any thread count.
 public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
     let previous = ThreadBudget.current.threads
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(Int32(previous)) }
+    BLASGate.setThreads(1)
+    defer { BLASGate.setThreads(previous) }
     return try body()
 }

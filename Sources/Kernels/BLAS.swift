@@ -6,7 +6,7 @@ import CBLAS
 public func accumulateGram(_ a: [Float], rows: Int, columns: Int, into c: inout [Float]) {
     precondition(a.count == rows * columns, "accumulateGram: A has \(a.count) elements, expected \(rows)×\(columns)")
     precondition(c.count == columns * columns, "accumulateGram: C has \(c.count) elements, expected \(columns)²")
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(rows), 1, a, Int32(columns), 1, &c, Int32(columns))
+    BLASGate.call { cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(rows), 1, a, Int32(columns), 1, &c, Int32(columns)) }
     for i in 0..<columns {
         for j in 0..<i { c[i * columns + j] = c[j * columns + i] }
     }
@@ -35,15 +35,15 @@ public struct MatrixLayout: Sendable, Equatable {
 /// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, single precision.
 public func gemm(_ a: UnsafePointer<Float>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Float>, _ layoutB: MatrixLayout,
                  _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0, ldc: Int? = nil) {
-    cblas_sgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
+    BLASGate.call { cblas_sgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(layoutA.leadingDimension), b, Int32(layoutB.leadingDimension),
-                beta, c, Int32(ldc ?? n))
+                beta, c, Int32(ldc ?? n)) }
 }
 
 /// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, double precision.
 public func gemm(_ a: UnsafePointer<Double>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Double>, _ layoutB: MatrixLayout,
                  _ c: UnsafeMutablePointer<Double>, m: Int, n: Int, k: Int, alpha: Double = 1, beta: Double = 0, ldc: Int? = nil) {
-    cblas_dgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
+    BLASGate.call { cblas_dgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(layoutA.leadingDimension), b, Int32(layoutB.leadingDimension),
-                beta, c, Int32(ldc ?? n))
+                beta, c, Int32(ldc ?? n)) }
 }

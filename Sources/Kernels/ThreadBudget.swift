@@ -83,7 +83,7 @@ public struct ThreadBudget: Sendable, Equatable, CustomStringConvertible {
             if let stored { return stored }
             let budget = resolve()
             stored = budget
-            openblas_set_num_threads(Int32(budget.threads))
+            BLASGate.setThreads(budget.threads)
             return budget
         }
     }
@@ -98,7 +98,7 @@ public struct ThreadBudget: Sendable, Equatable, CustomStringConvertible {
 
     public static func install(_ budget: ThreadBudget) {
         state.withLock { $0 = budget }
-        openblas_set_num_threads(Int32(budget.threads))
+        BLASGate.setThreads(budget.threads)
     }
 
     /// Threads OpenBLAS reports it will use.

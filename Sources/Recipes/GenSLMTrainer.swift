@@ -88,7 +88,11 @@ public final class GenSLMTrainer {
             log("resumed from \(checkpointPath) at step \(startStep)")
         }
         let metricsPath = runDirectory + "/metrics.jsonl"
-        if startStep == 0 { FileManager.default.createFile(atPath: metricsPath, contents: nil) }
+        if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
+            guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
+                throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
+            }
+        }
         let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
         defer { try? metrics.close() }
         try metrics.seekToEnd()

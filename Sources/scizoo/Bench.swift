@@ -87,8 +87,10 @@ struct BenchMatmul: ParsableCommand {
                 let direct = a.withElements(as: Float.self) { pa in
                     b.withElements(as: Float.self) { pb in
                         Timing.measure {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                                        pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
+                            BLASGate.call {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                                            pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
+                            }
                         }
                     }
                 }
