@@ -95,6 +95,17 @@ struct CLITests {
         }
     }
 
+    // MPI is initialised in a fresh process: OpenMPI's singleton start forks, and forking a process
+    // whose OpenBLAS threads are busy (as in the parallel test runner) hangs in OpenBLAS's at-fork
+    // handler. The CLI initialises MPI before any BLAS work.
+    @Test("without mpirun, mpi-check runs as a world of size 1 and passes every collective check")
+    func mpiSingleton() throws {
+        let result = try CLI.run(["mpi-check"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("mpi-check: 1 rank(s)"))
+        #expect(result.standardOutput.contains("split: ok") && result.standardOutput.contains("Ulysses attention"))
+    }
+
     @Test("the demo streams a file and reports its Gram trace")
     func demo() throws {
         let directory = try Fixtures.scratchDirectory("demo")

@@ -13,14 +13,6 @@ struct CommunicatorTests {
         #expect(failures.all.isEmpty, "\(failures.all)")
     }
 
-    @Test("one MPI process is a world of size 1 that passes the same check")
-    func mpiSingleton() throws {
-        guard !MPIProcess.isLaunchedByMPI else { return }
-        let world = try MPICommunicator.world()
-        #expect(world.size == 1 && world.rank == 0)
-        #expect(try CommunicatorCheck.run(world).isEmpty)
-    }
-
     @Test("misuse is an error, not a wrong answer")
     func misuse() throws {
         let failures = FailureBox()

@@ -39,6 +39,8 @@ public final class MPIProcess: Sendable {
     }
 
     /// Initialises MPI on first use (one thread calls MPI: MPI_THREAD_FUNNELED) and returns the world.
+    /// Call it before any BLAS work: without mpirun, OpenMPI's singleton start forks, and a fork while
+    /// OpenBLAS's threads are busy hangs in OpenBLAS's at-fork handler.
     public static func world() throws(MPIError) -> MPIProcess {
         let result: Result<MPIProcess, MPIError> = shared.withLock { stored in
             if let stored { return .success(stored) }
