@@ -177,6 +177,49 @@ AVX2 static void scale_avx2(const float *x, float *y, ptrdiff_t n, float scale) 
 }
 #endif
 
+// ---- GELU (tanh form) and its derivative ----------------------------------------------------
+// gelu(x) = x/2 · (1 + tanh(c·(x + a·x³))). With e = e^{2u}: 1 − tanh u = 2/(e + 1) and
+// 1 + tanh u = e·(1 − tanh u), so neither side cancels where tanh saturates (2u is capped at 80,
+// where e is still finite; below −87 e is 0 and the limits are exact).
+
+static const float gelu_c = 0.7978845608f, gelu_a = 0.044715f;
+
+static void gelu_tanh_portable(const float *x, float *y, ptrdiff_t n, int derivative) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i], v2 = v * v;
+        float u = gelu_c * (v + gelu_a * v2 * v);
+        float e = exp_scalar(fminf(2.0f * u, 80.0f));
+        float minus = 2.0f / (e + 1.0f), plus = e * minus;  // 1 − tanh u, 1 + tanh u
+        y[i] = derivative ? 0.5f * plus + 0.5f * v * (plus * minus) * gelu_c * (1.0f + 3.0f * gelu_a * v2)
+                          : 0.5f * v * plus;
+    }
+}
+
+#if SCIZOO_HAVE_X86
+AVX2 static void gelu_tanh_avx2(const float *x, float *y, ptrdiff_t n, int derivative) {
+    const __m256 c = _mm256_set1_ps(gelu_c), a = _mm256_set1_ps(gelu_a), one = _mm256_set1_ps(1.0f);
+    const __m256 two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f), three_a = _mm256_set1_ps(3.0f * gelu_a);
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), v2 = _mm256_mul_ps(v, v);
+        __m256 u = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(a, v2), v, v));
+        __m256 e = exp_avx2(_mm256_min_ps(_mm256_mul_ps(two, u), _mm256_set1_ps(80.0f)));
+        __m256 minus = _mm256_div_ps(two, _mm256_add_ps(e, one)), plus = _mm256_mul_ps(e, minus);
+        __m256 r;
+        if (derivative) {
+            __m256 first = _mm256_mul_ps(half, plus);
+            __m256 sech2 = _mm256_mul_ps(plus, minus);
+            __m256 inner = _mm256_mul_ps(c, _mm256_fmadd_ps(three_a, v2, one));
+            r = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, v), sech2), inner, first);
+        } else {
+            r = _mm256_mul_ps(_mm256_mul_ps(half, v), plus);
+        }
+        _mm256_storeu_ps(y + i, r);
+    }
+    if (i < n) gelu_tanh_portable(x + i, y + i, n - i, derivative);
+}
+#endif
+
 // ---- dispatch ---------------------------------------------------------------------------
 
 static int use_avx2 = -1;
@@ -220,4 +263,11 @@ void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float sca
     if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { scale_avx2(x, y, n, scale); return; }
 #endif
     scale_portable(x, y, n, scale);
+}
+
+void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { gelu_tanh_avx2(x, y, n, derivative); return; }
+#endif
+    gelu_tanh_portable(x, y, n, derivative);
 }

@@ -246,3 +246,13 @@ func layerNormBackwardGeneric<T: BinaryFloatingPoint>(
         }
     }
 }
+
+/// GELU in its tanh form (or its derivative) over Float, in parallel chunks, through CKernels.
+public func geluTanhFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, derivative: Bool,
+                          path: KernelPath = .automatic) {
+    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
+    let x = UncheckedSendable(input), y = UncheckedSendable(output)
+    parallelFor(count, minChunk: 1 << 15) { range in
+        scizoo_gelu_tanh_f32(rawPath, x.value + range.lowerBound, y.value + range.lowerBound, range.count, derivative ? 1 : 0)
+    }
+}

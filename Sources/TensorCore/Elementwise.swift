@@ -92,6 +92,18 @@ func unaryKernel(_ kind: UnaryKind, _ x: Tensor) -> Tensor {
     precondition(x.dtype.isFloatingPoint, "\(kind): needs a floating-point tensor, got \(x.dtype)")
     let dense = x.contiguousStorageView()
     let result = Tensor(uninitializedShape: x.shape, dtype: x.dtype, zeroed: false)
+    if x.dtype == .float32, case let derivative? = { () -> Bool? in
+        switch kind {
+        case .geluTanh: return false
+        case .geluTanhDerivative: return true
+        default: return nil
+        }
+    }() {
+        // libm's tanhf per element was the cost; CKernels computes tanh through its vectorised exp.
+        geluTanhFloat(UnsafePointer(dense.storage.pointer(as: Float.self) + dense.offset), result.storage.pointer(as: Float.self),
+                      count: x.count, derivative: derivative)
+        return result
+    }
     func run<T: TensorFloat>(_: T.Type) {
         let input = UncheckedSendable(UnsafePointer(dense.storage.pointer(as: T.self) + dense.offset))
         let output = UncheckedSendable(result.storage.pointer(as: T.self))

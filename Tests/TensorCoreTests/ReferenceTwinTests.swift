@@ -68,6 +68,22 @@ struct ReferenceTwinTests {
         #expect(masked[0] == 0 && masked[2] == 0 && abs(masked[1] + masked[3] - 1) < 1e-6)
     }
 
+    @Test("Float GELU (tanh form) and its derivative on both paths against the Double formula", arguments: [KernelPath.portable, .avx2])
+    func geluTanh(path: KernelPath) {
+        let xs: [Float] = (0..<1003).map { Float($0 - 501) / 50 } + [-80, 80, 0, 1e-6, -1e-6]
+        for derivative in [false, true] {
+            var output = [Float](repeating: 0, count: xs.count)
+            xs.withUnsafeBufferPointer { geluTanhFloat($0.baseAddress!, &output, count: xs.count, derivative: derivative, path: path) }
+            let expected = xs.map { value -> Double in
+                let x = Double(value), u = 0.7978845608028654 * (x + 0.044715 * x * x * x), t = tanh(u)
+                return derivative ? 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * x * x)
+                                  : 0.5 * x * (1 + t)
+            }
+            let check = closeness(output.map(Double.init), expected, Tolerance(rtol: 2e-6, atol: 2e-7))
+            #expect(check.passed, "\(path) derivative \(derivative): \(check)")
+        }
+    }
+
     @Test("softmax and log-softmax rows against the textbook formula")
     func softmax() {
         var generator = RandomGenerator(seed: 5)

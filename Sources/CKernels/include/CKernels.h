@@ -23,4 +23,6 @@ void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float sca
 
 /// The sum of x[0..<n] in a fixed order.
 float scizoo_sum_f32(int path, const float *x, ptrdiff_t n);
+/// y = GELU (tanh form) of x, or its derivative when `derivative` is non-zero.
+void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative);
 #endif
