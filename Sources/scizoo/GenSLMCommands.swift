@@ -71,14 +71,23 @@ struct GenSLMTrain: ParsableCommand {
     }
 }
 
+/// The options that find a trained GenSLM model: its recipe, run folder and checkpoint.
+struct TrainedModelOptions: ParsableArguments {
+    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
+    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
+    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+
+    func load() throws -> GenSLMTrainedModel {
+        try GenSLMTrainedModel.load(settings: try GenSLMSettings.load(from: config), runDirectory: runDir, checkpoint: checkpoint)
+    }
+}
+
 struct GenSLMGenerate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-generate",
         abstract: "Sample new gene sequences from a trained GenSLM model (top-k, top-p, temperature) into a FASTA file.")
 
-    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
-    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
-    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @OptionGroup var trained: TrainedModelOptions
     @Option(help: "Sequences to generate.") var num: Int = 5
     @Option(help: "Prompt (DNA).") var prompt: String = "ATG"
     @Option(help: "Tokens per sequence, prompt included.") var maxTokens: Int = 64
@@ -92,8 +101,7 @@ struct GenSLMGenerate: ParsableCommand {
 
     func run() throws {
         do {
-            let settings = try GenSLMSettings.load(from: config)
-            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            let trained = try self.trained.load()
             var knownSequences = Set<String>()
             for file in known { for record in try FastaReader.readAll(path: file) { knownSequences.insert(record.sequence.uppercased()) } }
             var options = SamplingOptions()
@@ -128,9 +136,7 @@ struct GenSLMEmbed: ParsableCommand {
         commandName: "genslm-embed",
         abstract: "Embed FASTA sequences with a trained GenSLM model: final-layer-norm states mean-pooled over real tokens, to HDF5.")
 
-    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
-    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
-    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @OptionGroup var trained: TrainedModelOptions
     @Option(help: "FASTA file (or .gz) to embed.") var fasta: String
     @Option(help: "Output HDF5 (embeddings, fasta-indices, na-hashes).") var output: String
     @OptionGroup var threadOptions: ThreadOptions
@@ -138,8 +144,7 @@ struct GenSLMEmbed: ParsableCommand {
     func run() throws {
         ThreadBudget.install(requested: threadOptions.threads)
         do {
-            let settings = try GenSLMSettings.load(from: config)
-            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            let trained = try self.trained.load()
             let records = try FastaReader.readAll(path: fasta)
             let rows = records.map { trained.model.embedding(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize) }
             try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output)
@@ -155,15 +160,12 @@ struct GenSLMExport: ParsableCommand {
         commandName: "genslm-export",
         abstract: "Export a trained GenSLM model's weights to Hugging Face safetensors (GPTNeoXForCausalLM names) with its config.json.")
 
-    @Option(help: "The GenSLM YAML recipe the model was trained with.") var config: String
-    @Option(help: "The run folder of genslm-train.") var runDir: String = "runs/genslm"
-    @Option(help: "A checkpoint (default: <run-dir>/<checkpoint_dir>/last.h5).") var checkpoint: String?
+    @OptionGroup var trained: TrainedModelOptions
     @Option(help: "Output folder: model.safetensors and config.json.") var output: String
 
     func run() throws {
         do {
-            let settings = try GenSLMSettings.load(from: config)
-            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: runDir, checkpoint: checkpoint)
+            let trained = try self.trained.load()
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try Safetensors.write(trained.model.huggingFaceStateDict(), metadata: ["format": "pt"], to: output + "/model.safetensors")
             let encoder = JSONEncoder()
