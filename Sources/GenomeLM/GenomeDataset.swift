@@ -1,6 +1,7 @@
 // FASTA → HDF5 in GenSLM's layout (port of the semantics of genslm/cmdline/single_fasta_to_h5.py,
 // with attention_mask always written), and a reader of such files by hyperslab.
 import Foundation
+import ParallelRuntime
 import TensorCore
 import TensorIO
 
@@ -117,10 +118,7 @@ public struct GenomeBatchReader {
     /// The order of one epoch on one data-parallel rank: a seeded permutation, every rank
     /// taking every `worldSize`-th index from `rank` (the remainder is dropped so ranks agree).
     public func epochOrder(epoch: Int, seed: UInt64, rank: Int = 0, worldSize: Int = 1) -> [Int] {
-        var generator = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
-        let order = generator.permutation(count)
-        let usable = (count / worldSize) * worldSize
-        return stride(from: rank, to: usable, by: worldSize).map { order[$0] }
+        DistributedSampler(count: count, seed: seed, dataParallelRank: rank, dataParallelSize: worldSize).indices(epoch: epoch)
     }
 
     /// Rows `indices` as int64 tensors `[n, block]` (input ids, attention mask).

@@ -1,6 +1,7 @@
 // Process groups as Megatron-LM and DeepSpeed build them (tensor and pipeline parallel sizes 1):
 // sequence-parallel groups are contiguous blocks of P ranks, data-parallel groups are strided by
 // P, and the sequence-data-parallel group (DP × SP) is the whole world.
+import TensorCore
 
 public struct ParallelLayoutError: Error, CustomStringConvertible {
     public let message: String
@@ -54,15 +55,12 @@ public struct DistributedSampler: Sendable {
 
     /// This rank's sample indices for `epoch`; the remainder that does not fill every rank is dropped.
     public func indices(epoch: Int) -> [Int] {
-        var generator = RandomGeneratorBridge(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
+        var generator = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
         let order = generator.permutation(count)
         let usable = (count / dataParallelSize) * dataParallelSize
         return stride(from: dataParallelRank, to: usable, by: dataParallelSize).map { order[$0] }
     }
 }
-
-import TensorCore
-typealias RandomGeneratorBridge = RandomGenerator
 
 /// Seeds that keep every rank deterministic: the model's initialisation and the data order are
 /// the same on every rank; dropout differs by data-parallel rank (different samples) but not by
