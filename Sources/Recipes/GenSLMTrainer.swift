@@ -164,7 +164,7 @@ public final class GenSLMTrainer {
             lastLoss = stepLoss
             trainLosses.append((step + 1, stepLoss))
             let elapsed = clock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.inSeconds
             let rateTokens = Double(tokens) / Swift.max(seconds, 1e-9)
             record(["step": step + 1, "train/loss": stepLoss, "lr": optimizer.learningRate, "tokens_per_second": rateTokens])
             if (step + 1) % s.logEveryNSteps == 0 || step + 1 == totalSteps {
@@ -187,7 +187,7 @@ public final class GenSLMTrainer {
         }
         try saveCheckpoint(step: totalSteps)
         let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.inSeconds
         let curve = runDirectory + "/loss.svg"
         try LossCurve.svg(train: trainLosses, validation: validationLosses).write(toFile: curve, atomically: true, encoding: .utf8)
         return GenSLMRunSummary(steps: totalSteps, finalTrainLoss: lastLoss, finalValidationLoss: lastValidation,

@@ -234,7 +234,7 @@ enum Autograd {
                 let inputGradients = backward(gradient)
                 if let started {
                     let elapsed = clock.now - started
-                    AutogradProfile.add(node.name, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                    AutogradProfile.add(node.name, elapsed.inSeconds)
                 }
                 precondition(inputGradients.count == node.inputNodes.count,
                              "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputNodes.count) inputs")

@@ -58,3 +58,10 @@ extension Double: TensorFloat {
     @inline(__always) public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
     @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
 }
+
+extension Duration {
+    /// This duration in seconds, as Double (timings, benchmarks, throughput).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

@@ -29,7 +29,7 @@ struct Timing {
             let t0 = clock.now
             body()
             let elapsed = clock.now - t0
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            seconds.append(elapsed.inSeconds)
         }
         return Timing(seconds: seconds)
     }
@@ -45,7 +45,7 @@ func pairedTiming(runs: Int = 31, reference: () -> Void, candidate: () -> Void) 
         let t0 = clock.now
         body()
         let elapsed = clock.now - t0
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return elapsed.inSeconds
     }
     var a: [Double] = [], b: [Double] = [], ratios: [Double] = []
     for _ in 0..<runs {

@@ -29,7 +29,7 @@ func runAttentionBench(runs: Int, flops: Double, label: String, _ body: () throw
         let start = clock.now
         last = try scope.measure(body)
         let elapsed = clock.now - start
-        seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        seconds.append(elapsed.inSeconds)
         peaks.append(scope.peakBytes)
     }
     let timing = Timing(seconds: seconds)

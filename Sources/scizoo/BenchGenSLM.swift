@@ -47,7 +47,7 @@ struct BenchGenSLMTrain: ParsableCommand {
             let start = clock.now
             try step()
             let elapsed = clock.now - start
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            seconds.append(elapsed.inSeconds)
         }
         let timing = Timing(seconds: seconds)
         let tokens = Double(batch * seq)
@@ -63,7 +63,7 @@ struct BenchGenSLMTrain: ParsableCommand {
             let start = clock.now
             try body()
             let elapsed = clock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            return elapsed.inSeconds
         }
         let inference = time { _ = withNoGrad { model.loss(ids, attentionMask: mask) } }
         model.zeroGrad()
