@@ -140,8 +140,6 @@ extension Tensor {
         Tensor.recording(unaryKernel(.neg, x), "neg", [x]) { grad in [-grad] }
     }
 
-    func scalarLike(_ value: Double) -> Tensor { Tensor(scalar: value, dtype: dtype) }
-
     public static func + (a: Tensor, s: Double) -> Tensor {
         Tensor.recording(unaryKernel(.addScalar(s), a), "add-scalar", [a]) { grad in [grad] }
     }
