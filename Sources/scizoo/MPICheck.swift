@@ -17,23 +17,24 @@ struct MPICheck: ParsableCommand {
             // The other ranks are about to wait in an all-reduce: abort the job instead of leaving them there.
             world.abort("failing on purpose (--fail-rank \(failRank)); the job stops")
         }
-        let sum = try world.allReduceSum([Int64(world.rank), 1])
+        let communicator = try MPICommunicator.world()
+        let sum = try communicator.allReduce([Int64(world.rank), 1], .sum)
         let expected = Int64(world.size * (world.size - 1) / 2)
         guard sum[0] == expected, sum[1] == Int64(world.size) else {
             world.abort("all-reduce of rank ids gave \(sum[0]) over \(sum[1]) ranks; expected \(expected) over \(world.size)")
         }
-        try world.barrier()
+        try communicator.barrier()
         if world.rank == 0 {
             print("mpi-check: \(world.size) rank(s); all-reduce of rank ids = \(sum[0]) (expected \(expected)): ok")
         }
         // Every collective of the Communicator protocol, with known answers.
-        let failures = try CommunicatorCheck.run(try MPICommunicator.world())
-        let failed = try world.allReduceSum([Int64(failures.count)])[0]
+        let failures = try CommunicatorCheck.run(communicator)
+        let failed = try communicator.allReduce([Int64(failures.count)], .sum)[0]
         for failure in failures { FileHandleWriter.write("mpi-check: \(failure)\n") }
         if failed > 0 { world.abort("\(failed) collective check(s) failed") }
-        let ulysses = try UlyssesCheck.run(try MPICommunicator.world())
+        let ulysses = try UlyssesCheck.run(communicator)
         for failure in ulysses { FileHandleWriter.write("mpi-check: \(failure)\n") }
-        if try world.allReduceSum([Int64(ulysses.count)])[0] > 0 { world.abort("Ulysses attention differs from single-process attention") }
+        if try communicator.allReduce([Int64(ulysses.count)], .sum)[0] > 0 { world.abort("Ulysses attention differs from single-process attention") }
         if world.rank == 0 {
             print("mpi-check: Ulysses attention (B 1 and 3, both layouts, uneven heads, GQA; float64 ≤ 1e-12, float32 ≤ 1e-5) "
                   + "equals single-process attention, output and q/k/v gradients: ok")

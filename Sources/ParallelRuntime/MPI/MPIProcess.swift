@@ -83,28 +83,6 @@ public final class MPIProcess: Sendable {
         return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
     }
 
-    public func barrier() throws(MPIError) {
-        try MPIError.check(MPI_Barrier(scizoo_MPI_COMM_WORLD()), "MPI_Barrier")
-    }
-
-    /// Element-wise sum over all ranks.
-    public func allReduceSum(_ values: [Int64]) throws(MPIError) -> [Int64] {
-        var result = [Int64](repeating: 0, count: values.count)
-        try MPIError.check(
-            MPI_Allreduce(values, &result, Int32(values.count), scizoo_MPI_INT64(), scizoo_MPI_SUM(), scizoo_MPI_COMM_WORLD()),
-            "MPI_Allreduce")
-        return result
-    }
-
-    /// Element-wise sum over all ranks.
-    public func allReduceSum(_ values: [Double]) throws(MPIError) -> [Double] {
-        var result = [Double](repeating: 0, count: values.count)
-        try MPIError.check(
-            MPI_Allreduce(values, &result, Int32(values.count), scizoo_MPI_DOUBLE(), scizoo_MPI_SUM(), scizoo_MPI_COMM_WORLD()),
-            "MPI_Allreduce")
-        return result
-    }
-
     /// Brings the whole job down with a message (a failing rank must not leave others blocked).
     public func abort(_ message: String, code: Int32 = 1) -> Never {
         let line = "rank \(rank): \(message)\n"
