@@ -28,11 +28,12 @@ public enum DataParallel {
             bucket.removeAll()
             bucketElements = 0
         }
+        // Buckets travel as Double: 8 bytes an element.
+        let bucketCapacity = Swift.max(1, bucketBytes / 8)
         for (_, parameter) in parameters {
-            let bytes = parameter.value.count * 8
-            if !bucket.isEmpty && (bucketElements + parameter.value.count) * 8 > bucketBytes { try flush() }
+            if !bucket.isEmpty && bucketElements + parameter.value.count > bucketCapacity { try flush() }
             bucket.append(parameter)
-            bucketElements += bytes / 8
+            bucketElements += parameter.value.count
         }
         try flush()
     }
