@@ -41,7 +41,7 @@ struct MPICheck: ParsableCommand {
         }
         if world.rank == 0 {
             print("mpi-check: barrier, broadcast, allReduce (sum/max/min; Float, Double, Int32, Int64), allGather(v), "
-                  + "reduceScatter, allToAll(v) with uneven and empty blocks, send/receive ring, split: ok")
+                  + "reduceScatter, allToAll(v) with uneven and empty blocks, send/receive ring, split, and the non-blocking forms (Ibarrier, Ibcast, Iallreduce, Iallgather, Ireduce_scatter_block, Ialltoall, Isend/Irecv): ok")
         }
     }
 }

@@ -39,6 +39,34 @@ public protocol Communicator: AnyObject, Sendable {
     func receive<T: CommunicatorElement>(count: Int, from source: Int, tag: Int) throws -> [T]
     /// Sub-communicators: ranks with the same color form a group, ordered by (key, rank).
     func split(color: Int, key: Int) throws -> any Communicator
+
+    // Non-blocking forms (MPI_I…): each starts the operation and returns at once; `wait()` on the
+    // result completes it. Collectives must still be started in the same order on every rank.
+    func startBarrier() throws -> PendingOperation<Void>
+    func startBroadcast<T: CommunicatorElement>(_ values: [T], root: Int) throws -> PendingOperation<[T]>
+    func startAllReduce<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]>
+    func startAllGather<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]>
+    func startReduceScatter<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]>
+    func startAllToAll<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]>
+    func startSend<T: CommunicatorElement>(_ values: [T], to destination: Int, tag: Int) throws -> PendingOperation<Void>
+    func startReceive<T: CommunicatorElement>(count: Int, from source: Int, tag: Int) throws -> PendingOperation<[T]>
+}
+
+/// An operation in flight. `wait()` completes it (once; later calls return the same result).
+/// Not to be shared between threads: one rank's thread starts and waits.
+public final class PendingOperation<Result>: @unchecked Sendable {
+    private var completion: (() throws -> Result)?
+    private var outcome: Swift.Result<Result, any Error>?
+
+    init(_ completion: @escaping () throws -> Result) { self.completion = completion }
+
+    public func wait() throws -> Result {
+        if outcome == nil, let completion {
+            outcome = Swift.Result { try completion() }
+            self.completion = nil
+        }
+        return try outcome!.get()
+    }
 }
 
 /// A misuse of a communicator (lengths that do not agree, a rank out of range).

@@ -57,6 +57,32 @@ public enum CommunicatorCheck {
             }
         }
 
+        // Non-blocking forms: several in flight at once, completed in reverse order; a ring where
+        // every rank posts its receive before its send (which would deadlock if either blocked).
+        let pendingBarrier = try c.startBarrier()
+        let pendingBroadcast: PendingOperation<[Int64]> = try c.startBroadcast(r == 0 ? [42, 43] : [0, 0], root: 0)
+        let pendingSum: PendingOperation<[Double]> = try c.startAllReduce([Double(r), 1], .sum)
+        let pendingMax: PendingOperation<[Float]> = try c.startAllReduce([Float(r)], .max)
+        let pendingGather: PendingOperation<[Int32]> = try c.startAllGather([Int32(r)])
+        let pendingEmpty: PendingOperation<[Double]> = try c.startAllGather([])
+        let pendingScatter: PendingOperation<[Double]> = try c.startReduceScatter((0..<(2 * n)).map { Double($0 + r) }, .sum)
+        let pendingExchange: PendingOperation<[Int64]> = try c.startAllToAll((0..<n).map { Int64(100 * r + $0) })
+        let pendingReceive: PendingOperation<[Double]> = try c.startReceive(count: 2, from: (r + n - 1) % n, tag: 9)
+        let pendingSend = try c.startSend([Double(r), Double(-r)], to: (r + 1) % n, tag: 9)
+        try pendingSend.wait()
+        let ringValue = try pendingReceive.wait()
+        let previous = Double((r + n - 1) % n)
+        expect(ringValue == [previous, -previous], "non-blocking ring gave \(ringValue)")
+        expect(try pendingExchange.wait() == (0..<n).map { Int64(100 * $0 + r) }, "non-blocking allToAll")
+        expect(try pendingScatter.wait() == expectedBlock, "non-blocking reduceScatter")
+        expect(try pendingEmpty.wait().isEmpty, "non-blocking allGather of zero values")
+        expect(try pendingGather.wait() == (0..<n).map { Int32($0) }, "non-blocking allGather")
+        expect(try pendingMax.wait() == [Float(n - 1)], "non-blocking allReduce max")
+        expect(try pendingSum.wait() == [total, Double(n)], "non-blocking allReduce sum")
+        expect(try pendingSum.wait() == [total, Double(n)], "a second wait returns the same result")
+        expect(try pendingBroadcast.wait() == [42, 43], "non-blocking broadcast")
+        try pendingBarrier.wait()
+
         // Split by parity, ordered by descending world rank.
         let half = try c.split(color: r % 2, key: -r)
         let members = (0..<n).filter { $0 % 2 == r % 2 }

@@ -15,6 +15,12 @@ final class Rendezvous: @unchecked Sendable {
 
     /// Deposits this rank's value for collective `sequence`; returns every rank's, in rank order.
     func exchange(rank: Int, sequence: Int, value: Any) -> [Any] {
+        deposit(rank: rank, sequence: sequence, value: value)
+        return collect(sequence: sequence)
+    }
+
+    /// The first half of an exchange: leaves this rank's value without waiting (non-blocking forms).
+    func deposit(rank: Int, sequence: Int, value: Any) {
         condition.lock()
         defer { condition.unlock() }
         var slot = slots[sequence] ?? ([Any?](repeating: nil, count: size), 0, 0)
@@ -22,6 +28,12 @@ final class Rendezvous: @unchecked Sendable {
         slot.arrived += 1
         slots[sequence] = slot
         if slot.arrived == size { condition.broadcast() }
+    }
+
+    /// The second half: waits for every rank's value of collective `sequence`.
+    func collect(sequence: Int) -> [Any] {
+        condition.lock()
+        defer { condition.unlock() }
         while slots[sequence]!.arrived < size { condition.wait() }
         var done = slots[sequence]!
         done.read += 1
@@ -70,6 +82,14 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
     private func exchange<V>(_ value: V) -> [V] {
         sequence += 1
         return rendezvous.exchange(rank: rank, sequence: sequence, value: value).map { $0 as! V }
+    }
+
+    /// Starts a collective: deposits now, and `finish` sees every rank's value at the wait.
+    private func start<V, R>(_ value: V, _ finish: @escaping ([V]) throws -> R) -> PendingOperation<R> {
+        sequence += 1
+        let slot = sequence
+        rendezvous.deposit(rank: rank, sequence: slot, value: value)
+        return PendingOperation { [rendezvous] in try finish(rendezvous.collect(sequence: slot).map { $0 as! V }) }
     }
 
     private func reduce<T: CommunicatorElement>(_ all: [[T]], _ operation: ReduceOperation) throws -> [T] {
@@ -137,6 +157,52 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
             throw CommunicatorError(message: "receive: the message from \(source) (tag \(tag)) is not \(count) values of \(T.self)")
         }
         return values
+    }
+
+    public func startBarrier() throws -> PendingOperation<Void> { start(0) { _ in } }
+
+    public func startBroadcast<T: CommunicatorElement>(_ values: [T], root: Int) throws -> PendingOperation<[T]> {
+        guard (0..<size).contains(root) else { throw CommunicatorError(message: "broadcast: root \(root) outside 0..<\(size)") }
+        return start(values) { $0[root] }
+    }
+
+    public func startAllReduce<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]> {
+        start(values) { [self] in try reduce($0, operation) }
+    }
+
+    public func startAllGather<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]> {
+        start(values) { all in
+            guard all.allSatisfy({ $0.count == values.count }) else {
+                throw CommunicatorError(message: "allGather: ranks passed \(all.map(\.count)) values; use allGatherV for unequal counts")
+            }
+            return all.flatMap { $0 }
+        }
+    }
+
+    public func startReduceScatter<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]> {
+        guard values.count % size == 0 else {
+            throw CommunicatorError(message: "reduceScatter: \(values.count) values do not split into \(size) equal blocks")
+        }
+        let block = values.count / size, rank = rank
+        return start(values) { [self] in Array(try reduce($0, operation)[(rank * block)..<((rank + 1) * block)]) }
+    }
+
+    public func startAllToAll<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]> {
+        guard values.count % size == 0 else {
+            throw CommunicatorError(message: "allToAll: \(values.count) values do not split into \(size) equal blocks")
+        }
+        let block = values.count / size, rank = rank
+        return start(values) { $0.flatMap { Array($0[(rank * block)..<((rank + 1) * block)]) } }
+    }
+
+    public func startSend<T: CommunicatorElement>(_ values: [T], to destination: Int, tag: Int) throws -> PendingOperation<Void> {
+        try send(values, to: destination, tag: tag)  // mailboxes never block a sender
+        return PendingOperation {}
+    }
+
+    public func startReceive<T: CommunicatorElement>(count: Int, from source: Int, tag: Int) throws -> PendingOperation<[T]> {
+        guard (0..<size).contains(source) else { throw CommunicatorError(message: "receive: rank \(source) outside 0..<\(size)") }
+        return PendingOperation { [self] in try receive(count: count, from: source, tag: tag) }
     }
 
     public func split(color: Int, key: Int) throws -> any Communicator {

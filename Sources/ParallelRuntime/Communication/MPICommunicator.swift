@@ -151,4 +151,102 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         guard let child else { throw CommunicatorError(message: "MPI_Comm_split returned no communicator") }
         return try MPICommunicator(comm: child)
     }
+
+    // MARK: Non-blocking forms
+
+    /// Starts an MPI_I… call on buffers that live until the wait; returns the received buffer.
+    private func start<T: CommunicatorElement>(_ name: String, send values: [T], receiveCount: Int,
+                                               _ call: (UnsafeRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<MPI_Request?>) -> Int32)
+        throws -> PendingOperation<[T]> {
+        let buffers = RequestBuffers(send: values, receiveCount: receiveCount)
+        try MPIError.check(call(buffers.send.baseAddress, buffers.receive.baseAddress, &buffers.request), name)
+        return PendingOperation {
+            try MPIError.check(MPI_Wait(&buffers.request, scizoo_MPI_STATUS_IGNORE()), "MPI_Wait (\(name))")
+            return buffers.received
+        }
+    }
+
+    public func startBarrier() throws -> PendingOperation<Void> {
+        let pending: PendingOperation<[Int32]> = try start("MPI_Ibarrier", send: [], receiveCount: 0) { _, _, request in
+            MPI_Ibarrier(comm, request)
+        }
+        return PendingOperation { _ = try pending.wait() }
+    }
+
+    public func startBroadcast<T: CommunicatorElement>(_ values: [T], root: Int) throws -> PendingOperation<[T]> {
+        try start("MPI_Ibcast", send: [], receiveCount: values.count) { _, receive, request in
+            receive?.copyMemory(from: values, byteCount: values.count * MemoryLayout<T>.stride)
+            return MPI_Ibcast(receive, Int32(values.count), T.mpiType, Int32(root), comm, request)
+        }
+    }
+
+    public func startAllReduce<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]> {
+        try start("MPI_Iallreduce", send: values, receiveCount: values.count) { send, receive, request in
+            MPI_Iallreduce(send, receive, Int32(values.count), T.mpiType, op(operation), comm, request)
+        }
+    }
+
+    public func startAllGather<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]> {
+        try start("MPI_Iallgather", send: values, receiveCount: values.count * size) { send, receive, request in
+            MPI_Iallgather(send, Int32(values.count), T.mpiType, receive, Int32(values.count), T.mpiType, comm, request)
+        }
+    }
+
+    public func startReduceScatter<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> PendingOperation<[T]> {
+        guard values.count % size == 0 else {
+            throw CommunicatorError(message: "reduceScatter: \(values.count) values do not split into \(size) equal blocks")
+        }
+        let block = values.count / size
+        return try start("MPI_Ireduce_scatter_block", send: values, receiveCount: block) { send, receive, request in
+            MPI_Ireduce_scatter_block(send, receive, Int32(block), T.mpiType, op(operation), comm, request)
+        }
+    }
+
+    public func startAllToAll<T: CommunicatorElement>(_ values: [T]) throws -> PendingOperation<[T]> {
+        guard values.count % size == 0 else {
+            throw CommunicatorError(message: "allToAll: \(values.count) values do not split into \(size) equal blocks")
+        }
+        let block = Int32(values.count / size)
+        return try start("MPI_Ialltoall", send: values, receiveCount: values.count) { send, receive, request in
+            MPI_Ialltoall(send, block, T.mpiType, receive, block, T.mpiType, comm, request)
+        }
+    }
+
+    public func startSend<T: CommunicatorElement>(_ values: [T], to destination: Int, tag: Int) throws -> PendingOperation<Void> {
+        let pending: PendingOperation<[T]> = try start("MPI_Isend", send: values, receiveCount: 0) { send, _, request in
+            MPI_Isend(send, Int32(values.count), T.mpiType, Int32(destination), Int32(tag), comm, request)
+        }
+        return PendingOperation { _ = try pending.wait() }
+    }
+
+    public func startReceive<T: CommunicatorElement>(count: Int, from source: Int, tag: Int) throws -> PendingOperation<[T]> {
+        try start("MPI_Irecv", send: [], receiveCount: count) { _, receive, request in
+            MPI_Irecv(receive, Int32(count), T.mpiType, Int32(source), Int32(tag), comm, request)
+        }
+    }
+}
+
+/// Send and receive buffers (and the request) of a non-blocking call: MPI reads and writes them
+/// until the wait, so they must not move (Swift arrays may) and must outlive the call.
+private final class RequestBuffers<T: CommunicatorElement> {
+    let send: UnsafeMutableBufferPointer<T>
+    let receive: UnsafeMutableBufferPointer<T>
+    var request: MPI_Request? = nil
+
+    init(send values: [T], receiveCount: Int) {
+        send = .allocate(capacity: Swift.max(1, values.count))
+        send.initialize(repeating: 0)
+        _ = send.initialize(from: values)
+        receive = .allocate(capacity: Swift.max(1, receiveCount))
+        receive.initialize(repeating: 0)
+        self.receiveCount = receiveCount
+    }
+    let receiveCount: Int
+
+    var received: [T] { Array(receive.prefix(receiveCount)) }
+
+    deinit {
+        send.deallocate()
+        receive.deallocate()
+    }
 }
