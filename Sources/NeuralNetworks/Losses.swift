@@ -4,6 +4,12 @@ import TensorCore
 /// Cross-entropy of `logits` `[*, C]` against integer `targets` `[*]`, averaged over targets
 /// that are not `ignoreIndex` (PyTorch's default −100). Zero when every target is ignored.
 public func crossEntropy(_ logits: Tensor, _ targets: Tensor, ignoreIndex: Int = -100) -> Tensor {
+    let count = Swift.max(1, targets.cast(to: .int64).scalars(as: Int64.self).filter { $0 != Int64(ignoreIndex) }.count)
+    return tokenCrossEntropy(logits, targets, ignoreIndex: ignoreIndex).sum() / Double(count)
+}
+
+/// Per-target cross-entropy `[*]` (PyTorch's reduction="none"): −log p(target), 0 where ignored.
+public func tokenCrossEntropy(_ logits: Tensor, _ targets: Tensor, ignoreIndex: Int = -100) -> Tensor {
     let classes = logits.shape[logits.rank - 1]
     precondition(Array(logits.shape.dropLast()) == targets.shape,
                  "crossEntropy: logits \(logits.shape) need targets \(Array(logits.shape.dropLast())), got \(targets.shape)")
@@ -13,8 +19,7 @@ public func crossEntropy(_ logits: Tensor, _ targets: Tensor, ignoreIndex: Int =
     let logProbabilities = logits.reshaped([-1, classes]).logSoftmax(axis: -1)
     let picked = logProbabilities.gather(axis: 1, safe).reshaped([-1])
     let mask = Tensor(valid.map { $0 ? 1.0 : 0.0 }).cast(to: logits.dtype)
-    let count = Swift.max(1, valid.filter { $0 }.count)
-    return -(picked * mask).sum() / Double(count)
+    return (-(picked * mask)).reshaped(targets.shape)
 }
 
 /// mean((prediction − target)²).

@@ -36,8 +36,15 @@ struct MPICheck: ParsableCommand {
         for failure in ulysses { FileHandleWriter.write("mpi-check: \(failure)\n") }
         if try communicator.allReduce([Int64(ulysses.count)], .sum)[0] > 0 { world.abort("Ulysses attention differs from single-process attention") }
         if world.rank == 0 {
-            print("mpi-check: Ulysses attention (B 1 and 3, both layouts, uneven heads, GQA; float64 ≤ 1e-12, float32 ≤ 1e-5) "
+            print("mpi-check: Ulysses attention (B 1 and 3, both layouts, H and S not divisible by P, GQA; float64 ≤ 1e-12, float32 ≤ 1e-5) "
                   + "equals single-process attention, output and q/k/v gradients: ok")
+        }
+        let training = try DataParallelCheck.run(communicator) + DataParallelCheck.sequenceParallelLoss(communicator)
+        for failure in training { FileHandleWriter.write("mpi-check: \(failure)\n") }
+        if try communicator.allReduce([Int64(training.count)], .sum)[0] > 0 { world.abort("data-parallel training or the sequence-parallel loss differs from one process") }
+        if world.rank == 0 {
+            print("mpi-check: 20 data-parallel Adam steps equal one process on the combined batch (float64 ≤ 1e-12); "
+                  + "the sequence-parallel cross-entropy equals the whole-sequence loss and gradient: ok")
         }
         if world.rank == 0 {
             print("mpi-check: barrier, broadcast, allReduce (sum/max/min; Float, Double, Int32, Int64), allGather(v), "

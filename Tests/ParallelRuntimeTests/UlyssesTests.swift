@@ -133,38 +133,28 @@ struct UlyssesTests {
         #expect(shards.allSatisfy { $0.count == 3 } && Set(shards.flatMap { $0 }).count == 9)
     }
 
-    @Test("20 steps of data-parallel training on 2 ranks equal one process on the combined batch (float64)")
-    func dataParallelTraining() throws {
-        var generator = RandomGenerator(seed: 9)
-        let x = generator.normal([8, 3], dtype: .float64), y = generator.normal([8, 2], dtype: .float64)
-        @Sendable func makeModel() -> MLP {
-            var init_ = RandomGenerator(seed: 1)
-            return MLP(widths: [3, 8, 2], activation: .tanh, dtype: .float64, generator: &init_)
-        }
-        let single = makeModel()
-        let optimizer = Adam(single.namedParameters(), learningRate: 0.01)
-        for _ in 0..<20 {
-            single.zeroGrad()
-            try mseLoss(single(x), y).backward()
-            optimizer.step()
-        }
-        let expected = single.parameters().flatMap { $0.value.doubles }
-        let results = FailureBox()
-        try InProcessWorld.run(size: 2) { world in
-            let groups = try ProcessGroups(world: world)
-            let model = makeModel()
-            let parameters = model.namedParameters()
-            let optimizer = Adam(parameters, learningRate: 0.01)
-            let half = x.sliced(axis: 0, world.rank * 4, world.rank * 4 + 4), target = y.sliced(axis: 0, world.rank * 4, world.rank * 4 + 4)
-            for _ in 0..<20 {
-                model.zeroGrad()
-                try mseLoss(model(half), target).backward()
-                try DataParallel.allReduceGradients(parameters, groups: groups)
-                optimizer.step()
-            }
-            let check = closeness(model.parameters().flatMap { $0.value.doubles }, expected, Tolerance(rtol: 1e-12, atol: 1e-14))
-            if !check.passed { results.add(["rank \(world.rank): \(check)"]) }
-        }
-        #expect(results.all.isEmpty, "\(results.all)")
+    @Test("20 steps of data-parallel training equal one process on the combined batch (float64)", arguments: [1, 2, 3])
+    func dataParallelTraining(ranks: Int) throws {
+        let failures = FailureBox()
+        try InProcessWorld.run(size: ranks) { world in failures.add(try DataParallelCheck.run(world)) }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+
+    @Test("the sequence-parallel cross-entropy equals the whole-sequence loss, and each rank gets its slice of the gradient",
+          arguments: [1, 2, 4])
+    func sequenceParallelCrossEntropy(ranks: Int) throws {
+        let failures = FailureBox()
+        try InProcessWorld.run(size: ranks) { group in failures.add(try DataParallelCheck.sequenceParallelLoss(group)) }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+
+    @Test("SequenceSharding pads at the end and says which positions are real")
+    func sharding() {
+        let sharding = SequenceSharding(length: 10, ranks: 4)
+        #expect(sharding.shardLength == 3 && sharding.paddedLength == 12)
+        #expect((0..<4).map { sharding.realCount(rank: $0) } == [3, 3, 3, 1])
+        let x = Tensor((0..<10).map { Double($0) }, shape: [1, 10])
+        #expect(sharding.shard(x, axis: 1, rank: 3, padding: -1).doubles == [9, -1, -1])
+        #expect(sharding.shard(x, axis: 1, rank: 1).doubles == [3, 4, 5])
     }
 }

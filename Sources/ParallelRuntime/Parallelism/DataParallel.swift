@@ -6,43 +6,49 @@ import TensorCore
 
 public enum DataParallel {
     /// All-reduces every parameter's gradient (zeros where a rank has none), in parameter order,
-    /// packed into buckets of at most `bucketBytes` (at least one tensor per bucket).
+    /// in buckets of at most `bucketBytes` (at least one tensor per bucket) that travel in the
+    /// parameters' own precision. Every bucket is started before the first is awaited, so packing
+    /// the next bucket overlaps the transfer of the last.
     public static func allReduceGradients(_ parameters: [(String, Parameter)], groups: ProcessGroups,
                                           bucketBytes: Int = 25 * 1024 * 1024) throws {
         let communicator = groups.sequenceDataParallel
         guard communicator.size > 1 else { return }
         let divisor = Double(groups.dataParallelSize)
+        var inFlight: [(parameters: [Parameter], reduced: PendingTensor)] = []
         var bucket: [Parameter] = []
-        var bucketElements = 0
+        var bucketBytesSoFar = 0
         func flush() throws {
             guard !bucket.isEmpty else { return }
             let dtype = bucket[0].value.dtype
-            let gradients = bucket.map { ($0.grad ?? .zeros($0.shape, dtype: dtype)).cast(to: .float64).scalars(as: Double.self) }
-            let reduced = try communicator.allReduce(gradients.flatMap { $0 }, .sum)
-            var offset = 0
-            for (parameter, gradient) in zip(bucket, gradients) {
-                let slice = Array(reduced[offset..<(offset + gradient.count)]).map { $0 / divisor }
-                parameter.value.setGrad(Tensor(slice, shape: parameter.shape).cast(to: parameter.value.dtype))
-                offset += gradient.count
-            }
+            let gradients = bucket.map { ($0.grad ?? .zeros($0.shape, dtype: dtype)).reshaped([-1]) }
+            inFlight.append((bucket, try PendingTensor.allReduce(Tensor.concat(gradients, axis: 0), over: communicator)))
             bucket.removeAll()
-            bucketElements = 0
+            bucketBytesSoFar = 0
         }
-        // Buckets travel as Double: 8 bytes an element.
-        let bucketCapacity = Swift.max(1, bucketBytes / 8)
         for (_, parameter) in parameters {
-            if !bucket.isEmpty && bucketElements + parameter.value.count > bucketCapacity { try flush() }
+            let bytes = parameter.value.count * parameter.value.dtype.byteSize
+            if !bucket.isEmpty && (bucketBytesSoFar + bytes > bucketBytes || parameter.value.dtype != bucket[0].value.dtype) {
+                try flush()
+            }
             bucket.append(parameter)
-            bucketElements += parameter.value.count
+            bucketBytesSoFar += bytes
         }
         try flush()
+        for (bucketParameters, pending) in inFlight {
+            let reduced = try pending.wait() / divisor
+            var offset = 0
+            for parameter in bucketParameters {
+                let count = parameter.value.count
+                parameter.value.setGrad(reduced.sliced(axis: 0, offset, offset + count).reshaped(parameter.shape).contiguous())
+                offset += count
+            }
+        }
     }
 
     /// Makes every rank start from rank 0's parameters.
     public static func broadcastParameters(_ parameters: [(String, Parameter)], over communicator: any Communicator) throws {
         for (_, parameter) in parameters {
-            let values = try communicator.broadcast(parameter.value.cast(to: .float64).scalars(as: Double.self), root: 0)
-            parameter.value.assign(Tensor(values, shape: parameter.shape))
+            parameter.value.assign(try TensorTransport.broadcast(parameter.value, root: 0, over: communicator))
         }
     }
 }

@@ -22,19 +22,16 @@ public struct HeadPartition: Sendable, Equatable {
 }
 
 public enum SequenceAllToAll {
-    static func exchange(_ blocks: [Tensor], group: any Communicator) throws -> [[Double]] {
-        try group.allToAllV(blocks.map { $0.contiguous().scalars(as: Double.self) })
-    }
 
     /// [B, S/P, H, D] (or [S/P, B, H, D]) → [B, S, H_r, D]: head block j goes to rank j; the
     /// received sequence blocks are concatenated in source-rank order, so positions stay global.
     public static func scatterHeads(_ x: Tensor, group: any Communicator, layout: SequenceLayout = .batchFirst) throws -> Tensor {
         let partition = HeadPartition(heads: x.shape[2], ranks: group.size)
         let blocks = (0..<group.size).map { x.detached().sliced(axis: 2, partition.offsets[$0], partition.offsets[$0] + partition.counts[$0]) }
-        let received = try exchange(blocks, group: group)
+        // Every source sends its own sequence shard (the same length on every rank) of our heads.
         var shape = x.shape
         shape[2] = partition.counts[group.rank]
-        let pieces = received.map { Tensor($0, shape: shape).cast(to: x.dtype) }
+        let pieces = try TensorTransport.allToAllV(blocks, receivedShapes: Array(repeating: shape, count: group.size), over: group)
         let value = Tensor.concat(pieces, axis: layout.sequenceAxis)
         let heads = x.shape[2]
         return Tensor.differentiable(value, name: "ulysses-scatter-heads", inputs: [x]) { grad in
@@ -51,13 +48,13 @@ public enum SequenceAllToAll {
         }
         let local = y.shape[axis] / group.size
         let blocks = (0..<group.size).map { y.detached().sliced(axis: axis, $0 * local, ($0 + 1) * local) }
-        let received = try exchange(blocks, group: group)
-        let pieces = received.enumerated().map { source, values in
+        let shapes = (0..<group.size).map { source -> [Int] in
             var shape = y.shape
             shape[axis] = local
             shape[2] = partition.counts[source]
-            return Tensor(values, shape: shape).cast(to: y.dtype)
+            return shape
         }
+        let pieces = try TensorTransport.allToAllV(blocks, receivedShapes: shapes, over: group)
         let value = Tensor.concat(pieces, axis: 2)
         return Tensor.differentiable(value, name: "ulysses-gather-heads", inputs: [y]) { grad in
             [abortOnFailure { try scatterHeads(grad, group: group, layout: layout) }]
@@ -67,6 +64,35 @@ public enum SequenceAllToAll {
     /// A collective that fails inside a backward pass cannot be reported to the caller; the job stops.
     static func abortOnFailure(_ body: () throws -> Tensor) -> Tensor {
         do { return try body() } catch { fatalError("Ulysses all-to-all failed in the backward pass: \(error)") }
+    }
+}
+
+/// How a sequence of `length` positions splits over `ranks`: padded at the end to a multiple of the
+/// rank count (DeepSpeed-Ulysses assumes S % P = 0 and goes silently wrong otherwise, #7384), each
+/// rank holding `shardLength` positions; the padded positions are cut off before attention.
+public struct SequenceSharding: Sendable, Equatable {
+    public let length: Int
+    public let ranks: Int
+    public init(length: Int, ranks: Int) {
+        self.length = length
+        self.ranks = ranks
+    }
+    public var shardLength: Int { (length + ranks - 1) / ranks }
+    public var paddedLength: Int { shardLength * ranks }
+    /// Rank r's positions in the padded sequence.
+    public func range(rank: Int) -> Range<Int> { (rank * shardLength)..<((rank + 1) * shardLength) }
+    /// How many of rank r's positions are real (the rest are padding).
+    public func realCount(rank: Int) -> Int { Swift.max(0, Swift.min(length, (rank + 1) * shardLength) - rank * shardLength) }
+
+    /// Rank r's shard of `x` (whose `axis` holds the whole sequence), zero-padded at the end.
+    public func shard(_ x: Tensor, axis: Int, rank: Int, padding: Double = 0) -> Tensor {
+        precondition(x.shape[axis] == length, "SequenceSharding: axis \(axis) has \(x.shape[axis]) positions, expected \(length)")
+        let range = range(rank: rank), real = realCount(rank: rank)
+        let kept = x.sliced(axis: axis, Swift.min(range.lowerBound, length), Swift.min(range.upperBound, length))
+        guard real < shardLength else { return kept }
+        var shape = x.shape
+        shape[axis] = shardLength - real
+        return Tensor.concat([kept, Tensor.full(padding, shape: shape, dtype: x.dtype)], axis: axis)
     }
 }
 
@@ -100,12 +126,19 @@ public struct UlyssesAttention {
 
     /// - Parameters: q `[B, S/P, Hq, D]`, k and v `[B, S/P, Hkv, D]` (sequence-first: `[S/P, B, ·, D]`).
     ///   `local(q, k, v)` receives batch-first `[B, S, h, D]` with as many k/v heads as q heads.
-    public func callAsFunction(_ q: Tensor, _ k: Tensor, _ v: Tensor,
+    ///   `sequenceLength`: the real length S when the shards were padded (`SequenceSharding`); the
+    ///   padded positions are removed before `local` and come back as zeros.
+    public func callAsFunction(_ q: Tensor, _ k: Tensor, _ v: Tensor, sequenceLength: Int? = nil,
                                local: (Tensor, Tensor, Tensor) -> Tensor) throws -> Tensor {
         let axis = layout.sequenceAxis
         let lengths = try group.allGather([Int64(q.shape[axis])])
         guard Set(lengths).count == 1 else {
-            throw ParallelLayoutError(message: "Ulysses: ranks hold sequence shards of lengths \(lengths); pad the sequence to a multiple of \(group.size)")
+            throw ParallelLayoutError(message: "Ulysses: ranks hold sequence shards of lengths \(lengths); pad the sequence to a multiple of \(group.size) (SequenceSharding) and pass sequenceLength")
+        }
+        let paddedLength = q.shape[axis] * group.size
+        let realLength = sequenceLength ?? paddedLength
+        guard SequenceSharding(length: realLength, ranks: group.size).shardLength == q.shape[axis] else {
+            throw ParallelLayoutError(message: "Ulysses: sequenceLength \(realLength) does not fit shards of \(q.shape[axis]) on \(group.size) ranks")
         }
         var kk = k, vv = v
         if keyValueHeads < group.size {
@@ -144,7 +177,17 @@ public struct UlyssesAttention {
             kh = kh.indexSelect(axis: 2, index)
             vh = vh.indexSelect(axis: 2, index)
         }
+        if realLength < paddedLength {
+            qh = qh.sliced(axis: 1, 0, realLength)
+            kh = kh.sliced(axis: 1, 0, realLength)
+            vh = vh.sliced(axis: 1, 0, realLength)
+        }
         var out = local(qh.contiguous(), kh.contiguous(), vh.contiguous())
+        if realLength < paddedLength {
+            var shape = out.shape
+            shape[1] = paddedLength - realLength
+            out = Tensor.concat([out, .zeros(shape, dtype: out.dtype)], axis: 1)
+        }
         if layout == .sequenceFirst { out = out.permuted([1, 0, 2, 3]).contiguous() }
         return try SequenceAllToAll.gatherHeads(out, heads: queryHeads, group: group, layout: layout)
     }
