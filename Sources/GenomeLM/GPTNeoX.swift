@@ -2,6 +2,7 @@
 // (port of transformers/models/gpt_neox/modeling_gpt_neox.py): fused query_key_value laid out
 // per head, partial rotary, parallel residual, untied embed_out.
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
 public final class GPTNeoXAttention: Module {
@@ -11,6 +12,8 @@ public final class GPTNeoXAttention: Module {
     let headDimension: Int
     let rotary: RotaryEmbedding
     var method: AttentionMethod = .fused
+    /// Set when the sequence is split over ranks: q, k, v travel to head shards and back.
+    var ulysses: UlyssesAttention?
 
     init(_ c: GPTNeoXConfiguration, dtype: DType, generator: inout RandomGenerator) {
         queryKeyValue = Linear(c.hiddenSize, 3 * c.hiddenSize, dtype: dtype, generator: &generator)
@@ -20,11 +23,24 @@ public final class GPTNeoXAttention: Module {
         rotary = RotaryEmbedding(headDimension: c.headDimension, fraction: c.rotaryPct, base: c.rotaryEmbBase)
     }
 
-    /// - Parameters: x `[B, S, hidden]`; keyMask bool `[B, S]` (false on padding).
+    /// - Parameters: x `[B, S, hidden]` (under sequence parallelism `[B, S/P, hidden]`, this rank's
+    ///   positions); keyMask bool `[B, S]` of the whole sequence (false on padding).
     func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
         let (b, s) = (x.shape[0], x.shape[1])
         // [B, S, 3·hidden] → [B, S, H, 3·d]: q, k and v are contiguous within each head.
         let qkv = queryKeyValue(x).reshaped([b, s, heads, 3 * headDimension])
+        if let ulysses {
+            // Rotary is applied after the all-to-all, at global positions.
+            let q = qkv.sliced(axis: 3, 0, headDimension).contiguous()
+            let k = qkv.sliced(axis: 3, headDimension, 2 * headDimension).contiguous()
+            let v = qkv.sliced(axis: 3, 2 * headDimension, 3 * headDimension).contiguous()
+            let context = SequenceAllToAll.abortOnFailure {
+                try ulysses(q, k, v) { q, k, v in
+                    Tensor.scaledDotProductAttention(q, k, v, masking: AttentionMasking(causal: true, keyMask: keyMask), method: method)
+                }
+            }
+            return dense(context.reshaped([b, s, heads * headDimension]))
+        }
         let q = rotary.apply(qkv.sliced(axis: 3, 0, headDimension))
         let k = rotary.apply(qkv.sliced(axis: 3, headDimension, 2 * headDimension))
         let v = qkv.sliced(axis: 3, 2 * headDimension, 3 * headDimension)
@@ -93,6 +109,20 @@ public final class GPTNeoXForCausalLM: Module {
     /// Chooses the attention kernel of every layer (the fused one by default).
     public func setAttentionMethod(_ method: AttentionMethod) { layers.forEach { $0.attention.method = method } }
 
+    /// The sequence-parallel group (DeepSpeed-Ulysses), or nil for whole sequences on one rank.
+    public private(set) var sequenceParallelGroup: (any Communicator)?
+
+    /// Splits every sequence over `group` from now on: `sequenceParallelLoss` takes whole batches
+    /// and each rank computes its contiguous slice of positions.
+    public func enableSequenceParallelism(_ group: any Communicator) throws {
+        let c = configuration
+        for layer in layers {
+            layer.attention.ulysses = group.size > 1
+                ? try UlyssesAttention(group: group, queryHeads: c.numAttentionHeads, rotary: layer.attention.rotary) : nil
+        }
+        sequenceParallelGroup = group.size > 1 ? group : nil
+    }
+
     /// Hidden states after the final layer norm, `[B, S, hidden]`.
     /// - Parameters: ids int64 `[B, S]`; attentionMask int64 `[B, S]` (1 real, 0 padding) or nil.
     public func hiddenStates(_ ids: Tensor, attentionMask: Tensor?) -> Tensor {
@@ -120,6 +150,35 @@ public final class GPTNeoXForCausalLM: Module {
         let real = attentionMask.sliced(axis: 1, 1).scalars(as: Int64.self)
         let labels = zip(targets, real).map { includePadding || $1 != 0 ? $0 : -100 }
         return crossEntropy(predictions, Tensor(labels, shape: [b, s - 1]), ignoreIndex: -100)
+    }
+
+    /// The same loss as `loss(_:attentionMask:includePadding:)` with the sequence split over the
+    /// sequence-parallel group: every rank passes the whole batch `[B, S]`, computes the positions of
+    /// its shard (S padded to a multiple of P; padded positions are masked and unlabelled) and gets
+    /// the whole loss; gradients hold this rank's share (summed over the group they are the full ones).
+    public func sequenceParallelLoss(_ ids: Tensor, attentionMask: Tensor, includePadding: Bool = false) throws -> Tensor {
+        guard let group = sequenceParallelGroup else { return loss(ids, attentionMask: attentionMask, includePadding: includePadding) }
+        let (b, s) = (ids.shape[0], ids.shape[1])
+        let sharding = SequenceSharding(length: s, ranks: group.size)
+        // Labels of the whole sequence: the next token, −100 where it is padding (unless counted) and at the end.
+        let tokens = ids.scalars(as: Int64.self), real = attentionMask.scalars(as: Int64.self)
+        let labels = (0..<(b * s)).map { index -> Int64 in
+            let position = index % s
+            guard position + 1 < s else { return -100 }
+            return includePadding || real[index + 1] != 0 ? tokens[index + 1] : -100
+        }
+        let labelTensor = Tensor(labels, shape: [b, s])
+        precondition(s <= configuration.maxPositionEmbeddings,
+                     "GPTNeoX: sequence of \(s) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
+        let localIDs = sharding.shard(ids, axis: 1, rank: group.rank)
+        let localLabels = sharding.shard(labelTensor, axis: 1, rank: group.rank, padding: -100)
+        let paddedMask = s == sharding.paddedLength
+            ? attentionMask : Tensor.concat([attentionMask, .zeros([b, sharding.paddedLength - s], dtype: attentionMask.dtype)], axis: 1)
+        let keyMask = paddedMask != 0.0
+        var h = embedIn(localIDs)
+        for layer in layers { h = layer(h, keyMask: keyMask) }
+        let logits = embedOut(finalLayerNorm(h))
+        return try SequenceParallelCrossEntropy.loss(logits, labels: localLabels, group: group)
     }
 
     /// Our parameter path under Hugging Face's name (`gpt_neox.layers.0.attention.query_key_value.weight`).

@@ -61,8 +61,9 @@ public enum SequenceAllToAll {
         }
     }
 
-    /// A collective that fails inside a backward pass cannot be reported to the caller; the job stops.
-    static func abortOnFailure(_ body: () throws -> Tensor) -> Tensor {
+    /// A collective that fails inside a forward or backward pass of a non-throwing layer cannot be
+    /// reported to the caller; the process stops (and mpirun takes the job down).
+    public static func abortOnFailure(_ body: () throws -> Tensor) -> Tensor {
         do { return try body() } catch { fatalError("Ulysses all-to-all failed in the backward pass: \(error)") }
     }
 }

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import GenomeLM
+@testable import NeuralNetworks
+@testable import ParallelRuntime
+@testable import TensorCore
+
+@Suite("GPT-NeoX under sequence parallelism")
+struct SequenceParallelGPTNeoXTests {
+    final class Box: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [String] = []
+        func add(_ new: [String]) { lock.lock(); values += new; lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return values }
+    }
+
+    /// P ranks split each sequence (S = 11, so P = 2 and 4 pad); the loss equals one process's and the
+    /// gradients, summed over the group as DataParallel does, equal one process's (float64).
+    @Test("loss and gradients equal one process on whole sequences, S % P ≠ 0 included", arguments: [1, 2, 3, 4])
+    func matchesOneProcess(ranks: Int) throws {
+        let configuration = GPTNeoXConfiguration(vocabSize: 13, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4,
+                                                 intermediateSize: 32, hiddenAct: "gelu_fast", rotaryPct: 0.5)
+        var generator = RandomGenerator(seed: 3)
+        let (b, s) = (2, 11)
+        let ids = Tensor(generator.bits(b * s).map { Int64($0 % 13) }, shape: [b, s])
+        // The second row ends in three pad positions.
+        let mask = Tensor((0..<(b * s)).map { Int64($0 >= b * s - 3 ? 0 : 1) }, shape: [b, s])
+        let single = GPTNeoXForCausalLM(configuration, dtype: .float64, seed: 5)
+        let loss = single.loss(ids, attentionMask: mask)
+        try loss.backward()
+        let expected = single.namedParameters().map { ($0.0, $0.1.grad!.doubles) }
+        let failures = Box()
+        try InProcessWorld.run(size: ranks) { world in
+            let groups = try ProcessGroups(world: world, sequenceParallelSize: ranks)
+            let model = GPTNeoXForCausalLM(configuration, dtype: .float64, seed: 5)
+            try model.enableSequenceParallelism(groups.sequenceParallel)
+            let ours = try model.sequenceParallelLoss(ids, attentionMask: mask)
+            if Swift.abs(ours.item() - loss.item()) > 1e-12 * Swift.abs(loss.item()) {
+                failures.add(["rank \(world.rank): loss \(ours.item()) vs \(loss.item())"])
+            }
+            try ours.backward()
+            try DataParallel.allReduceGradients(model.namedParameters(), groups: groups)
+            for ((path, parameter), (_, reference)) in zip(model.namedParameters(), expected) {
+                let check = closeness(parameter.grad?.doubles ?? [], reference, Tolerance(rtol: 1e-10, atol: 1e-12))
+                if !check.passed { failures.add(["rank \(world.rank): \(path): \(check)"]) }
+            }
+        }
+        let found = failures.all
+        #expect(found.count == 0, "\(found.count) mismatches, first: \(found.prefix(3))")
+    }
+}
