@@ -37,6 +37,10 @@ public struct GenSLMSettings: Sendable {
     public var lossIncludesPadding = false
     /// GenSLM's `load_pt_checkpoint`: initial weights. SciZoo reads Hugging Face safetensors here.
     public var loadCheckpoint: String?
+    /// DeepSpeed's names: ranks that split each sequence (Ulysses) and ranks that split the batch;
+    /// either may be omitted (derived from the job's size under mpirun).
+    public var sequenceParallelSize: Int?
+    public var dataParallelSize: Int?
 
     /// Every key of GenSLM's ModelSettings.
     static let upstreamKeys = [
@@ -51,7 +55,7 @@ public struct GenSLMSettings: Sendable {
         "offload_optimizer", "offload_device", "nvme_path", "partition_activations", "num_test_seqs_per_gpu",
         "custom_seq_name", "num_data_workers", "prefetch_factor", "pin_memory", "persistent_workers",
     ]
-    static let ownKeys = ["optimizer", "weight_decay", "loss_includes_padding"]
+    static let ownKeys = ["optimizer", "weight_decay", "loss_includes_padding", "sequence_parallel_size", "data_parallel_size"]
     /// Keys that change what upstream does on a GPU cluster but have no effect here; reported once.
     static let inertKeys: Set<String> = [
         "wandb_active", "wandb_project_name", "wandb_entity_name", "wandb_model_tag", "node_local_path", "num_nodes",
@@ -140,6 +144,8 @@ public struct GenSLMSettings: Sendable {
         settings.optimizer = try string("optimizer") ?? settings.optimizer
         settings.loadCheckpoint = try string("load_pt_checkpoint")
         settings.weightDecay = try double("weight_decay") ?? 0
+        settings.sequenceParallelSize = try int("sequence_parallel_size")
+        settings.dataParallelSize = try int("data_parallel_size")
         if let value = values["loss_includes_padding"], !(value is NSNull) {
             guard let flag = value as? Bool else { throw fail("loss_includes_padding", "true or false") }
             settings.lossIncludesPadding = flag

@@ -3,6 +3,7 @@
 import Foundation
 import GenomeLM
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 import TensorIO
 
@@ -20,11 +21,21 @@ public struct GenSLMRunSummary: Sendable {
 public final class GenSLMTrainer {
     public let settings: GenSLMSettings
     public let runDirectory: String
+    /// The job's process groups under mpirun (nil: one process).
+    public let groups: ProcessGroups?
     let log: (String) -> Void
+    /// Whether this rank writes progress lines.
+    let showsProgress: Bool
 
-    public init(settings: GenSLMSettings, runDirectory: String, log: @escaping (String) -> Void = { print($0) }) {
+    /// - Parameters: `groups` for data and sequence parallelism: every rank trains its DP shard of
+    ///   each batch, SP ranks split each sequence, gradients are averaged over DP; rank 0 writes
+    ///   metrics, the loss curve and checkpoints.
+    public init(settings: GenSLMSettings, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
+                log: @escaping (String) -> Void = { print($0) }) {
         self.settings = settings
         self.runDirectory = runDirectory
+        self.groups = groups
+        self.showsProgress = showsProgress
         self.log = log
     }
 
@@ -49,11 +60,28 @@ public final class GenSLMTrainer {
         }
         if !s.ignoredKeys.isEmpty { log("note: accepted but not used on this runtime: \(s.ignoredKeys.joined(separator: ", "))") }
 
+        let isPrimary = (groups?.world.rank ?? 0) == 0
+        let dataParallelSize = groups?.dataParallelSize ?? 1, dataParallelRank = groups?.dataParallelRank ?? 0
         let examples = s.smallSubset > 0 ? Swift.min(s.smallSubset, train.count) : train.count
-        let batchesPerEpoch = Swift.max(1, examples / (s.batchSize * s.accumulateGradBatches))
+        // batch_size is per rank (as in GenSLM's Lightning runs): a step consumes batch × accumulation × DP samples.
+        let batchesPerEpoch = Swift.max(1, examples / (s.batchSize * s.accumulateGradBatches * dataParallelSize))
         let totalSteps = s.maxSteps > 0 ? s.maxSteps : s.epochs * batchesPerEpoch
-        let model = GPTNeoXForCausalLM(configuration, seed: s.randomSeed)
+        let model = GPTNeoXForCausalLM(configuration, seed: RankSeeds(base: s.randomSeed).model)
         let parameters = model.namedParameters()
+        if let groups {
+            try DataParallel.broadcastParameters(parameters, over: groups.world)
+            try model.enableSequenceParallelism(groups.sequenceParallel)
+        }
+        func loss(_ ids: Tensor, _ mask: Tensor) throws -> Tensor {
+            model.sequenceParallelGroup == nil
+                ? model.loss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding)
+                : try model.sequenceParallelLoss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding)
+        }
+        /// Sums over the data-parallel ranks (SP ranks of a group already agree).
+        func sumOverDataParallel(_ values: [Double]) throws -> [Double] {
+            guard let groups, groups.dataParallelSize > 1 else { return values }
+            return try groups.dataParallel.allReduce(values, .sum)
+        }
         let optimizer = Adam(parameters, learningRate: s.learningRate, weightDecay: s.weightDecay, decoupled: s.optimizer == "adamw")
         let plateau = s.plateau.map { ReduceLROnPlateau(rate: s.learningRate, factor: $0.factor, patience: $0.patience, threshold: $0.threshold) }
         func rate(at step: Int) -> Double {
@@ -68,8 +96,10 @@ public final class GenSLMTrainer {
         }
 
         let checkpointDirectory = resolveOutput(s.checkpointDir)
-        try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        if isPrimary {
+            try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        }
         let checkpointPath = checkpointDirectory + "/last.h5"
         if let initial = s.loadCheckpoint {
             guard initial.hasSuffix(".safetensors") else {
@@ -88,28 +118,33 @@ public final class GenSLMTrainer {
             log("resumed from \(checkpointPath) at step \(startStep)")
         }
         let metricsPath = runDirectory + "/metrics.jsonl"
-        if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
-            guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
-                throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
+        var metrics: FileHandle?
+        if isPrimary {
+            if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
+                guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
+                    throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
+                }
             }
+            metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
+            try metrics?.seekToEnd()
         }
-        let metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
-        defer { try? metrics.close() }
-        try metrics.seekToEnd()
+        defer { try? metrics?.close() }
         func record(_ fields: [String: Any]) {
-            if let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            if let metrics, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 metrics.write(data + Data("\n".utf8))
             }
         }
 
         log("GPT-NeoX \(configuration.numHiddenLayers) layers × \(configuration.hiddenSize), \(model.parameterCount) parameters; "
-            + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(s.batchSize) × \(s.accumulateGradBatches)")
+            + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(s.batchSize) × \(s.accumulateGradBatches)"
+            + (groups.map { " × \($0.dataParallelSize) data-parallel rank(s), sequences split over \($0.sequenceParallelSize)" } ?? ""))
         var trainLosses: [(Int, Double)] = [], validationLosses: [(Int, Double)] = []
         var lastValidation: Double?
         var lastLoss = Double.nan
         var tokens = 0
         let clock = ContinuousClock(), start = clock.now
-        let interactive = isatty(1) != 0
+        // One rewritten progress line on a terminal; under mpirun (whose output may look like a terminal) plain lines.
+        let interactive = isatty(1) != 0 && showsProgress && groups == nil
         func rows(_ reader: GenomeBatchReader, _ indices: [Int]) throws -> (Tensor, Tensor) {
             let batch = try reader.batch(indices)
             guard reader.blockSize > s.blockSize else { return batch }
@@ -117,16 +152,17 @@ public final class GenSLMTrainer {
         }
         func validate(step: Int) throws -> Double? {
             guard let validation else { return nil }
-            let order = Array(0..<validation.count)
-            var total = 0.0, count = 0
-            var start = 0
-            while start < order.count && count < s.limitValBatches {
-                let (ids, mask) = try rows(validation, Array(order[start..<Swift.min(order.count, start + s.batchSize)]))
-                total += withNoGrad { model.loss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding).item() }
+            // Batch j goes to data-parallel rank j mod DP; the sums meet at the end.
+            let batches = stride(from: 0, to: validation.count, by: s.batchSize).prefix(s.limitValBatches)
+                .map { Array($0..<Swift.min(validation.count, $0 + s.batchSize)) }
+            var total = 0.0, count = 0.0
+            for (index, batch) in batches.enumerated() where index % dataParallelSize == dataParallelRank {
+                let (ids, mask) = try rows(validation, batch)
+                total += try withNoGrad { try loss(ids, mask).item() }
                 count += 1
-                start += s.batchSize
             }
-            let loss = total / Double(Swift.max(1, count))
+            let sums = try sumOverDataParallel([total, count])
+            let loss = sums[0] / Swift.max(1, sums[1])
             // Perplexity of the real-token loss (upstream logs exp of the loss cast to an integer, a bug).
             record(["step": step, "val/loss": loss, "val/ppl": exp(loss)])
             validationLosses.append((step, loss))
@@ -134,6 +170,9 @@ public final class GenSLMTrainer {
             return loss
         }
         func saveCheckpoint(step: Int) throws {
+            // Every rank holds the same parameters and optimiser state: rank 0 writes, the others wait.
+            defer { _ = try? groups?.world.barrier() }
+            guard isPrimary else { return }
             try Checkpoint(parameters: model.stateDict(), optimizerState: optimizer.stateDict(),
                            generator: RandomGenerator(seed: s.randomSeed, offset: UInt64(step)), step: step, config: s.json)
                 .write(to: checkpointPath)
@@ -145,20 +184,25 @@ public final class GenSLMTrainer {
         for step in startStep..<totalSteps {
             optimizer.learningRate = rate(at: step)
             model.zeroGrad()
-            var stepLoss = 0.0
+            var stepLoss = 0.0, stepTokens = 0.0
             for _ in 0..<s.accumulateGradBatches {
                 if cursor + s.batchSize > order.count {
-                    order = train.epochOrder(epoch: epoch, seed: s.randomSeed).filter { $0 < examples }
+                    order = DistributedSampler(count: examples, seed: s.randomSeed, dataParallelRank: dataParallelRank,
+                                               dataParallelSize: dataParallelSize).indices(epoch: epoch)
                     epoch += 1
                     cursor = 0
                 }
                 let (ids, mask) = try rows(train, Array(order[cursor..<(cursor + s.batchSize)]))
                 cursor += s.batchSize
-                let loss = model.loss(ids, attentionMask: mask, includePadding: s.lossIncludesPadding)
-                try (loss * (1 / Double(s.accumulateGradBatches))).backward()
-                stepLoss += loss.item() / Double(s.accumulateGradBatches)
-                tokens += Int(mask.scalars(as: Int64.self).reduce(0, +))
+                let microLoss = try loss(ids, mask)
+                try (microLoss * (1 / Double(s.accumulateGradBatches))).backward()
+                stepLoss += microLoss.item() / Double(s.accumulateGradBatches)
+                stepTokens += Double(mask.scalars(as: Int64.self).reduce(0, +))
             }
+            if let groups { try DataParallel.allReduceGradients(parameters, groups: groups) }
+            let sums = try sumOverDataParallel([stepLoss, stepTokens])
+            stepLoss = sums[0] / Double(dataParallelSize)
+            tokens += Int(sums[1])
             if s.gradientClipValue > 0 { clipGradientNorm(parameters.map(\.1), maxNorm: s.gradientClipValue) }
             optimizer.step()
             lastLoss = stepLoss
@@ -189,7 +233,9 @@ public final class GenSLMTrainer {
         let elapsed = clock.now - start
         let seconds = elapsed.inSeconds
         let curve = runDirectory + "/loss.svg"
-        try LossCurve.svg(train: trainLosses, validation: validationLosses).write(toFile: curve, atomically: true, encoding: .utf8)
+        if isPrimary {
+            try LossCurve.svg(train: trainLosses, validation: validationLosses).write(toFile: curve, atomically: true, encoding: .utf8)
+        }
         return GenSLMRunSummary(steps: totalSteps, finalTrainLoss: lastLoss, finalValidationLoss: lastValidation,
                                 tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9), checkpoint: checkpointPath,
                                 metrics: metricsPath, lossCurve: curve)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import GenomeLM
 import Kernels
+import ParallelRuntime
 import Recipes
 import TensorCore
 import TensorIO
@@ -47,25 +48,56 @@ struct GenSLMTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-train",
         abstract: "Train a GenSLM GPT-NeoX model from a GenSLM YAML recipe (ModelSettings keys).",
-        discussion: "Outputs go to --run-dir: metrics.jsonl, loss.svg and checkpoint_dir/last.h5 (written atomically).")
+        discussion: """
+            Outputs go to --run-dir: metrics.jsonl, loss.svg and checkpoint_dir/last.h5 (written atomically). \
+            Under `mpirun -np N` the ranks split batches (data parallelism) and, with --sequence-parallel-size P, \
+            each sequence (Ulysses); every rank checks that all ranks run the same recipe and flags.
+            """)
 
     @Option(help: "GenSLM YAML recipe.") var config: String
     @Option(help: "Run folder for metrics, the loss curve and (relative) checkpoints.") var runDir: String = "runs/genslm"
     @Flag(help: "Resume from checkpoint_dir/last.h5 when it exists.") var resume = false
+    @Option(help: "Ranks that split each sequence (DeepSpeed's sequence_parallel_size; default: the recipe's, else 1).")
+    var sequenceParallelSize: Int?
+    @Option(help: "Ranks that split each batch (DeepSpeed's data_parallel_size; default: ranks / sequence-parallel size).")
+    var dataParallelSize: Int?
+    @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
+        // MPI starts before any BLAS work (see MPIProcess.world).
+        let world: MPICommunicator?
+        do { world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil } catch { throw fail("genslm-train", error) }
+        let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
         let budget = ThreadBudget.install(requested: threadOptions.threads)
         do {
             let settings = try GenSLMSettings.load(from: config)
-            print("thread budget: \(budget)")
-            let summary = try GenSLMTrainer(settings: settings, runDirectory: runDir).run(resume: resume)
-            print(String(format: "trained %d steps: train loss %.4f%@, %.0f tokens/s", summary.steps, summary.finalTrainLoss,
-                         summary.finalValidationLoss.map { String(format: ", val loss %.4f", $0) } ?? "", summary.tokensPerSecond))
-            print("checkpoint: \(summary.checkpoint)")
-            print("metrics:    \(summary.metrics)")
-            print("loss curve: \(summary.lossCurve)")
+            var groups: ProcessGroups?
+            if let world {
+                let sp = sequenceParallelSize ?? settings.sequenceParallelSize, dp = dataParallelSize ?? settings.dataParallelSize
+                // The recipe as read, the layout and the flags that change the run: the same on every rank, or no run.
+                try LaunchCheck.requireSameConfiguration(
+                    [settings.json, "sp=\(sp.map(String.init) ?? "-")", "dp=\(dp.map(String.init) ?? "-")", "resume=\(resume)", runDir]
+                        .joined(separator: "\n"), over: world, describing: "recipe or command line")
+                groups = try ProcessGroups(world: world, sequenceParallelSize: sp, dataParallelSize: dp)
+            }
+            log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
+            let trainer = GenSLMTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive,
+                                        log: { log($0) })
+            let summary = try trainer.run(resume: resume)
+            log(String(format: "trained %d steps: train loss %.4f%@, %.0f tokens/s", summary.steps, summary.finalTrainLoss,
+                       summary.finalValidationLoss.map { String(format: ", val loss %.4f", $0) } ?? "", summary.tokensPerSecond))
+            log("checkpoint: \(summary.checkpoint)")
+            log("metrics:    \(summary.metrics)")
+            log("loss curve: \(summary.lossCurve)")
         } catch {
+            // Errors every rank found together (a configuration mismatch, a bad layout) end every rank
+            // alike; any other error may be this rank's alone, and the others would wait in a collective.
+            let collective = error is LaunchError || error is ParallelLayoutError
+            if let world, world.size > 1, !collective {
+                _ = fail("genslm-train", error)
+                (try? MPIProcess.world())?.abort("genslm-train failed on this rank; stopping the job")
+            }
             throw fail("genslm-train", error)
         }
     }

@@ -29,13 +29,7 @@ struct ThreadOptions: ParsableArguments {
 /// Prints one error line naming the command and exits non-zero: the contract for data errors.
 func fail(_ command: String, _ error: any Error) -> ExitCode {
     let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-    var standardError = StandardError()
-    print("scizoo \(command): error: \(text)", to: &standardError)
+    // One write per line, so lines from several ranks do not interleave.
+    FileHandleWriter.write("scizoo \(command): error: \(text)\n")
     return ExitCode.failure
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        FileHandleWriter.write(string)
-    }
 }

@@ -36,3 +36,23 @@ final class FailureBox: @unchecked Sendable {
     func add(_ new: [String]) { lock.lock(); values += new; lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return values }
 }
+
+@Suite("Launch")
+struct LaunchTests {
+    @Test("ranks with the same configuration pass; one different rank makes every rank fail, naming it")
+    func configurationFingerprint() throws {
+        #expect(LaunchCheck.fingerprint("") == 0xcbf2_9ce4_8422_2325)
+        #expect(LaunchCheck.fingerprint("a") == 0xaf63_dc4c_8601_ec8c)  // FNV-1a 64 test vector
+        let failures = FailureBox()
+        try InProcessWorld.run(size: 3) { world in
+            try LaunchCheck.requireSameConfiguration("batch_size: 4", over: world, describing: "recipe")
+            do {
+                try LaunchCheck.requireSameConfiguration(world.rank == 2 ? "batch_size: 8" : "batch_size: 4", over: world, describing: "recipe")
+                failures.add(["rank \(world.rank) did not fail"])
+            } catch let error as LaunchError {
+                if !error.description.contains("ranks [2] run a different recipe") { failures.add(["\(error)"]) }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+}
