@@ -157,4 +157,19 @@ struct UlyssesTests {
         #expect(sharding.shard(x, axis: 1, rank: 3, padding: -1).doubles == [9, -1, -1])
         #expect(sharding.shard(x, axis: 1, rank: 1).doubles == [3, 4, 5])
     }
+
+    @Test("an all-to-all of a float32 shard sends (P−1)/P of it, 4 bytes an element, counted at the communicator", arguments: [1, 2, 4])
+    func countedTraffic(ranks: Int) throws {
+        let failures = FailureBox()
+        try InProcessWorld.run(size: ranks) { world in
+            let group = CountingCommunicator(world)
+            let local = Tensor.zeros([2, 3, 8, 5], dtype: .float32)  // [B, S/P, H, D]
+            _ = try SequenceAllToAll.scatterHeads(local, group: group)
+            let expected = local.count * 4 * (ranks - 1) / ranks
+            if group.sentBytes("allToAllV") != expected || group.sentBytes() != expected {
+                failures.add(["rank \(world.rank): counted \(group.sentBytes("allToAllV")) bytes, expected \(expected)"])
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
 }
