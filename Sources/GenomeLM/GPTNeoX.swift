@@ -200,7 +200,8 @@ extension GPTNeoXForCausalLM {
 
     /// Loads Hugging Face GPT-NeoX weights by name. Strict: every parameter must be present with
     /// its shape, and no unknown tensor may remain. Tolerates `model.` prefixes (Lightning) and
-    /// names without `gpt_neox.`; ignores the attention.bias / masked_bias / rotary inv_freq buffers.
+    /// names without `gpt_neox.`, and `lm_head.weight` (transformers 5) for `embed_out.weight`; ignores
+    /// the attention.bias / masked_bias / rotary inv_freq buffers.
     public func loadHuggingFace(_ tensors: [(String, Tensor)]) throws {
         let ours = Dictionary(uniqueKeysWithValues: stateDict().map { (GPTNeoXForCausalLM.huggingFaceName($0.0), $0.0) })
         var mapped: [(String, Tensor)] = []
@@ -209,6 +210,7 @@ extension GPTNeoXForCausalLM {
             var key = name
             while key.hasPrefix("model.") { key = String(key.dropFirst(6)) }
             if key.hasSuffix("attention.bias") || key.hasSuffix("attention.masked_bias") || key.hasSuffix("rotary_emb.inv_freq") { continue }
+            if key == "lm_head.weight" { key = "embed_out.weight" }  // transformers 5's name for embed_out
             if ours[key] == nil, ours["gpt_neox." + key] != nil { key = "gpt_neox." + key }
             if let path = ours[key] { mapped.append((path, tensor)) } else { unexpected.append(name) }
         }
