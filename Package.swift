@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["Kernels"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
-        .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CMPI"]),
+        .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "Recipes", dependencies: ["GenomeLM", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(

@@ -1,5 +1,6 @@
 // `scizoo mpi-check`: proves the ranks of a job can talk (an all-reduce of rank ids).
 import ArgumentParser
+import Foundation
 import ParallelRuntime
 
 struct MPICheck: ParsableCommand {
@@ -9,6 +10,8 @@ struct MPICheck: ParsableCommand {
 
     @Option(help: "Make this rank fail before a collective (shows that a failing rank brings the job down).")
     var failRank: Int?
+    @Option(help: "Folder for the ZeRO check's NVMe swap files (default: a temporary folder).")
+    var nvmePath: String?
 
     func run() throws {
         let world: MPIProcess
@@ -45,6 +48,13 @@ struct MPICheck: ParsableCommand {
         if world.rank == 0 {
             print("mpi-check: 20 data-parallel Adam steps equal one process on the combined batch (float64 ≤ 1e-12); "
                   + "the sequence-parallel cross-entropy equals the whole-sequence loss and gradient: ok")
+        }
+        let folder = nvmePath ?? FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-mpi-check-zero").path
+        let zero = try ZeROCheck.run(communicator, nvmePath: folder)
+        for failure in zero.failures { FileHandleWriter.write("mpi-check: \(failure)\n") }
+        if try communicator.allReduce([Int64(zero.failures.count)], .sum)[0] > 0 { world.abort("ZeRO differs from plain data parallelism") }
+        if world.rank == 0 {
+            print("mpi-check: 20 AdamW steps with ZeRO equal plain data parallelism (float32 ≤ 1e-6): " + zero.lines.joined(separator: "; "))
         }
         if world.rank == 0 {
             print("mpi-check: barrier, broadcast, allReduce (sum/max/min; Float, Double, Int32, Int64), allGather(v), "

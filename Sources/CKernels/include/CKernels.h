@@ -5,6 +5,9 @@
 #define SCIZOO_CKERNELS_H
 #include <stddef.h>
 
+/// open(2)'s O_DIRECT (unaligned-free, page-cache-bypassing I/O for the NVMe tier).
+int scizoo_open_direct_flag(void);
+
 /// 1 when the AVX2+FMA paths are in use (the CPU has them and SCIZOO_NO_AVX2 is unset).
 int scizoo_kernels_use_avx2(void);
 

@@ -1,0 +1,6 @@
+// The O_DIRECT flag, which glibc only defines under _GNU_SOURCE (Swift's Glibc import lacks it).
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include "CKernels.h"
+
+int scizoo_open_direct_flag(void) { return O_DIRECT; }

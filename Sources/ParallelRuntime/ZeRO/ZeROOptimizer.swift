@@ -1,0 +1,242 @@
+// ZeRO stages 0–2 with Adam/AdamW (deepspeed/runtime/zero/stage_1_and_2.py): every rank of the
+// sequence-data-parallel group owns one partition of the flat parameter group and keeps Adam's
+// moments for it only (stage 1); stage 2 also keeps only its partition of the averaged gradients.
+// A step reduce-scatters the gradients in buckets (averaged over DP, summed over SP), clips by the
+// global norm, updates the owned partition sub-group by sub-group (through the NVMe tier when
+// offloaded), and all-gathers the updated partitions back into every rank's parameters.
+// Model states are float32 (SciZoo's CPU kernels compute in float32).
+import Foundation
+import Kernels
+import NeuralNetworks
+import TensorCore
+
+/// Adam's hyper-parameters (PyTorch's semantics; `decoupled` is AdamW).
+public struct AdamSettings: Sendable {
+    public var learningRate: Double
+    public var beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0.0
+    public var decoupled = false
+    public init(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+                weightDecay: Double = 0, decoupled: Bool = false) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupled = decoupled
+    }
+}
+
+/// Bytes of model state one rank holds, by kind and tier, next to the stage's formula.
+public struct ModelStateReport: Sendable, CustomStringConvertible {
+    public var stage: Int
+    public var ranks: Int
+    public var parameterCount: Int
+    public var parameters: Int
+    public var gradients: Int
+    public var optimizerResident: Int
+    public var optimizerHost: Int
+    public var optimizerFiles: Int
+    /// In memory (tensor memory and host): what the formula counts.
+    public var inMemory: Int { parameters + gradients + optimizerResident + optimizerHost }
+    public var total: Int { parameters + gradients + optimizerResident + optimizerHost + optimizerFiles }
+
+    /// float32 parameters (4Ψ), gradients (4Ψ) and Adam's m and v (8Ψ), partitioned by stage over N ranks.
+    public static func formula(stage: Int, parameters psi: Int, ranks n: Int) -> Int {
+        let p = 4 * psi, g = 4 * psi, o = 8 * psi
+        switch stage {
+        case 0: return p + g + o
+        case 1: return p + g + o / n
+        case 2: return p + (g + o) / n
+        default: return (p + g + o) / n
+        }
+    }
+    public var formulaBytes: Int { Self.formula(stage: stage, parameters: parameterCount, ranks: ranks) }
+
+    public var description: String {
+        func mib(_ bytes: Int) -> String { String(format: "%.2f MiB", Double(bytes) / 1_048_576) }
+        return "ZeRO stage \(stage) on \(ranks) rank(s), Ψ = \(parameterCount): parameters \(mib(parameters)), gradients \(mib(gradients)), "
+            + "Adam states \(mib(optimizerResident)) resident + \(mib(optimizerHost)) host + \(mib(optimizerFiles)) on NVMe; "
+            + "model states \(mib(total)) (in memory \(mib(inMemory))) vs formula \(mib(formulaBytes))"
+    }
+}
+
+public final class ZeROOptimizer {
+    public let stage: Int
+    public let parameters: [(String, Parameter)]
+    public let groups: ProcessGroups
+    public let settings: ZeROSettings
+    public var adam: AdamSettings
+    public let gradientClipping: Double
+    public let layout: PartitionLayout
+    public private(set) var stepCount = 0
+    /// The global gradient norm before clipping, of the last step.
+    public private(set) var lastGradientNorm = 0.0
+    let store: any OptimizerStateStore
+    /// Stage 2: this rank's partition of the averaged gradients, kept between reduce and update.
+    private var ownedGradient: Tensor?
+    let swapFolder: String?
+
+    var communicator: any Communicator { groups.sequenceDataParallel }
+    var rank: Int { stage == 0 ? 0 : communicator.rank }
+
+    /// - Parameters: `parameters` float32, in the same order on every rank.
+    public init(_ parameters: [(String, Parameter)], settings: ZeROSettings, adam: AdamSettings, groups: ProcessGroups,
+                gradientClipping: Double = 0) throws {
+        guard (0...2).contains(settings.stage) else {
+            throw ConfigurationError(file: "zero_optimization", message: "stage \(settings.stage) is not available yet in this runtime (stages 0, 1 and 2 are)")
+        }
+        for (path, parameter) in parameters where parameter.value.dtype != .float32 {
+            throw ConfigurationError(file: "zero_optimization", message: "parameter \(path) is \(parameter.value.dtype); ZeRO keeps float32 model states")
+        }
+        stage = settings.stage
+        self.parameters = parameters
+        self.groups = groups
+        self.settings = settings
+        self.adam = adam
+        self.gradientClipping = gradientClipping
+        let ranks = settings.stage == 0 ? 1 : groups.sequenceDataParallel.size
+        layout = PartitionLayout(kind: .flat, counts: parameters.map { $0.1.value.count }, ranks: ranks)
+        let owned = layout.partitionSize
+        switch settings.offloadOptimizer.device {
+        case .none: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: false)
+        case .cpu: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: true)
+        case .nvme:
+            // One folder per rank, emptied at start and removed at exit (deinit).
+            let folder = settings.offloadOptimizer.nvmePath! + "/zero_stage_\(settings.stage)/optimizer/rank\(groups.world.rank)"
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            swapFolder = folder
+            store = try NVMeStateStore(count: owned, subGroupSize: settings.subGroupSize, folder: folder)
+            return
+        }
+        swapFolder = nil
+    }
+
+    deinit {
+        if let swapFolder { try? FileManager.default.removeItem(atPath: swapFolder) }
+    }
+
+    /// Call after backward on every rank (gradients may be missing: they count as zeros).
+    public func step() throws {
+        stepCount += 1
+        var gradient = try reducedOwnedGradient()
+        // Global norm over the owned partitions (padding is zero), as clip_grad_norm_ over the whole model.
+        if gradientClipping > 0 || stage > 0 {
+            var local = 0.0
+            gradient.withElements(as: Float.self) { g in for value in g { local += Double(value) * Double(value) } }
+            let total = stage == 0 ? local : try communicator.allReduce([local], .sum)[0]
+            lastGradientNorm = total.squareRoot()
+        }
+        if gradientClipping > 0 {
+            let factor = gradientClipping / (lastGradientNorm + 1e-6)
+            if factor < 1 { gradient = gradient * factor }
+        }
+        var owned = ownedParameters()
+        let hyper = AdamStep(learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon,
+                             weightDecay: adam.weightDecay, decoupled: adam.decoupled, step: stepCount)
+        try gradient.withElements(as: Float.self) { g in
+            try owned.update(as: Float.self) { p in
+                try store.forEachSubGroup { range, m, v in
+                    adamUpdate(p.baseAddress! + range.lowerBound, g.baseAddress! + range.lowerBound, m, v, count: range.count, hyper)
+                }
+            }
+        }
+        if stage == 2 { ownedGradient = gradient } else { ownedGradient = nil }
+        try gatherParameters(owned)
+    }
+
+    /// Stage 0: all-reduced full gradients. Stages 1–2: this rank's partition of the summed
+    /// gradients, reduce-scattered in buckets of reduce_bucket_size, divided by the DP size.
+    private func reducedOwnedGradient() throws -> Tensor {
+        if stage == 0 {
+            try DataParallel.allReduceGradients(parameters, groups: groups, bucketBytes: settings.reduceBucketSize * 4)
+            return flatGradient(padded: false)
+        }
+        let n = layout.ranks, size = layout.partitionSize
+        let flat = flatGradient(padded: true)
+        if stage == 2 { for (_, parameter) in parameters { parameter.zeroGrad() } }  // only the partition is kept
+        let divisor = Float(groups.dataParallelSize)
+        var result = [Float](repeating: 0, count: size)
+        let values = flat.scalars(as: Float.self)
+        if settings.reduceScatter {
+            let perRank = Swift.max(1, settings.reduceBucketSize / n)
+            var pending: [(Int, PendingOperation<[Float]>)] = []
+            var start = 0
+            while start < size {
+                let end = Swift.min(size, start + perRank)
+                var send: [Float] = []
+                send.reserveCapacity((end - start) * n)
+                for owner in 0..<n { send += values[(owner * size + start)..<(owner * size + end)] }
+                pending.append((start, try communicator.startReduceScatter(send, .sum)))
+                start = end
+            }
+            for (start, operation) in pending {
+                for (index, value) in try operation.wait().enumerated() { result[start + index] = value / divisor }
+            }
+        } else {
+            let summed = try communicator.allReduce(values, .sum)
+            for index in 0..<size { result[index] = summed[rank * size + index] / divisor }
+        }
+        return Tensor(result, shape: [size])
+    }
+
+    /// Every gradient (zeros where missing) in parameter order, padded to N partitions if asked.
+    private func flatGradient(padded: Bool) -> Tensor {
+        var pieces = parameters.map { ($0.1.grad ?? .zeros($0.1.shape, dtype: .float32)).reshaped([-1]) }
+        let padding = layout.partitionSize * layout.ranks - layout.total
+        if padded && padding > 0 { pieces.append(.zeros([padding], dtype: .float32)) }
+        return Tensor.concat(pieces, axis: 0).contiguous()
+    }
+
+    /// This rank's partition of the flat parameters (zeros on padding).
+    private func ownedParameters() -> Tensor {
+        var owned = [Float](repeating: 0, count: layout.partitionSize)
+        for (index, (_, parameter)) in parameters.enumerated() {
+            guard let (range, offset) = layout.ownedPieces(ofParameter: index, rank: rank) else { continue }
+            parameter.value.withElements(as: Float.self) { values in
+                for (k, element) in range.enumerated() { owned[offset + k] = values[element] }
+            }
+        }
+        return Tensor(owned, shape: [owned.count])
+    }
+
+    /// All-gathers the updated partitions (buckets of allgather_bucket_size) into every parameter.
+    private func gatherParameters(_ owned: Tensor) throws {
+        let n = layout.ranks, size = layout.partitionSize
+        let values = owned.scalars(as: Float.self)
+        var flat = [Float](repeating: 0, count: n * size)
+        if n == 1 {
+            flat = values
+        } else {
+            let perRank = Swift.max(1, settings.allgatherBucketSize / n)
+            var pending: [(Int, Int, PendingOperation<[Float]>)] = []
+            var start = 0
+            while start < size {
+                let end = Swift.min(size, start + perRank)
+                pending.append((start, end, try communicator.startAllGather(Array(values[start..<end]))))
+                start = end
+            }
+            for (start, end, operation) in pending {
+                let gathered = try operation.wait(), width = end - start
+                for source in 0..<n {
+                    for k in 0..<width { flat[source * size + start + k] = gathered[source * width + k] }
+                }
+            }
+        }
+        for (index, (_, parameter)) in parameters.enumerated() {
+            let offset = layout.offsets[index], count = layout.counts[index]
+            parameter.value.update(as: Float.self) { p in
+                for k in 0..<count { p[k] = flat[offset + k] }
+            }
+        }
+    }
+
+    /// What this rank holds now (call after a step): parameters, gradients, Adam's moments by tier.
+    public func memoryReport() -> ModelStateReport {
+        let psi = layout.total
+        let heldGradients = parameters.reduce(0) { $0 + ($1.1.grad?.count ?? 0) * 4 } + (ownedGradient?.count ?? 0) * 4
+        return ModelStateReport(stage: stage, ranks: stage == 0 ? communicator.size : layout.ranks, parameterCount: psi,
+                                parameters: 4 * psi, gradients: heldGradients, optimizerResident: store.residentBytes,
+                                optimizerHost: store.hostBytes, optimizerFiles: store.fileBytes)
+    }
+}
