@@ -129,15 +129,24 @@ public final class GPTNeoXForCausalLM: Module {
         precondition(ids.rank == 2, "GPTNeoX: ids must be [B, S], got \(ids.shape)")
         precondition(ids.shape[1] <= configuration.maxPositionEmbeddings,
                      "GPTNeoX: sequence of \(ids.shape[1]) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
-        let keyMask = attentionMask.map { $0 != 0.0 }
-        var h = embedIn(ids)
-        for layer in layers { h = layer(h, keyMask: keyMask) }
-        return finalLayerNorm(h)
+        return finalHidden(ids, keyMask: attentionMask.map { $0 != 0.0 })
     }
+
+    /// Set by ZeRO stage 3: gathers each block's parameters before it runs and releases them after.
+    public var parameterHooks: (any ModuleHooks)?
+
+    /// Embedding, layers and final layer norm, each block inside the parameter hooks.
+    func finalHidden(_ ids: Tensor, keyMask: Tensor?) -> Tensor {
+        var h = embedIn.run(hooks: parameterHooks, ids) { embedIn($0) }
+        for layer in layers { h = layer.run(hooks: parameterHooks, h) { layer($0, keyMask: keyMask) } }
+        return finalLayerNorm.run(hooks: parameterHooks, h) { finalLayerNorm($0) }
+    }
+
+    func logits(fromHidden h: Tensor) -> Tensor { embedOut.run(hooks: parameterHooks, h) { embedOut($0) } }
 
     /// Logits `[B, S, vocab]`.
     public func callAsFunction(_ ids: Tensor, attentionMask: Tensor? = nil) -> Tensor {
-        embedOut(hiddenStates(ids, attentionMask: attentionMask))
+        logits(fromHidden: hiddenStates(ids, attentionMask: attentionMask))
     }
 
     /// Next-token cross-entropy. By default only real tokens are predicted (labels on padding are
@@ -175,9 +184,7 @@ public final class GPTNeoXForCausalLM: Module {
         let paddedMask = s == sharding.paddedLength
             ? attentionMask : Tensor.concat([attentionMask, .zeros([b, sharding.paddedLength - s], dtype: attentionMask.dtype)], axis: 1)
         let keyMask = paddedMask != 0.0
-        var h = embedIn(localIDs)
-        for layer in layers { h = layer(h, keyMask: keyMask) }
-        let logits = embedOut(finalLayerNorm(h))
+        let logits = logits(fromHidden: finalHidden(localIDs, keyMask: keyMask))
         return try SequenceParallelCrossEntropy.loss(logits, labels: localLabels, group: group)
     }
 

@@ -145,10 +145,13 @@ public final class MLP: Module {
         self.activation = activation
     }
 
+    /// Set by ZeRO stage 3: gathers each layer's parameters before it runs and releases them after.
+    public var parameterHooks: (any ModuleHooks)?
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
         for (index, layer) in layers.enumerated() {
-            h = layer(h)
+            h = layer.run(hooks: parameterHooks, h) { layer($0) }
             if index < layers.count - 1 { h = activation(h) }
         }
         return h

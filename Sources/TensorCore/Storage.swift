@@ -71,9 +71,11 @@ public final class MemoryScope: Sendable {
 public final class TensorStorage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int
-    let base: UnsafeMutableRawPointer
+    private(set) var base: UnsafeMutableRawPointer
     private let byteCount: Int
     private let scope: MemoryScope?
+    /// Whether the buffer is released (a ZeRO-3 parameter between uses).
+    public private(set) var isReleased = false
 
     public static let alignment = 64
 
@@ -91,8 +93,33 @@ public final class TensorStorage: @unchecked Sendable {
 
     deinit {
         base.deallocate()
+        if !isReleased {
+            TensorMemory.released(byteCount)
+            scope?.released(byteCount)
+        }
+    }
+
+    /// Frees the buffer while keeping the storage object, which views and autograd nodes may hold
+    /// (ZeRO stage 3 partitions parameters between uses). Reading it before `restore` is a bug.
+    public func release() {
+        guard !isReleased else { return }
+        base.deallocate()
+        base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: Self.alignment)
+        isReleased = true
         TensorMemory.released(byteCount)
         scope?.released(byteCount)
+    }
+
+    /// Allocates the buffer again and fills it with `fill` (which must write every byte).
+    public func restore(_ fill: (UnsafeMutableRawPointer) -> Void) {
+        if isReleased {
+            base.deallocate()
+            base = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: Self.alignment)
+            isReleased = false
+            TensorMemory.allocated(byteCount)
+            scope?.allocated(byteCount)
+        }
+        fill(base)
     }
 
     func copy() -> TensorStorage {

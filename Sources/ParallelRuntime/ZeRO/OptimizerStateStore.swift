@@ -85,9 +85,10 @@ final class SwapFile {
     private let descriptor: Int32
     let direct: Bool
 
-    init(path: String, bytes: Int) throws {
+    /// - Parameters: `direct` asks for O_DIRECT (page-aligned buffers, offsets and sizes only).
+    init(path: String, bytes: Int, direct wanted: Bool = true) throws {
         self.path = path
-        var fd = open(path, O_RDWR | O_CREAT | O_TRUNC | scizoo_open_direct_flag(), 0o600)
+        var fd: Int32 = wanted ? open(path, O_RDWR | O_CREAT | O_TRUNC | scizoo_open_direct_flag(), 0o600) : -1
         direct = fd >= 0
         if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600) }  // tmpfs and some overlays refuse O_DIRECT
         guard fd >= 0 else { throw ConfigurationError(file: path, message: "cannot create the swap file (\(String(cString: strerror(errno))))") }

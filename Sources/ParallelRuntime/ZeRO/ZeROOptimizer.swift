@@ -1,9 +1,10 @@
-// ZeRO stages 0–2 with Adam/AdamW (deepspeed/runtime/zero/stage_1_and_2.py): every rank of the
-// sequence-data-parallel group owns one partition of the flat parameter group and keeps Adam's
-// moments for it only (stage 1); stage 2 also keeps only its partition of the averaged gradients.
-// A step reduce-scatters the gradients in buckets (averaged over DP, summed over SP), clips by the
-// global norm, updates the owned partition sub-group by sub-group (through the NVMe tier when
-// offloaded), and all-gathers the updated partitions back into every rank's parameters.
+// ZeRO with Adam/AdamW (deepspeed/runtime/zero/stage_1_and_2.py, stage3.py): every rank of the
+// sequence-data-parallel group owns one partition and keeps Adam's moments for it only (stage 1);
+// stage 2 also keeps only its partition of the averaged gradients; stage 3 also partitions the
+// parameters (PartitionedParameters gathers them per module). A stage 1–2 step reduce-scatters
+// the gradients in buckets (averaged over DP, summed over SP), clips by the global norm, updates
+// the owned partition sub-group by sub-group (through the NVMe tier when offloaded), and
+// all-gathers the updated partitions back into every rank's parameters.
 // Model states are float32 (SciZoo's CPU kernels compute in float32).
 import Foundation
 import Kernels
@@ -75,6 +76,11 @@ public final class ZeROOptimizer {
     /// Stage 2: this rank's partition of the averaged gradients, kept between reduce and update.
     private var ownedGradient: Tensor?
     let swapFolder: String?
+    /// Stage 3's parameter coordinator.
+    let partitions: PartitionedParameters?
+
+    /// Stage 3: set as the model's `parameterHooks`, so each module gathers its parameters to run.
+    public var hooks: (any ModuleHooks)? { partitions }
 
     var communicator: any Communicator { groups.sequenceDataParallel }
     var rank: Int { stage == 0 ? 0 : communicator.rank }
@@ -82,9 +88,6 @@ public final class ZeROOptimizer {
     /// - Parameters: `parameters` float32, in the same order on every rank.
     public init(_ parameters: [(String, Parameter)], settings: ZeROSettings, adam: AdamSettings, groups: ProcessGroups,
                 gradientClipping: Double = 0) throws {
-        guard (0...2).contains(settings.stage) else {
-            throw ConfigurationError(file: "zero_optimization", message: "stage \(settings.stage) is not available yet in this runtime (stages 0, 1 and 2 are)")
-        }
         for (path, parameter) in parameters where parameter.value.dtype != .float32 {
             throw ConfigurationError(file: "zero_optimization", message: "parameter \(path) is \(parameter.value.dtype); ZeRO keeps float32 model states")
         }
@@ -95,8 +98,28 @@ public final class ZeROOptimizer {
         self.adam = adam
         self.gradientClipping = gradientClipping
         let ranks = settings.stage == 0 ? 1 : groups.sequenceDataParallel.size
-        layout = PartitionLayout(kind: .flat, counts: parameters.map { $0.1.value.count }, ranks: ranks)
+        layout = PartitionLayout(kind: settings.stage == 3 ? .perParameter : .flat, counts: parameters.map { $0.1.value.count }, ranks: ranks)
         let owned = layout.partitionSize
+        if settings.stage == 3 {
+            func tier(_ device: OffloadSettings.Device) -> PartitionArray.Tier {
+                switch device { case .none: .resident; case .cpu: .host; case .nvme: .file }
+            }
+            let usesFiles = settings.offloadParam.device == .nvme || settings.offloadOptimizer.device == .nvme
+            let root = settings.offloadParam.nvmePath ?? settings.offloadOptimizer.nvmePath
+            var folder: String?
+            if usesFiles, let root {
+                folder = root + "/zero_stage_3/rank\(groups.world.rank)"
+                try? FileManager.default.removeItem(atPath: folder!)
+                try FileManager.default.createDirectory(atPath: folder!, withIntermediateDirectories: true)
+            }
+            partitions = try PartitionedParameters(parameters, communicator: groups.sequenceDataParallel,
+                                                   persistenceThreshold: settings.paramPersistenceThreshold,
+                                                   prefetchLimit: settings.prefetchBucketSize,
+                                                   masterTier: settings.offloadParam.device == .nvme ? .file : tier(settings.offloadParam.device),
+                                                   gradientTier: tier(settings.offloadOptimizer.device), swapFolder: folder)
+        } else {
+            partitions = nil
+        }
         switch settings.offloadOptimizer.device {
         case .none: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: false)
         case .cpu: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: true)
@@ -119,6 +142,7 @@ public final class ZeROOptimizer {
     /// Call after backward on every rank (gradients may be missing: they count as zeros).
     public func step() throws {
         stepCount += 1
+        if let partitions { return try stepPartitioned(partitions) }
         var gradient = try reducedOwnedGradient()
         // Global norm over the owned partitions (padding is zero), as clip_grad_norm_ over the whole model.
         if gradientClipping > 0 || stage > 0 {
@@ -143,6 +167,35 @@ public final class ZeROOptimizer {
         }
         if stage == 2 { ownedGradient = gradient } else { ownedGradient = nil }
         try gatherParameters(owned)
+    }
+
+    /// Stage 3: the gradients reduced during the backward (and what is left), clipped by the
+    /// global norm; each sub-group of the owned shards is read, updated and written back.
+    private func stepPartitioned(_ partitions: PartitionedParameters) throws {
+        try partitions.finishBackward()
+        let divisor = Float(groups.dataParallelSize), size = layout.partitionSize
+        var local = 0.0
+        var start = 0
+        while start < size {
+            let end = Swift.min(size, start + (1 << 20))
+            for value in try partitions.gradients.read(start..<end) { let g = Double(value / divisor); local += g * g }
+            start = end
+        }
+        lastGradientNorm = try communicator.allReduce([local], .sum)[0].squareRoot()
+        let factor = gradientClipping > 0 ? gradientClipping / (lastGradientNorm + 1e-6) : 1
+        let hyper = AdamStep(learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon,
+                             weightDecay: adam.weightDecay, decoupled: adam.decoupled, step: stepCount)
+        try store.forEachSubGroup { range, m, v in
+            var p = try partitions.master.read(range)
+            var g = try partitions.gradients.read(range).map { $0 / divisor }
+            if factor < 1 { g = g.map { $0 * Float(factor) } }
+            p.withUnsafeMutableBufferPointer { pb in
+                g.withUnsafeBufferPointer { gb in adamUpdate(pb.baseAddress!, gb.baseAddress!, m, v, count: range.count, hyper) }
+            }
+            try partitions.master.write(range, p)
+        }
+        try partitions.gradients.zero()
+        try partitions.refreshPersistent()
     }
 
     /// Stage 0: all-reduced full gradients. Stages 1–2: this rank's partition of the summed
@@ -231,9 +284,30 @@ public final class ZeROOptimizer {
         }
     }
 
+    /// Every parameter's full float32 values, in order (stage 3 all-gathers the shards: call it on
+    /// every rank).
+    public func consolidatedParameters() throws -> [[Float]] {
+        guard let partitions else { return parameters.map { $0.1.value.scalars(as: Float.self) } }
+        return try partitions.wholeCopies()
+    }
+
+    /// Stage 3: how often the recorded module order was dropped, and how many gathers a prefetch served.
+    public var prefetchStatistics: (invalidations: Int, hits: Int)? {
+        partitions.map { ($0.traceInvalidations, $0.prefetchHits) }
+    }
+
     /// What this rank holds now (call after a step): parameters, gradients, Adam's moments by tier.
     public func memoryReport() -> ModelStateReport {
         let psi = layout.total
+        if let partitions {
+            let whole = partitions.parameters.indices.filter { partitions.available[$0] }.reduce(0) { $0 + 4 * layout.counts[$1] }
+            let wholeGradients = partitions.parameters.reduce(0) { $0 + ($1.grad?.count ?? 0) * 4 }
+            return ModelStateReport(stage: 3, ranks: layout.ranks, parameterCount: psi,
+                                    parameters: whole + partitions.master.residentBytes + partitions.master.hostBytes,
+                                    gradients: wholeGradients + partitions.gradients.residentBytes + partitions.gradients.hostBytes,
+                                    optimizerResident: store.residentBytes, optimizerHost: store.hostBytes,
+                                    optimizerFiles: store.fileBytes + partitions.master.fileBytes + partitions.gradients.fileBytes)
+        }
         let heldGradients = parameters.reduce(0) { $0 + ($1.1.grad?.count ?? 0) * 4 } + (ownedGradient?.count ?? 0) * 4
         return ModelStateReport(stage: stage, ranks: stage == 0 ? communicator.size : layout.ranks, parameterCount: psi,
                                 parameters: 4 * psi, gradients: heldGradients, optimizerResident: store.residentBytes,
