@@ -7,6 +7,11 @@ public struct CheckpointError: Error, CustomStringConvertible {
     public let file: String
     public let message: String
     public var description: String { "\(file): \(message)" }
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
 }
 
 /// Everything needed to resume a run.

@@ -84,3 +84,31 @@ public enum ZeROCheck {
         return outcome
     }
 }
+
+extension ZeROCheck {
+    /// Trains the check's MLP on a global batch of 12 samples split over `world` for `steps`
+    /// AdamW steps at `settings`, optionally starting from the ZeRO checkpoint in `resumeFrom`
+    /// and saving one to `saveTo`; returns every parameter's values (the same on every rank).
+    public static func train(_ world: any Communicator, settings: ZeROSettings, steps: Int, resumeFrom: String? = nil,
+                             saveTo: String? = nil, initialisationSeed: UInt64 = 3) throws -> [Float] {
+        let groups = try ProcessGroups(world: world)
+        var generator = RandomGenerator(seed: 23)
+        let x = generator.normal([12, 6]), y = generator.normal([12, 3])
+        let share = 12 / world.size
+        let input = x.sliced(axis: 0, world.rank * share, (world.rank + 1) * share)
+        let target = y.sliced(axis: 0, world.rank * share, (world.rank + 1) * share)
+        var initialisation = RandomGenerator(seed: initialisationSeed)
+        let model = MLP(widths: [6, 16, 16, 3], activation: .tanh, dtype: .float32, generator: &initialisation)
+        let zero = try ZeROOptimizer(model.namedParameters(), settings: settings,
+                                     adam: AdamSettings(learningRate: 0.01, weightDecay: 0.01, decoupled: true), groups: groups)
+        model.parameterHooks = zero.hooks
+        if let resumeFrom { _ = try ZeROCheckpoint.load(zero, directory: resumeFrom) }
+        for _ in 0..<steps {
+            model.zeroGrad()
+            try mseLoss(model(input), target).backward()
+            try zero.step()
+        }
+        if let saveTo { try ZeROCheckpoint.save(zero, directory: saveTo, tag: "global_step\(zero.stepCount)", step: zero.stepCount) }
+        return try zero.consolidatedParameters().flatMap { $0 }
+    }
+}

@@ -284,6 +284,47 @@ public final class ZeROOptimizer {
         }
     }
 
+    /// This rank's index among the partitions (0 for stage 0, whose one partition is everything).
+    public var partitionRank: Int { rank }
+
+    /// Adam's moments of this rank's partition (read through the store's tier).
+    func momentsOfPartition() throws -> (m: [Float], v: [Float]) {
+        var m = [Float](repeating: 0, count: layout.partitionSize), v = m
+        try store.forEachSubGroup { range, mp, vp in
+            for k in 0..<range.count { m[range.lowerBound + k] = mp[k]; v[range.lowerBound + k] = vp[k] }
+        }
+        return (m, v)
+    }
+
+    /// The fp32 values of `range` of parameter `index`, which this rank owns.
+    func ownedValues(ofParameter index: Int, range: Range<Int>, partitionOffset: Int) throws -> [Float] {
+        if let partitions { return try partitions.master.read(partitionOffset..<(partitionOffset + range.count)) }
+        return parameters[index].1.value.withElements(as: Float.self) { Array($0[range]) }
+    }
+
+    /// Sets parameter `index` to `values` (stage 3: this rank's shard of them).
+    func restore(parameter index: Int, values: [Float]) throws {
+        if let partitions {
+            let size = layout.shardSizes[index], offset = layout.offsets[index]
+            var shard = [Float](repeating: 0, count: size)
+            if let (range, _) = layout.ownedPieces(ofParameter: index, rank: rank) {
+                for (k, element) in range.enumerated() { shard[k] = values[element] }
+            }
+            try partitions.master.write(offset..<(offset + size), shard)
+            return
+        }
+        parameters[index].1.value.update(as: Float.self) { p in for k in values.indices { p[k] = values[k] } }
+    }
+
+    /// Sets Adam's moments of this rank's partition and the step count.
+    func restoreMoments(_ m: [Float], _ v: [Float], step: Int) throws {
+        try store.forEachSubGroup { range, mp, vp in
+            for k in 0..<range.count { mp[k] = m[range.lowerBound + k]; vp[k] = v[range.lowerBound + k] }
+        }
+        stepCount = step
+        try partitions?.refreshPersistent()
+    }
+
     /// Every parameter's full float32 values, in order (stage 3 all-gathers the shards: call it on
     /// every rank).
     public func consolidatedParameters() throws -> [[Float]] {

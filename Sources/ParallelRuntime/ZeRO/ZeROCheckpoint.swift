@@ -1,0 +1,183 @@
+// ZeRO checkpoints (deepspeed/runtime/engine.py, utils/zero_to_fp32.py, checkpoint/ds_to_universal.py):
+// `<dir>/<tag>/zero_rank<r>_of_<N>.h5` per rank, holding for every parameter the element range
+// this rank owns — fp32 values and Adam's exp_avg / exp_avg_sq — so a checkpoint is universal by
+// construction: any number of ranks at any stage reads the ranges it needs (DeepSpeed #2898).
+// `latest` names the tag and is written, atomically, only after every rank has finished.
+// `consolidate` streams it parameter by parameter into one SciZoo checkpoint file.
+import Foundation
+import NeuralNetworks
+import TensorCore
+import TensorIO
+
+public enum ZeROCheckpoint {
+    static let filePrefix = "zero_rank"
+
+    /// Writes this rank's shard of `zero`'s state into `<directory>/<tag>/`; every rank of the
+    /// job calls it. `client` is the caller's own state (JSON), stored with the shards.
+    public static func save(_ zero: ZeROOptimizer, directory: String, tag: String, step: Int, client: String = "{}") throws {
+        let world = zero.groups.world
+        let folder = directory + "/" + tag
+        if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        try world.barrier()
+        let (m, v) = try zero.momentsOfPartition()
+        // Stage 0 keeps identical copies on every rank: rank 0 writes them.
+        if zero.stage > 0 || world.rank == 0 {
+            let ranks = zero.layout.ranks, rank = zero.stage == 0 ? 0 : zero.communicator.rank
+            let path = folder + "/\(filePrefix)\(rank)_of_\(ranks).h5"
+            try HDF5File.writeAtomically(to: path) { file in
+                try file.setAttribute("format", .string("scizoo-zero-shard"))
+                try file.setAttribute("step", .int(Int64(step)))
+                try file.setAttribute("optimizer_step", .int(Int64(zero.stepCount)))
+                try file.setAttribute("stage", .int(Int64(zero.stage)))
+                try file.setAttribute("ranks", .int(Int64(ranks)))
+                try file.setAttribute("client", .string(client))
+                try file.setAttribute("parameter_names", .strings(zero.parameters.map(\.0)))
+                let root = try file.root
+                for (index, (name, parameter)) in zero.parameters.enumerated() {
+                    guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: rank) else { continue }
+                    let group = try root.createGroup(name)
+                    try group.setAttribute("start", .int(Int64(range.lowerBound)))
+                    try group.setAttribute("shape", .ints(parameter.shape.map(Int64.init)))
+                    let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
+                    try group.write("fp32", values)
+                    try group.write("exp_avg", Array(m[offset..<(offset + range.count)]))
+                    try group.write("exp_avg_sq", Array(v[offset..<(offset + range.count)]))
+                }
+            }
+        }
+        try world.barrier()
+        if world.rank == 0 { try writeAtomically(tag + "\n", to: directory + "/latest") }
+        try world.barrier()
+    }
+
+    /// The tag `latest` names (nil when there is none).
+    public static func latestTag(in directory: String) -> String? {
+        (try? String(contentsOfFile: directory + "/latest", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The shards of one tag: every parameter's pieces, read on demand.
+    public struct Shards {
+        public let folder: String
+        public let files: [HDF5File]
+        public let step: Int
+        public let optimizerStep: Int
+        public let stage: Int
+        public let client: String
+        public let names: [String]
+
+        public init(directory: String, tag: String? = nil) throws {
+            guard let tag = tag ?? ZeROCheckpoint.latestTag(in: directory) else {
+                throw CheckpointError(file: directory, message: "no 'latest' file: no complete ZeRO checkpoint here")
+            }
+            let folder = directory + "/" + tag
+            self.folder = folder
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            let shardNames = entries.filter { $0.hasPrefix(filePrefix) && $0.hasSuffix(".h5") }.sorted()
+            guard let first = shardNames.first, let ofRange = first.range(of: "_of_"),
+                  let ranks = Int(first[ofRange.upperBound...].dropLast(3)) else {
+                throw CheckpointError(file: folder, message: "no ZeRO shard files (\(filePrefix)<r>_of_<N>.h5)")
+            }
+            let expected = (0..<ranks).map { "\(filePrefix)\($0)_of_\(ranks).h5" }
+            guard Set(shardNames).isSuperset(of: expected) else {
+                throw CheckpointError(file: folder, message: "expected \(ranks) shard files, found \(shardNames)")
+            }
+            let opened = try expected.map { try HDF5File(path: folder + "/" + $0) }
+            files = opened
+            let head = opened[0]
+            step = Int(try head.attribute("step").intValue ?? 0)
+            optimizerStep = Int(try head.attribute("optimizer_step").intValue ?? 0)
+            stage = Int(try head.attribute("stage").intValue ?? 0)
+            if case .string(let text) = try head.attribute("client") { client = text } else { client = "{}" }
+            if case .strings(let list) = try head.attribute("parameter_names") { names = list } else { names = [] }
+        }
+
+        /// One parameter, whole: (shape, fp32 values, exp_avg, exp_avg_sq).
+        public func parameter(_ name: String) throws -> (shape: [Int], values: [Float], expAvg: [Float], expAvgSq: [Float]) {
+            var shape: [Int]?
+            var values: [Float] = [], m: [Float] = [], v: [Float] = []
+            var covered = 0
+            for file in files {
+                let root = try file.root
+                guard root.contains(name) else { continue }
+                let group = try root.group(name)
+                if shape == nil {
+                    guard case .ints(let stored) = try group.attribute("shape") else { throw CheckpointError(file: folder, message: "\(name): no shape") }
+                    shape = stored.map(Int.init)
+                    let count = shape!.reduce(1, *)
+                    values = [Float](repeating: 0, count: count)
+                    m = values
+                    v = values
+                }
+                let start = Int(try group.attribute("start").intValue ?? 0)
+                let piece: [Float] = try group.dataset("fp32").read()
+                let pieceM: [Float] = try group.dataset("exp_avg").read(), pieceV: [Float] = try group.dataset("exp_avg_sq").read()
+                for k in piece.indices { values[start + k] = piece[k]; m[start + k] = pieceM[k]; v[start + k] = pieceV[k] }
+                covered += piece.count
+            }
+            guard let shape else { throw CheckpointError(file: folder, message: "parameter \(name) is in no shard") }
+            guard covered == values.count else {
+                throw CheckpointError(file: folder, message: "parameter \(name): shards cover \(covered) of \(values.count) elements")
+            }
+            return (shape, values, m, v)
+        }
+    }
+
+    /// Restores `zero` (any stage, any number of ranks) from a tag folder; returns the step and
+    /// the client state. Every rank reads what its layout needs.
+    public static func load(_ zero: ZeROOptimizer, directory: String, tag: String? = nil) throws -> (step: Int, client: String) {
+        let shards = try Shards(directory: directory, tag: tag)
+        let stored = Set(shards.names)
+        let missing = zero.parameters.map(\.0).filter { !stored.contains($0) }
+        guard missing.isEmpty else {
+            throw CheckpointError(file: shards.folder, message: "parameters missing from the checkpoint: \(missing.joined(separator: ", "))")
+        }
+        var m = [Float](repeating: 0, count: zero.layout.partitionSize), v = m
+        for (index, (name, parameter)) in zero.parameters.enumerated() {
+            let whole = try shards.parameter(name)
+            guard whole.shape == parameter.shape else {
+                throw CheckpointError(file: shards.folder, message: "\(name): checkpoint shape \(whole.shape), model \(parameter.shape)")
+            }
+            try zero.restore(parameter: index, values: whole.values)
+            if let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: zero.partitionRank) {
+                for (k, element) in range.enumerated() { m[offset + k] = whole.expAvg[element]; v[offset + k] = whole.expAvgSq[element] }
+            }
+        }
+        try zero.restoreMoments(m, v, step: shards.optimizerStep)
+        return (shards.step, shards.client)
+    }
+
+    /// Streams the shards of a tag into one SciZoo checkpoint (parameters and, unless
+    /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
+    public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {
+        let shards = try Shards(directory: directory, tag: tag)
+        try HDF5File.writeAtomically(to: output) { file in
+            try file.setAttribute("format", .string(Checkpoint.format))
+            try file.setAttribute("version", .int(Checkpoint.version))
+            try file.setAttribute("step", .int(Int64(shards.step)))
+            try file.setAttribute("config", .string(shards.client))
+            let root = try file.root
+            let parameters = try root.createGroup("parameters")
+            let optimizer = try root.createGroup("optimizer")
+            for name in shards.names {
+                let whole = try shards.parameter(name)
+                try parameters.write(name, whole.values, shape: whole.shape)
+                if !weightsOnly {
+                    try optimizer.write(name + ".exp_avg", whole.expAvg, shape: whole.shape)
+                    try optimizer.write(name + ".exp_avg_sq", whole.expAvgSq, shape: whole.shape)
+                }
+            }
+            if !weightsOnly { try optimizer.write("step", [Int64(shards.optimizerStep)], shape: []) }
+        }
+        return shards.names.count
+    }
+
+    static func writeAtomically(_ text: String, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
+            throw CheckpointError(file: path, message: "cannot write")
+        }
+        let descriptor = open(temporary, O_RDONLY)
+        if descriptor >= 0 { fsync(descriptor); close(descriptor) }
+        guard rename(temporary, path) == 0 else { throw CheckpointError(file: path, message: "cannot rename \(temporary) into place") }
+    }
+}
