@@ -1,6 +1,7 @@
 // GenSLM training settings: the YAML keys of GenSLM's `ModelSettings` (genslm/config.py), so the
 // published training YAMLs read as written, plus a few of SciZoo's own keys (marked below).
 import Foundation
+import ParallelRuntime
 import Yams
 
 public struct GenSLMSettings: Sendable {
@@ -41,6 +42,13 @@ public struct GenSLMSettings: Sendable {
     /// either may be omitted (derived from the job's size under mpirun).
     public var sequenceParallelSize: Int?
     public var dataParallelSize: Int?
+    /// ZeRO from GenSLM's deepspeed_stage, offload_parameters, offload_optimizer, offload_device and
+    /// nvme_path (stage 0 when deepspeed_stage is absent: upstream's default of 3 gives the same
+    /// numbers, at a cost one process on a laptop does not need).
+    public var zero = ZeROSettings()
+    /// GenSLM's deepspeed_cfg_file (unused upstream): a DeepSpeed JSON whose zero_optimization,
+    /// batch triple and gradient_clipping apply.
+    public var deepSpeedConfigFile: String?
 
     /// Every key of GenSLM's ModelSettings.
     static let upstreamKeys = [
@@ -61,8 +69,7 @@ public struct GenSLMSettings: Sendable {
         "wandb_active", "wandb_project_name", "wandb_entity_name", "wandb_model_tag", "node_local_path", "num_nodes",
         "compute_throughput", "profiling_path", "enable_perplexity", "check_val_every_n_epoch", "checkpoint_every_n_epochs",
         "deepspeed_flops_profile", "kmer_size", "enable_blast", "blast_validation_file", "num_blast_seqs_per_gpu",
-        "blast_exe_path", "precision", "deepspeed_cfg_file", "deepspeed_stage", "offload_parameters", "offload_optimizer",
-        "offload_device", "nvme_path", "partition_activations", "num_test_seqs_per_gpu", "custom_seq_name",
+        "blast_exe_path", "precision", "partition_activations", "num_test_seqs_per_gpu", "custom_seq_name",
         "num_data_workers", "prefetch_factor", "pin_memory", "persistent_workers", "load_ds_checkpoint",
     ]
 
@@ -144,6 +151,38 @@ public struct GenSLMSettings: Sendable {
         settings.optimizer = try string("optimizer") ?? settings.optimizer
         settings.loadCheckpoint = try string("load_pt_checkpoint")
         settings.weightDecay = try double("weight_decay") ?? 0
+        func flag(_ key: String) throws -> Bool {
+            guard let value = values[key], !(value is NSNull) else { return false }
+            guard let flag = value as? Bool else { throw fail(key, "true or false") }
+            return flag
+        }
+        // Without deepspeed_stage, offloading recipes get upstream's default stage 3; others run stage 0.
+        let requestsOffload = try flag("offload_optimizer") || flag("offload_parameters")
+        let stage = try int("deepspeed_stage") ?? (requestsOffload ? 3 : 0)
+        guard (0...3).contains(stage) else { throw fail("deepspeed_stage", "0, 1, 2 or 3") }
+        settings.zero.stage = stage
+        settings.zero.overlapComm = stage == 3
+        let device = try string("offload_device") ?? "cpu"
+        guard let offloadDevice = OffloadSettings.Device(rawValue: device), offloadDevice != .none else { throw fail("offload_device", "cpu or nvme") }
+        let nvmePath = try string("nvme_path").map { settings.resolve($0) }
+        if try flag("offload_optimizer") {
+            settings.zero.offloadOptimizer.device = offloadDevice
+            settings.zero.offloadOptimizer.nvmePath = nvmePath
+        }
+        if try flag("offload_parameters") {
+            settings.zero.offloadParam.device = offloadDevice
+            settings.zero.offloadParam.nvmePath = nvmePath
+        }
+        if offloadDevice == .nvme && nvmePath == nil && requestsOffload {
+            throw RecipeError(file: path, message: "offload_device nvme needs nvme_path")
+        }
+        if settings.zero.offloadParam.device != .none && settings.zero.stage != 3 {
+            throw RecipeError(file: path, message: "offload_parameters needs deepspeed_stage: 3 (stage is \(settings.zero.stage))")
+        }
+        if settings.zero.offloadOptimizer.device != .none && settings.zero.stage == 0 {
+            throw RecipeError(file: path, message: "offload_optimizer needs deepspeed_stage 1, 2 or 3")
+        }
+        settings.deepSpeedConfigFile = try string("deepspeed_cfg_file")
         settings.sequenceParallelSize = try int("sequence_parallel_size")
         settings.dataParallelSize = try int("data_parallel_size")
         if let value = values["loss_includes_padding"], !(value is NSNull) {

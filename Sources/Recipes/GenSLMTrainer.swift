@@ -60,15 +60,30 @@ public final class GenSLMTrainer {
         }
         if !s.ignoredKeys.isEmpty { log("note: accepted but not used on this runtime: \(s.ignoredKeys.joined(separator: ", "))") }
 
-        let isPrimary = (groups?.world.rank ?? 0) == 0
-        let dataParallelSize = groups?.dataParallelSize ?? 1, dataParallelRank = groups?.dataParallelRank ?? 0
+        let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
+        let isPrimary = groups.world.rank == 0
+        let dataParallelSize = groups.dataParallelSize, dataParallelRank = groups.dataParallelRank
+        // ZeRO from deepspeed_cfg_file (DeepSpeed's JSON) or GenSLM's deepspeed_stage / offload keys; stage 0 otherwise.
+        var zeroSettings = s.zero
+        var batchSize = s.batchSize, accumulation = s.accumulateGradBatches, clipping = s.gradientClipValue
+        if let file = s.deepSpeedConfigFile {
+            let deepSpeed = try DeepSpeedConfig.load(path: s.resolve(file), dataParallelSize: dataParallelSize)
+            zeroSettings = deepSpeed.zero
+            // The batch triple of the DeepSpeed config replaces batch_size / accumulate_grad_batches.
+            (batchSize, accumulation) = (deepSpeed.microBatchPerRank, deepSpeed.gradientAccumulationSteps)
+            if deepSpeed.gradientClipping > 0 { clipping = deepSpeed.gradientClipping }
+            for warning in deepSpeed.warnings { log("note: \(s.resolve(file)): \(warning)") }
+            log("DeepSpeed config \(s.resolve(file)): \(deepSpeed.effectiveDescription)")
+        }
         let examples = s.smallSubset > 0 ? Swift.min(s.smallSubset, train.count) : train.count
         // batch_size is per rank (as in GenSLM's Lightning runs): a step consumes batch × accumulation × DP samples.
-        let batchesPerEpoch = Swift.max(1, examples / (s.batchSize * s.accumulateGradBatches * dataParallelSize))
+        let batchesPerEpoch = Swift.max(1, examples / (batchSize * accumulation * dataParallelSize))
+        // Micro-batches one rank reads per epoch (the sampler's shard, in whole batches).
+        let microBatchesPerEpoch = Swift.max(1, (examples / dataParallelSize) / batchSize)
         let totalSteps = s.maxSteps > 0 ? s.maxSteps : s.epochs * batchesPerEpoch
         let model = GPTNeoXForCausalLM(configuration, seed: RankSeeds(base: s.randomSeed).model)
         let parameters = model.namedParameters()
-        if let groups {
+        if groups.world.size > 1 {
             try DataParallel.broadcastParameters(parameters, over: groups.world)
             try model.enableSequenceParallelism(groups.sequenceParallel)
         }
@@ -79,10 +94,15 @@ public final class GenSLMTrainer {
         }
         /// Sums over the data-parallel ranks (SP ranks of a group already agree).
         func sumOverDataParallel(_ values: [Double]) throws -> [Double] {
-            guard let groups, groups.dataParallelSize > 1 else { return values }
+            guard groups.dataParallelSize > 1 else { return values }
             return try groups.dataParallel.allReduce(values, .sum)
         }
-        let optimizer = Adam(parameters, learningRate: s.learningRate, weightDecay: s.weightDecay, decoupled: s.optimizer == "adamw")
+        /// Targets the loss counts in a batch (the same on every SP rank of a group).
+        func labelledTokens(_ mask: Tensor) -> Double {
+            let (b, length) = (mask.shape[0], mask.shape[1])
+            return s.lossIncludesPadding ? Double(b * (length - 1))
+                : Double(mask.sliced(axis: 1, 1).contiguous().scalars(as: Int64.self).reduce(0, +))
+        }
         let plateau = s.plateau.map { ReduceLROnPlateau(rate: s.learningRate, factor: $0.factor, patience: $0.patience, threshold: $0.threshold) }
         func rate(at step: Int) -> Double {
             if let warm = s.warmUpLR {
@@ -101,6 +121,7 @@ public final class GenSLMTrainer {
             try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         }
         let checkpointPath = checkpointDirectory + "/last.h5"
+        let zeroDirectory = checkpointDirectory + "/zero"
         if let initial = s.loadCheckpoint {
             guard initial.hasSuffix(".safetensors") else {
                 throw RecipeError(file: s.resolve(initial), message: "load_pt_checkpoint: SciZoo reads Hugging Face .safetensors weights, "
@@ -109,16 +130,32 @@ public final class GenSLMTrainer {
             try model.loadHuggingFace(try Safetensors.read(from: s.resolve(initial)).tensors)
             log("initial weights from \(s.resolve(initial))")
         }
+        // Resuming from a consolidated checkpoint: values before the optimiser partitions them.
         var startStep = 0
-        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+        let resumeFromShards = resume && ZeROCheckpoint.latestTag(in: zeroDirectory) != nil
+        var consolidated: Checkpoint?
+        if resume && !resumeFromShards, FileManager.default.fileExists(atPath: checkpointPath) {
             let checkpoint = try Checkpoint.read(from: checkpointPath)
             try model.loadStateDict(checkpoint.parameters)
-            try optimizer.loadStateDict(checkpoint.optimizerState)
-            startStep = checkpoint.step
+            consolidated = checkpoint
+        }
+        let optimizer = try ZeROOptimizer(parameters, settings: zeroSettings,
+                                          adam: AdamSettings(learningRate: s.learningRate, weightDecay: s.weightDecay,
+                                                             decoupled: s.optimizer == "adamw"),
+                                          groups: groups, gradientClipping: clipping)
+        model.parameterHooks = optimizer.hooks
+        if resumeFromShards {
+            startStep = try ZeROCheckpoint.load(optimizer, directory: zeroDirectory).step
+            log("resumed from \(zeroDirectory)/\(ZeROCheckpoint.latestTag(in: zeroDirectory)!) at step \(startStep)")
+        } else if let consolidated {
+            try ZeROCheckpoint.load(optimizer, consolidated: consolidated, file: checkpointPath)
+            startStep = consolidated.step
             log("resumed from \(checkpointPath) at step \(startStep)")
         }
+        log(optimizer.memoryReport().description)
         let metricsPath = runDirectory + "/metrics.jsonl"
         var metrics: FileHandle?
+        if isPrimary && startStep > 0 { try truncateMetrics(metricsPath, after: startStep) }
         if isPrimary {
             if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
                 guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
@@ -136,15 +173,15 @@ public final class GenSLMTrainer {
         }
 
         log("GPT-NeoX \(configuration.numHiddenLayers) layers × \(configuration.hiddenSize), \(model.parameterCount) parameters; "
-            + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(s.batchSize) × \(s.accumulateGradBatches)"
-            + (groups.map { " × \($0.dataParallelSize) data-parallel rank(s), sequences split over \($0.sequenceParallelSize)" } ?? ""))
+            + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(batchSize) × \(accumulation)"
+            + " × \(groups.dataParallelSize) data-parallel rank(s), sequences split over \(groups.sequenceParallelSize); ZeRO stage \(zeroSettings.stage)")
         var trainLosses: [(Int, Double)] = [], validationLosses: [(Int, Double)] = []
         var lastValidation: Double?
         var lastLoss = Double.nan
         var tokens = 0
         let clock = ContinuousClock(), start = clock.now
         // One rewritten progress line on a terminal; under mpirun (whose output may look like a terminal) plain lines.
-        let interactive = isatty(1) != 0 && showsProgress && groups == nil
+        let interactive = isatty(1) != 0 && showsProgress && self.groups == nil
         func rows(_ reader: GenomeBatchReader, _ indices: [Int]) throws -> (Tensor, Tensor) {
             let batch = try reader.batch(indices)
             guard reader.blockSize > s.blockSize else { return batch }
@@ -170,51 +207,64 @@ public final class GenSLMTrainer {
             return loss
         }
         func saveCheckpoint(step: Int) throws {
-            // Every rank holds the same parameters and optimiser state: rank 0 writes, the others wait.
-            defer { _ = try? groups?.world.barrier() }
-            guard isPrimary else { return }
-            try Checkpoint(parameters: model.stateDict(), optimizerState: optimizer.stateDict(),
-                           generator: RandomGenerator(seed: s.randomSeed, offset: UInt64(step)), step: step, config: s.json)
-                .write(to: checkpointPath)
+            // Every rank writes its shard; `latest` follows once all have. Rank 0 then streams them
+            // into last.h5 (what generate and embed read) and keeps the two newest tags.
+            try ZeROCheckpoint.save(optimizer, directory: zeroDirectory, tag: "global_step\(step)", step: step, client: s.json)
+            if isPrimary {
+                _ = try ZeROCheckpoint.consolidate(directory: zeroDirectory, output: checkpointPath)
+                let tags = ((try? FileManager.default.contentsOfDirectory(atPath: zeroDirectory)) ?? [])
+                    .filter { $0.hasPrefix("global_step") }.sorted { (Int($0.dropFirst(11)) ?? 0) < (Int($1.dropFirst(11)) ?? 0) }
+                for old in tags.dropLast(2) { try? FileManager.default.removeItem(atPath: zeroDirectory + "/" + old) }
+            }
+            try groups.world.barrier()
         }
 
-        var order: [Int] = []
-        var cursor = 0
-        var epoch = startStep / batchesPerEpoch
+        // Where the data stood at startStep: micro-batches consumed so far, by epoch and position.
+        let consumed = startStep * accumulation
+        var epoch = consumed / microBatchesPerEpoch
+        let sampler = { (epoch: Int) in
+            DistributedSampler(count: examples, seed: s.randomSeed, dataParallelRank: dataParallelRank,
+                               dataParallelSize: dataParallelSize).indices(epoch: epoch)
+        }
+        var order: [Int] = startStep > 0 ? sampler(epoch) : []
+        var cursor = startStep > 0 ? (consumed % microBatchesPerEpoch) * batchSize : 0
+        if startStep > 0 { epoch += 1 }
         for step in startStep..<totalSteps {
-            optimizer.learningRate = rate(at: step)
+            optimizer.adam.learningRate = rate(at: step)
             model.zeroGrad()
             var stepLoss = 0.0, stepTokens = 0.0
-            for _ in 0..<s.accumulateGradBatches {
-                if cursor + s.batchSize > order.count {
-                    order = DistributedSampler(count: examples, seed: s.randomSeed, dataParallelRank: dataParallelRank,
-                                               dataParallelSize: dataParallelSize).indices(epoch: epoch)
+            for _ in 0..<accumulation {
+                if cursor + batchSize > order.count {
+                    order = sampler(epoch)
                     epoch += 1
                     cursor = 0
                 }
-                let (ids, mask) = try rows(train, Array(order[cursor..<(cursor + s.batchSize)]))
-                cursor += s.batchSize
+                let (ids, mask) = try rows(train, Array(order[cursor..<(cursor + batchSize)]))
+                cursor += batchSize
                 let microLoss = try loss(ids, mask)
-                try (microLoss * (1 / Double(s.accumulateGradBatches))).backward()
-                stepLoss += microLoss.item() / Double(s.accumulateGradBatches)
+                // Weighted by this rank's share of the labelled tokens, so that averaging gradients over
+                // DP gives the loss of the combined batch (upstream averages per-rank means instead).
+                let labelled = labelledTokens(mask)
+                let total = try sumOverDataParallel([labelled])[0]
+                let weight = total > 0 ? labelled * Double(dataParallelSize) / total : 1
+                try (microLoss * (weight / Double(accumulation))).backward()
+                stepLoss += microLoss.item() * weight / Double(accumulation)
                 stepTokens += Double(mask.scalars(as: Int64.self).reduce(0, +))
             }
-            if let groups { try DataParallel.allReduceGradients(parameters, groups: groups) }
             let sums = try sumOverDataParallel([stepLoss, stepTokens])
             stepLoss = sums[0] / Double(dataParallelSize)
             tokens += Int(sums[1])
-            if s.gradientClipValue > 0 { clipGradientNorm(parameters.map(\.1), maxNorm: s.gradientClipValue) }
-            optimizer.step()
+            try optimizer.step()
             lastLoss = stepLoss
             trainLosses.append((step + 1, stepLoss))
             let elapsed = clock.now - start
             let seconds = elapsed.inSeconds
             let rateTokens = Double(tokens) / Swift.max(seconds, 1e-9)
-            record(["step": step + 1, "train/loss": stepLoss, "lr": optimizer.learningRate, "tokens_per_second": rateTokens])
+            record(["step": step + 1, "train/loss": stepLoss, "lr": optimizer.adam.learningRate, "tokens_per_second": rateTokens])
             if (step + 1) % s.logEveryNSteps == 0 || step + 1 == totalSteps {
                 let remaining = Double(totalSteps - step - 1) * seconds / Double(step + 1 - startStep)
                 let line = String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s", step + 1, totalSteps, stepLoss,
-                                  optimizer.learningRate, rateTokens, remaining)
+                                  optimizer.adam.learningRate, rateTokens, remaining)
                 if interactive { print("\r" + line, terminator: ""); fflush(nil) } else { log(line) }
             }
             if (step + 1) % s.valCheckInterval == 0, let loss = try validate(step: step + 1) {
@@ -239,6 +289,17 @@ public final class GenSLMTrainer {
         return GenSLMRunSummary(steps: totalSteps, finalTrainLoss: lastLoss, finalValidationLoss: lastValidation,
                                 tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9), checkpoint: checkpointPath,
                                 metrics: metricsPath, lossCurve: curve)
+    }
+
+    /// Drops metrics of steps after `step` (written before a kill, redone after the resume).
+    private func truncateMetrics(_ path: String, after step: Int) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return true }
+            return lineStep <= step
+        }
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     private func resolveOutput(_ path: String) -> String {

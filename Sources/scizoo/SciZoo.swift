@@ -13,7 +13,8 @@ struct SciZoo: ParsableCommand {
             --threads; otherwise SCIZOO_NUM_THREADS, else cores / ranks on this node.
             """,
         version: version,
-        subcommands: [GenSLMTrain.self, GenSLMGenerate.self, GenSLMEmbed.self, GenSLMExport.self, FastaToH5.self, FindGenes.self, Inspect.self, Environment.self, MPICheck.self, Demo.self, Bench.self])
+        subcommands: [GenSLMTrain.self, GenSLMGenerate.self, GenSLMEmbed.self, GenSLMExport.self, FastaToH5.self, FindGenes.self,
+                      CheckpointCommand.self, Inspect.self, Environment.self, MPICheck.self, Demo.self, Bench.self])
 }
 
 /// Thread-budget flag shared by the commands that compute.

@@ -215,6 +215,10 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
 
 /// N ranks in this process.
 public enum InProcessWorld {
+    /// A world of one rank on the calling thread (collectives return at once): one process
+    /// without MPI, for code written against a communicator.
+    public static func single() -> any Communicator { InProcessCommunicator(rank: 0, rendezvous: Rendezvous(size: 1)) }
+
     /// Runs `body` once per rank, each on its own thread, and waits for all; rethrows the first
     /// error by rank. (A rank that throws before a collective leaves the others waiting, as MPI would.)
     public static func run(size: Int, _ body: @escaping @Sendable (InProcessCommunicator) throws -> Void) throws {

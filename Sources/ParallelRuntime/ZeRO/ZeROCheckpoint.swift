@@ -146,6 +146,23 @@ public enum ZeROCheckpoint {
         return (shards.step, shards.client)
     }
 
+    /// Restores `zero` from a consolidated checkpoint (`consolidate`'s output, or a run without
+    /// ZeRO): the model's parameters must already hold its values (loaded before `zero` was made);
+    /// Adam's state is taken by parameter when present.
+    public static func load(_ zero: ZeROOptimizer, consolidated checkpoint: Checkpoint, file: String) throws {
+        let state = Dictionary(checkpoint.optimizerState, uniquingKeysWith: { $1 })
+        var m = [Float](repeating: 0, count: zero.layout.partitionSize), v = m
+        for (index, (name, _)) in zero.parameters.enumerated() {
+            guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: zero.partitionRank) else { continue }
+            guard let first = state[name + ".exp_avg"], let second = state[name + ".exp_avg_sq"] else {
+                throw CheckpointError(file: file, message: "no optimiser state for \(name) (exp_avg, exp_avg_sq)")
+            }
+            let mValues = first.scalars(as: Float.self), vValues = second.scalars(as: Float.self)
+            for (k, element) in range.enumerated() { m[offset + k] = mValues[element]; v[offset + k] = vValues[element] }
+        }
+        try zero.restoreMoments(m, v, step: Int(state["step"]?.item() ?? Double(checkpoint.step)))
+    }
+
     /// Streams the shards of a tag into one SciZoo checkpoint (parameters and, unless
     /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
     public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {
