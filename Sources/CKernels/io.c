@@ -4,3 +4,6 @@
 #include "CKernels.h"
 
 int scizoo_open_direct_flag(void) { return O_DIRECT; }
+
+#include <malloc.h>
+int scizoo_release_free_memory(void) { return malloc_trim(0); }

@@ -138,11 +138,10 @@ extension Tensor {
     /// Accumulates d(self)/d(leaf) into every leaf's `.grad`. `self` must be a scalar unless
     /// `gradient` is given. Gradients accumulate across calls, as in PyTorch.
     public func backward(gradient: Tensor? = nil, createGraph: Bool = false) throws {
-        let leaves = try Autograd.run(outputs: [self], gradOutputs: gradient.map { [$0] }, createGraph: createGraph)
-        for (node, grad) in leaves where node.isLeaf {
-            GradMode.$isEnabled.withValue(createGraph) {
-                node.grad = node.grad.map { $0 + grad } ?? grad
-            }
+        // Each leaf's gradient is stored as soon as the last op that used it has run, so hooks
+        // placed after those ops (ZeRO stage 3's reduce-scatter) find it there.
+        _ = try Autograd.run(outputs: [self], gradOutputs: gradient.map { [$0] }, createGraph: createGraph, keep: []) { node, grad in
+            node.grad = node.grad.map { $0 + grad } ?? grad
         }
     }
 }
@@ -156,7 +155,8 @@ public func grad(of outputs: [Tensor], wrt inputs: [Tensor], gradOutputs: [Tenso
     for (index, input) in inputs.enumerated() where !input.requiresGrad {
         throw AutogradError.inputDoesNotRequireGrad(index: index, shape: input.shape)
     }
-    let all = try Autograd.run(outputs: outputs, gradOutputs: gradOutputs, createGraph: createGraph)
+    let all = try Autograd.run(outputs: outputs, gradOutputs: gradOutputs, createGraph: createGraph,
+                               keep: Set(inputs.map { ObjectIdentifier($0.node!) }))
     var byNode: [ObjectIdentifier: Tensor] = [:]
     for (node, grad) in all { byNode[ObjectIdentifier(node)] = grad }
     return try inputs.enumerated().map { index, input in
@@ -189,8 +189,11 @@ public enum AutogradProfile {
 }
 
 enum Autograd {
-    /// Propagates gradients from `outputs` to every reachable node; returns each node's total.
-    static func run(outputs: [Tensor], gradOutputs: [Tensor]?, createGraph: Bool) throws -> [(GradNode, Tensor)] {
+    /// Propagates gradients from `outputs` to every reachable node; returns the totals of the
+    /// nodes in `keep`, and hands each leaf's total to `deliverLeaf` the moment it is complete
+    /// (every gradient is released as soon as it has been used, not kept to the end).
+    static func run(outputs: [Tensor], gradOutputs: [Tensor]?, createGraph: Bool, keep: Set<ObjectIdentifier>,
+                    deliverLeaf: ((GradNode, Tensor) -> Void)? = nil) throws -> [(GradNode, Tensor)] {
         var pending: [ObjectIdentifier: Tensor] = [:]
         var nodes: [ObjectIdentifier: GradNode] = [:]
         for (index, output) in outputs.enumerated() {
@@ -213,10 +216,12 @@ enum Autograd {
         }
         // Every node reachable from the outputs, processed from the newest to the oldest.
         var stack = Array(nodes.values)
+        var consumers: [ObjectIdentifier: Int] = [:]
         while let node = stack.popLast() {
             for child in node.inputNodes {
                 guard let child else { continue }
                 let key = ObjectIdentifier(child)
+                consumers[key, default: 0] += 1
                 if nodes[key] == nil {
                     nodes[key] = child
                     stack.append(child)
@@ -227,9 +232,13 @@ enum Autograd {
         var result: [(GradNode, Tensor)] = []
         GradMode.$isEnabled.withValue(createGraph) {
             for node in order {
-                guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
-                result.append((node, gradient))
-                guard let backward = node.backward else { continue }
+                let nodeKey = ObjectIdentifier(node)
+                guard let gradient = pending.removeValue(forKey: nodeKey) else { continue }
+                if keep.contains(nodeKey) { result.append((node, gradient)) }
+                guard let backward = node.backward else {
+                    deliverLeaf?(node, gradient)  // a leaf no op reached (an output that is a leaf)
+                    continue
+                }
                 let clock = ContinuousClock(), started = AutogradProfile.enabled ? clock.now : nil
                 let inputGradients = backward(gradient)
                 if let started {
@@ -244,6 +253,16 @@ enum Autograd {
                                  "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(node.inputShapes[index])")
                     let key = ObjectIdentifier(child)
                     pending[key] = pending[key].map { $0 + inputGradient } ?? inputGradient
+                }
+                // Leaves whose last consumer this was are complete: deliver them now.
+                for child in node.inputNodes {
+                    guard let child, child.isLeaf else { continue }
+                    let key = ObjectIdentifier(child)
+                    consumers[key, default: 0] -= 1
+                    if consumers[key] == 0, let deliverLeaf, let total = pending.removeValue(forKey: key) {
+                        if keep.contains(key) { result.append((child, total)) }
+                        deliverLeaf(child, total)
+                    }
                 }
             }
         }

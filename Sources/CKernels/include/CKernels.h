@@ -8,6 +8,9 @@
 /// open(2)'s O_DIRECT (unaligned-free, page-cache-bypassing I/O for the NVMe tier).
 int scizoo_open_direct_flag(void);
 
+/// glibc's malloc_trim(0): returns freed heap pages to the system (memory measurements).
+int scizoo_release_free_memory(void);
+
 /// 1 when the AVX2+FMA paths are in use (the CPU has them and SCIZOO_NO_AVX2 is unset).
 int scizoo_kernels_use_avx2(void);
 

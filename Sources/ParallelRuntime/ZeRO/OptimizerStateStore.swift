@@ -19,6 +19,8 @@ protocol OptimizerStateStore: AnyObject {
     var residentBytes: Int { get }
     var hostBytes: Int { get }
     var fileBytes: Int { get }
+    /// I/O buffers (not model state): the NVMe tier's fixed overhead.
+    var bufferBytes: Int { get }
     /// Calls `body(range, m, v)` for consecutive sub-groups covering 0..<count; changes persist.
     func forEachSubGroup(_ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void) throws
 }
@@ -58,6 +60,7 @@ final class MemoryStateStore: OptimizerStateStore {
     var residentBytes: Int { offloaded ? 0 : 8 * count }
     var hostBytes: Int { offloaded ? 8 * count : 0 }
     var fileBytes: Int { 0 }
+    var bufferBytes: Int { 0 }
 
     func forEachSubGroup(_ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void) throws {
         func visit(_ mp: UnsafeMutablePointer<Float>, _ vp: UnsafeMutablePointer<Float>) throws {
@@ -156,9 +159,10 @@ final class NVMeStateStore: OptimizerStateStore {
     deinit { for slot in slots { slot.m.deallocate(); slot.v.deallocate() } }
 
     var residentBytes: Int { 0 }
-    /// The I/O buffers: the fixed overhead of this tier.
-    var hostBytes: Int { 3 * 2 * slotBytes }
+    var hostBytes: Int { 0 }
     var fileBytes: Int { 8 * count }
+    /// Three pairs of aligned buffers.
+    var bufferBytes: Int { 3 * 2 * slotBytes }
 
     /// Bytes of sub-group `group` as stored: whole pages (the file is padded to a page).
     private func span(_ group: Int) -> (range: Range<Int>, offset: Int, bytes: Int) {

@@ -37,6 +37,8 @@ public struct ModelStateReport: Sendable, CustomStringConvertible {
     public var optimizerResident: Int
     public var optimizerHost: Int
     public var optimizerFiles: Int
+    /// The NVMe tier's I/O buffers (overhead, not model state).
+    public var ioBuffers = 0
     /// In memory (tensor memory and host): what the formula counts.
     public var inMemory: Int { parameters + gradients + optimizerResident + optimizerHost }
     public var total: Int { parameters + gradients + optimizerResident + optimizerHost + optimizerFiles }
@@ -58,6 +60,7 @@ public struct ModelStateReport: Sendable, CustomStringConvertible {
         return "ZeRO stage \(stage) on \(ranks) rank(s), Ψ = \(parameterCount): parameters \(mib(parameters)), gradients \(mib(gradients)), "
             + "Adam states \(mib(optimizerResident)) resident + \(mib(optimizerHost)) host + \(mib(optimizerFiles)) on NVMe; "
             + "model states \(mib(total)) (in memory \(mib(inMemory))) vs formula \(mib(formulaBytes))"
+            + (ioBuffers > 0 ? "; NVMe I/O buffers \(mib(ioBuffers))" : "")
     }
 }
 
@@ -332,6 +335,9 @@ public final class ZeROOptimizer {
         return try partitions.wholeCopies()
     }
 
+    /// Stage 3: bytes of parameter and gradient shards held in host memory outside the tensor allocator.
+    public var hostTierBytes: Int { (partitions?.master.hostBytes ?? 0) + (partitions?.gradients.hostBytes ?? 0) }
+
     /// Stage 3: how often the recorded module order was dropped, and how many gathers a prefetch served.
     public var prefetchStatistics: (invalidations: Int, hits: Int)? {
         partitions.map { ($0.traceInvalidations, $0.prefetchHits) }
@@ -347,11 +353,12 @@ public final class ZeROOptimizer {
                                     parameters: whole + partitions.master.residentBytes + partitions.master.hostBytes,
                                     gradients: wholeGradients + partitions.gradients.residentBytes + partitions.gradients.hostBytes,
                                     optimizerResident: store.residentBytes, optimizerHost: store.hostBytes,
-                                    optimizerFiles: store.fileBytes + partitions.master.fileBytes + partitions.gradients.fileBytes)
+                                    optimizerFiles: store.fileBytes + partitions.master.fileBytes + partitions.gradients.fileBytes,
+                                    ioBuffers: store.bufferBytes)
         }
         let heldGradients = parameters.reduce(0) { $0 + ($1.1.grad?.count ?? 0) * 4 } + (ownedGradient?.count ?? 0) * 4
         return ModelStateReport(stage: stage, ranks: stage == 0 ? communicator.size : layout.ranks, parameterCount: psi,
                                 parameters: 4 * psi, gradients: heldGradients, optimizerResident: store.residentBytes,
-                                optimizerHost: store.hostBytes, optimizerFiles: store.fileBytes)
+                                optimizerHost: store.hostBytes, optimizerFiles: store.fileBytes, ioBuffers: store.bufferBytes)
     }
 }
