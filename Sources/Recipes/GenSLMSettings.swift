@@ -63,7 +63,8 @@ public struct GenSLMSettings: Sendable {
         "offload_optimizer", "offload_device", "nvme_path", "partition_activations", "num_test_seqs_per_gpu",
         "custom_seq_name", "num_data_workers", "prefetch_factor", "pin_memory", "persistent_workers",
     ]
-    static let ownKeys = ["optimizer", "weight_decay", "loss_includes_padding", "sequence_parallel_size", "data_parallel_size"]
+    static let ownKeys = ["optimizer", "weight_decay", "loss_includes_padding", "sequence_parallel_size", "data_parallel_size",
+                          "memory_budget_mib"]
     /// Keys that change what upstream does on a GPU cluster but have no effect here; reported once.
     static let inertKeys: Set<String> = [
         "wandb_active", "wandb_project_name", "wandb_entity_name", "wandb_model_tag", "node_local_path", "num_nodes",
@@ -183,6 +184,7 @@ public struct GenSLMSettings: Sendable {
             throw RecipeError(file: path, message: "offload_optimizer needs deepspeed_stage 1, 2 or 3")
         }
         settings.deepSpeedConfigFile = try string("deepspeed_cfg_file")
+        if let budget = try int("memory_budget_mib") { settings.zero.memoryBudget = budget << 20 }
         settings.sequenceParallelSize = try int("sequence_parallel_size")
         settings.dataParallelSize = try int("data_parallel_size")
         if let value = values["loss_includes_padding"], !(value is NSNull) {

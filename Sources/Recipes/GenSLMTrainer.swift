@@ -69,6 +69,7 @@ public final class GenSLMTrainer {
         if let file = s.deepSpeedConfigFile {
             let deepSpeed = try DeepSpeedConfig.load(path: s.resolve(file), dataParallelSize: dataParallelSize)
             zeroSettings = deepSpeed.zero
+            zeroSettings.memoryBudget = deepSpeed.zero.memoryBudget ?? s.zero.memoryBudget
             // The batch triple of the DeepSpeed config replaces batch_size / accumulate_grad_batches.
             (batchSize, accumulation) = (deepSpeed.microBatchPerRank, deepSpeed.gradientAccumulationSteps)
             if deepSpeed.gradientClipping > 0 { clipping = deepSpeed.gradientClipping }

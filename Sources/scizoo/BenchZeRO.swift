@@ -63,6 +63,7 @@ struct BenchZeRO: ParsableCommand {
             var settings = ZeROSettings()
             settings.stage = stage
             settings.subGroupSize = subGroupSize
+            settings.memoryBudget = budgetMib.map { $0 << 20 }
             settings.offloadOptimizer.device = stage == 0 ? .none : device
             settings.offloadOptimizer.nvmePath = folder
             if stage == 3 {
@@ -72,8 +73,13 @@ struct BenchZeRO: ParsableCommand {
             }
             let baseline = TensorMemory.liveBytes
             var (model, zero): (GPTNeoXForCausalLM?, ZeROOptimizer?) = (GPTNeoXForCausalLM(configuration, seed: 0), nil)
-            zero = try ZeROOptimizer(model!.namedParameters(), settings: settings, adam: AdamSettings(learningRate: 1e-4, weightDecay: 0.01, decoupled: true),
-                                     groups: groups)
+            do {
+                zero = try ZeROOptimizer(model!.namedParameters(), settings: settings, adam: AdamSettings(learningRate: 1e-4, weightDecay: 0.01, decoupled: true),
+                                         groups: groups)
+            } catch let error as ParallelRuntime.ConfigurationError {
+                log("\(stage)    \(device.rawValue): refused: \(error.message)")
+                continue
+            }
             model!.parameterHooks = zero!.hooks
             func step() throws {
                 model!.zeroGrad()

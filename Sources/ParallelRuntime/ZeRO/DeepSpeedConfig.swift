@@ -181,6 +181,9 @@ public struct ZeROSettings: Sendable, Equatable {
     public var gatherWeightsOnModelSave = false
     public var ignoreUnusedParameters = true
     public var roundRobinGradients = false
+    /// SciZoo's memory budget for resident model states, bytes (the config's top-level
+    /// `memory_budget_mib`, which DeepSpeed ignores): a layout that would exceed it is refused.
+    public var memoryBudget: Int?
 
     public init() {}
 
@@ -397,6 +400,7 @@ public struct DeepSpeedConfig: Sendable {
             config.aio.useGDS = try aio.bool("use_gds", false)
             try aio.finish()
         }
+        if let budget = try s.optionalInt("memory_budget_mib") { config.zero.memoryBudget = budget << 20 }
         config.sequenceParallelSize = try s.optionalInt("sequence_parallel_size")
         config.dataParallelSize = try s.optionalInt("data_parallel_size")
         config.stepsPerPrint = try s.optionalInt("steps_per_print")

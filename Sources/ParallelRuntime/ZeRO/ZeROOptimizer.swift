@@ -133,9 +133,38 @@ public final class ZeROOptimizer {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             swapFolder = folder
             store = try NVMeStateStore(count: owned, subGroupSize: settings.subGroupSize, folder: folder)
+            try checkBudget()
             return
         }
         swapFolder = nil
+        try checkBudget()
+    }
+
+    /// Refuses a layout whose resident model states exceed `settings.memoryBudget`.
+    private func checkBudget() throws {
+        guard let budget = settings.memoryBudget, residentModelStateBytes > budget else { return }
+        func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        throw ConfigurationError(file: "zero_optimization", message: "stage \(stage) keeps \(mib(residentModelStateBytes)) of model states in memory "
+            + "on this rank, over the memory budget of \(mib(budget)); use stage 3 with offload_param and offload_optimizer on nvme "
+            + "(or more ranks)")
+    }
+
+    /// Model-state bytes this rank keeps in memory (tensor memory and host) at its busiest between
+    /// steps: parameters, gradients and Adam's moments on their tiers, plus the NVMe I/O buffers.
+    /// Stage 3 adds the whole copies of persistent parameters; the gathered module of the moment
+    /// is working memory, like activations.
+    public var residentModelStateBytes: Int {
+        let psi = layout.total
+        let optimizer = store.residentBytes + store.hostBytes + store.bufferBytes
+        switch stage {
+        case 0, 1: return 4 * psi + 4 * psi + optimizer
+        case 2: return 4 * psi + 4 * layout.partitionSize + optimizer
+        default:
+            let persistent = partitions.map { p in p.parameters.indices.filter { p.persistent[$0] }.reduce(0) { $0 + 4 * layout.counts[$1] } } ?? 0
+            let shards = (partitions?.master.residentBytes ?? 0) + (partitions?.master.hostBytes ?? 0)
+                + (partitions?.gradients.residentBytes ?? 0) + (partitions?.gradients.hostBytes ?? 0)
+            return persistent + shards + optimizer
+        }
     }
 
     deinit {
