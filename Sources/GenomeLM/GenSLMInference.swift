@@ -52,21 +52,48 @@ extension GPTNeoXForCausalLM {
 
     /// Mean of the final-layer-norm hidden states over real tokens, `[hidden]` (as Double).
     public func embedding(of sequence: String, tokenizer: CodonTokenizer, blockSize: Int) -> [Double] {
+        embeddingOutputs(of: sequence, tokenizer: tokenizer, blockSize: blockSize, logits: false).mean
+    }
+
+    /// The mean-pooled embedding, the per-token final-layer-norm states `[tokens, hidden]` and,
+    /// when asked, the logits `[tokens, vocab]` of the real tokens of one sequence.
+    public func embeddingOutputs(of sequence: String, tokenizer: CodonTokenizer, blockSize: Int,
+                                 logits wantLogits: Bool) -> (mean: [Double], states: Tensor, logits: Tensor?) {
         let encoded = tokenizer.encode(sequence, blockSize: blockSize)
         let real = Int(encoded.attentionMask.reduce(0, +))
         let ids = Tensor(Array(encoded.inputIDs.prefix(real)), shape: [1, real])
-        let states = withNoGrad { hiddenStates(ids, attentionMask: nil) }
-        return states.mean(axes: [0, 1]).doubles
+        return withNoGrad {
+            let states = hiddenStates(ids, attentionMask: nil)
+            let logits = wantLogits ? self.logits(fromHidden: states).reshaped([real, -1]) : nil
+            return (states.mean(axes: [0, 1]).doubles, states.reshaped([real, -1]), logits)
+        }
     }
 }
 
 public enum GenSLMEmbeddingWriter {
     /// Writes `embeddings` `[N, hidden]` float32, `fasta-indices` int64 `[N]` and `na-hashes`
     /// (md5 of each uppercased sequence) `[N]`, GenSLM's names, atomically.
-    public static func write(_ rows: [[Double]], indices: [Int], sequences: [String], to path: String) throws {
+    /// With `perToken` (`[N][tokens, hidden]`), also `token-states` float32 `[N, block, hidden]`
+    /// and `token-lengths` int64 `[N]` (rows zero beyond their length); with `logits`
+    /// (`[N][tokens, vocab]`), `token-logits` `[N, block, vocab]`. Written one sequence at a time.
+    public static func write(_ rows: [[Double]], indices: [Int], sequences: [String], to path: String,
+                             perToken: [Tensor]? = nil, logits: [Tensor]? = nil, blockSize: Int = 0) throws {
         let hidden = rows.first?.count ?? 0
         try HDF5File.writeAtomically(to: path) { file in
             let root = try file.root
+            for (name, tensors) in [("token-states", perToken), ("token-logits", logits)] {
+                guard let tensors, let width = tensors.first?.shape.last else { continue }
+                let dataset = try root.createDataset(name, dtype: .float32, shape: [tensors.count, blockSize, width],
+                                                     options: .compressed(level: 4, chunks: [1, blockSize, width]))
+                for (row, tensor) in tensors.enumerated() {
+                    var values = tensor.scalars(as: Float.self)
+                    values += [Float](repeating: 0, count: (blockSize - tensor.shape[0]) * width)
+                    try dataset.write(values, offset: [row, 0, 0], count: [1, blockSize, width])
+                }
+                if name == "token-states" {
+                    try root.write("token-lengths", tensors.map { Int64($0.shape[0]) }, shape: [tensors.count])
+                }
+            }
             try root.write("embeddings", rows.flatMap { $0.map(Float.init) }, shape: [rows.count, hidden],
                            options: .compressed(level: 4, chunks: [Swift.max(1, Swift.min(256, rows.count)), Swift.max(1, hidden)]))
             try root.write("fasta-indices", indices.map(Int64.init), shape: [indices.count])

@@ -171,6 +171,9 @@ struct GenSLMEmbed: ParsableCommand {
     @OptionGroup var trained: TrainedModelOptions
     @Option(help: "FASTA file (or .gz) to embed.") var fasta: String
     @Option(help: "Output HDF5 (embeddings, fasta-indices, na-hashes).") var output: String
+    @Flag(help: "Also write every token's final-layer-norm state (token-states [N, block, hidden], token-lengths).")
+    var perTokenStates = false
+    @Flag(help: "Also write every token's logits (token-logits [N, block, vocab]).") var logits = false
     @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
@@ -178,8 +181,13 @@ struct GenSLMEmbed: ParsableCommand {
         do {
             let trained = try self.trained.load()
             let records = try FastaReader.readAll(path: fasta)
-            let rows = records.map { trained.model.embedding(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize) }
-            try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output)
+            let outputs = records.map {
+                trained.model.embeddingOutputs(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize, logits: logits)
+            }
+            let rows = outputs.map(\.mean)
+            try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output,
+                                            perToken: perTokenStates ? outputs.map(\.states) : nil,
+                                            logits: logits ? outputs.compactMap(\.logits) : nil, blockSize: trained.blockSize)
             print("wrote \(output): \(records.count) embeddings of \(rows.first?.count ?? 0) values from \(trained.checkpoint)")
         } catch {
             throw fail("genslm-embed", error)

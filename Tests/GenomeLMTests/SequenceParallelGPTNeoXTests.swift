@@ -50,3 +50,23 @@ struct SequenceParallelGPTNeoXTests {
         #expect(found.count == 0, "\(found.count) mismatches, first: \(found.prefix(3))")
     }
 }
+
+@Suite("GenSLM embedding outputs")
+struct EmbeddingOutputTests {
+    @Test("per-token states average to the embedding, and the logits are the model's for the real tokens")
+    func perToken() throws {
+        let configuration = GPTNeoXConfiguration(vocabSize: 69, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4,
+                                                 intermediateSize: 32, hiddenAct: "gelu_fast", rotaryPct: 0.5)
+        let model = GPTNeoXForCausalLM(configuration, seed: 2)
+        let tokenizer = CodonTokenizer.standard
+        let outputs = model.embeddingOutputs(of: "ATGGCTAAACCGTTTGGCTAA", tokenizer: tokenizer, blockSize: 16, logits: true)
+        #expect(outputs.states.shape == [7, 16] && outputs.logits?.shape == [7, 69])
+        let mean = outputs.states.mean(axes: [0]).doubles
+        #expect(closeness(mean, outputs.mean, Tolerance(rtol: 1e-5, atol: 1e-6)).passed)
+        let encoded = tokenizer.encode("ATGGCTAAACCGTTTGGCTAA", blockSize: 16)
+        let ids = Tensor(Array(encoded.inputIDs.prefix(7)), shape: [1, 7])
+        let direct = withNoGrad { model(ids) }.reshaped([7, 69])
+        #expect(closeness(outputs.logits!.doubles, direct.doubles, Tolerance(rtol: 1e-5, atol: 1e-6)).passed)
+        #expect(model.embedding(of: "ATGGCTAAACCGTTTGGCTAA", tokenizer: tokenizer, blockSize: 16) == outputs.mean)
+    }
+}
