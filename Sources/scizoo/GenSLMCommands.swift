@@ -217,3 +217,38 @@ struct GenSLMExport: ParsableCommand {
         }
     }
 }
+
+struct GenSLMSynthesize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genslm-synthesize",
+        abstract: "Write synthetic genes from a codon-usage and gene-length model fitted on real genes (how Datasets/genslm/ was made).",
+        discussion: "A first-order Markov chain over sense codons, the stop codons' frequencies and the fitted genes' lengths.")
+
+    @Option(help: "Real genes to fit (FASTA, .gz too), e.g. from scizoo find-genes.") var genes: String
+    @Option(help: "How many genes to write.") var num: Int = 300
+    @Option(help: "Random seed.") var seed: UInt64 = 7
+    @Option(help: "Output FASTA.") var output: String
+
+    func run() throws {
+        do {
+            let records = try FastaReader.readAll(path: genes)
+            let model = try CodonUsageModel(fitting: records.map(\.sequence), file: genes)
+            let sampled = model.sample(count: num, seed: seed)
+            var lines: [String] = []
+            for (index, gene) in sampled.enumerated() {
+                lines.append(">synthetic_\(index + 1) length=\(gene.count) model=codon-markov-1 fitted-on=\(records.count)-genes seed=\(seed)")
+                var start = gene.startIndex
+                while start < gene.endIndex {
+                    let end = gene.index(start, offsetBy: 70, limitedBy: gene.endIndex) ?? gene.endIndex
+                    lines.append(String(gene[start..<end]))
+                    start = end
+                }
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+            print("wrote \(output): \(num) synthetic genes (\(sampled.map(\.count).min() ?? 0)–\(sampled.map(\.count).max() ?? 0) bases) "
+                  + "from a model fitted on \(records.count) genes of \(genes), seed \(seed)")
+        } catch {
+            throw fail("genslm-synthesize", error)
+        }
+    }
+}

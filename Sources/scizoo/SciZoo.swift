@@ -13,7 +13,7 @@ struct SciZoo: ParsableCommand {
             --threads; otherwise SCIZOO_NUM_THREADS, else cores / ranks on this node.
             """,
         version: version,
-        subcommands: [GenSLMTrain.self, GenSLMGenerate.self, GenSLMEmbed.self, GenSLMExport.self, FastaToH5.self, FindGenes.self,
+        subcommands: [GenSLMTrain.self, GenSLMGenerate.self, GenSLMEmbed.self, GenSLMExport.self, GenSLMSynthesize.self, FastaToH5.self, FindGenes.self,
                       CheckpointCommand.self, Inspect.self, Environment.self, MPICheck.self, Demo.self, Bench.self])
 }
 

@@ -70,3 +70,22 @@ struct EmbeddingOutputTests {
         #expect(model.embedding(of: "ATGGCTAAACCGTTTGGCTAA", tokenizer: tokenizer, blockSize: 16) == outputs.mean)
     }
 }
+
+@Suite("Synthetic genes")
+struct GeneSynthesizerTests {
+    @Test("sampled genes are ATG … stop with no inner stop, lengths from the fitted genes, the same for a seed")
+    func sampling() throws {
+        let genes = ["ATGAAACCCGGGTTTTAA", "ATGGCTGCTGCTAAATAG", "ATGCCCAAAGGGTTTCCCAAATGA", "ATGTGA", "ATGNNNTAA"]
+        let model = try CodonUsageModel(fitting: genes)
+        #expect(model.lengths.sorted() == [4, 4, 6])  // the N gene and the gene without a body are skipped
+        let sampled = model.sample(count: 50, seed: 3)
+        #expect(sampled == model.sample(count: 50, seed: 3) && sampled != model.sample(count: 50, seed: 4))
+        for gene in sampled {
+            let codons = stride(from: 0, to: gene.count, by: 3).map { String(Array(gene)[$0..<($0 + 3)]) }
+            #expect(codons.first == "ATG" && CodonUsageModel.stopCodons.contains(codons.last!))
+            #expect(codons.dropFirst().dropLast().allSatisfy { !CodonUsageModel.stopCodons.contains($0) })
+            #expect(model.lengths.contains(codons.count - 2))
+        }
+        #expect(throws: FastaError.self) { _ = try CodonUsageModel(fitting: ["ACGT"]) }
+    }
+}
