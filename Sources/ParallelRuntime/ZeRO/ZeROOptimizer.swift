@@ -43,17 +43,22 @@ public struct ModelStateReport: Sendable, CustomStringConvertible {
     public var inMemory: Int { parameters + gradients + optimizerResident + optimizerHost }
     public var total: Int { parameters + gradients + optimizerResident + optimizerHost + optimizerFiles }
 
-    /// float32 parameters (4Ψ), gradients (4Ψ) and Adam's m and v (8Ψ), partitioned by stage over N ranks.
-    public static func formula(stage: Int, parameters psi: Int, ranks n: Int) -> Int {
+    /// Stage 3: elements of the parameters kept whole (under stage3_param_persistence_threshold).
+    public var persistentParameterCount = 0
+
+    /// float32 parameters (4Ψ), gradients (4Ψ) and Adam's m and v (8Ψ), partitioned by stage over
+    /// N ranks; stage 3 also keeps whole copies of its Ψp persistent parameters (their fp32
+    /// master shards are partitioned like the rest): 4Ψp + (4Ψ + 4Ψ + 8Ψ)/N.
+    public static func formula(stage: Int, parameters psi: Int, ranks n: Int, persistent: Int = 0) -> Int {
         let p = 4 * psi, g = 4 * psi, o = 8 * psi
         switch stage {
         case 0: return p + g + o
         case 1: return p + g + o / n
         case 2: return p + (g + o) / n
-        default: return (p + g + o) / n
+        default: return 4 * persistent + (p + g + o) / n
         }
     }
-    public var formulaBytes: Int { Self.formula(stage: stage, parameters: parameterCount, ranks: ranks) }
+    public var formulaBytes: Int { Self.formula(stage: stage, parameters: parameterCount, ranks: ranks, persistent: persistentParameterCount) }
 
     public var description: String {
         func mib(_ bytes: Int) -> String { String(format: "%.2f MiB", Double(bytes) / 1_048_576) }
@@ -378,12 +383,13 @@ public final class ZeROOptimizer {
         if let partitions {
             let whole = partitions.parameters.indices.filter { partitions.available[$0] }.reduce(0) { $0 + 4 * layout.counts[$1] }
             let wholeGradients = partitions.parameters.reduce(0) { $0 + ($1.grad?.count ?? 0) * 4 }
+            let persistent = partitions.parameters.indices.filter { partitions.persistent[$0] }.reduce(0) { $0 + layout.counts[$1] }
             return ModelStateReport(stage: 3, ranks: layout.ranks, parameterCount: psi,
                                     parameters: whole + partitions.master.residentBytes + partitions.master.hostBytes,
                                     gradients: wholeGradients + partitions.gradients.residentBytes + partitions.gradients.hostBytes,
                                     optimizerResident: store.residentBytes, optimizerHost: store.hostBytes,
                                     optimizerFiles: store.fileBytes + partitions.master.fileBytes + partitions.gradients.fileBytes,
-                                    ioBuffers: store.bufferBytes)
+                                    ioBuffers: store.bufferBytes, persistentParameterCount: persistent)
         }
         let heldGradients = parameters.reduce(0) { $0 + ($1.1.grad?.count ?? 0) * 4 } + (ownedGradient?.count ?? 0) * 4
         return ModelStateReport(stage: stage, ranks: stage == 0 ? communicator.size : layout.ranks, parameterCount: psi,
