@@ -12,12 +12,7 @@ struct BenchGenSLMTrain: ParsableCommand {
         abstract: "Tokens/s of full GPT-NeoX training steps (forward, backward, AdamW) on random codon tokens.",
         discussion: "GFLOP/s counts 6·parameters per token for the dense layers plus 12·layers·seq·hidden per token for attention.")
 
-    @Option var hidden: Int = 256
-    @Option var layers: Int = 4
-    @Option var heads: Int = 8
-    @Option var ff: Int = 1024
-    @Option var vocab: Int = 70
-    @Option var rotaryPct: Double = 0.25
+    @OptionGroup var shape: GPTNeoXShapeOptions
     @Option var seq: Int = 1024
     @Option var batch: Int = 1
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
@@ -26,10 +21,8 @@ struct BenchGenSLMTrain: ParsableCommand {
     func run() throws {
         buildModeWarning()
         let budget = ThreadBudget.install(requested: threadOptions.threads)
-        let configuration = GPTNeoXConfiguration(vocabSize: vocab, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
-                                                 intermediateSize: ff, hiddenAct: "gelu_fast", rotaryPct: rotaryPct,
-                                                 maxPositionEmbeddings: Swift.max(2048, seq))
-        try configuration.validate(file: "command line")
+        let configuration = try shape.configuration(maxPositions: Swift.max(2048, seq))
+        let (hidden, layers, heads, ff, vocab, rotaryPct) = (shape.hidden, shape.layers, shape.heads, shape.ff, shape.vocab, shape.rotaryPct)
         let model = GPTNeoXForCausalLM(configuration, seed: 0)
         let optimizer = Adam.adamW(model.namedParameters(), learningRate: 1e-4)
         var generator = RandomGenerator(seed: 1)
@@ -77,5 +70,23 @@ struct BenchGenSLMTrain: ParsableCommand {
             print("backward by op (all steps; SCIZOO_PROFILE_AUTOGRAD): "
                   + profile.prefix(12).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
         }
+    }
+}
+
+/// The GPT-NeoX shape the benchmarks build.
+struct GPTNeoXShapeOptions: ParsableArguments {
+    @Option var hidden: Int = 256
+    @Option var layers: Int = 4
+    @Option var heads: Int = 8
+    @Option var ff: Int = 1024
+    @Option var vocab: Int = 70
+    @Option var rotaryPct: Double = 0.25
+
+    func configuration(maxPositions: Int) throws -> GPTNeoXConfiguration {
+        let configuration = GPTNeoXConfiguration(vocabSize: vocab, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
+                                                 intermediateSize: ff, hiddenAct: "gelu_fast", rotaryPct: rotaryPct,
+                                                 maxPositionEmbeddings: maxPositions)
+        try configuration.validate(file: "command line")
+        return configuration
     }
 }

@@ -21,11 +21,7 @@ struct BenchZeRO: ParsableCommand {
             the timed steps, so model construction is not counted).
             """)
 
-    @Option var hidden: Int = 256
-    @Option var layers: Int = 4
-    @Option var heads: Int = 8
-    @Option var ff: Int = 1024
-    @Option var vocab: Int = 70
+    @OptionGroup var shape: GPTNeoXShapeOptions
     @Option var seq: Int = 256
     @Option var batch: Int = 1
     @Option(help: "Timed steps per configuration (after one warm-up step).") var steps: Int = 3
@@ -43,10 +39,8 @@ struct BenchZeRO: ParsableCommand {
         let log = RankLog(rank: world.rank, size: world.size)
         let groups = try ProcessGroups(world: world)
         let folder = nvmePath ?? FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-bench-zero").path
-        let configuration = GPTNeoXConfiguration(vocabSize: vocab, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
-                                                 intermediateSize: ff, hiddenAct: "gelu_fast", rotaryPct: 0.25,
-                                                 maxPositionEmbeddings: Swift.max(2048, seq))
-        try configuration.validate(file: "command line")
+        let configuration = try shape.configuration(maxPositions: Swift.max(2048, seq))
+        let (hidden, layers, ff, vocab) = (shape.hidden, shape.layers, shape.ff, shape.vocab)
         var generator = RandomGenerator(seed: 1)
         let ids = generator.uniform([batch, seq], low: 5, high: Double(vocab), dtype: .float64).cast(to: .int64)
         let mask = Tensor.ones([batch, seq], dtype: .int64)
