@@ -14,6 +14,9 @@ extension Tensor {
 
     /// Reduces `axes` with `kind` (no autograd). Keeps the axes as size 1.
     func reduceKernel(_ kind: ReduceKind, axes: [Int]) -> Tensor {
+        if kind == .sum, !axes.isEmpty, axes.count < rank, axes == Array(0..<axes.count), isContiguous, dtype.isFloatingPoint {
+            return sumLeadingAxes(axes.count)
+        }
         let kept = (0..<rank).filter { !axes.contains($0) }
         let outShape = (0..<rank).map { axes.contains($0) ? 1 : shape[$0] }
         let inner = axes.reduce(1) { $0 * shape[$1] }
@@ -45,6 +48,28 @@ extension Tensor {
             }
         }
         precondition(dtype.isFloatingPoint, "reduction: needs a floating-point tensor, got \(dtype); cast it first")
+        if dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return result
+    }
+
+    /// Sum over the first `count` axes of a contiguous tensor (a bias gradient: [B, S, H] → [H])
+    /// without transposing it first: rows are added in order, so each output element sees the
+    /// same additions in the same order as the general path.
+    private func sumLeadingAxes(_ count: Int) -> Tensor {
+        let rows = shape[..<count].reduce(1, *), width = shape[count...].reduce(1, *)
+        let outShape = shape.enumerated().map { $0.offset < count ? 1 : $0.element }
+        let result = Tensor(uninitializedShape: outShape, dtype: dtype, zeroed: true)
+        func run<T: TensorFloat>(_: T.Type) {
+            let input = UncheckedSendable(UnsafePointer(storage.pointer(as: T.self) + offset))
+            let output = UncheckedSendable(result.storage.pointer(as: T.self))
+            parallelFor(width, minChunk: Swift.max(64, (1 << 14) / Swift.max(1, rows))) { columns in
+                let out = output.value + columns.lowerBound, n = columns.count
+                for row in 0..<rows {
+                    let line = input.value + row &* width + columns.lowerBound
+                    for c in 0..<n { out[c] += line[c] }
+                }
+            }
+        }
         if dtype == .float32 { run(Float.self) } else { run(Double.self) }
         return result
     }
