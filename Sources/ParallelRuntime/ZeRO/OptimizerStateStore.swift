@@ -5,6 +5,7 @@
 // the next sub-group is read and the previous one written while this one is updated.
 import CKernels
 import Dispatch
+import Kernels
 import Foundation
 import TensorCore
 
@@ -175,20 +176,25 @@ final class NVMeStateStore: OptimizerStateStore {
         let groups = (count + subGroupSize - 1) / subGroupSize
         guard groups > 0 else { return }
         let errors = ErrorSlot()
-        var reads = [DispatchGroup](repeating: DispatchGroup(), count: 3).map { _ in DispatchGroup() }
-        var writes = [DispatchGroup](repeating: DispatchGroup(), count: 3).map { _ in DispatchGroup() }
-        let files = UncheckedSendableBox((mFile, vFile, slots))
-        func startRead(_ group: Int) {
-            let slot = group % 3, (_, offset, bytes) = span(group)
-            writes[slot].wait()  // the slot's last write must be on disk before we overwrite the buffer
-            reads[slot] = DispatchGroup()
-            io.async(group: reads[slot]) {
+        var reads = (0..<3).map { _ in DispatchGroup() }, writes = (0..<3).map { _ in DispatchGroup() }
+        let files = UncheckedSendable((mFile, vFile, slots))
+        /// Moves sub-group `group`'s m and v between its slot and the files on the I/O queue.
+        func transfer(_ group: Int, reading: Bool) -> DispatchGroup {
+            let slot = group % 3, (_, offset, bytes) = span(group), done = DispatchGroup()
+            io.async(group: done) {
                 let (mFile, vFile, slots) = files.value
                 do {
-                    try mFile.read(into: slots[slot].m, bytes: bytes, offset: offset)
-                    try vFile.read(into: slots[slot].v, bytes: bytes, offset: offset)
+                    for (file, buffer) in [(mFile, slots[slot].m), (vFile, slots[slot].v)] {
+                        if reading { try file.read(into: buffer, bytes: bytes, offset: offset) }
+                        else { try file.write(from: buffer, bytes: bytes, offset: offset) }
+                    }
                 } catch { errors.set(error) }
             }
+            return done
+        }
+        func startRead(_ group: Int) {
+            writes[group % 3].wait()  // the slot's last write must be on disk before we overwrite the buffer
+            reads[group % 3] = transfer(group, reading: true)
         }
         startRead(0)
         for group in 0..<groups {
@@ -196,16 +202,8 @@ final class NVMeStateStore: OptimizerStateStore {
             if group + 1 < groups { startRead(group + 1) }
             reads[slot].wait()
             if let error = errors.value { throw error }
-            let (range, offset, bytes) = span(group)
-            try body(range, slots[slot].m.assumingMemoryBound(to: Float.self), slots[slot].v.assumingMemoryBound(to: Float.self))
-            writes[slot] = DispatchGroup()
-            io.async(group: writes[slot]) {
-                let (mFile, vFile, slots) = files.value
-                do {
-                    try mFile.write(from: slots[slot].m, bytes: bytes, offset: offset)
-                    try vFile.write(from: slots[slot].v, bytes: bytes, offset: offset)
-                } catch { errors.set(error) }
-            }
+            try body(span(group).range, slots[slot].m.assumingMemoryBound(to: Float.self), slots[slot].v.assumingMemoryBound(to: Float.self))
+            writes[slot] = transfer(group, reading: false)
         }
         for write in writes { write.wait() }
         if let error = errors.value { throw error }
@@ -217,9 +215,4 @@ final class ErrorSlot: @unchecked Sendable {
     private var stored: (any Error)?
     func set(_ error: any Error) { lock.lock(); if stored == nil { stored = error }; lock.unlock() }
     var value: (any Error)? { lock.lock(); defer { lock.unlock() }; return stored }
-}
-
-struct UncheckedSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
