@@ -83,7 +83,8 @@ public final class ZeROOptimizer {
     let store: any OptimizerStateStore
     /// Stage 2: this rank's partition of the averaged gradients, kept between reduce and update.
     private var ownedGradient: Tensor?
-    let swapFolder: String?
+    /// This rank's NVMe folders: emptied at start, removed at exit.
+    private var swapFolders: [String] = []
     /// Stage 3's parameter coordinator.
     let partitions: PartitionedParameters?
 
@@ -108,22 +109,24 @@ public final class ZeROOptimizer {
         let ranks = settings.stage == 0 ? 1 : groups.sequenceDataParallel.size
         layout = PartitionLayout(kind: settings.stage == 3 ? .perParameter : .flat, counts: parameters.map { $0.1.value.count }, ranks: ranks)
         let owned = layout.partitionSize
+        var folders: [String] = []
+        func freshFolder(_ path: String) throws -> String {
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            folders.append(path)
+            return path
+        }
         if settings.stage == 3 {
             func tier(_ device: OffloadSettings.Device) -> PartitionArray.Tier {
                 switch device { case .none: .resident; case .cpu: .host; case .nvme: .file }
             }
             let usesFiles = settings.offloadParam.device == .nvme || settings.offloadOptimizer.device == .nvme
             let root = settings.offloadParam.nvmePath ?? settings.offloadOptimizer.nvmePath
-            var folder: String?
-            if usesFiles, let root {
-                folder = root + "/zero_stage_3/rank\(groups.world.rank)"
-                try? FileManager.default.removeItem(atPath: folder!)
-                try FileManager.default.createDirectory(atPath: folder!, withIntermediateDirectories: true)
-            }
+            let folder = try root.flatMap { usesFiles ? try freshFolder($0 + "/zero_stage_3/rank\(groups.world.rank)") : nil }
             partitions = try PartitionedParameters(parameters, communicator: groups.sequenceDataParallel,
                                                    persistenceThreshold: settings.paramPersistenceThreshold,
                                                    prefetchLimit: settings.prefetchBucketSize,
-                                                   masterTier: settings.offloadParam.device == .nvme ? .file : tier(settings.offloadParam.device),
+                                                   masterTier: tier(settings.offloadParam.device),
                                                    gradientTier: tier(settings.offloadOptimizer.device), swapFolder: folder)
         } else {
             partitions = nil
@@ -132,16 +135,10 @@ public final class ZeROOptimizer {
         case .none: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: false)
         case .cpu: store = MemoryStateStore(count: owned, subGroupSize: settings.subGroupSize, offloadedToHost: true)
         case .nvme:
-            // One folder per rank, emptied at start and removed at exit (deinit).
-            let folder = settings.offloadOptimizer.nvmePath! + "/zero_stage_\(settings.stage)/optimizer/rank\(groups.world.rank)"
-            try? FileManager.default.removeItem(atPath: folder)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            swapFolder = folder
+            let folder = try freshFolder(settings.offloadOptimizer.nvmePath! + "/zero_stage_\(settings.stage)/optimizer/rank\(groups.world.rank)")
             store = try NVMeStateStore(count: owned, subGroupSize: settings.subGroupSize, folder: folder)
-            try checkBudget()
-            return
         }
-        swapFolder = nil
+        swapFolders = folders
         try checkBudget()
     }
 
@@ -173,7 +170,7 @@ public final class ZeROOptimizer {
     }
 
     deinit {
-        if let swapFolder { try? FileManager.default.removeItem(atPath: swapFolder) }
+        for folder in swapFolders { try? FileManager.default.removeItem(atPath: folder) }
     }
 
     /// Call after backward on every rank (gradients may be missing: they count as zeros).
