@@ -86,18 +86,13 @@ final class PartitionedParameters: ModuleHooks {
         let width = indices.reduce(0) { $0 + layout.shardSizes[$1] }
         var within = 0
         for index in indices {
-            let size = layout.shardSizes[index], count = layout.counts[index]
             if !available[index] {
                 parameters[index].value.storage.restore { base in
-                    let destination = base.assumingMemoryBound(to: Float.self)
-                    for source in 0..<ranks {
-                        let start = source * size, take = Swift.max(0, Swift.min(size, count - start))
-                        for k in 0..<take { destination[start + k] = gathered[source * width + within + k] }
-                    }
+                    unshard(index, from: gathered, blockWidth: width, at: within, into: base.assumingMemoryBound(to: Float.self))
                 }
                 available[index] = true
             }
-            within += size
+            within += layout.shardSizes[index]
         }
     }
 
@@ -148,16 +143,24 @@ final class PartitionedParameters: ModuleHooks {
         }
     }
 
+    /// Parameter `index` whole from an all-gather: rank r's block of `blockWidth` values holds its
+    /// shard at `offset` (padding beyond numel is dropped).
+    private func unshard(_ index: Int, from gathered: [Float], blockWidth: Int, at offset: Int, into destination: UnsafeMutablePointer<Float>) {
+        let size = layout.shardSizes[index], count = layout.counts[index]
+        for source in 0..<ranks {
+            let start = source * size, take = Swift.max(0, Swift.min(size, count - start))
+            for k in 0..<take { destination[start + k] = gathered[source * blockWidth + offset + k] }
+        }
+    }
+
     /// Copies of every parameter's full values (one all-gather of the partitions; the parameters
     /// themselves stay as they are).
     func wholeCopies() throws -> [[Float]] {
         let all = try communicator.allGather(try master.read(0..<layout.partitionSize))
         return parameters.indices.map { index in
-            let size = layout.shardSizes[index], count = layout.counts[index], offset = layout.offsets[index]
-            var values = [Float](repeating: 0, count: count)
-            for source in 0..<ranks {
-                let start = source * size, take = Swift.max(0, Swift.min(size, count - start))
-                for k in 0..<take { values[start + k] = all[source * layout.partitionSize + offset + k] }
+            var values = [Float](repeating: 0, count: layout.counts[index])
+            values.withUnsafeMutableBufferPointer {
+                unshard(index, from: all, blockWidth: layout.partitionSize, at: layout.offsets[index], into: $0.baseAddress!)
             }
             return values
         }
