@@ -46,7 +46,8 @@ public enum ZeROCheckpoint {
             }
         }
         try world.barrier()
-        if world.rank == 0 { try writeAtomically(tag + "\n", to: directory + "/latest") }
+        // Temporary name and rename, as every text output here; the shards it names are fsynced already.
+        if world.rank == 0 { try (tag + "\n").write(toFile: directory + "/latest", atomically: true, encoding: .utf8) }
         try world.barrier()
     }
 
@@ -186,15 +187,5 @@ public enum ZeROCheckpoint {
             if !weightsOnly { try optimizer.write("step", [Int64(shards.optimizerStep)], shape: []) }
         }
         return shards.names.count
-    }
-
-    static func writeAtomically(_ text: String, to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
-            throw CheckpointError(file: path, message: "cannot write")
-        }
-        let descriptor = open(temporary, O_RDONLY)
-        if descriptor >= 0 { fsync(descriptor); close(descriptor) }
-        guard rename(temporary, path) == 0 else { throw CheckpointError(file: path, message: "cannot rename \(temporary) into place") }
     }
 }
