@@ -103,43 +103,26 @@ public final class InProcessCommunicator: Communicator, @unchecked Sendable {
         return result
     }
 
-    public func barrier() throws { _ = exchange(0) }
+    // The blocking collectives are the non-blocking ones awaited at once (same slot, same checks).
+    public func barrier() throws { try startBarrier().wait() }
 
     public func broadcast<T: CommunicatorElement>(_ values: [T], root: Int) throws -> [T] {
-        guard (0..<size).contains(root) else { throw CommunicatorError(message: "broadcast: root \(root) outside 0..<\(size)") }
-        return exchange(values)[root]
+        try startBroadcast(values, root: root).wait()
     }
 
     public func allReduce<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> [T] {
-        try reduce(exchange(values), operation)
+        try startAllReduce(values, operation).wait()
     }
 
-    public func allGather<T: CommunicatorElement>(_ values: [T]) throws -> [T] {
-        let all = exchange(values)
-        guard all.allSatisfy({ $0.count == values.count }) else {
-            throw CommunicatorError(message: "allGather: ranks passed \(all.map(\.count)) values; use allGatherV for unequal counts")
-        }
-        return all.flatMap { $0 }
-    }
+    public func allGather<T: CommunicatorElement>(_ values: [T]) throws -> [T] { try startAllGather(values).wait() }
 
     public func allGatherV<T: CommunicatorElement>(_ values: [T]) throws -> [[T]] { exchange(values) }
 
     public func reduceScatter<T: CommunicatorElement>(_ values: [T], _ operation: ReduceOperation) throws -> [T] {
-        guard values.count % size == 0 else {
-            throw CommunicatorError(message: "reduceScatter: \(values.count) values do not split into \(size) equal blocks")
-        }
-        let reduced = try reduce(exchange(values), operation)
-        let block = values.count / size
-        return Array(reduced[(rank * block)..<((rank + 1) * block)])
+        try startReduceScatter(values, operation).wait()
     }
 
-    public func allToAll<T: CommunicatorElement>(_ values: [T]) throws -> [T] {
-        guard values.count % size == 0 else {
-            throw CommunicatorError(message: "allToAll: \(values.count) values do not split into \(size) equal blocks")
-        }
-        let block = values.count / size
-        return exchange(values).flatMap { Array($0[(rank * block)..<((rank + 1) * block)]) }
-    }
+    public func allToAll<T: CommunicatorElement>(_ values: [T]) throws -> [T] { try startAllToAll(values).wait() }
 
     public func allToAllV<T: CommunicatorElement>(_ blocks: [[T]]) throws -> [[T]] {
         guard blocks.count == size else { throw CommunicatorError(message: "allToAllV: \(blocks.count) blocks for \(size) ranks") }
