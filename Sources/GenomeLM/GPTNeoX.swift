@@ -152,13 +152,20 @@ public final class GPTNeoXForCausalLM: Module {
     /// Next-token cross-entropy. By default only real tokens are predicted (labels on padding are
     /// ignored); `includePadding` reproduces upstream GenSLM, whose labels are input_ids, pads included.
     public func loss(_ ids: Tensor, attentionMask: Tensor, includePadding: Bool = false) -> Tensor {
+        crossEntropy(self(ids, attentionMask: attentionMask),
+                     Self.nextTokenLabels(ids, attentionMask: attentionMask, includePadding: includePadding), ignoreIndex: -100)
+    }
+
+    /// Labels `[B, S]` for next-token prediction: the next token, −100 where it is padding (unless
+    /// counted) and at the last position.
+    static func nextTokenLabels(_ ids: Tensor, attentionMask: Tensor, includePadding: Bool) -> Tensor {
         let (b, s) = (ids.shape[0], ids.shape[1])
-        let logits = self(ids, attentionMask: attentionMask)
-        let predictions = logits.sliced(axis: 1, 0, s - 1)
-        let targets = ids.sliced(axis: 1, 1).scalars(as: Int64.self)
-        let real = attentionMask.sliced(axis: 1, 1).scalars(as: Int64.self)
-        let labels = zip(targets, real).map { includePadding || $1 != 0 ? $0 : -100 }
-        return crossEntropy(predictions, Tensor(labels, shape: [b, s - 1]), ignoreIndex: -100)
+        let tokens = ids.scalars(as: Int64.self), real = attentionMask.scalars(as: Int64.self)
+        let labels = (0..<(b * s)).map { index -> Int64 in
+            guard index % s + 1 < s else { return -100 }
+            return includePadding || real[index + 1] != 0 ? tokens[index + 1] : -100
+        }
+        return Tensor(labels, shape: [b, s])
     }
 
     /// The same loss as `loss(_:attentionMask:includePadding:)` with the sequence split over the
@@ -169,14 +176,7 @@ public final class GPTNeoXForCausalLM: Module {
         guard let group = sequenceParallelGroup else { return loss(ids, attentionMask: attentionMask, includePadding: includePadding) }
         let (b, s) = (ids.shape[0], ids.shape[1])
         let sharding = SequenceSharding(length: s, ranks: group.size)
-        // Labels of the whole sequence: the next token, −100 where it is padding (unless counted) and at the end.
-        let tokens = ids.scalars(as: Int64.self), real = attentionMask.scalars(as: Int64.self)
-        let labels = (0..<(b * s)).map { index -> Int64 in
-            let position = index % s
-            guard position + 1 < s else { return -100 }
-            return includePadding || real[index + 1] != 0 ? tokens[index + 1] : -100
-        }
-        let labelTensor = Tensor(labels, shape: [b, s])
+        let labelTensor = Self.nextTokenLabels(ids, attentionMask: attentionMask, includePadding: includePadding)
         precondition(s <= configuration.maxPositionEmbeddings,
                      "GPTNeoX: sequence of \(s) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
         let localIDs = sharding.shard(ids, axis: 1, rank: group.rank)
