@@ -120,6 +120,11 @@ public struct GenSLMSettings: Sendable {
             if let number = value as? Int { return Double(number) }
             throw fail(key, "a number")
         }
+        func flag(_ key: String) throws -> Bool {
+            guard let value = values[key], !(value is NSNull) else { return false }
+            guard let flag = value as? Bool else { throw fail(key, "true or false") }
+            return flag
+        }
         func section(_ key: String, _ known: [String]) throws -> [String: Any]? {
             guard let value = values[key], !(value is NSNull) else { return nil }
             guard let mapping = value as? [String: Any] else { throw fail(key, "a mapping") }
@@ -152,11 +157,7 @@ public struct GenSLMSettings: Sendable {
         settings.optimizer = try string("optimizer") ?? settings.optimizer
         settings.loadCheckpoint = try string("load_pt_checkpoint")
         settings.weightDecay = try double("weight_decay") ?? 0
-        func flag(_ key: String) throws -> Bool {
-            guard let value = values[key], !(value is NSNull) else { return false }
-            guard let flag = value as? Bool else { throw fail(key, "true or false") }
-            return flag
-        }
+        settings.lossIncludesPadding = try flag("loss_includes_padding")
         // Without deepspeed_stage, offloading recipes get upstream's default stage 3; others run stage 0.
         let requestsOffload = try flag("offload_optimizer") || flag("offload_parameters")
         let stage = try int("deepspeed_stage") ?? (requestsOffload ? 3 : 0)
@@ -187,10 +188,6 @@ public struct GenSLMSettings: Sendable {
         if let budget = try int("memory_budget_mib") { settings.zero.memoryBudget = budget << 20 }
         settings.sequenceParallelSize = try int("sequence_parallel_size")
         settings.dataParallelSize = try int("data_parallel_size")
-        if let value = values["loss_includes_padding"], !(value is NSNull) {
-            guard let flag = value as? Bool else { throw fail("loss_includes_padding", "true or false") }
-            settings.lossIncludesPadding = flag
-        }
         if let warm = try section("warm_up_lr", ["min_lr", "num_steps"]) {
             settings.warmUpLR = ((warm["min_lr"] as? Double) ?? 5e-8, (warm["num_steps"] as? Int) ?? 50_000)
         }
