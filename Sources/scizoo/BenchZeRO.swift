@@ -77,11 +77,7 @@ struct BenchZeRO: ParsableCommand {
             model!.parameterHooks = zero!.hooks
             func step() throws {
                 model!.zeroGrad()
-                let loss = model!.loss(ids, attentionMask: mask)
-                if ProcessInfo.processInfo.environment["SCIZOO_DEBUG_ZERO"] != nil {
-                    FileHandle.standardError.write(Data("after forward: live \(mib(TensorMemory.liveBytes - baseline)), peak \(mib(TensorMemory.peakBytes - baseline))\n".utf8))
-                }
-                try loss.backward()
+                try model!.loss(ids, attentionMask: mask).backward()
                 try zero!.step()
             }
             try step()
