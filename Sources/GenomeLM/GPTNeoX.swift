@@ -41,11 +41,17 @@ public final class GPTNeoXAttention: Module {
             }
             return dense(context.reshaped([b, s, heads * headDimension]))
         }
-        let q = rotary.apply(qkv.sliced(axis: 3, 0, headDimension))
-        let k = rotary.apply(qkv.sliced(axis: 3, headDimension, 2 * headDimension))
-        let v = qkv.sliced(axis: 3, 2 * headDimension, 3 * headDimension)
-        let context = Tensor.scaledDotProductAttention(q.contiguous(), k.contiguous(), v.contiguous(),
-                                                       masking: AttentionMasking(causal: true, keyMask: keyMask), method: method)
+        let masking = AttentionMasking(causal: true, keyMask: keyMask)
+        let rotated = rotary.apply(qkv, parts: [0, headDimension])
+        let context: Tensor
+        switch method {
+        case .fused:
+            // q, k and v are read in place from the fused projection; one gradient comes back.
+            context = Tensor.packedSelfAttention(rotated, masking: masking)
+        case .reference:
+            context = Tensor.scaledDotProductAttention(rotated.sliced(axis: 3, 0, headDimension), rotated.sliced(axis: 3, headDimension, 2 * headDimension),
+                                                       rotated.sliced(axis: 3, 2 * headDimension, 3 * headDimension), masking: masking, method: .reference)
+        }
         return dense(context.reshaped([b, s, heads * headDimension]))
     }
 }

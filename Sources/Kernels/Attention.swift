@@ -358,12 +358,3 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
 public func attentionBackwardWorkspace(_ g: AttentionGeometry) -> Int {
     2 * g.tileQueries * g.tileKeys + g.queries
 }
-
-/// Runs `body` with OpenBLAS on one thread: the attention kernels parallelise over problems
-/// themselves, and one BLAS thread per problem keeps every product identical on any thread count.
-public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-    let previous = ThreadBudget.current.threads
-    BLASGate.setThreads(1)
-    defer { BLASGate.setThreads(previous) }
-    return try body()
-}

@@ -35,15 +35,65 @@ public struct MatrixLayout: Sendable, Equatable {
 /// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, single precision.
 public func gemm(_ a: UnsafePointer<Float>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Float>, _ layoutB: MatrixLayout,
                  _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0, ldc: Int? = nil) {
-    BLASGate.call { cblas_sgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(layoutA.leadingDimension), b, Int32(layoutB.leadingDimension),
-                beta, c, Int32(ldc ?? n)) }
+    let ldc = ldc ?? n
+    let operands = UncheckedSendable((a, b, c))
+    forEachGEMMBlock(layoutA, layoutB, m: m, n: n, k: k) { block in
+        let (a, b, c) = operands.value
+        BLASGate.call { cblas_sgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
+                    Int32(block.rows), Int32(block.columns), Int32(k), alpha, a + block.offsetA, Int32(layoutA.leadingDimension),
+                    b + block.offsetB, Int32(layoutB.leadingDimension), beta, c + block.offsetC(ldc: ldc), Int32(ldc)) }
+    }
 }
 
 /// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, double precision.
 public func gemm(_ a: UnsafePointer<Double>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Double>, _ layoutB: MatrixLayout,
                  _ c: UnsafeMutablePointer<Double>, m: Int, n: Int, k: Int, alpha: Double = 1, beta: Double = 0, ldc: Int? = nil) {
-    BLASGate.call { cblas_dgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(layoutA.leadingDimension), b, Int32(layoutB.leadingDimension),
-                beta, c, Int32(ldc ?? n)) }
+    let ldc = ldc ?? n
+    let operands = UncheckedSendable((a, b, c))
+    forEachGEMMBlock(layoutA, layoutB, m: m, n: n, k: k) { block in
+        let (a, b, c) = operands.value
+        BLASGate.call { cblas_dgemm(CblasRowMajor, layoutA.transposed ? CblasTrans : CblasNoTrans, layoutB.transposed ? CblasTrans : CblasNoTrans,
+                    Int32(block.rows), Int32(block.columns), Int32(k), alpha, a + block.offsetA, Int32(layoutA.leadingDimension),
+                    b + block.offsetB, Int32(layoutB.leadingDimension), beta, c + block.offsetC(ldc: ldc), Int32(ldc)) }
+    }
+}
+
+/// One block of C that a single-threaded GEMM call computes: rows `row..<row+rows`, columns
+/// `column..<column+columns`, with the element offsets of its A and B operands.
+struct GEMMBlock {
+    var row: Int, rows: Int, column: Int, columns: Int
+    var offsetA: Int, offsetB: Int
+    func offsetC(ldc: Int) -> Int { row * ldc + column }
+}
+
+/// OpenBLAS runs on one thread in this process (`BLASGate`): its idle workers spin in
+/// sched_yield between calls and take the cores our own loops run on. A large product is cut
+/// here instead, along the longer side of C, into blocks whose number depends only on the shape
+/// — so every element is one single-threaded call's dot product, and the result is the same
+/// on every thread count — and the blocks run on the thread budget.
+@inline(__always)
+func forEachGEMMBlock(_ layoutA: MatrixLayout, _ layoutB: MatrixLayout, m: Int, n: Int, k: Int, _ body: (GEMMBlock) -> Void) {
+    let flops = 2 * m * n * k
+    let parts = flops < 1 << 22 ? 1 : flops < 1 << 26 ? 2 : 4
+    let alongRows = m >= n
+    let side = alongRows ? m : n
+    // Blocks of whole 16-element panels, so every block keeps the micro-kernels' full width.
+    let panels = (side + 15) / 16
+    let count = Swift.min(parts, panels)
+    func block(_ index: Int) -> GEMMBlock {
+        let first = index * panels / count * 16, last = Swift.min(side, (index + 1) * panels / count * 16)
+        if alongRows {
+            let offsetA = layoutA.transposed ? first : first * layoutA.leadingDimension
+            return GEMMBlock(row: first, rows: last - first, column: 0, columns: n, offsetA: offsetA, offsetB: 0)
+        }
+        let offsetB = layoutB.transposed ? first * layoutB.leadingDimension : first
+        return GEMMBlock(row: 0, rows: m, column: first, columns: last - first, offsetA: 0, offsetB: offsetB)
+    }
+    if count == 1 {
+        body(block(0))
+        return
+    }
+    parallelFor(count) { range in
+        for index in range { body(block(index)) }
+    }
 }

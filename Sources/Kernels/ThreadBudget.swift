@@ -21,7 +21,8 @@ public struct ThreadBudget: Sendable, Equatable, CustomStringConvertible {
         case derived = "cores / ranks on this node"
     }
 
-    /// Threads for OpenBLAS and for `parallelFor`.
+    /// Threads for `parallelFor`, which also runs the blocks of large GEMMs (OpenBLAS itself
+    /// stays on one thread: see `forEachGEMMBlock`).
     public let threads: Int
     public let source: Source
     /// Online cores this process may run on.
@@ -83,12 +84,11 @@ public struct ThreadBudget: Sendable, Equatable, CustomStringConvertible {
             if let stored { return stored }
             let budget = resolve()
             stored = budget
-            BLASGate.setThreads(budget.threads)
             return budget
         }
     }
 
-    /// Installs a budget (from a CLI flag, or a test) and applies it to OpenBLAS.
+    /// Installs a budget (from a CLI flag, or a test).
     @discardableResult
     public static func install(requested: Int?) -> ThreadBudget {
         let budget = resolve(requested: requested)
@@ -98,11 +98,10 @@ public struct ThreadBudget: Sendable, Equatable, CustomStringConvertible {
 
     public static func install(_ budget: ThreadBudget) {
         state.withLock { $0 = budget }
-        BLASGate.setThreads(budget.threads)
     }
 
-    /// Threads OpenBLAS reports it will use.
-    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+    /// Threads OpenBLAS reports it will use per call.
+    public static var blasThreads: Int { BLASGate.threads }
 
     /// OpenBLAS's build configuration string and the core it selected.
     public static var blasConfiguration: String {

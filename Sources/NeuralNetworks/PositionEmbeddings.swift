@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Kernels
 import TensorCore
 
 /// Rotary position embedding as GPT-NeoX applies it: the first `rotaryDimensions` features of
@@ -39,8 +40,26 @@ public struct RotaryEmbedding: Sendable {
                 Tensor(sines, shape: [length, rotaryDimensions]).cast(to: dtype))
     }
 
-    /// Rotates queries or keys `[B, S, H, D]` at positions offset ..< offset + S.
+    /// Rotates queries or keys `[B, S, H, D]` at positions offset ..< offset + S, in one pass.
     public func apply(_ x: Tensor, offset: Int = 0) -> Tensor {
+        precondition(x.rank == 4 && x.shape[3] == headDimension, "RotaryEmbedding: expected [B, S, H, \(headDimension)], got \(x.shape)")
+        return apply(x, parts: [0], offset: offset)
+    }
+
+    /// Rotates, in one pass, the first `rotaryDimensions` features of every part of each head:
+    /// x `[B, S, H, W]` holds parts starting at feature `parts[i]` (GPT-NeoX's fused
+    /// query_key_value is `[B, S, H, 3·D]` with q at 0 and k at D; v is left as it is).
+    /// The backward is the rotation by the opposite angle. Same arithmetic as `applyReference`.
+    public func apply(_ x: Tensor, parts: [Int], offset: Int = 0) -> Tensor {
+        precondition(x.rank == 4 && x.dtype.isFloatingPoint, "RotaryEmbedding: expected a float [B, S, H, W] tensor, got \(x.shape) \(x.dtype)")
+        precondition(parts.allSatisfy { $0 >= 0 && $0 + rotaryDimensions <= x.shape[3] },
+                     "RotaryEmbedding: parts \(parts) of \(rotaryDimensions) rotary features do not fit heads of width \(x.shape[3])")
+        guard rotaryDimensions > 0, !parts.isEmpty else { return x }
+        return RotaryAngles(self, length: x.shape[1], offset: offset).rotation(x, parts: parts, inverse: false)
+    }
+
+    /// The composed form (slice, rotate_half, concat) of `apply`: the reference twin in tests.
+    public func applyReference(_ x: Tensor, offset: Int = 0) -> Tensor {
         precondition(x.rank == 4 && x.shape[3] == headDimension, "RotaryEmbedding: expected [B, S, H, \(headDimension)], got \(x.shape)")
         guard rotaryDimensions > 0 else { return x }
         let (cosine, sine) = tables(length: x.shape[1], offset: offset, dtype: x.dtype)
@@ -51,6 +70,84 @@ public struct RotaryEmbedding: Sendable {
         let embedded = rotated * c + rotateHalf * s
         if rotaryDimensions == headDimension { return embedded }
         return Tensor.concat([embedded, x.sliced(axis: 3, rotaryDimensions)], axis: 3)
+    }
+}
+
+/// cos and sin of every position and frequency, `[S, rotaryDimensions / 2]`, for one call.
+struct RotaryAngles {
+    let half: Int
+    let cosines: [Double], sines: [Double]
+
+    init(_ rotary: RotaryEmbedding, length: Int, offset: Int) {
+        half = rotary.rotaryDimensions / 2
+        let (c, s) = rotary.tables(length: length, offset: offset, dtype: .float64)
+        // The tables repeat each angle in both halves; keep one copy.
+        let cosineRows = c.doubles, sineRows = s.doubles
+        var cosines = [Double](), sines = [Double]()
+        cosines.reserveCapacity(length * half)
+        sines.reserveCapacity(length * half)
+        for position in 0..<length {
+            cosines.append(contentsOf: cosineRows[position * 2 * half ..< position * 2 * half + half])
+            sines.append(contentsOf: sineRows[position * 2 * half ..< position * 2 * half + half])
+        }
+        self.cosines = cosines
+        self.sines = sines
+    }
+
+    /// The rotation as an autograd operation; its backward is the opposite rotation, itself
+    /// differentiable, so higher-order gradients flow.
+    func rotation(_ x: Tensor, parts: [Int], inverse: Bool) -> Tensor {
+        let value = rotate(x.detached(), parts: parts, inverse: inverse)
+        return Tensor.differentiable(value, name: "rotary", inputs: [x]) { grad in
+            [rotation(grad, parts: parts, inverse: !inverse)]
+        }
+    }
+
+    /// x1·cos − x2·sin and x2·cos + x1·sin on each part (inverse: x1·cos + x2·sin, x2·cos − x1·sin);
+    /// every other feature copied.
+    func rotate(_ x: Tensor, parts: [Int], inverse: Bool) -> Tensor {
+        var result = x.ownedCopy()
+        if result.dtype == .float32 {
+            let c = cosines.map(Float.init), s = sines.map(Float.init)
+            result.update(as: Float.self) { rotateRows($0, shape: x.shape, parts: parts, cosines: c, sines: s, inverse: inverse) }
+        } else {
+            result.update(as: Double.self) { rotateRows($0, shape: x.shape, parts: parts, cosines: cosines, sines: sines, inverse: inverse) }
+        }
+        return result
+    }
+
+    func rotateRows<T: BinaryFloatingPoint>(_ buffer: UnsafeMutableBufferPointer<T>, shape: [Int], parts: [Int], cosines: [T], sines: [T],
+                                            inverse: Bool) {
+        let (length, heads, width, half) = (shape[1], shape[2], shape[3], self.half)
+        let base = UncheckedSendable(buffer.baseAddress!)
+        cosines.withUnsafeBufferPointer { cosines in
+            sines.withUnsafeBufferPointer { sines in
+                let tables = UncheckedSendable((cosines.baseAddress!, sines.baseAddress!))
+                parallelFor(shape[0] * length, minChunk: 64) { rows in
+                    let (cosines, sines) = tables.value
+                    for row in rows {
+                        let position = row % length
+                        let c = cosines + position * half, s = sines + position * half
+                        for head in 0..<heads {
+                            let features = base.value + (row * heads + head) * width
+                            for part in parts {
+                                let x1 = features + part, x2 = x1 + half
+                                for i in 0..<half {
+                                    let a = x1[i], b = x2[i]
+                                    if inverse {
+                                        x1[i] = a * c[i] + b * s[i]
+                                        x2[i] = b * c[i] - a * s[i]
+                                    } else {
+                                        x1[i] = a * c[i] - b * s[i]
+                                        x2[i] = b * c[i] + a * s[i]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -123,21 +123,19 @@ extension Tensor {
             let pb1 = b1?.elementPointer(T.self), pb2 = b2?.elementPointer(T.self)
             let po = output.storage.pointer(as: T.self), plse = lse.storage.pointer(as: T.self)
             let shared = UncheckedSendable((pq, pk, pv, pb1, pb2, po, plse))
-            withSingleThreadedBLAS {
-                parallelFor(bCount * nCount * h) { range in
-                    let (pq, pk, pv, pb1, pb2, po, plse) = shared.value
-                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionForwardWorkspace(geometry))
-                    defer { workspace.deallocate() }
-                    for problem in range {
-                        let bn = problem / h, head = problem % h, batch = bn / nCount
-                        let base = (bn * l * h + head) * d
-                        var biases: [AttentionBiasView<T>] = []
-                        if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
-                        if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                        let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
-                                                        vStride: h * d, biases: biases)
-                        T.attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
-                    }
+            parallelFor(bCount * nCount * h) { range in
+                let (pq, pk, pv, pb1, pb2, po, plse) = shared.value
+                let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionForwardWorkspace(geometry))
+                defer { workspace.deallocate() }
+                for problem in range {
+                    let bn = problem / h, head = problem % h, batch = bn / nCount
+                    let base = (bn * l * h + head) * d
+                    var biases: [AttentionBiasView<T>] = []
+                    if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
+                    if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                    let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
+                                                    vStride: h * d, biases: biases)
+                    T.attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
                 }
             }
         }
@@ -166,31 +164,29 @@ extension Tensor {
                                             gc.elementPointer(T.self), lc.elementPointer(T.self)))
             let outputs = UncheckedSendable((dq.storage.pointer(as: T.self), dk.storage.pointer(as: T.self), dv.storage.pointer(as: T.self),
                                              partial1?.storage.pointer(as: T.self), dbias2?.storage.pointer(as: T.self)))
-            withSingleThreadedBLAS {
-                // One unit per (b, h): it owns dBias2[b, 0, h] and loops over n in order.
-                parallelFor(bCount * h) { range in
-                    let (pq, pk, pv, pb1, pb2, po, pg, plse) = inputs.value
-                    let (pdq, pdk, pdv, pp1, pdb2) = outputs.value
-                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionBackwardWorkspace(geometry))
-                    defer { workspace.deallocate() }
-                    for unit in range {
-                        let batch = unit / h, head = unit % h
-                        for n in 0..<nCount {
-                            let bn = batch * nCount + n
-                            let base = (bn * l * h + head) * d
-                            var biases: [AttentionBiasView<T>] = []
-                            if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
-                            if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                            let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
-                                                            vStride: h * d, biases: biases)
-                            var targets: [AttentionBiasGradient<T>] = []
-                            if let pp1 { targets.append(AttentionBiasGradient(base: pp1 + ((head * bCount + batch) * nCount + n) * l, rowStride: 0, columnStride: 1)) }
-                            if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                            let gradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: h * d,
-                                                               dkStride: h * d, dvStride: h * d, biasGradients: targets)
-                            T.attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
-                                              lse: plse + (bn * h + head) * l, gradients: gradients, workspace: workspace)
-                        }
+            // One unit per (b, h): it owns dBias2[b, 0, h] and loops over n in order.
+            parallelFor(bCount * h) { range in
+                let (pq, pk, pv, pb1, pb2, po, pg, plse) = inputs.value
+                let (pdq, pdk, pdv, pp1, pdb2) = outputs.value
+                let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionBackwardWorkspace(geometry))
+                defer { workspace.deallocate() }
+                for unit in range {
+                    let batch = unit / h, head = unit % h
+                    for n in 0..<nCount {
+                        let bn = batch * nCount + n
+                        let base = (bn * l * h + head) * d
+                        var biases: [AttentionBiasView<T>] = []
+                        if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
+                        if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                        let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
+                                                        vStride: h * d, biases: biases)
+                        var targets: [AttentionBiasGradient<T>] = []
+                        if let pp1 { targets.append(AttentionBiasGradient(base: pp1 + ((head * bCount + batch) * nCount + n) * l, rowStride: 0, columnStride: 1)) }
+                        if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+                        let gradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: h * d,
+                                                           dkStride: h * d, dvStride: h * d, biasGradients: targets)
+                        T.attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
+                                          lse: plse + (bn * h + head) * l, gradients: gradients, workspace: workspace)
                     }
                 }
             }

@@ -83,12 +83,64 @@ extension Tensor {
         return logits.softmax(axis: -1).matmul(vh).permuted([0, 2, 1, 3]).contiguous()
     }
 
-    static func selfAttentionProblems<T: AttentionScalar & TensorFloat>(
-        _ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, masking: AttentionMasking, keyMask: Tensor?
-    ) -> (Int) -> AttentionProblem<T> {
+    /// Element strides of one operand of every (b, h) problem: rows (positions) are `position`
+    /// apart, and a problem starts at `base + b·batch + h·head`.
+    struct HeadRows {
+        var base: Int
+        var batch: Int
+        var position: Int
+        var head: Int
+
+        init(base: Int = 0, batch: Int, position: Int, head: Int) {
+            self.base = base
+            self.batch = batch
+            self.position = position
+            self.head = head
+        }
+
+        /// `[B, S, H, D]`, contiguous.
+        static func separate(length: Int, heads: Int, width: Int) -> HeadRows {
+            HeadRows(batch: length * heads * width, position: heads * width, head: width)
+        }
+
+        /// Part `part` (0 = q, 1 = k, 2 = v) of `[B, S, H, 3·D]`, GPT-NeoX's fused per-head layout.
+        static func packed(part: Int, length: Int, heads: Int, width: Int) -> HeadRows {
+            HeadRows(base: part * width, batch: length * heads * 3 * width, position: heads * 3 * width, head: 3 * width)
+        }
+
+        func start(_ batch: Int, _ head: Int) -> Int { base + batch * self.batch + head * self.head }
+    }
+
+    /// Pointers and row layouts of q, k and v (or of their gradients).
+    struct HeadOperands<T>: @unchecked Sendable {
+        var q: UnsafeMutablePointer<T>, k: UnsafeMutablePointer<T>, v: UnsafeMutablePointer<T>
+        var qRows: HeadRows, kRows: HeadRows, vRows: HeadRows
+    }
+
+    /// q, k, v as the kernels read them: contiguous copies where needed, or the packed tensor.
+    static func headOperands<T: TensorFloat>(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> (HeadOperands<T>, keepAlive: [Tensor]) {
         let (sq, h, d) = (q.shape[1], q.shape[2], q.shape[3]), sk = k.shape[1]
-        let pq = q.elementPointer(T.self), pk = k.elementPointer(T.self), pv = v.elementPointer(T.self)
-        let biasView: Tensor? = bias.map { $0.expandedView(to: [q.shape[0], h, sq, sk]) }
+        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        return (HeadOperands(q: .init(mutating: qc.elementPointer(T.self)), k: .init(mutating: kc.elementPointer(T.self)),
+                             v: .init(mutating: vc.elementPointer(T.self)),
+                             qRows: .separate(length: sq, heads: h, width: d), kRows: .separate(length: sk, heads: h, width: d),
+                             vRows: .separate(length: sk, heads: h, width: d)), [qc, kc, vc])
+    }
+
+    static func packedOperands<T: TensorFloat>(_ qkv: Tensor) -> (HeadOperands<T>, keepAlive: [Tensor]) {
+        let (s, h, d) = (qkv.shape[1], qkv.shape[2], qkv.shape[3] / 3)
+        let dense = qkv.contiguousStorageView()
+        let p = UnsafeMutablePointer(mutating: dense.elementPointer(T.self))
+        return (HeadOperands(q: p, k: p, v: p, qRows: .packed(part: 0, length: s, heads: h, width: d),
+                             kRows: .packed(part: 1, length: s, heads: h, width: d), vRows: .packed(part: 2, length: s, heads: h, width: d)),
+                [dense])
+    }
+
+    static func selfAttentionProblems<T: AttentionScalar & TensorFloat>(
+        _ operands: HeadOperands<T>, batch b: Int, queries sq: Int, keys sk: Int, heads h: Int, bias: Tensor?, masking: AttentionMasking,
+        keyMask: Tensor?
+    ) -> (Int) -> AttentionProblem<T> {
+        let biasView: Tensor? = bias.map { $0.expandedView(to: [b, h, sq, sk]) }
         let pb = biasView?.elementPointer(T.self)
         let pm = keyMask?.elementPointer(Bool.self)
         let slopes = masking.alibiSlopes
@@ -99,8 +151,10 @@ extension Tensor {
                 biases.append(AttentionBiasView(base: pb + batch * view.strides[0] + head * view.strides[1],
                                                 rowStride: view.strides[2], columnStride: view.strides[3]))
             }
-            return AttentionProblem(q: pq + (batch * sq * h + head) * d, k: pk + (batch * sk * h + head) * d,
-                                    v: pv + (batch * sk * h + head) * d, qStride: h * d, kStride: h * d, vStride: h * d,
+            return AttentionProblem(q: UnsafePointer(operands.q + operands.qRows.start(batch, head)),
+                                    k: UnsafePointer(operands.k + operands.kRows.start(batch, head)),
+                                    v: UnsafePointer(operands.v + operands.vRows.start(batch, head)), qStride: operands.qRows.position,
+                                    kStride: operands.kRows.position, vStride: operands.vRows.position,
                                     biases: biases, keyMask: pm.map { $0 + batch * sk }, alibiSlope: T(slopes?[head] ?? 0))
         }
     }
@@ -109,30 +163,43 @@ extension Tensor {
     public static func selfAttentionForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor? = nil, masking: AttentionMasking = .none,
                                             scale: Double? = nil, tiling: AttentionTiling = .standard) -> (output: Tensor, lse: Tensor) {
         let (b, sq, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]), sk = k.shape[1]
-        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        if q.dtype == .float32 {
+            let (operands, alive) = headOperands(q, k, v) as (HeadOperands<Float>, [Tensor])
+            return withExtendedLifetime(alive) {
+                selfAttentionForward(operands, batch: b, queries: sq, keys: sk, heads: h, width: d, dtype: q.dtype, bias: bias,
+                                     masking: masking, scale: scale, tiling: tiling)
+            }
+        }
+        let (operands, alive) = headOperands(q, k, v) as (HeadOperands<Double>, [Tensor])
+        return withExtendedLifetime(alive) {
+            selfAttentionForward(operands, batch: b, queries: sq, keys: sk, heads: h, width: d, dtype: q.dtype, bias: bias,
+                                 masking: masking, scale: scale, tiling: tiling)
+        }
+    }
+
+    static func selfAttentionForward<T: AttentionScalar & TensorFloat>(
+        _ operands: HeadOperands<T>, batch b: Int, queries sq: Int, keys sk: Int, heads h: Int, width d: Int, dtype: DType, bias: Tensor?,
+        masking: AttentionMasking, scale: Double?, tiling: AttentionTiling
+    ) -> (output: Tensor, lse: Tensor) {
         let mask = masking.keyMask?.contiguousStorageView()
-        let output = Tensor(uninitializedShape: q.shape, dtype: q.dtype, zeroed: false)
-        let lse = Tensor(uninitializedShape: [b, h, sq], dtype: q.dtype, zeroed: false)
+        let output = Tensor(uninitializedShape: [b, sq, h, d], dtype: dtype, zeroed: false)
+        let lse = Tensor(uninitializedShape: [b, h, sq], dtype: dtype, zeroed: false)
         let geometry = AttentionGeometry(queries: sq, keys: sk, headDimension: d, scale: scale ?? 1 / Double(d).squareRoot(),
                                          tileQueries: tiling.queries, tileKeys: tiling.keys, causal: masking.causal,
                                          queryOffset: masking.queryOffset)
-        func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
-            let problems = UncheckedSendable(selfAttentionProblems(qc, kc, vc, bias: bias, masking: masking, keyMask: mask) as (Int) -> AttentionProblem<T>)
-            let outputs = UncheckedSendable((output.storage.pointer(as: T.self), lse.storage.pointer(as: T.self)))
-            withSingleThreadedBLAS {
-                parallelFor(b * h) { range in
-                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionForwardWorkspace(geometry))
-                    defer { workspace.deallocate() }
-                    for problem in range {
-                        let batch = problem / h, head = problem % h
-                        T.attentionForward(problems.value(problem), geometry, o: outputs.value.0 + (batch * sq * h + head) * d,
-                                         oStride: h * d, lse: outputs.value.1 + problem * sq, workspace: workspace)
-                    }
-                }
+        let problems = UncheckedSendable(selfAttentionProblems(operands, batch: b, queries: sq, keys: sk, heads: h, bias: bias,
+                                                               masking: masking, keyMask: mask))
+        let outputs = UncheckedSendable((output.storage.pointer(as: T.self), lse.storage.pointer(as: T.self)))
+        parallelFor(b * h) { range in
+            let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionForwardWorkspace(geometry))
+            defer { workspace.deallocate() }
+            for problem in range {
+                let batch = problem / h, head = problem % h
+                T.attentionForward(problems.value(problem), geometry, o: outputs.value.0 + (batch * sq * h + head) * d,
+                                   oStride: h * d, lse: outputs.value.1 + problem * sq, workspace: workspace)
             }
         }
-        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
-        return (output, lse)
+        return withExtendedLifetime(mask) { (output, lse) }
     }
 
     /// Fused backward: dQ, dK, dV and (when `needBias`) the bias gradient summed to the bias's shape.
@@ -140,40 +207,94 @@ extension Tensor {
                                              scale: Double? = nil, output: Tensor, lse: Tensor, gradOutput: Tensor, needBias: Bool,
                                              tiling: AttentionTiling = .standard) -> (dq: Tensor, dk: Tensor, dv: Tensor, dbias: Tensor?) {
         let (b, sq, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]), sk = k.shape[1]
-        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        let dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(k.shape, dtype: q.dtype), dv = Tensor.zeros(v.shape, dtype: q.dtype)
+        func run<T: AttentionScalar & TensorFloat>(_: T.Type) -> Tensor? {
+            let (operands, alive) = headOperands(q, k, v) as (HeadOperands<T>, [Tensor])
+            let gradients = HeadOperands(q: dq.storage.pointer(as: T.self), k: dk.storage.pointer(as: T.self), v: dv.storage.pointer(as: T.self),
+                                         qRows: operands.qRows, kRows: operands.kRows, vRows: operands.vRows)
+            return withExtendedLifetime(alive) {
+                selfAttentionBackward(operands, gradients: gradients, batch: b, queries: sq, keys: sk, heads: h, width: d, bias: bias,
+                                      masking: masking, scale: scale, output: output, lse: lse, gradOutput: gradOutput,
+                                      needBias: needBias, tiling: tiling)
+            }
+        }
+        let dbias = q.dtype == .float32 ? run(Float.self) : run(Double.self)
+        return (dq, dk, dv, dbias)
+    }
+
+    /// Accumulates dQ, dK, dV into `gradients` (zeroed by the caller); returns the bias gradient.
+    static func selfAttentionBackward<T: AttentionScalar & TensorFloat>(
+        _ operands: HeadOperands<T>, gradients: HeadOperands<T>, batch b: Int, queries sq: Int, keys sk: Int, heads h: Int, width d: Int,
+        bias: Tensor?, masking: AttentionMasking, scale: Double?, output: Tensor, lse: Tensor, gradOutput: Tensor, needBias: Bool,
+        tiling: AttentionTiling
+    ) -> Tensor? {
         let mask = masking.keyMask?.contiguousStorageView()
         let oc = output.contiguousStorageView(), gc = gradOutput.detached().contiguousStorageView(), lc = lse.contiguousStorageView()
-        let dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(k.shape, dtype: q.dtype), dv = Tensor.zeros(v.shape, dtype: q.dtype)
         // The bias gradient per (b, h) problem; summed to the bias's shape in a fixed order after.
-        let full = needBias && bias != nil ? Tensor.zeros([b, h, sq, sk], dtype: q.dtype) : nil
+        let full = needBias && bias != nil ? Tensor.zeros([b, h, sq, sk], dtype: output.dtype) : nil
         let geometry = AttentionGeometry(queries: sq, keys: sk, headDimension: d, scale: scale ?? 1 / Double(d).squareRoot(),
                                          tileQueries: tiling.queries, tileKeys: tiling.keys, causal: masking.causal,
                                          queryOffset: masking.queryOffset)
-        func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
-            let problems = UncheckedSendable(selfAttentionProblems(qc, kc, vc, bias: bias, masking: masking, keyMask: mask) as (Int) -> AttentionProblem<T>)
-            let pointers = UncheckedSendable((oc.elementPointer(T.self), gc.elementPointer(T.self), lc.elementPointer(T.self),
-                                              dq.storage.pointer(as: T.self), dk.storage.pointer(as: T.self), dv.storage.pointer(as: T.self),
-                                              full?.storage.pointer(as: T.self)))
-            withSingleThreadedBLAS {
-                parallelFor(b * h) { range in
-                    let (po, pg, plse, pdq, pdk, pdv, pfull) = pointers.value
-                    let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionBackwardWorkspace(geometry))
-                    defer { workspace.deallocate() }
-                    for problem in range {
-                        let batch = problem / h, head = problem % h
-                        let qBase = (batch * sq * h + head) * d, kBase = (batch * sk * h + head) * d
-                        let targets = pfull.map { [AttentionBiasGradient(base: $0 + problem * sq * sk, rowStride: sk, columnStride: 1)] } ?? []
-                        let gradients = AttentionGradients(dq: pdq + qBase, dk: pdk + kBase, dv: pdv + kBase, dqStride: h * d,
-                                                           dkStride: h * d, dvStride: h * d, biasGradients: targets)
-                        T.attentionBackward(problems.value(problem), geometry, dO: pg + qBase, doStride: h * d, o: po + qBase,
-                                          oStride: h * d, lse: plse + problem * sq, gradients: gradients, workspace: workspace)
-                    }
-                }
+        let problems = UncheckedSendable(selfAttentionProblems(operands, batch: b, queries: sq, keys: sk, heads: h, bias: bias,
+                                                               masking: masking, keyMask: mask))
+        let pointers = UncheckedSendable((oc.elementPointer(T.self), gc.elementPointer(T.self), lc.elementPointer(T.self),
+                                          full?.storage.pointer(as: T.self), gradients))
+        parallelFor(b * h) { range in
+            let (po, pg, plse, pfull, g) = pointers.value
+            let workspace = UnsafeMutablePointer<T>.allocate(capacity: attentionBackwardWorkspace(geometry))
+            defer { workspace.deallocate() }
+            for problem in range {
+                let batch = problem / h, head = problem % h
+                let outputBase = (batch * sq * h + head) * d
+                let targets = pfull.map { [AttentionBiasGradient(base: $0 + problem * sq * sk, rowStride: sk, columnStride: 1)] } ?? []
+                let problemGradients = AttentionGradients(
+                    dq: g.q + g.qRows.start(batch, head), dk: g.k + g.kRows.start(batch, head), dv: g.v + g.vRows.start(batch, head),
+                    dqStride: g.qRows.position, dkStride: g.kRows.position, dvStride: g.vRows.position, biasGradients: targets)
+                T.attentionBackward(problems.value(problem), geometry, dO: pg + outputBase, doStride: h * d, o: po + outputBase,
+                                    oStride: h * d, lse: plse + problem * sq, gradients: problemGradients, workspace: workspace)
             }
         }
-        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
-        let dbias = full.map { $0.sumToShape(bias!.shape).detached() }
-        return (dq, dk, dv, dbias)
+        return withExtendedLifetime((mask, oc, gc, lc)) { full.map { $0.sumToShape(bias!.shape).detached() } }
+    }
+
+    /// Causal-or-not self-attention on GPT-NeoX's fused projection `[B, S, H, 3·D]` (q, k and v
+    /// contiguous within each head): the kernels read q, k and v in place and the backward writes
+    /// one `[B, S, H, 3·D]` gradient, so no slice, copy or zero-filled partial gradient is made.
+    ///
+    /// - Returns: `[B, S, H, D]`, the same as `scaledDotProductAttention` on the three slices.
+    public static func packedSelfAttention(_ qkv: Tensor, masking: AttentionMasking = .none, scale: Double? = nil,
+                                           tiling: AttentionTiling = .standard) -> Tensor {
+        precondition(qkv.rank == 4 && qkv.shape[3] % 3 == 0 && qkv.dtype.isFloatingPoint,
+                     "packedSelfAttention: expected a float [B, S, H, 3·D] tensor, got \(qkv.shape) \(qkv.dtype)")
+        let (b, s, h, d) = (qkv.shape[0], qkv.shape[1], qkv.shape[2], qkv.shape[3] / 3)
+        if let mask = masking.keyMask { precondition(mask.shape == [b, s] && mask.dtype == .bool, "packedSelfAttention: keyMask must be bool [B, S] = \([b, s]), got \(mask.shape) \(mask.dtype)") }
+        precondition(masking.alibiSlopes?.count ?? h == h, "packedSelfAttention: \(masking.alibiSlopes?.count ?? 0) ALiBi slopes for \(h) heads")
+        let scale = scale ?? 1 / Double(d).squareRoot()
+        let dense = qkv.contiguousStorageView()
+        func forward<T: AttentionScalar & TensorFloat>(_: T.Type) -> (Tensor, Tensor) {
+            let (operands, _) = packedOperands(dense) as (HeadOperands<T>, [Tensor])
+            return selfAttentionForward(operands, batch: b, queries: s, keys: s, heads: h, width: d, dtype: qkv.dtype, bias: nil,
+                                        masking: masking, scale: scale, tiling: tiling)
+        }
+        let (output, lse) = qkv.dtype == .float32 ? forward(Float.self) : forward(Double.self)
+        return recording(output, "packed-self-attention", [qkv]) { grad in
+            if GradMode.isEnabled {
+                return referenceGradients([qkv], grad) { inputs in
+                    let parts = (0..<3).map { inputs[0].sliced(axis: 3, $0 * d, ($0 + 1) * d) }
+                    return selfAttentionReference(parts[0], parts[1], parts[2], bias: nil, masking: masking, scale: scale)
+                }
+            }
+            let dqkv = Tensor.zeros(qkv.shape, dtype: qkv.dtype)
+            func backward<T: AttentionScalar & TensorFloat>(_: T.Type) {
+                let (operands, _) = packedOperands(dense) as (HeadOperands<T>, [Tensor])
+                let (gradients, _) = packedOperands(dqkv) as (HeadOperands<T>, [Tensor])
+                _ = selfAttentionBackward(operands, gradients: gradients, batch: b, queries: s, keys: s, heads: h, width: d, bias: nil,
+                                          masking: masking, scale: scale, output: output, lse: lse, gradOutput: grad, needBias: false,
+                                          tiling: tiling)
+            }
+            if qkv.dtype == .float32 { backward(Float.self) } else { backward(Double.self) }
+            return [dqkv]
+        }
     }
 
     static func selfAttentionFused(_ q: Tensor, _ k: Tensor, _ v: Tensor, bias: Tensor?, masking: AttentionMasking,

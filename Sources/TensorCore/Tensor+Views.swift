@@ -136,6 +136,10 @@ extension Tensor {
         return Tensor.recording(materialized(), "contiguous", [self]) { grad in [grad] }
     }
 
+    /// A fresh contiguous copy that owns its storage, outside autograd: the starting point of a
+    /// kernel that writes its result in place with `update`.
+    public func ownedCopy() -> Tensor { materialized() }
+
     /// Flattened to one axis.
     public func flattened() -> Tensor { reshaped([count]) }
 }

@@ -99,6 +99,33 @@ struct PositionEmbeddingTests {
         #expect(closeness(shard, whole.sliced(axis: 1, 3).contiguous()).passed)
     }
 
+    @Test("fused rotary equals the composed reference bit for bit, forward and backward, and on packed q/k/v heads",
+          arguments: [DType.float32, .float64])
+    func rotaryFused(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 17)
+        let rope = RotaryEmbedding(headDimension: 8, fraction: 0.5)
+        let x = generator.normal([2, 7, 3, 8], dtype: dtype).requiringGrad()
+        let gradOutput = generator.normal([2, 7, 3, 8], dtype: dtype)
+        let fused = rope.apply(x, offset: 3), reference = rope.applyReference(x, offset: 3)
+        #expect(fused.doubles == reference.doubles)
+        let fusedGradient = try grad(of: [fused], wrt: [x], gradOutputs: [gradOutput])[0]!
+        let referenceGradient = try grad(of: [reference], wrt: [x], gradOutputs: [gradOutput])[0]!
+        #expect(fusedGradient.doubles == referenceGradient.doubles)
+        // [B, S, H, 3·D] with q at 0 and k at D: both rotated, v untouched.
+        let qkv = generator.normal([2, 7, 3, 24], dtype: dtype)
+        let packed = rope.apply(qkv, parts: [0, 8])
+        #expect(packed.sliced(axis: 3, 0, 8).doubles == rope.applyReference(qkv.sliced(axis: 3, 0, 8).contiguous()).doubles)
+        #expect(packed.sliced(axis: 3, 8, 16).doubles == rope.applyReference(qkv.sliced(axis: 3, 8, 16).contiguous()).doubles)
+        #expect(packed.sliced(axis: 3, 16).doubles == qkv.sliced(axis: 3, 16).doubles)
+        if dtype == .float64 {
+            let inputs = [generator.normal([1, 4, 2, 8], dtype: .float64)]
+            let first = gradcheck({ rope.apply($0[0], offset: 2) }, inputs: inputs)
+            #expect(first.passed, "\(first)")
+            let second = gradgradcheck({ rope.apply($0[0] * $0[0], offset: 2) }, inputs: inputs)
+            #expect(second.passed, "\(second)")
+        }
+    }
+
     @Test("AlphaFold relative positions, ALiBi slopes and T5 buckets")
     func relativeSchemes() {
         let onehot = relativePositionOneHot(residueIndex: [0, 1, 2, 40], maxRelative: 32)

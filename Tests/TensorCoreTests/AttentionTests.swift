@@ -209,6 +209,31 @@ struct SelfAttentionTests {
         #expect(result.passed, "\(result)")
     }
 
+    @Test("attention on GPT-NeoX's packed [B, S, H, 3·D] projection equals attention on its three slices", arguments: [DType.float64, .float32])
+    func packed(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 21)
+        let (b, s, h, d) = (2, 19, 3, 8)
+        let qkv = generator.normal([b, s, h, 3 * d], dtype: dtype).requiringGrad()
+        let gradOutput = generator.normal([b, s, h, d], dtype: dtype)
+        let keep = generator.uniform([b, s], dtype: .float64).doubles.map { $0 < 0.8 }
+        for masking in [AttentionMasking.causal, AttentionMasking(causal: true, keyMask: Tensor(keep, shape: [b, s])), .none] {
+            let tiling = AttentionTiling(queries: 4, keys: 8)
+            let packed = Tensor.packedSelfAttention(qkv, masking: masking, tiling: tiling)
+            let parts = (0..<3).map { qkv.sliced(axis: 3, $0 * d, ($0 + 1) * d).contiguous() }
+            let separate = Tensor.scaledDotProductAttention(parts[0], parts[1], parts[2], masking: masking, tiling: tiling)
+            // The same kernels on the same numbers: bit for bit.
+            #expect(packed.doubles == separate.doubles)
+            let packedGradient = try grad(of: [packed], wrt: [qkv], gradOutputs: [gradOutput])[0]!
+            let separateGradient = try grad(of: [separate], wrt: [qkv], gradOutputs: [gradOutput])[0]!
+            #expect(packedGradient.doubles == separateGradient.doubles)
+            let reference = Tensor.scaledDotProductAttention(parts[0], parts[1], parts[2], masking: masking, method: .reference)
+            #expect(relativeError(packed, reference) <= (dtype == .float64 ? 1e-12 : 1e-5))
+        }
+        let check = gradcheck({ x in Tensor.packedSelfAttention(x[0], masking: .causal, tiling: AttentionTiling(queries: 3, keys: 4)) },
+                              inputs: [generator.normal([1, 5, 2, 9], dtype: .float64)])
+        #expect(check.passed, "\(check)")
+    }
+
     @Test("long causal sequences use O(S·D) memory, not O(S²)")
     func memory() throws {
         var generator = RandomGenerator(seed: 9)
