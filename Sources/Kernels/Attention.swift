@@ -219,6 +219,13 @@ func tileIsFuture(_ g: AttentionGeometry, i0: Int, tq: Int, j0: Int) -> Bool {
     g.causal && j0 > i0 &+ tq &- 1 &+ g.queryOffset
 }
 
+/// Keys of the tile starting at j0 that some query of the tile sees: a causal tile on the
+/// diagonal stops at the last query's position instead of computing columns that are all masked.
+@inline(__always)
+func visibleKeys(_ g: AttentionGeometry, i0: Int, tq: Int, j0: Int, tk: Int) -> Int {
+    g.causal ? Swift.min(tk, i0 &+ tq &+ g.queryOffset &- j0) : tk
+}
+
 /// Forward of one problem: O `[queries, D]` (row stride `oStride`) and lse `[queries]`.
 /// Rows whose keys are all −∞ get O = 0 and lse = −∞.
 func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry,
@@ -235,7 +242,7 @@ func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: A
         var j0 = 0
         while j0 < g.keys {
             if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { break }
-            let tk = Swift.min(tileK, g.keys &- j0)
+            let tk = visibleKeys(g, i0: i0, tq: tq, j0: j0, tk: Swift.min(tileK, g.keys &- j0))
             attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: s)
             for r in 0..<tq {
                 let row = s + r &* tk
@@ -312,12 +319,13 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
     let scale = T(g.scale)
     var j0 = 0
     while j0 < g.keys {
-        let tk = Swift.min(tileK, g.keys &- j0)
+        let fullTile = Swift.min(tileK, g.keys &- j0)
         var i0 = 0
         while i0 < g.queries {
             let tq = Swift.min(tileQ, g.queries &- i0)
             defer { i0 &+= tq }
             if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { continue }
+            let tk = visibleKeys(g, i0: i0, tq: tq, j0: j0, tk: fullTile)
             attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: pTile)
             for r in 0..<tq {
                 let row = pTile + r &* tk, rowLSE = lse[i0 &+ r]
@@ -350,7 +358,7 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
             T.gemmRowMajor(dsTile, transA: true, lda: tk, p.q + i0 &* p.qStride, transB: false, ldb: p.qStride,
                            gradients.dk + j0 &* gradients.dkStride, ldc: gradients.dkStride, m: tk, n: d, k: tq, alpha: scale, beta: 1)
         }
-        j0 &+= tk
+        j0 &+= fullTile
     }
 }
 

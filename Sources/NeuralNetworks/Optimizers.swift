@@ -99,7 +99,11 @@ public final class Adam: Optimizer {
                              weightDecay: weightDecay, decoupled: decoupled, step: stepCount)
         for (index, (_, parameter)) in parameters.enumerated() {
             let gradient = gradientOrZeros(parameter)
-            var value = parameter.value.detached().contiguous()
+            // In place when the parameter owns its storage (the usual case); else on a copy.
+            let inPlace = parameter.value.isWholeStorage
+            var value = inPlace ? parameter.value : parameter.value.detached().contiguous()
+            if inPlace { parameter.value = Tensor.zeros([0]) }  // drop the second reference: no copy-on-write
+            defer { if inPlace { parameter.value = value } else { parameter.value.assign(value) } }
             var m = firstMoments[index], v = secondMoments[index]
             firstMoments[index] = Tensor.zeros([0])  // drop our reference so the update is in place
             secondMoments[index] = Tensor.zeros([0])
@@ -126,7 +130,6 @@ public final class Adam: Optimizer {
             }
             firstMoments[index] = m
             secondMoments[index] = v
-            parameter.value.assign(value)
         }
     }
 

@@ -140,6 +140,10 @@ public struct Tensor: @unchecked Sendable {
 
     // MARK: Writing
 
+    /// Whether the tensor is its whole storage, in order: `update` then writes in place (after a
+    /// copy only if the storage is shared).
+    public var isWholeStorage: Bool { isContiguous && offset == 0 && storage.count == count }
+
     /// Runs `body` on the element buffer of a contiguous tensor, copying shared storage first.
     /// Autograd does not see writes; use it for optimiser updates and initialisation.
     public mutating func update<T: TensorElement, R>(as type: T.Type,
