@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TensorIO", targets: ["TensorIO"]),
         .library(name: "GenomeLM", targets: ["GenomeLM"]),
         .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
+        .library(name: "ProteinFolding", targets: ["ProteinFolding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,9 +42,10 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "TensorCore", dependencies: ["Kernels"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
-        .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5"]),
+        .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
+        .target(name: "ProteinFolding", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["GenomeLM", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
+        .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
