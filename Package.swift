@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
+                "Recipes", "GenomeLM", "ProteinFolding", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),

@@ -116,4 +116,27 @@ struct CLITests {
         #expect(result.standardOutput.contains("streamed 700 × 30 float32 rows"))
         #expect(FileManager.default.fileExists(atPath: output))
     }
+
+    @Test("protein-metrics compares two chains, writes JSON, and asks for --chain when the reference has several")
+    func proteinMetrics() throws {
+        let cif = Fixtures.shared("openfold/2q2k_A/ground_truth/2q2k.cif").path
+        let json = try Fixtures.scratchDirectory("protein-metrics").appendingPathComponent("metrics.json").path
+        let result = try CLI.run(["protein-metrics", "--model", cif, "--model-chain", "B", "--reference", cif, "--chain", "A", "--json", json])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("44 of 45 residues paired") && result.standardOutput.contains("TM-score 0.93"))
+        let decoded = try JSONDecoder().decode([String: AnyDecodableNumberOrArray].self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(decoded["pairedResidues"] != nil && decoded["perResidueLDDT"] != nil)
+        let ambiguous = try CLI.run(["protein-metrics", "--model", cif, "--reference", cif])
+        #expect(ambiguous.status != 0)
+        #expect(ambiguous.standardError.contains("2 protein chains (A, B); choose one with --chain"), "\(ambiguous.standardError)")
+    }
+}
+
+/// A JSON value that is a number or an array of numbers (enough to check the metrics file's keys).
+enum AnyDecodableNumberOrArray: Decodable {
+    case number(Double), array([Double])
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Double.self) { self = .number(value) } else { self = .array(try container.decode([Double].self)) }
+    }
 }
