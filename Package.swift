@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["scizoo", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,9 @@
 // `scizoo protein-metrics`: lDDT, RMSD, GDT, TM-score and dRMSD of a model against a reference.
 import ArgumentParser
 import Foundation
+import Kernels
 import ProteinFolding
+import TensorCore
 
 struct ProteinMetrics: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +38,74 @@ struct ProteinMetrics: ParsableCommand {
             }
         } catch {
             throw fail("protein-metrics", error)
+        }
+    }
+}
+
+struct Fold: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fold",
+        abstract: "Fold a protein from its FASTA and MSA folder with the AlphaFold 2 monomer network (templates off), on the CPU.",
+        discussion: """
+            Writes <tag>_<preset>_unrelaxed.pdb (pLDDT in the B-factor column), <tag>_<preset>_confidence.json \
+            (per-residue pLDDT; pTM and pAE for _ptm presets) and timings.json into --output. \
+            In progress: weight import is not written yet, so only --random-weights runs, and the PDB holds backbone atoms (N, CA, C).
+            """)
+
+    @Option(help: "Query FASTA (one record).") var fasta: String
+    @Option(help: "Alignment folder (.a3m/.sto; uniprot_hits.sto and hmm_output.sto are skipped).") var alignments: String?
+    @Option(help: "AlphaFold parameters (.npz).") var weights: String?
+    @Flag(help: "Random weights (smoke runs and benchmarks): nothing learned, any structure is meaningless.") var randomWeights = false
+    @Option(help: "Preset: model_1 … model_5, each also _ptm.") var preset: String = "model_1_ptm"
+    @Option(help: "Output folder.") var output: String = "fold_output"
+    @Option(help: "Seed of the MSA sampling and masking (and of --random-weights).") var seed: UInt64 = 0
+    @Option(help: "Chunk size over leading axes of attention, transitions and the outer product mean (default: none).") var chunkSize: Int?
+    @Option(help: "Recycling iterations (3 = 4 passes, as upstream).") var recycles: Int = 3
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        do {
+            ThreadBudget.install(requested: threadOptions.threads)
+            let chosen = try AlphaFoldPreset(preset)
+            if weights != nil {
+                throw FoldingInputError(file: weights!, line: 0, message: "importing AlphaFold .npz parameters is not implemented yet; use --random-weights for a smoke run")
+            }
+            guard randomWeights else {
+                throw ValidationError("no weights: pass --weights params_\(preset).npz (AlphaFold's parameters), or --random-weights for a smoke run")
+            }
+            guard recycles >= 0 else { throw ValidationError("--recycles must be 0 or more, got \(recycles)") }
+            let query = try AlignmentParsers.query(fastaAt: fasta)
+            let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
+            let tag = query.description.split(separator: " ").first.map(String.init) ?? "query"
+            print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, random weights")
+            let clock = ContinuousClock(), start = clock.now
+            var generator = RandomGenerator(seed: seed)
+            let model = AlphaFold(preset: chosen, generator: &generator)
+            model.randomizeForSmokeRuns(seed: seed &+ 1)
+            model.eval()
+            let setup = clock.now - start
+            let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
+                print(String(format: "pass %d/%d: %.1f s", pass + 1, recycles + 1, seconds))
+            }
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let base = (output as NSString).appendingPathComponent("\(tag)_\(preset)")
+            let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), RANDOM WEIGHTS",
+                           "backbone atoms only (N, CA, C); B-factor column = pLDDT"]
+            let pdb = PDBWriter.text(sequence: query.sequence, frames: result.frames, plddt: result.plddt, remarks: remarks)
+            try pdb.write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
+            var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues]
+            if let ptm = result.ptm { confidence["ptm"] = ptm }
+            if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
+            try JSONSerialization.data(withJSONObject: confidence, options: [.sortedKeys, .withoutEscapingSlashes])
+                .write(to: URL(fileURLWithPath: base + "_confidence.json"), options: .atomic)
+            let timings: [String: Any] = ["setup_seconds": Double(setup.components.seconds) + Double(setup.components.attoseconds) * 1e-18,
+                                          "pass_seconds": result.passSeconds, "preset": preset]
+            try JSONSerialization.data(withJSONObject: timings, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                .write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("timings.json")), options: .atomic)
+            print(String(format: "wrote %@_unrelaxed.pdb (mean pLDDT %.1f%@), %@_confidence.json, timings.json", base,
+                         result.plddt.reduce(0, +) / Double(result.plddt.count), result.ptm.map { String(format: ", pTM %.3f", $0) } ?? "", base))
+        } catch {
+            throw fail("fold", error)
         }
     }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import TestSupport
+import ProteinFolding
 
 enum CLI {
     /// The `scizoo` executable built beside this test bundle.
@@ -117,6 +118,31 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: output))
     }
 
+    @Test("fold on 2q2k with random weights writes a PDB of 70 residues whose B-factors are the pLDDT file's; without weights it refuses")
+    func fold() throws {
+        let fixture = Fixtures.shared("openfold/2q2k_A")
+        let output = try Fixtures.scratchDirectory("fold").appendingPathComponent("out").path
+        let arguments = ["fold", "--fasta", fixture.appendingPathComponent("2q2k_A.fasta").path,
+                         "--alignments", fixture.appendingPathComponent("alignments/2q2k_A").path, "--output", output]
+        let refused = try CLI.run(arguments)
+        #expect(refused.status != 0 && refused.standardError.contains("--random-weights"), "\(refused.standardError)")
+        let result = try CLI.run(arguments + ["--random-weights", "--recycles", "0", "--chunk-size", "16"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("pass 1/1"))
+        let pdb = output + "/2q2k_A_model_1_ptm_unrelaxed.pdb"
+        let chain = try ProteinStructure.read(pdb).chain(nil)
+        #expect(chain.residues.count == 70 && chain.residues.allSatisfy { $0.atoms.count == 3 })
+        let confidence = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/2q2k_A_model_1_ptm_confidence.json"))) as! [String: Any]
+        let plddt = confidence["plddt"] as! [Double]
+        #expect(plddt.count == 70 && (confidence["predicted_aligned_error"] as! [Double]).count == 4_900)
+        // The B-factor column holds pLDDT (to the column's two decimals).
+        #expect(zip(chain.residues, plddt).allSatisfy { abs($0.bFactors["CA"]! - $1) < 0.006 })
+        // Backbone geometry of the idealised frame: N at (−0.525, 1.363, 0), C at (1.526, 0, 0) from Cα.
+        let first = chain.residues[0].atoms
+        #expect(abs(simd_distance(first["N"]!, first["CA"]!) - (0.525 * 0.525 + 1.363 * 1.363).squareRoot()) < 0.002 && abs(simd_distance(first["CA"]!, first["C"]!) - 1.526) < 0.002)
+        #expect(FileManager.default.fileExists(atPath: output + "/timings.json"))
+    }
+
     @Test("protein-metrics compares two chains, writes JSON, and asks for --chain when the reference has several")
     func proteinMetrics() throws {
         let cif = Fixtures.shared("openfold/2q2k_A/ground_truth/2q2k.cif").path
@@ -140,3 +166,5 @@ enum AnyDecodableNumberOrArray: Decodable {
         if let value = try? container.decode(Double.self) { self = .number(value) } else { self = .array(try container.decode([Double].self)) }
     }
 }
+
+func simd_distance(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double { ((a - b) * (a - b)).sum().squareRoot() }
