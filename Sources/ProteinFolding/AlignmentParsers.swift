@@ -24,6 +24,12 @@ public struct FastaRecord: Equatable, Sendable {
     public let description: String
     public let sequence: String
     public let line: Int
+
+    public init(description: String, sequence: String, line: Int) {
+        self.description = description
+        self.sequence = sequence
+        self.line = line
+    }
 }
 
 /// One alignment: aligned rows of equal length (row 0 is the query), the deletion counts before
@@ -36,6 +42,13 @@ public struct MultipleSequenceAlignment: Sendable {
     public var file: String
 
     public var depth: Int { rows.count }
+
+    public init(rows: [String], deletions: [[Int]], descriptions: [String], file: String) {
+        self.rows = rows
+        self.deletions = deletions
+        self.descriptions = descriptions
+        self.file = file
+    }
 }
 
 public enum AlignmentParsers {

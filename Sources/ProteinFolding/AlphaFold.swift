@@ -78,8 +78,9 @@ public final class AlphaFold: Module {
     /// backbone rigid group (residue_constants.rigid_group_atom_positions, alanine; Engh & Huber).
     public static let backboneAtoms: [(String, SIMD3<Double>)] = [("N", SIMD3(-0.525, 1.363, 0)), ("CA", .zero), ("C", SIMD3(1.526, 0, 0))]
 
-    /// Folds one query: `passes` recycling passes (recycles + 1), features sampled per pass.
-    public func fold(_ raw: RawFeatures, passes: Int, seed: UInt64, chunkSize: Int?, progress: (Int, Double) -> Void = { _, _ in }) -> FoldResult {
+    /// Folds one query: `passes` recycling passes (recycles + 1), features sampled per pass
+    /// (`maxClusters` centres, 512 as upstream).
+    public func fold(_ raw: RawFeatures, passes: Int, seed: UInt64, chunkSize: Int?, maxClusters: Int = 512, progress: (Int, Double) -> Void = { _, _ in }) -> FoldResult {
         withNoGrad {
             let n = raw.residues
             var previousFirstRow = Tensor.zeros([1, n, 256]), previousPair = Tensor.zeros([1, n, n, 128])
@@ -88,7 +89,7 @@ public final class AlphaFold: Module {
             var single = Tensor.zeros([1, n, 384])
             var seconds: [Double] = []
             let clock = ContinuousClock()
-            let options = InputTransformOptions(maxClusters: 512, maxExtra: preset.maxExtra)
+            let options = InputTransformOptions(maxClusters: maxClusters, maxExtra: preset.maxExtra)
             for pass in 0..<passes {
                 let start = clock.now
                 let features = InputTransforms.features(raw, options: options, seed: seed, pass: pass)

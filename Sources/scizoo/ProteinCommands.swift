@@ -109,3 +109,56 @@ struct Fold: ParsableCommand {
         }
     }
 }
+
+struct BenchFold: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fold",
+        abstract: "Seconds and peak memory of a full AlphaFold monomer inference with random weights on a random MSA of the given sizes.")
+
+    @Option(help: "Residues.") var residues: Int = 64
+    @Option(help: "MSA cluster centres (rows of the Evoformer MSA).") var msa: Int = 128
+    @Option(help: "Extra MSA rows.") var extra: Int = 256
+    @Option(help: "Recycling iterations (3 = 4 passes).") var recycles: Int = 3
+    @Option(help: "Preset (its max extra rows bound --extra).") var preset: String = "model_3_ptm"
+    @Option(help: "Chunk size over leading axes (default: none).") var chunkSize: Int?
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        buildModeWarning()
+        let budget = ThreadBudget.install(requested: threadOptions.threads)
+        var generator = RandomGenerator(seed: 5)
+        // A random alignment: row 0 the query, every row 10 % gaps, a few deletions.
+        let rows = msa + extra
+        let letters = Array("ACDEFGHIKLMNPQRSTVWY")
+        let draws = generator.uniform([rows * residues * 2], dtype: .float64).doubles
+        var alignedRows: [String] = [], deletions: [[Int]] = []
+        for r in 0..<rows {
+            var row = "", counts: [Int] = []
+            for i in 0..<residues {
+                let u = draws[2 * (r * residues + i)], w = draws[2 * (r * residues + i) + 1]
+                row.append(r > 0 && u < 0.1 ? "-" : letters[Int(w * 20) % 20])
+                counts.append(r > 0 && u > 0.97 ? 1 : 0)
+            }
+            alignedRows.append(row)
+            deletions.append(counts)
+        }
+        let query = FastaRecord(description: "bench", sequence: alignedRows[0], line: 1)
+        let alignment = MultipleSequenceAlignment(rows: alignedRows, deletions: deletions, descriptions: alignedRows.indices.map { "r\($0)" }, file: "random")
+        let raw = try RawFeatures(query: query, queryFile: "random", alignments: [alignment])
+        let chosen = try AlphaFoldPreset(preset)
+        let model = AlphaFold(preset: chosen, generator: &generator)
+        model.randomizeForSmokeRuns(seed: 6)
+        print("thread budget: \(budget)")
+        print("AlphaFold \(preset), \(residues) residues, \(msa) MSA clusters, \(Swift.min(extra, chosen.maxExtra)) extra rows, "
+              + "\(recycles + 1) passes, chunk size \(chunkSize.map(String.init) ?? "none"), \(model.parameterCount) parameters")
+        let clock = ContinuousClock(), start = clock.now
+        let result = model.fold(raw, passes: recycles + 1, seed: 1, chunkSize: chunkSize, maxClusters: msa) { pass, seconds in
+            print(String(format: "pass %d: %.1f s", pass + 1, seconds))
+        }
+        let total = clock.now - start
+        print(String(format: "total %.1f s (%.2f min); peak RSS %.2f GiB; mean pLDDT %.1f",
+                     Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18,
+                     (Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18) / 60,
+                     Double(peakRSS()) / Double(1 << 30), result.plddt.reduce(0, +) / Double(result.plddt.count)))
+    }
+}
