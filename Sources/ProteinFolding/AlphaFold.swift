@@ -43,7 +43,7 @@ public final class AlphaFold: Module {
     public let inputEmbedder: InputEmbedder
     public let recyclingEmbedder: RecyclingEmbedder
     public let extraMSAEmbedder: ExtraMSAEmbedder
-    public let extraMSAStack: [ExtraMSABlock]
+    public let extraMSAStack: [EvoformerBlock]
     public let evoformer: [EvoformerBlock]
     public let linearSingle: Linear
     public let structureModule: StructureModule
@@ -56,7 +56,7 @@ public final class AlphaFold: Module {
         inputEmbedder = InputEmbedder(generator: &generator)
         recyclingEmbedder = RecyclingEmbedder(generator: &generator)
         extraMSAEmbedder = ExtraMSAEmbedder(generator: &generator)
-        extraMSAStack = (0..<preset.extraBlocks).map { _ in ExtraMSABlock(generator: &generator) }
+        extraMSAStack = (0..<preset.extraBlocks).map { _ in EvoformerBlock(.extraMSA, globalColumnAttention: true, generator: &generator) }
         evoformer = (0..<preset.evoformerBlocks).map { _ in EvoformerBlock(generator: &generator) }
         linearSingle = Linear(256, 384, initialization: .lecun, generator: &generator)
         structureModule = StructureModule(iterations: preset.structureIterations, generator: &generator)

@@ -10,8 +10,8 @@ struct EmbedderTests {
     @Test("extra-MSA block at AlphaFold's widths (c_e 64, 8 × 8 heads): shapes hold and a fresh block is the identity")
     func extraBlock() {
         var generator = RandomGenerator(seed: 21)
-        let block = ExtraMSABlock(generator: &generator)
-        let (e, z, msaMask, pairMask) = EvoformerTests.inputs(s: 6, n: 4, widths: ExtraMSABlock.widths)
+        let block = EvoformerBlock(.extraMSA, globalColumnAttention: true, generator: &generator)
+        let (e, z, msaMask, pairMask) = EvoformerTests.inputs(s: 6, n: 4, widths: .extraMSA)
         let out = withNoGrad { block(msa: e, pair: z, msaMask: msaMask, pairMask: pairMask) }
         #expect(out.msa.shape == [1, 6, 4, 64] && out.pair.shape == [1, 4, 4, 128])
         #expect(out.msa.doubles == e.doubles && out.pair.doubles == z.doubles)

@@ -1,7 +1,8 @@
 // One Evoformer block (model/evoformer.py `EvoformerBlock`, monomer order): MSA row attention
 // with pair bias, MSA column attention, MSA transition, outer product mean, triangle
 // multiplication outgoing and incoming, triangle attention starting and ending node, pair
-// transition — each a residual update. Dropout (training) is not applied yet.
+// transition — each a residual update. The extra-MSA stack's blocks are the same with global
+// column attention and c_e = 64 (`ExtraMSABlock` in upstream). Dropout (training) is not applied yet.
 import NeuralNetworks
 import TensorCore
 
@@ -17,21 +18,44 @@ public struct EvoformerWidths: Sendable, Equatable {
 
     /// AlphaFold 2's Evoformer (48 blocks of these).
     public static let evoformer = EvoformerWidths()
+
+    /// The extra-MSA stack (4 blocks): c_e 64, row and global column attention 8 × 8.
+    public static let extraMSA: EvoformerWidths = {
+        var w = EvoformerWidths()
+        (w.msaChannels, w.msaHeads, w.msaHeadWidth) = (64, 8, 8)
+        return w
+    }()
 }
+
+/// The column step of a block: full column attention (Evoformer) or global attention (extra MSA).
+public protocol MSAColumnUpdate: Module {
+    func callAsFunction(_ m: Tensor, mask: Tensor, chunkSize: Int?) -> Tensor
+}
+
+extension MSAColumnAttention: MSAColumnUpdate {}
+extension MSAGlobalAttention: MSAColumnUpdate {}
 
 public final class EvoformerBlock: Module {
     public let msaAttentionRow: MSARowAttentionWithPairBias
-    public let msaAttentionColumn: MSAColumnAttention
+    public let msaAttentionColumn: any MSAColumnUpdate
     public let msaTransition: Transition
     public let outerProductMean: OuterProductMean
     public let triangleMultiplicationOutgoing: TriangleMultiplication, triangleMultiplicationIncoming: TriangleMultiplication
     public let triangleAttentionStarting: TriangleAttention, triangleAttentionEnding: TriangleAttention
     public let pairTransition: Transition
 
-    public init(_ w: EvoformerWidths = .evoformer, dtype: DType = .float32, generator: inout RandomGenerator) {
+    /// - Parameter globalColumnAttention: the extra-MSA stack's form (with `EvoformerWidths.extraMSA`).
+    public init(_ w: EvoformerWidths = .evoformer, globalColumnAttention: Bool = false, dtype: DType = .float32,
+                generator: inout RandomGenerator) {
         msaAttentionRow = MSARowAttentionWithPairBias(msaChannels: w.msaChannels, pairChannels: w.pairChannels, headWidth: w.msaHeadWidth,
                                                       heads: w.msaHeads, dtype: dtype, generator: &generator)
-        msaAttentionColumn = MSAColumnAttention(msaChannels: w.msaChannels, headWidth: w.msaHeadWidth, heads: w.msaHeads, dtype: dtype, generator: &generator)
+        if globalColumnAttention {
+            msaAttentionColumn = MSAGlobalAttention(msaChannels: w.msaChannels, headWidth: w.msaHeadWidth, heads: w.msaHeads, dtype: dtype,
+                                                    generator: &generator)
+        } else {
+            msaAttentionColumn = MSAColumnAttention(msaChannels: w.msaChannels, headWidth: w.msaHeadWidth, heads: w.msaHeads, dtype: dtype,
+                                                    generator: &generator)
+        }
         msaTransition = Transition(channels: w.msaChannels, factor: w.transitionFactor, dtype: dtype, generator: &generator)
         outerProductMean = OuterProductMean(msaChannels: w.msaChannels, pairChannels: w.pairChannels, hidden: w.outerProductHidden,
                                             dtype: dtype, generator: &generator)
