@@ -12,6 +12,13 @@ extension Tensor {
         if rank == 1 && other.rank == 1 { return unsqueezed(axis: 0).matmul(other.unsqueezed(axis: -1)).reshaped([]) }
         if rank == 1 { return unsqueezed(axis: 0).matmul(other).squeezed(axis: -2) }
         if other.rank == 1 { return matmul(other.unsqueezed(axis: -1)).squeezed(axis: -1) }
+        // [*, M, K] @ [K, N] with a contiguous left operand is one [Π*·M, K] @ [K, N] product, not
+        // one per leading index: larger GEMMs, and the weight gradient is one product over all rows
+        // instead of a product per index summed afterwards.
+        if other.rank == 2 && rank > 2 && isContiguous {
+            let k = shape[rank - 1]
+            return reshaped([count / Swift.max(1, k), k]).matmul(other).reshaped(Array(shape.dropLast()) + [other.shape[1]])
+        }
         let a = self, b = other
         let value = Tensor.matmulKernel(a, b)
         return Tensor.recording(value, "matmul", [a, b]) { grad in
