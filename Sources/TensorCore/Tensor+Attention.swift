@@ -130,17 +130,26 @@ extension Tensor {
                 for problem in range {
                     let bn = problem / h, head = problem % h, batch = bn / nCount
                     let base = (bn * l * h + head) * d
-                    var biases: [AttentionBiasView<T>] = []
-                    if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
-                    if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                    let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
-                                                    vStride: h * d, biases: biases)
+                    let operands = evoformerProblem(q: pq, k: pk, v: pv, bias1: pb1, bias2: pb2, bn: bn, batch: batch, head: head, l: l, h: h, d: d)
                     T.attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
                 }
             }
         }
         if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
         return (output, lse)
+    }
+
+    /// The problem of row group bn = b·N + n and one head in the `[B, N, L, H, D]` layout, with
+    /// bias1 `[B, N, 1, 1, L]` (one row, broadcast over queries) and bias2 `[B, 1, H, L, L]`.
+    static func evoformerProblem<T: AttentionScalar>(q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, bias1: UnsafePointer<T>?,
+                                                     bias2: UnsafePointer<T>?, bn: Int, batch: Int, head: Int, l: Int, h: Int, d: Int)
+        -> AttentionProblem<T>
+    {
+        let base = (bn * l * h + head) * d
+        var biases: [AttentionBiasView<T>] = []
+        if let bias1 { biases.append(AttentionBiasView(base: bias1 + bn * l, rowStride: 0, columnStride: 1)) }
+        if let bias2 { biases.append(AttentionBiasView(base: bias2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
+        return AttentionProblem(q: q + base, k: k + base, v: v + base, qStride: h * d, kStride: h * d, vStride: h * d, biases: biases)
     }
 
     /// Fused backward: dQ, dK, dV, and dBias1 = Σ_h Σ_i dS, dBias2 = Σ_n dS when requested.
@@ -175,11 +184,8 @@ extension Tensor {
                     for n in 0..<nCount {
                         let bn = batch * nCount + n
                         let base = (bn * l * h + head) * d
-                        var biases: [AttentionBiasView<T>] = []
-                        if let pb1 { biases.append(AttentionBiasView(base: pb1 + bn * l, rowStride: 0, columnStride: 1)) }
-                        if let pb2 { biases.append(AttentionBiasView(base: pb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                        let operands = AttentionProblem(q: pq + base, k: pk + base, v: pv + base, qStride: h * d, kStride: h * d,
-                                                        vStride: h * d, biases: biases)
+                        let operands = evoformerProblem(q: pq, k: pk, v: pv, bias1: pb1, bias2: pb2, bn: bn, batch: batch, head: head,
+                                                        l: l, h: h, d: d)
                         var targets: [AttentionBiasGradient<T>] = []
                         if let pp1 { targets.append(AttentionBiasGradient(base: pp1 + ((head * bCount + batch) * nCount + n) * l, rowStride: 0, columnStride: 1)) }
                         if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
