@@ -89,6 +89,16 @@ open class Module {
 
     public func eval() { train(false) }
 
+    /// Redraws every parameter that is all zeros from N(0, std²), in path order. Networks whose
+    /// residual branches end in zero-initialised layers (AlphaFold's "final" init) are the
+    /// identity until trained; smoke runs, benchmarks and tests of such blocks need them non-zero.
+    public func redrawZeroParameters(std: Double, seed: UInt64) {
+        var generator = RandomGenerator(seed: seed)
+        for (_, parameter) in namedParameters() where parameter.value.doubles.allSatisfy({ $0 == 0 }) {
+            parameter.value.assign(generator.normal(parameter.shape, std: std, dtype: parameter.value.dtype))
+        }
+    }
+
     public func zeroGrad() { parameters().forEach { $0.zeroGrad() } }
 
     /// Parameter values by path.

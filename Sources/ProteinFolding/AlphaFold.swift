@@ -2,6 +2,7 @@
 // pass, the input and recycling embedders, the extra-MSA stack, the Evoformer stack, the single
 // projection, the structure module and the heads. Inference only (no graph is recorded).
 import Foundation
+import Kernels
 import NeuralNetworks
 import TensorCore
 
@@ -64,16 +65,6 @@ public final class AlphaFold: Module {
         alignedErrorHead = preset.predictsAlignedError ? AlignedErrorHead(generator: &generator) : nil
     }
 
-    /// Redraws every parameter that initialisation sets to zero (the last layer of each residual
-    /// branch, the backbone update, the heads) from N(0, 0.02²): with those at zero a random
-    /// model is the identity and puts every residue at the origin. For smoke runs and benchmarks.
-    public func randomizeForSmokeRuns(seed: UInt64) {
-        var generator = RandomGenerator(seed: seed)
-        for (_, parameter) in namedParameters() where parameter.value.doubles.allSatisfy({ $0 == 0 }) {
-            parameter.value.assign(generator.normal(parameter.shape, std: 0.02, dtype: parameter.value.dtype))
-        }
-    }
-
     /// Backbone atom positions in a residue's frame (Å): AlphaFold's idealised N, Cα, C of its
     /// backbone rigid group (residue_constants.rigid_group_atom_positions, alanine; Engh & Huber).
     public static let backboneAtoms: [(String, SIMD3<Double>)] = [("N", SIMD3(-0.525, 1.363, 0)), ("CA", .zero), ("C", SIMD3(1.526, 0, 0))]
@@ -116,8 +107,7 @@ public final class AlphaFold: Module {
                 // Pseudo-β of the previous pass: Cα here (Cβ needs the side-chain atoms, not built yet).
                 let translations = frames.translation.doubles
                 previousPositions = (0..<n).map { SIMD3(translations[3 * $0], translations[3 * $0 + 1], translations[3 * $0 + 2]) }
-                let elapsed = clock.now - start
-                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                seconds.append((clock.now - start).inSeconds)
                 progress(pass, seconds.last!)
             }
             let plddt = PLDDTHead.plddt(logits: plddtHead(single)).doubles
@@ -144,10 +134,10 @@ public enum PDBWriter {
         var lines = remarks.map { "REMARK   1 " + $0 }
         var serial = 1
         for (i, letter) in sequence.enumerated() {
-            let r = Array(rotations[9 * i..<9 * i + 9]), t = SIMD3(translations[3 * i], translations[3 * i + 1], translations[3 * i + 2])
+            let frame = RigidTransform(rotation: Array(rotations[9 * i..<9 * i + 9]),
+                                       translation: SIMD3(translations[3 * i], translations[3 * i + 1], translations[3 * i + 2]))
             for (name, local) in AlphaFold.backboneAtoms {
-                let p = SIMD3(r[0] * local.x + r[1] * local.y + r[2] * local.z, r[3] * local.x + r[4] * local.y + r[5] * local.z,
-                              r[6] * local.x + r[7] * local.y + r[8] * local.z) + t
+                let p = frame.apply(local)
                 let atomName = name.count < 4 ? " " + name.padding(toLength: 3, withPad: " ", startingAt: 0) : name
                 lines.append(String(format: "ATOM  %5d %@ %@ A%4d    %8.3f%8.3f%8.3f  1.00%6.2f           %@", serial, atomName,
                                     threeLetter[letter] ?? "UNK", i + 1, p.x, p.y, p.z, plddt[i], String(name.prefix(1))))

@@ -81,7 +81,9 @@ struct Fold: ParsableCommand {
             let clock = ContinuousClock(), start = clock.now
             var generator = RandomGenerator(seed: seed)
             let model = AlphaFold(preset: chosen, generator: &generator)
-            model.randomizeForSmokeRuns(seed: seed &+ 1)
+            // With AlphaFold's zero-initialised layers at zero a random network is the identity and puts
+            // every residue at the origin.
+            model.redrawZeroParameters(std: 0.02, seed: seed &+ 1)
             model.eval()
             let setup = clock.now - start
             let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
@@ -98,7 +100,7 @@ struct Fold: ParsableCommand {
             if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
             try JSONSerialization.data(withJSONObject: confidence, options: [.sortedKeys, .withoutEscapingSlashes])
                 .write(to: URL(fileURLWithPath: base + "_confidence.json"), options: .atomic)
-            let timings: [String: Any] = ["setup_seconds": Double(setup.components.seconds) + Double(setup.components.attoseconds) * 1e-18,
+            let timings: [String: Any] = ["setup_seconds": setup.inSeconds,
                                           "pass_seconds": result.passSeconds, "preset": preset]
             try JSONSerialization.data(withJSONObject: timings, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
                 .write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("timings.json")), options: .atomic)
@@ -147,7 +149,7 @@ struct BenchFold: ParsableCommand {
         let raw = try RawFeatures(query: query, queryFile: "random", alignments: [alignment])
         let chosen = try AlphaFoldPreset(preset)
         let model = AlphaFold(preset: chosen, generator: &generator)
-        model.randomizeForSmokeRuns(seed: 6)
+        model.redrawZeroParameters(std: 0.02, seed: 6)
         print("thread budget: \(budget)")
         print("AlphaFold \(preset), \(residues) residues, \(msa) MSA clusters, \(Swift.min(extra, chosen.maxExtra)) extra rows, "
               + "\(recycles + 1) passes, chunk size \(chunkSize.map(String.init) ?? "none"), \(model.parameterCount) parameters")
@@ -157,8 +159,7 @@ struct BenchFold: ParsableCommand {
         }
         let total = clock.now - start
         print(String(format: "total %.1f s (%.2f min); peak RSS %.2f GiB; mean pLDDT %.1f",
-                     Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18,
-                     (Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18) / 60,
+                     total.inSeconds, total.inSeconds / 60,
                      Double(peakRSS()) / Double(1 << 30), result.plddt.reduce(0, +) / Double(result.plddt.count)))
     }
 }

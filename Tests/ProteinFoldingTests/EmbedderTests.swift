@@ -21,7 +21,7 @@ struct EmbedderTests {
     func globalAttention() {
         var generator = RandomGenerator(seed: 22)
         let attention = MSAGlobalAttention(msaChannels: 6, headWidth: 3, heads: 2, dtype: .float64, generator: &generator)
-        EvoformerTests.randomiseZeroInitialised(attention, seed: 23)
+        attention.redrawZeroParameters(std: 0.05, seed: 23)
         let m = generator.normal([1, 5, 3, 6], dtype: .float64)
         var keep = [Double](repeating: 1, count: 15)
         for i in 0..<3 { keep[4 * 3 + i] = 0 }  // row 4 is padding

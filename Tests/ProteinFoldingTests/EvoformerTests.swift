@@ -7,15 +7,6 @@ import TensorCore
 
 @Suite("Evoformer blocks", .serialized)
 struct EvoformerTests {
-    /// Every output layer that AlphaFold initialises to zero, drawn at random instead, so that
-    /// every residual branch contributes.
-    static func randomiseZeroInitialised(_ module: Module, seed: UInt64) {
-        var generator = RandomGenerator(seed: seed)
-        for (_, parameter) in module.namedParameters() where parameter.value.doubles.allSatisfy({ $0 == 0 }) {
-            parameter.value.assign(generator.normal(parameter.shape, std: 0.05, dtype: parameter.value.dtype))
-        }
-    }
-
     static func inputs(s: Int, n: Int, widths w: EvoformerWidths, dtype: DType = .float32, seed: UInt64 = 1) -> (Tensor, Tensor, Tensor, Tensor) {
         var generator = RandomGenerator(seed: seed)
         let m = generator.normal([1, s, n, w.msaChannels], dtype: dtype), z = generator.normal([1, n, n, w.pairChannels], dtype: dtype)
@@ -35,7 +26,7 @@ struct EvoformerTests {
         #expect(fresh.msa.shape == [1, 3, 5, 256] && fresh.pair.shape == [1, 5, 5, 128])
         // Every residual branch ends in a zero-initialised layer ("final" init), so the block starts as the identity.
         #expect(fresh.msa.doubles == m.doubles && fresh.pair.doubles == z.doubles)
-        Self.randomiseZeroInitialised(block, seed: 4)
+        block.redrawZeroParameters(std: 0.05, seed: 4)
         let trained = withNoGrad { block(msa: m, pair: z, msaMask: msaMask, pairMask: pairMask) }
         #expect(trained.msa.doubles != m.doubles && trained.pair.doubles != z.doubles)
         #expect(trained.msa.doubles.allSatisfy(\.isFinite) && trained.pair.doubles.allSatisfy(\.isFinite))
@@ -49,7 +40,7 @@ struct EvoformerTests {
         (widths.msaChannels, widths.pairChannels, widths.msaHeads, widths.msaHeadWidth) = (32, 16, 4, 8)
         (widths.outerProductHidden, widths.triangleMultiplicationHidden, widths.triangleHeads, widths.triangleHeadWidth) = (4, 16, 2, 8)
         let block = EvoformerBlock(widths, generator: &generator)
-        Self.randomiseZeroInitialised(block, seed: 6)
+        block.redrawZeroParameters(std: 0.05, seed: 6)
         let (m, z, msaMask, pairMask) = Self.inputs(s: 7, n: 9, widths: widths)
         let whole = withNoGrad { block(msa: m, pair: z, msaMask: msaMask, pairMask: pairMask) }
         for size in [1, 2, 4] {
@@ -66,7 +57,7 @@ struct EvoformerTests {
         (widths.msaChannels, widths.pairChannels, widths.msaHeads, widths.msaHeadWidth) = (16, 8, 2, 8)
         (widths.outerProductHidden, widths.triangleMultiplicationHidden, widths.triangleHeads, widths.triangleHeadWidth) = (4, 8, 2, 4)
         let block = EvoformerBlock(widths, dtype: .float64, generator: &generator)
-        Self.randomiseZeroInitialised(block, seed: 8)
+        block.redrawZeroParameters(std: 0.05, seed: 8)
         let (m, z, msaMask, pairMask) = Self.inputs(s: 5, n: 6, widths: widths, dtype: .float64)
         let order = [3, 0, 4, 1, 2]
         let index = Tensor(order.map(Int64.init), shape: [5])
@@ -84,7 +75,7 @@ struct EvoformerTests {
         (widths.outerProductHidden, widths.triangleMultiplicationHidden, widths.triangleHeads, widths.triangleHeadWidth) = (2, 3, 2, 2)
         widths.transitionFactor = 2
         let block = EvoformerBlock(widths, dtype: .float64, generator: &generator)
-        Self.randomiseZeroInitialised(block, seed: 10)
+        block.redrawZeroParameters(std: 0.05, seed: 10)
         let (m, z, msaMask, pairMask) = Self.inputs(s: 2, n: 3, widths: widths, dtype: .float64)
         let result = gradcheck({ x in
             let out = block(msa: x[0], pair: x[1], msaMask: msaMask, pairMask: pairMask)
@@ -97,11 +88,11 @@ struct EvoformerTests {
     func triangleSymmetry() {
         var generator = RandomGenerator(seed: 11)
         let outgoing = TriangleMultiplication(pairChannels: 8, hidden: 6, outgoing: true, dtype: .float64, generator: &generator)
-        Self.randomiseZeroInitialised(outgoing, seed: 12)
+        outgoing.redrawZeroParameters(std: 0.05, seed: 12)
         let incoming = TriangleMultiplication(pairChannels: 8, hidden: 6, outgoing: false, dtype: .float64, generator: &generator)
         try! incoming.loadStateDict(outgoing.stateDict())
         let starting = TriangleAttention(pairChannels: 8, headWidth: 4, heads: 2, startingNode: true, dtype: .float64, generator: &generator)
-        Self.randomiseZeroInitialised(starting, seed: 13)
+        starting.redrawZeroParameters(std: 0.05, seed: 13)
         let ending = TriangleAttention(pairChannels: 8, headWidth: 4, heads: 2, startingNode: false, dtype: .float64, generator: &generator)
         try! ending.loadStateDict(starting.stateDict())
         let raw = generator.normal([1, 5, 5, 8], dtype: .float64)

@@ -23,7 +23,7 @@ struct HeadTests {
     func pairHeads() {
         var generator = RandomGenerator(seed: 42)
         let distogram = DistogramHead(pairChannels: 8, dtype: .float64, generator: &generator)
-        EvoformerTests.randomiseZeroInitialised(distogram, seed: 43)
+        distogram.redrawZeroParameters(std: 0.05, seed: 43)
         let logits = withNoGrad { distogram(generator.normal([1, 5, 5, 8], dtype: .float64)) }
         #expect(closeness(logits, logits.transposed(1, 2).contiguous(), Tolerance(rtol: 0, atol: 0)).passed)
         // All mass on the first aligned-error bin (0.246 Å): pTM = 1/(1 + (0.246/d0)²), pAE = 0.246.

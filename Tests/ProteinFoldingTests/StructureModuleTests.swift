@@ -41,7 +41,7 @@ struct StructureModuleTests {
         var generator = RandomGenerator(seed: 32)
         let ipa = InvariantPointAttention(singleChannels: 24, pairChannels: 8, hidden: 4, heads: 3, queryPoints: 2, valuePoints: 3,
                                           dtype: .float64, generator: &generator)
-        EvoformerTests.randomiseZeroInitialised(ipa, seed: 33)
+        ipa.redrawZeroParameters(std: 0.05, seed: 33)
         let s = generator.normal([1, 6, 24], dtype: .float64), z = generator.normal([1, 6, 6, 8], dtype: .float64)
         let mask = Tensor([1, 1, 1, 1, 1, 0] as [Double], shape: [1, 6])
         let frames = Self.randomFrames(batch: 1, residues: 6, generator: &generator)
@@ -67,7 +67,7 @@ struct StructureModuleTests {
         #expect(fresh.frames.last!.translation.doubles.allSatisfy { $0 == 0 })
         let angles = fresh.angles.doubles
         for k in 0..<35 { #expect(abs(angles[2 * k] * angles[2 * k] + angles[2 * k + 1] * angles[2 * k + 1] - 1) < 1e-5) }
-        EvoformerTests.randomiseZeroInitialised(module, seed: 35)
+        module.redrawZeroParameters(std: 0.05, seed: 35)
         let moved = withNoGrad { module(single: s, pair: z, mask: mask) }
         let translations = moved.frames.last!.translation.doubles
         #expect(translations.contains { $0 != 0 } && translations.allSatisfy(\.isFinite))
