@@ -40,7 +40,7 @@ let package = Package(
         // Row primitives with runtime AVX2+FMA dispatch (function-level target attributes).
         .target(name: "CKernels"),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "TensorCore", dependencies: ["Kernels"]),
+        .target(name: "TensorCore", dependencies: ["Kernels", "CKernels"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

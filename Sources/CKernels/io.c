@@ -7,3 +7,9 @@ int scizoo_open_direct_flag(void) { return O_DIRECT; }
 
 #include <malloc.h>
 int scizoo_release_free_memory(void) { return malloc_trim(0); }
+
+#include <sys/mman.h>
+void *scizoo_remap(void *address, size_t old_length, size_t new_length) {
+    void *moved = mremap(address, old_length, new_length, MREMAP_MAYMOVE);
+    return moved == MAP_FAILED ? NULL : moved;
+}

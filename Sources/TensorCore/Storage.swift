@@ -1,4 +1,5 @@
-// Tensor storage: one 64-byte aligned allocation per buffer, counted in the memory accounting.
+// Tensor storage: one 64-byte aligned allocation per buffer (large ones pooled, BufferPool.swift),
+// counted in the memory accounting.
 import Synchronization
 
 /// Live and peak bytes of tensor storage in this process; benchmarks and leak tests read it.
@@ -84,15 +85,16 @@ public final class TensorStorage: @unchecked Sendable {
         self.dtype = dtype
         self.count = count
         byteCount = Swift.max(1, count * dtype.byteSize)
-        base = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: Self.alignment)
-        if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        let (buffer, isZero) = Self.allocateBuffer(byteCount)
+        base = buffer
+        if zeroed && !isZero { base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
         scope = MemoryScope.current
         TensorMemory.allocated(byteCount)
         scope?.allocated(byteCount)
     }
 
     deinit {
-        base.deallocate()
+        if isReleased { base.deallocate() } else { Self.freeBuffer(base, byteCount) }
         if !isReleased {
             TensorMemory.released(byteCount)
             scope?.released(byteCount)
@@ -103,7 +105,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// (ZeRO stage 3 partitions parameters between uses). Reading it before `restore` is a bug.
     public func release() {
         guard !isReleased else { return }
-        base.deallocate()
+        Self.freeBuffer(base, byteCount)
         base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: Self.alignment)
         isReleased = true
         TensorMemory.released(byteCount)
@@ -114,12 +116,22 @@ public final class TensorStorage: @unchecked Sendable {
     public func restore(_ fill: (UnsafeMutableRawPointer) -> Void) {
         if isReleased {
             base.deallocate()
-            base = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: Self.alignment)
+            base = Self.allocateBuffer(byteCount).0
             isReleased = false
             TensorMemory.allocated(byteCount)
             scope?.allocated(byteCount)
         }
         fill(base)
+    }
+
+    /// Large buffers come from `BufferPool`, small ones from malloc; `zero` says the bytes are known zero.
+    private static func allocateBuffer(_ byteCount: Int) -> (UnsafeMutableRawPointer, zero: Bool) {
+        if byteCount >= BufferPool.threshold { return BufferPool.take(byteCount) }
+        return (UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: alignment), false)
+    }
+
+    private static func freeBuffer(_ pointer: UnsafeMutableRawPointer, _ byteCount: Int) {
+        if byteCount >= BufferPool.threshold { BufferPool.give(pointer) } else { pointer.deallocate() }
     }
 
     func copy() -> TensorStorage {

@@ -43,6 +43,8 @@ public final class EvoformerBlock: Module {
     public let triangleMultiplicationOutgoing: TriangleMultiplication, triangleMultiplicationIncoming: TriangleMultiplication
     public let triangleAttentionStarting: TriangleAttention, triangleAttentionEnding: TriangleAttention
     public let pairTransition: Transition
+    /// When set, each of the nine updates adds its wall-clock time here (`scizoo bench fold`).
+    public var stepTimes: StepTimes?
 
     /// - Parameter globalColumnAttention: the extra-MSA stack's form (with `EvoformerWidths.extraMSA`).
     public init(_ w: EvoformerWidths = .evoformer, globalColumnAttention: Bool = false, dtype: DType = .float32,
@@ -74,15 +76,63 @@ public final class EvoformerBlock: Module {
     public func callAsFunction(msa m: Tensor, pair z: Tensor, msaMask: Tensor, pairMask: Tensor,
                                chunkSize: Int? = nil) -> (msa: Tensor, pair: Tensor) {
         var m = m, z = z
-        m = m + msaAttentionRow(m, pair: z, mask: msaMask, chunkSize: chunkSize)
-        m = m + msaAttentionColumn(m, mask: msaMask, chunkSize: chunkSize)
-        m = m + msaTransition(m, mask: msaMask, chunkSize: chunkSize)
-        z = z + outerProductMean(m, mask: msaMask, chunkSize: chunkSize)
-        z = z + triangleMultiplicationOutgoing(z, mask: pairMask)
-        z = z + triangleMultiplicationIncoming(z, mask: pairMask)
-        z = z + triangleAttentionStarting(z, mask: pairMask, chunkSize: chunkSize)
-        z = z + triangleAttentionEnding(z, mask: pairMask, chunkSize: chunkSize)
-        z = z + pairTransition(z, mask: pairMask, chunkSize: chunkSize)
+        m = m + timed("MSA row attention") { msaAttentionRow(m, pair: z, mask: msaMask, chunkSize: chunkSize) }
+        m = m + timed("MSA column attention") { msaAttentionColumn(m, mask: msaMask, chunkSize: chunkSize) }
+        m = m + timed("MSA transition") { msaTransition(m, mask: msaMask, chunkSize: chunkSize) }
+        z = z + timed("outer product mean") { outerProductMean(m, mask: msaMask, chunkSize: chunkSize) }
+        z = z + timed("triangle multiplication") { triangleMultiplicationOutgoing(z, mask: pairMask) }
+        z = z + timed("triangle multiplication") { triangleMultiplicationIncoming(z, mask: pairMask) }
+        z = z + timed("triangle attention") { triangleAttentionStarting(z, mask: pairMask, chunkSize: chunkSize) }
+        z = z + timed("triangle attention") { triangleAttentionEnding(z, mask: pairMask, chunkSize: chunkSize) }
+        z = z + timed("pair transition") { pairTransition(z, mask: pairMask, chunkSize: chunkSize) }
         return (m, z)
+    }
+
+    private func timed(_ step: String, _ body: () -> Tensor) -> Tensor {
+        guard let stepTimes else { return body() }
+        return stepTimes.measure(step, body)
+    }
+}
+
+/// Wall-clock seconds per named step, summed over calls, in first-seen order.
+public final class StepTimes {
+    public private(set) var steps: [String] = []
+    public private(set) var seconds: [String: Double] = [:]
+
+    public init() {}
+
+    public func measure<T>(_ step: String, _ body: () -> T) -> T {
+        let clock = ContinuousClock(), start = clock.now
+        let result = body()
+        if seconds[step] == nil { steps.append(step) }
+        seconds[step, default: 0] += (clock.now - start).inSeconds
+        return result
+    }
+}
+
+extension EvoformerWidths {
+    /// Multiply-add FLOPs (2 per MAC) of one block's forward per step name, for S rows and N
+    /// residues: the GEMMs and attention products only (norms, softmax and gates are not counted).
+    public func forwardFLOPs(rows s: Int, residues n: Int, globalColumnAttention: Bool) -> [String: Double] {
+        let (s, n) = (Double(s), Double(n))
+        let (cm, cz) = (Double(msaChannels), Double(pairChannels))
+        let hd = Double(msaHeads * msaHeadWidth), h = Double(msaHeads), d = Double(msaHeadWidth)
+        let attentionProjections = 5 * 2 * s * n * cm * hd          // q, k, v, gate, output
+        let rowAttention = attentionProjections + 2 * n * n * cz * h + 2 * 2 * s * h * n * n * d
+        let columnAttention = globalColumnAttention
+            ? 2 * n * cm * hd + 2 * 2 * s * n * cm * d + 2 * 2 * s * n * cm * hd + 2 * 2 * n * h * s * d
+            : attentionProjections + 2 * 2 * n * h * s * s * d
+        let f = Double(transitionFactor), o = Double(outerProductHidden), t = Double(triangleMultiplicationHidden)
+        let th = Double(triangleHeads * triangleHeadWidth)
+        return [
+            "MSA row attention": rowAttention,
+            "MSA column attention": columnAttention,
+            "MSA transition": 2 * 2 * s * n * cm * f * cm,
+            "outer product mean": 2 * 2 * s * n * cm * o + 2 * s * n * n * o * o + 2 * n * n * o * o * cz,
+            "triangle multiplication": 2 * (4 * 2 * n * n * cz * t + 2 * n * n * cz * cz + 2 * n * n * t * cz + 2 * n * n * n * t),
+            "triangle attention": 2 * (5 * 2 * n * n * cz * th + 2 * n * n * cz * Double(triangleHeads)
+                                       + 2 * 2 * n * Double(triangleHeads) * n * n * Double(triangleHeadWidth)),
+            "pair transition": 2 * 2 * n * n * cz * f * cz,
+        ]
     }
 }
