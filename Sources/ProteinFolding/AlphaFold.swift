@@ -1,6 +1,7 @@
 // The AlphaFold 2 monomer model without templates (model/model.py `AlphaFold`): per recycling
 // pass, the input and recycling embedders, the extra-MSA stack, the Evoformer stack, the single
-// projection, the structure module and the heads. Inference only (no graph is recorded).
+// projection, the structure module and the heads. `fold` is inference (no graph is recorded);
+// `pass` is differentiable for training (FoldingLosses).
 import Foundation
 import Kernels
 import NeuralNetworks
@@ -31,6 +32,9 @@ public struct AlphaFoldPreset: Sendable, Equatable {
 public struct FoldResult {
     /// Backbone frames of the last pass (translations in Å), `[1, N, 3, 3]` and `[1, N, 3]`.
     public var frames: Rigid
+    /// Heavy-atom positions of the last pass, atom14 order `[N, 14, 3]` (Å), and the restypes.
+    public var atom14: Tensor
+    public var aatype: [Int]
     /// pLDDT per residue (0–100).
     public var plddt: [Double]
     /// pTM and the predicted aligned error `[N, N]` (Å), for the _ptm presets.
@@ -50,6 +54,9 @@ public final class AlphaFold: Module {
     public let structureModule: StructureModule
     public let plddtHead: PLDDTHead
     public let alignedErrorHead: AlignedErrorHead?
+    public let distogramHead: DistogramHead
+    public let maskedMSAHead: MaskedMSAHead
+    public let experimentallyResolvedHead: ExperimentallyResolvedHead
     public let preset: AlphaFoldPreset
 
     public init(preset: AlphaFoldPreset, generator: inout RandomGenerator) {
@@ -63,89 +70,138 @@ public final class AlphaFold: Module {
         structureModule = StructureModule(iterations: preset.structureIterations, generator: &generator)
         plddtHead = PLDDTHead(generator: &generator)
         alignedErrorHead = preset.predictsAlignedError ? AlignedErrorHead(generator: &generator) : nil
+        distogramHead = DistogramHead(generator: &generator)
+        maskedMSAHead = MaskedMSAHead(generator: &generator)
+        experimentallyResolvedHead = ExperimentallyResolvedHead(generator: &generator)
     }
 
-    /// Backbone atom positions in a residue's frame (Å): AlphaFold's idealised N, Cα, C of its
-    /// backbone rigid group (residue_constants.rigid_group_atom_positions, alanine; Engh & Huber).
-    public static let backboneAtoms: [(String, SIMD3<Double>)] = [("N", SIMD3(-0.525, 1.363, 0)), ("CA", .zero), ("C", SIMD3(1.526, 0, 0))]
+    /// What the previous recycling pass hands to the next (zeros before the first).
+    public struct Recycled {
+        public var firstRow: Tensor, pair: Tensor
+        public var pseudoBeta: [SIMD3<Double>]
+
+        public static func zeros(residues n: Int, dtype: DType = .float32) -> Recycled {
+            Recycled(firstRow: .zeros([1, n, 256], dtype: dtype), pair: .zeros([1, n, n, 128], dtype: dtype),
+                     pseudoBeta: Array(repeating: .zero, count: n))
+        }
+    }
+
+    /// One pass's outputs: the trunk's MSA `[1, S, N, c_m]` and pair `[1, N, N, c_z]`, the
+    /// structure module's single, frames per iteration and torsions (unnormalised and
+    /// normalised, `[1, N, 7, 2]`), and the heavy atoms built from the last frames.
+    public struct Pass {
+        public var msa: Tensor, pair: Tensor, single: Tensor
+        public var frames: [Rigid]
+        public var unnormalizedAngles: Tensor, angles: Tensor
+        public var atoms: SideChains.Atoms
+        public var recycled: Recycled
+    }
+
+    /// One recycling pass on sampled features (recorded for autograd unless under `withNoGrad`).
+    public func pass(_ features: PassFeatures, recycled: Recycled, chunkSize: Int?) -> Pass {
+        let n = features.aatype.count
+        var (m, z) = inputEmbedder(targetFeat: features.targetFeat.unsqueezed(axis: 0), msaFeat: features.msaFeat.unsqueezed(axis: 0),
+                                   residueIndex: features.residueIndex)
+        let carried = recyclingEmbedder(previousFirstRow: recycled.firstRow, previousPair: recycled.pair, previousPseudoBeta: recycled.pseudoBeta)
+        m = Tensor.concat([m.sliced(axis: 1, 0, 1) + carried.firstRow.unsqueezed(axis: 1), m.sliced(axis: 1, 1)], axis: 1)
+        z = z + carried.pair
+        let pairMask = Tensor.ones([1, n, n])
+        if features.extraRows > 0 {
+            var e = extraMSAEmbedder(features.extraMSAFeat.unsqueezed(axis: 0))
+            let extraMask = Tensor.ones([1, features.extraRows, n])
+            for block in extraMSAStack { (e, z) = block(msa: e, pair: z, msaMask: extraMask, pairMask: pairMask, chunkSize: chunkSize) }
+        }
+        let msaMask = Tensor.ones([1, features.clusters, n])
+        for block in evoformer { (m, z) = block(msa: m, pair: z, msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize) }
+        let firstRow = m.sliced(axis: 1, 0, 1).squeezed(axis: 1)
+        let structure = structureModule(single: linearSingle(firstRow), pair: z, mask: Tensor.ones([1, n]))
+        let atoms = SideChains.atoms(backbone: structure.frames.last!, angles: structure.angles, aatype: features.aatype)
+        let pseudoBeta = SideChains.pseudoBeta(atoms.positions.squeezed(axis: 0).detached(), aatype: features.aatype)
+        return Pass(msa: m, pair: z, single: structure.single, frames: structure.frames, unnormalizedAngles: structure.unnormalizedAngles,
+                    angles: structure.angles, atoms: atoms,
+                    recycled: Recycled(firstRow: firstRow.detached(), pair: z.detached(), pseudoBeta: pseudoBeta))
+    }
 
     /// Folds one query: `passes` recycling passes (recycles + 1), features sampled per pass
     /// (`maxClusters` centres, 512 as upstream).
     public func fold(_ raw: RawFeatures, passes: Int, seed: UInt64, chunkSize: Int?, maxClusters: Int = 512, progress: (Int, Double) -> Void = { _, _ in }) -> FoldResult {
         withNoGrad {
-            let n = raw.residues
-            var previousFirstRow = Tensor.zeros([1, n, 256]), previousPair = Tensor.zeros([1, n, n, 128])
-            var previousPositions = [SIMD3<Double>](repeating: .zero, count: n)
-            var frames = Rigid.identity(batch: 1, residues: n, dtype: .float32)
-            var single = Tensor.zeros([1, n, 384])
+            var recycled = Recycled.zeros(residues: raw.residues)
+            var last: Pass?
             var seconds: [Double] = []
             let clock = ContinuousClock()
             let options = InputTransformOptions(maxClusters: maxClusters, maxExtra: preset.maxExtra)
-            for pass in 0..<passes {
+            for index in 0..<passes {
                 let start = clock.now
-                let features = InputTransforms.features(raw, options: options, seed: seed, pass: pass)
-                let clusters = features.clusters, extraRows = features.extraRows
-                var (m, z) = inputEmbedder(targetFeat: features.targetFeat.unsqueezed(axis: 0), msaFeat: features.msaFeat.unsqueezed(axis: 0),
-                                           residueIndex: features.residueIndex)
-                let recycled = recyclingEmbedder(previousFirstRow: previousFirstRow, previousPair: previousPair, previousPseudoBeta: previousPositions)
-                m = Tensor.concat([m.sliced(axis: 1, 0, 1) + recycled.firstRow.unsqueezed(axis: 1), m.sliced(axis: 1, 1)], axis: 1)
-                z = z + recycled.pair
-                let pairMask = Tensor.ones([1, n, n])
-                if extraRows > 0 {
-                    var e = extraMSAEmbedder(features.extraMSAFeat.unsqueezed(axis: 0))
-                    let extraMask = Tensor.ones([1, extraRows, n])
-                    for block in extraMSAStack { (e, z) = block(msa: e, pair: z, msaMask: extraMask, pairMask: pairMask, chunkSize: chunkSize) }
-                }
-                let msaMask = Tensor.ones([1, clusters, n])
-                for block in evoformer { (m, z) = block(msa: m, pair: z, msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize) }
-                let firstRow = m.sliced(axis: 1, 0, 1).squeezed(axis: 1)
-                let structure = structureModule(single: linearSingle(firstRow), pair: z, mask: Tensor.ones([1, n]))
-                frames = structure.frames.last!
-                single = structure.single
-                previousFirstRow = firstRow
-                previousPair = z
-                // Pseudo-β of the previous pass: Cα here (Cβ needs the side-chain atoms, not built yet).
-                let translations = frames.translation.doubles
-                previousPositions = (0..<n).map { SIMD3(translations[3 * $0], translations[3 * $0 + 1], translations[3 * $0 + 2]) }
+                let features = InputTransforms.features(raw, options: options, seed: seed, pass: index)
+                let result = pass(features, recycled: recycled, chunkSize: chunkSize)
+                recycled = result.recycled
+                last = result
                 seconds.append((clock.now - start).inSeconds)
-                progress(pass, seconds.last!)
+                progress(index, seconds.last!)
             }
-            let plddt = PLDDTHead.plddt(logits: plddtHead(single)).doubles
+            let final = last!
+            let plddt = PLDDTHead.plddt(logits: plddtHead(final.single)).doubles
             var ptm: Double?, pae: [Double]?
             if let alignedErrorHead {
-                let logits = alignedErrorHead(previousPair).squeezed(axis: 0)
+                let logits = alignedErrorHead(final.pair).squeezed(axis: 0)
                 ptm = AlignedErrorHead.ptm(logits: logits)
                 pae = AlignedErrorHead.predictedAlignedError(logits: logits).doubles
             }
-            return FoldResult(frames: frames, plddt: plddt, ptm: ptm, predictedAlignedError: pae, passSeconds: seconds)
+            return FoldResult(frames: final.frames.last!, atom14: final.atoms.positions.squeezed(axis: 0), aatype: raw.sequence.map { ResidueAlphabet.restype($0) },
+                              plddt: plddt, ptm: ptm, predictedAlignedError: pae, passSeconds: seconds)
         }
     }
 }
 
-/// PDB output of a fold: backbone atoms (N, Cα, C) per residue with pLDDT in the B-factor column.
-public enum PDBWriter {
-    static let threeLetter: [Character: String] = [
-        "A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU", "G": "GLY", "H": "HIS", "I": "ILE",
-        "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE", "P": "PRO", "S": "SER", "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL",
-    ]
+/// Structure files of a fold: every heavy atom (atom14 slots in use) with pLDDT in the B-factor.
+public enum StructureWriter {
+    /// One residue's atoms as (name, element, position).
+    static func atoms(_ result: FoldResult, residue i: Int) -> [(String, String, SIMD3<Double>)] {
+        let restype = result.aatype[i]
+        guard restype < 20 else { return [] }
+        let values = result.atom14.doubles
+        return ResidueConstants.atom14Names[restype].enumerated().map { slot, name in
+            let base = (i * 14 + slot) * 3
+            return (name, String(name.prefix(1)), SIMD3(values[base], values[base + 1], values[base + 2]))
+        }
+    }
 
-    public static func text(sequence: String, frames: Rigid, plddt: [Double], remarks: [String]) -> String {
-        let rotations = frames.rotation.doubles, translations = frames.translation.doubles
+    static func residueName(_ restype: Int) -> String { restype < 20 ? ResidueConstants.threeLetter[restype] : "UNK" }
+
+    /// PDB: REMARK lines, ATOM records of chain A, TER, END.
+    public static func pdb(_ result: FoldResult, remarks: [String]) -> String {
         var lines = remarks.map { "REMARK   1 " + $0 }
         var serial = 1
-        for (i, letter) in sequence.enumerated() {
-            let frame = RigidTransform(rotation: Array(rotations[9 * i..<9 * i + 9]),
-                                       translation: SIMD3(translations[3 * i], translations[3 * i + 1], translations[3 * i + 2]))
-            for (name, local) in AlphaFold.backboneAtoms {
-                let p = frame.apply(local)
+        for i in result.aatype.indices {
+            for (name, element, p) in atoms(result, residue: i) {
                 let atomName = name.count < 4 ? " " + name.padding(toLength: 3, withPad: " ", startingAt: 0) : name
-                lines.append(String(format: "ATOM  %5d %@ %@ A%4d    %8.3f%8.3f%8.3f  1.00%6.2f           %@", serial, atomName,
-                                    threeLetter[letter] ?? "UNK", i + 1, p.x, p.y, p.z, plddt[i], String(name.prefix(1))))
+                lines.append(String(format: "ATOM  %5d %@ %@ A%4d    %8.3f%8.3f%8.3f  1.00%6.2f          %2@", serial, atomName,
+                                    residueName(result.aatype[i]), i + 1, p.x, p.y, p.z, result.plddt[i], element))
                 serial += 1
             }
         }
-        lines.append(String(format: "TER   %5d      %@ A%4d", serial, threeLetter[sequence.last ?? "X"] ?? "UNK", sequence.count))
+        lines.append(String(format: "TER   %5d      %@ A%4d", serial, residueName(result.aatype.last ?? 20), result.aatype.count))
         lines.append("END")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// mmCIF: one data block with the atom_site loop (PDBx names), pLDDT in B_iso_or_equiv.
+    public static func mmCIF(_ result: FoldResult, name: String) -> String {
+        var lines = ["data_\(name.replacingOccurrences(of: " ", with: "_"))", "#", "loop_"]
+        let columns = ["group_PDB", "id", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id", "label_asym_id",
+                       "label_entity_id", "label_seq_id", "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy",
+                       "B_iso_or_equiv", "auth_seq_id", "auth_asym_id", "pdbx_PDB_model_num"]
+        lines += columns.map { "_atom_site." + $0 }
+        var serial = 1
+        for i in result.aatype.indices {
+            for (atom, element, p) in atoms(result, residue: i) {
+                lines.append(String(format: "ATOM %d %@ %@ . %@ A 1 %d ? %.3f %.3f %.3f 1.00 %.2f %d A 1", serial, element, atom,
+                                    residueName(result.aatype[i]), i + 1, p.x, p.y, p.z, result.plddt[i], i + 1))
+                serial += 1
+            }
+        }
+        lines.append("#")
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -25,6 +25,24 @@ public struct RawFeatures: Sendable {
     public var residues: Int { sequence.count }
     public var rows: Int { msa.count / Swift.max(1, residues) }
 
+    /// Residues `range` of every per-residue array and every MSA row (a training crop; residue
+    /// indices keep their values, so relative positions are unchanged).
+    public func cropped(_ range: Range<Int>) -> RawFeatures {
+        let (n, s) = (residues, rows)
+        precondition(range.lowerBound >= 0 && range.upperBound <= n && !range.isEmpty, "RawFeatures.cropped: \(range) outside 0..<\(n)")
+        var copy = self
+        copy.aatype = Array(aatype[(range.lowerBound * 21)..<(range.upperBound * 21)])
+        copy.betweenSegmentResidues = Array(betweenSegmentResidues[range])
+        copy.residueIndex = Array(residueIndex[range])
+        copy.seqLength = Array(repeating: Int32(range.count), count: range.count)
+        copy.msa = (0..<s).flatMap { r in msa[(r * n + range.lowerBound)..<(r * n + range.upperBound)] }
+        copy.deletionMatrixInt = (0..<s).flatMap { r in deletionMatrixInt[(r * n + range.lowerBound)..<(r * n + range.upperBound)] }
+        copy.numAlignments = Array(numAlignments[range])
+        let characters = Array(sequence)
+        copy.sequence = String(characters[range])
+        return copy
+    }
+
     /// The arrays as int32 tensors under AlphaFold's names.
     public func tensors() -> [String: Tensor] {
         let n = residues, s = rows

@@ -61,29 +61,33 @@ struct Fold: ParsableCommand {
     @Option(help: "Seed of the MSA sampling and masking (and of --random-weights).") var seed: UInt64 = 0
     @Option(help: "Chunk size over leading axes of attention, transitions and the outer product mean (default: none).") var chunkSize: Int?
     @Option(help: "Recycling iterations (3 = 4 passes, as upstream).") var recycles: Int = 3
+    @Flag(help: "Also write <tag>_<preset>_unrelaxed.cif (mmCIF).") var cif = false
     @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         do {
             ThreadBudget.install(requested: threadOptions.threads)
             let chosen = try AlphaFoldPreset(preset)
-            if weights != nil {
-                throw FoldingInputError(file: weights!, line: 0, message: "importing AlphaFold .npz parameters is not implemented yet; use --random-weights for a smoke run")
-            }
-            guard randomWeights else {
+            if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+            guard weights != nil || randomWeights else {
                 throw ValidationError("no weights: pass --weights params_\(preset).npz (AlphaFold's parameters), or --random-weights for a smoke run")
             }
             guard recycles >= 0 else { throw ValidationError("--recycles must be 0 or more, got \(recycles)") }
             let query = try AlignmentParsers.query(fastaAt: fasta)
             let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
             let tag = query.description.split(separator: " ").first.map(String.init) ?? "query"
-            print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, random weights")
+            print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, "
+                  + (weights.map { "weights \($0)" } ?? "random weights"))
             let clock = ContinuousClock(), start = clock.now
             var generator = RandomGenerator(seed: seed)
             let model = AlphaFold(preset: chosen, generator: &generator)
-            // With AlphaFold's zero-initialised layers at zero a random network is the identity and puts
-            // every residue at the origin.
-            model.redrawZeroParameters(std: 0.02, seed: seed &+ 1)
+            if let weights {
+                try AlphaFoldWeights.load(weights, into: model)
+            } else {
+                // With AlphaFold's zero-initialised layers at zero a random network is the identity and
+                // puts every residue at the origin.
+                model.redrawZeroParameters(std: 0.02, seed: seed &+ 1)
+            }
             model.eval()
             let setup = clock.now - start
             let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
@@ -91,10 +95,13 @@ struct Fold: ParsableCommand {
             }
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let base = (output as NSString).appendingPathComponent("\(tag)_\(preset)")
-            let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), RANDOM WEIGHTS",
-                           "backbone atoms only (N, CA, C); B-factor column = pLDDT"]
-            let pdb = PDBWriter.text(sequence: query.sequence, frames: result.frames, plddt: result.plddt, remarks: remarks)
-            try pdb.write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
+            let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), "
+                           + (weights.map { "weights " + ($0 as NSString).lastPathComponent } ?? "RANDOM WEIGHTS"),
+                           "all heavy atoms, unrelaxed; B-factor column = pLDDT"]
+            try StructureWriter.pdb(result, remarks: remarks).write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
+            if cif {
+                try StructureWriter.mmCIF(result, name: "\(tag)_\(preset)").write(toFile: base + "_unrelaxed.cif", atomically: true, encoding: .utf8)
+            }
             var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues]
             if let ptm = result.ptm { confidence["ptm"] = ptm }
             if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
@@ -123,6 +130,7 @@ struct BenchFold: ParsableCommand {
     @Option(help: "Recycling iterations (3 = 4 passes).") var recycles: Int = 3
     @Option(help: "Preset (its max extra rows bound --extra).") var preset: String = "model_3_ptm"
     @Option(help: "Chunk size over leading axes (default: none).") var chunkSize: Int?
+    @Option(help: "Evoformer blocks (default: the preset's 48; fewer for a quick profile).") var evoformerBlocks: Int?
     @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
@@ -147,19 +155,115 @@ struct BenchFold: ParsableCommand {
         let query = FastaRecord(description: "bench", sequence: alignedRows[0], line: 1)
         let alignment = MultipleSequenceAlignment(rows: alignedRows, deletions: deletions, descriptions: alignedRows.indices.map { "r\($0)" }, file: "random")
         let raw = try RawFeatures(query: query, queryFile: "random", alignments: [alignment])
-        let chosen = try AlphaFoldPreset(preset)
+        var chosen = try AlphaFoldPreset(preset)
+        if let evoformerBlocks { chosen.evoformerBlocks = evoformerBlocks }
         let model = AlphaFold(preset: chosen, generator: &generator)
         model.redrawZeroParameters(std: 0.02, seed: 6)
+        let evoformerTimes = StepTimes(), extraTimes = StepTimes()
+        for block in model.evoformer { block.stepTimes = evoformerTimes }
+        for block in model.extraMSAStack { block.stepTimes = extraTimes }
         print("thread budget: \(budget)")
         print("AlphaFold \(preset), \(residues) residues, \(msa) MSA clusters, \(Swift.min(extra, chosen.maxExtra)) extra rows, "
               + "\(recycles + 1) passes, chunk size \(chunkSize.map(String.init) ?? "none"), \(model.parameterCount) parameters")
         let clock = ContinuousClock(), start = clock.now
-        let result = model.fold(raw, passes: recycles + 1, seed: 1, chunkSize: chunkSize, maxClusters: msa) { pass, seconds in
-            print(String(format: "pass %d: %.1f s", pass + 1, seconds))
+        let tensors = MemoryScope()
+        let result = tensors.measure {
+            model.fold(raw, passes: recycles + 1, seed: 1, chunkSize: chunkSize, maxClusters: msa) { pass, seconds in
+                print(String(format: "pass %d: %.1f s", pass + 1, seconds))
+            }
         }
-        let total = clock.now - start
-        print(String(format: "total %.1f s (%.2f min); peak RSS %.2f GiB; mean pLDDT %.1f",
-                     total.inSeconds, total.inSeconds / 60,
-                     Double(peakRSS()) / Double(1 << 30), result.plddt.reduce(0, +) / Double(result.plddt.count)))
+        let total = clock.now - start, gib = Double(1 << 30)
+        print(String(format: "total %.1f s (%.2f min); peak RSS %.2f GiB (weights %.2f GiB, activations at most %.2f GiB); mean pLDDT %.1f",
+                     total.inSeconds, total.inSeconds / 60, Double(peakRSS()) / gib, Double(model.parameterCount * 4) / gib,
+                     Double(tensors.peakBytes) / gib, result.plddt.reduce(0, +) / Double(result.plddt.count)))
+        print("pool \(BufferPool.statistics)")
+        // Per step type: seconds over all passes and blocks, and the GEMM/attention FLOPs they did.
+        let passes = Double(recycles + 1)
+        let stacks: [(String, StepTimes, EvoformerWidths, Int, Int, Bool)] = [
+            ("extra MSA", extraTimes, .extraMSA, Swift.min(extra, chosen.maxExtra), chosen.extraBlocks, true),
+            ("Evoformer", evoformerTimes, .evoformer, msa, chosen.evoformerBlocks, false),
+        ]
+        print("stack       step                      seconds   TFLOP   GFLOP/s")
+        for (name, times, widths, rows, blocks, global) in stacks {
+            let flops = widths.forwardFLOPs(rows: rows, residues: residues, globalColumnAttention: global)
+            for step in times.steps {
+                let seconds = times.seconds[step]!, work = flops[step, default: 0] * Double(blocks) * passes
+                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + step.padding(toLength: 24, withPad: " ", startingAt: 0)
+                      + String(format: "%9.1f %7.2f %9.1f", seconds, work / 1e12, work / seconds / 1e9))
+            }
+        }
+    }
+}
+
+struct FoldFineTuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fold-finetune",
+        abstract: "Smoke fine-tuning of AlphaFold on one query with its true structure: the training losses per step and how many parameters the gradient reaches.")
+
+    @Option(help: "Query FASTA (one record).") var fasta: String
+    @Option(help: "Alignment folder (.a3m/.sto).") var alignments: String?
+    @Option(help: "The true structure (mmCIF or PDB); residues are placed by label_seq_id.") var structure: String
+    @Option(help: "Chain of the true structure.") var chain: String = "A"
+    @Option(help: "AlphaFold parameters (.npz) to start from.") var weights: String?
+    @Flag(help: "Start from random weights.") var randomWeights = false
+    @Option(help: "Preset.") var preset: String = "model_1_ptm"
+    @Option(help: "Evoformer blocks (default: the preset's 48).") var evoformerBlocks: Int?
+    @Option(help: "Training steps.") var steps: Int = 3
+    @Option(help: "Crop size (contiguous residues).") var crop: Int = 32
+    @Option(help: "MSA cluster centres per sample.") var clusters: Int = 16
+    @Option(help: "Extra MSA rows per sample.") var extra: Int = 32
+    @Option(help: "Recycling passes before the one with gradients.") var recycles: Int = 0
+    @Option(help: "Adam learning rate.") var learningRate: Double = 1e-3
+    @Option(help: "Seed of weights (with --random-weights), crops and sampling.") var seed: UInt64 = 0
+    @Option(help: "Write one JSON line per step here.") var metrics: String?
+    @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        do {
+            ThreadBudget.install(requested: threadOptions.threads)
+            if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+            guard weights != nil || randomWeights else { throw ValidationError("no weights: pass --weights params.npz or --random-weights") }
+            guard steps > 0, crop > 0, clusters > 0, extra >= 0, recycles >= 0 else {
+                throw ValidationError("--steps, --crop and --clusters must be positive, --extra and --recycles not negative")
+            }
+            var chosen = try AlphaFoldPreset(preset)
+            if let evoformerBlocks { chosen.evoformerBlocks = evoformerBlocks }
+            let query = try AlignmentParsers.query(fastaAt: fasta)
+            let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
+            let target = try FoldingTarget(chain: try ProteinStructure.read(structure).chain(chain), sequence: query.sequence, file: structure)
+            var generator = RandomGenerator(seed: seed)
+            let model = AlphaFold(preset: chosen, generator: &generator)
+            if let weights { try AlphaFoldWeights.load(weights, into: model) } else { model.redrawZeroParameters(std: 0.02, seed: seed &+ 1) }
+            var settings = FoldFineTuneSettings()
+            (settings.steps, settings.crop, settings.maxClusters, settings.maxExtra) = (steps, crop, clusters, extra)
+            (settings.recycles, settings.learningRate, settings.seed) = (recycles, learningRate, seed)
+            print("fold-finetune: \(raw.residues) residues, \(raw.rows) MSA rows, crop \(min(crop, raw.residues)); preset \(preset) "
+                  + "(\(chosen.evoformerBlocks) Evoformer blocks, \(model.parameterCount) parameters), \(steps) steps")
+            var lines: [String] = []
+            FoldFineTune.run(model: model, raw: raw, target: target, settings: settings) { record in
+                let terms = record.terms.map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: ", ")
+                print(String(format: "step %d/%d: loss %.4f (%@); gradient norm %.3g; %d/%d parameter tensors with a gradient; %.1f s",
+                             record.step, steps, record.loss, terms, record.gradientNorm, record.parametersWithGradient, record.parameters, record.seconds))
+                var entry: [String: Any] = ["step": record.step, "loss": record.loss, "gradient_norm": record.gradientNorm,
+                                            "crop_start": record.crop.lowerBound, "crop_end": record.crop.upperBound,
+                                            "parameters_with_gradient": record.parametersWithGradient, "parameters": record.parameters,
+                                            "seconds": record.seconds]
+                for (name, value) in record.terms { entry[name] = value.isFinite ? value : nil }
+                if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                    lines.append(String(decoding: data, as: UTF8.self))
+                }
+            }
+            if let metrics {
+                try (lines.joined(separator: "\n") + "\n").write(toFile: metrics, atomically: true, encoding: .utf8)
+                print("wrote \(metrics)")
+            }
+            if let saveWeights {
+                try AlphaFoldWeights.save(model, to: saveWeights)
+                print("wrote \(saveWeights)")
+            }
+        } catch {
+            throw fail("fold-finetune", error)
+        }
     }
 }

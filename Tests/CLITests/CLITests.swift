@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import TestSupport
 import ProteinFolding
+import TensorCore
+import TensorIO
 
 enum CLI {
     /// The `scizoo` executable built beside this test bundle.
@@ -126,17 +128,32 @@ struct CLITests {
                          "--alignments", fixture.appendingPathComponent("alignments/2q2k_A").path, "--output", output]
         let refused = try CLI.run(arguments)
         #expect(refused.status != 0 && refused.standardError.contains("--random-weights"), "\(refused.standardError)")
-        let result = try CLI.run(arguments + ["--random-weights", "--recycles", "0", "--chunk-size", "16"])
+        // A parameter file that is not AlphaFold's: every missing array is named.
+        let wrongWeights = try Fixtures.scratchDirectory("fold").appendingPathComponent("not-alphafold.npz").path
+        try NumpyArchive.write([("some/other//weights", NumpyArray(Tensor.zeros([2, 2])))], to: wrongWeights)
+        let wrong = try CLI.run(arguments + ["--weights", wrongWeights])
+        #expect(wrong.status != 0 && wrong.standardError.contains("are missing")
+                && wrong.standardError.contains("alphafold/alphafold_iteration/evoformer/preprocess_1d//weights"), "\(wrong.standardError)")
+        let result = try CLI.run(arguments + ["--random-weights", "--recycles", "0", "--chunk-size", "16", "--cif"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("pass 1/1"))
         let pdb = output + "/2q2k_A_model_1_ptm_unrelaxed.pdb"
         let chain = try ProteinStructure.read(pdb).chain(nil)
-        #expect(chain.residues.count == 70 && chain.residues.allSatisfy { $0.atoms.count == 3 })
+        // Every heavy atom of every residue (atom14 slots in use), the same in the mmCIF file.
+        let letters = Dictionary(uniqueKeysWithValues: ResidueConstants.threeLetter.enumerated().map { ($1, $0) })
+        #expect(chain.residues.count == 70 && chain.residues.allSatisfy { $0.atoms.count == ResidueConstants.atom14Names[letters[$0.name]!].count })
+        let mmcif = try ProteinStructure.read(output + "/2q2k_A_model_1_ptm_unrelaxed.cif").chain(nil)
+        for (fromCIF, fromPDB) in zip(mmcif.residues, chain.residues) {
+            #expect(fromCIF.name == fromPDB.name && fromCIF.atoms.count == fromPDB.atoms.count)
+            for (name, position) in fromCIF.atoms {
+                #expect(simd_distance(position, fromPDB.atoms[name] ?? .zero) < 0.002, "\(fromCIF.name) \(name)")
+            }
+        }
         let confidence = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/2q2k_A_model_1_ptm_confidence.json"))) as! [String: Any]
         let plddt = confidence["plddt"] as! [Double]
         #expect(plddt.count == 70 && (confidence["predicted_aligned_error"] as! [Double]).count == 4_900)
         // The B-factor column holds pLDDT (to the column's two decimals).
-        #expect(zip(chain.residues, plddt).allSatisfy { abs($0.bFactors["CA"]! - $1) < 0.006 })
+        #expect(zip(chain.residues, plddt).allSatisfy { residue, value in residue.bFactors.values.allSatisfy { abs($0 - value) < 0.006 } })
         // Backbone geometry of the idealised frame: N at (−0.525, 1.363, 0), C at (1.526, 0, 0) from Cα.
         let first = chain.residues[0].atoms
         #expect(abs(simd_distance(first["N"]!, first["CA"]!) - (0.525 * 0.525 + 1.363 * 1.363).squareRoot()) < 0.002 && abs(simd_distance(first["CA"]!, first["C"]!) - 1.526) < 0.002)

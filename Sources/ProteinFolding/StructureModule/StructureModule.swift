@@ -84,22 +84,22 @@ public final class StructureModule: Module {
     }
 
     /// s `[B, N, c_s]`, z `[B, N, N, c_z]`, mask `[B, N]` → the final single, the frames of every
-    /// iteration (translations in Å) and the last normalised torsions `[B, N, 7, 2]`.
-    public func callAsFunction(single s: Tensor, pair z: Tensor, mask: Tensor) -> (single: Tensor, frames: [Rigid], angles: Tensor) {
+    /// iteration (translations in Å) and the last torsions `[B, N, 7, 2]`, unnormalised and normalised.
+    public func callAsFunction(single s: Tensor, pair z: Tensor, mask: Tensor) -> (single: Tensor, frames: [Rigid], unnormalizedAngles: Tensor, angles: Tensor) {
         let initial = layerNormS(s)
         let pair = layerNormZ(z)
         var single = linearIn(initial)
         var frames = Rigid.identity(batch: s.shape[0], residues: s.shape[1], dtype: s.dtype)
         var trajectory: [Rigid] = []
-        var angles = Tensor.zeros([0])
+        var angles = Tensor.zeros([0]), unnormalized = Tensor.zeros([0])
         for iteration in 0..<iterations {
             single = layerNormIPA(single + ipa(single, pair: pair, frames: frames, mask: mask))
             single = transition(single)
             frames = frames.composed(with: backboneUpdate(single))
-            angles = angleResNet(single, initial: initial).normalized
+            (unnormalized, angles) = angleResNet(single, initial: initial)
             trajectory.append(Rigid(rotation: frames.rotation, translation: frames.translation * positionScale))
             if iteration < iterations - 1 { frames = frames.stoppingRotationGradient() }
         }
-        return (single, trajectory, angles)
+        return (single, trajectory, unnormalized, angles)
     }
 }
