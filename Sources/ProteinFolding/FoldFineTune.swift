@@ -1,8 +1,8 @@
 // Fine-tuning AlphaFold on one query with a known structure (a smoke recipe, not a training
 // pipeline): per step a contiguous crop that holds resolved residues, features sampled as in
 // training (BERT masking on), earlier recycling passes without gradients and the last with them,
-// the losses of FoldingLosses, gradient clipping by global norm, Adam (upstream: lr 1e-3, ε 1e-5,
-// clip 0.1).
+// the losses of FoldingLosses, gradient clipping by global norm, Adam (upstream: lr 1e-3 after a
+// 1,000-step linear warm-up, ε 1e-5, clip 0.1).
 import Kernels
 import NeuralNetworks
 import TensorCore
@@ -12,7 +12,8 @@ public struct FoldFineTuneSettings: Sendable {
     public var crop = 32
     public var maxClusters = 16, maxExtra = 32
     public var recycles = 0
-    public var learningRate = 1e-3, adamEpsilon = 1e-5, clipNorm = 0.1
+    /// Upstream: 1e-3 after a linear warm-up over 1,000 steps.
+    public var learningRate = 1e-3, warmupSteps = 1_000, adamEpsilon = 1e-5, clipNorm = 0.1
     public var chunkSize: Int?
     public var seed: UInt64 = 0
 
@@ -30,6 +31,7 @@ public struct FoldFineTuneStep {
     public var gradientNorm: Double
     public var parametersWithGradient: Int, parameters: Int
     public var withoutGradient: [String]
+    public var learningRate: Double
     public var seconds: Double
 }
 
@@ -72,9 +74,10 @@ public enum FoldFineTune {
             try! terms.total.backward()
             let withoutGradient = parameters.filter { !(($0.1.grad?.doubles.contains { $0 != 0 }) ?? false) }.map(\.0)
             let norm = clipGradientNorm(parameters.map(\.1), maxNorm: settings.clipNorm)
+            optimizer.learningRate = settings.learningRate * min(1, Double(step + 1) / Double(max(1, settings.warmupSteps)))
             optimizer.step()
             log(FoldFineTuneStep(step: step + 1, crop: window, loss: terms.total.doubles[0], terms: terms.named, gradientNorm: norm,
-                                 parametersWithGradient: parameters.count - withoutGradient.count, parameters: parameters.count, withoutGradient: withoutGradient, seconds: (clock.now - start).inSeconds))
+                                 parametersWithGradient: parameters.count - withoutGradient.count, parameters: parameters.count, withoutGradient: withoutGradient, learningRate: optimizer.learningRate, seconds: (clock.now - start).inSeconds))
         }
         model.eval()
     }

@@ -213,7 +213,8 @@ struct FoldFineTuneCommand: ParsableCommand {
     @Option(help: "MSA cluster centres per sample.") var clusters: Int = 16
     @Option(help: "Extra MSA rows per sample.") var extra: Int = 32
     @Option(help: "Recycling passes before the one with gradients.") var recycles: Int = 0
-    @Option(help: "Adam learning rate.") var learningRate: Double = 1e-3
+    @Option(help: "Adam learning rate (after the warm-up).") var learningRate: Double = 1e-3
+    @Option(help: "Linear warm-up steps (upstream: 1,000).") var warmupSteps: Int = 1_000
     @Option(help: "Seed of weights (with --random-weights), crops and sampling.") var seed: UInt64 = 0
     @Option(help: "Write one JSON line per step here.") var metrics: String?
     @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
@@ -237,17 +238,22 @@ struct FoldFineTuneCommand: ParsableCommand {
             if let weights { try AlphaFoldWeights.load(weights, into: model) } else { model.redrawZeroParameters(std: 0.02, seed: seed &+ 1) }
             var settings = FoldFineTuneSettings()
             (settings.steps, settings.crop, settings.maxClusters, settings.maxExtra) = (steps, crop, clusters, extra)
-            (settings.recycles, settings.learningRate, settings.seed) = (recycles, learningRate, seed)
+            (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
             print("fold-finetune: \(raw.residues) residues, \(raw.rows) MSA rows, crop \(min(crop, raw.residues)); preset \(preset) "
                   + "(\(chosen.evoformerBlocks) Evoformer blocks, \(model.parameterCount) parameters), \(steps) steps")
             var lines: [String] = []
             FoldFineTune.run(model: model, raw: raw, target: target, settings: settings) { record in
                 let terms = record.terms.map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: ", ")
-                print(String(format: "step %d/%d: loss %.4f (%@); gradient norm %.3g; %d/%d parameter tensors with a gradient; %.1f s",
-                             record.step, steps, record.loss, terms, record.gradientNorm, record.parametersWithGradient, record.parameters, record.seconds))
+                print(String(format: "step %d/%d: loss %.4f (%@); lr %.3g; gradient norm %.3g; %d/%d parameter tensors with a gradient; %.1f s",
+                             record.step, steps, record.loss, terms, record.learningRate, record.gradientNorm, record.parametersWithGradient,
+                             record.parameters, record.seconds))
+                if record.step == 1 && !record.withoutGradient.isEmpty {
+                    print("  no gradient (no loss reaches them here): " + record.withoutGradient.joined(separator: ", "))
+                }
                 var entry: [String: Any] = ["step": record.step, "loss": record.loss, "gradient_norm": record.gradientNorm,
                                             "crop_start": record.crop.lowerBound, "crop_end": record.crop.upperBound,
                                             "parameters_with_gradient": record.parametersWithGradient, "parameters": record.parameters,
+                                            "learning_rate": record.learningRate,
                                             "seconds": record.seconds]
                 for (name, value) in record.terms { entry[name] = value.isFinite ? value : nil }
                 if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys, .withoutEscapingSlashes]) {
