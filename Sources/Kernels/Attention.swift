@@ -174,18 +174,30 @@ public struct AttentionProblem<T: AttentionScalar>: @unchecked Sendable {
 /// Logits of one tile: S = scale·Q[i0..]·K[j0..]ᵀ plus biases, ALiBi, key mask and causal mask.
 @inline(__always)
 func attentionLogits<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry, i0: Int, tq: Int, j0: Int, tk: Int,
-                                         into s: UnsafeMutablePointer<T>) {
+                                         keysTransposed kT: UnsafePointer<T>, into s: UnsafeMutablePointer<T>) {
     let d = g.headDimension
-    T.gemmRowMajor(p.q + i0 &* p.qStride, transA: false, lda: p.qStride, p.k + j0 &* p.kStride, transB: true, ldb: p.kStride,
+    // Q·Kᵀ as a plain product with Kᵀ `[D, keys]`: OpenBLAS's small-matrix kernel takes it without
+    // packing (the transposed form went through its packing path).
+    T.gemmRowMajor(p.q + i0 &* p.qStride, transA: false, lda: p.qStride, kT + j0, transB: false, ldb: g.keys,
                    s, ldc: tk, m: tq, n: tk, k: d, alpha: T(g.scale), beta: 0)
-    for bias in p.biases {
+    if p.biases.count == 2, p.biases[0].columnStride == 1, p.biases[1].columnStride == 1 {
+        // The Evoformer's two biases (mask and pair) in one pass over the tile.
+        let (first, second) = (p.biases[0], p.biases[1])
         for r in 0..<tq {
             let row = s + r &* tk
-            let source = bias.base + ((i0 &+ r) &* bias.rowStride &+ j0 &* bias.columnStride)
-            if bias.columnStride == 1 {
-                for c in 0..<tk { row[c] += source[c] }
-            } else {
-                for c in 0..<tk { row[c] += source[c &* bias.columnStride] }
+            let a = first.base + ((i0 &+ r) &* first.rowStride &+ j0), b = second.base + ((i0 &+ r) &* second.rowStride &+ j0)
+            for c in 0..<tk { row[c] += a[c] + b[c] }
+        }
+    } else {
+        for bias in p.biases {
+            for r in 0..<tq {
+                let row = s + r &* tk
+                let source = bias.base + ((i0 &+ r) &* bias.rowStride &+ j0 &* bias.columnStride)
+                if bias.columnStride == 1 {
+                    for c in 0..<tk { row[c] += source[c] }
+                } else {
+                    for c in 0..<tk { row[c] += source[c &* bias.columnStride] }
+                }
             }
         }
     }
@@ -232,8 +244,9 @@ func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: A
                                                  o: UnsafeMutablePointer<T>, oStride: Int, lse: UnsafeMutablePointer<T>,
                                                  workspace: UnsafeMutablePointer<T>) {
     let d = g.headDimension, tileQ = g.tileQueries, tileK = g.tileKeys
-    // Workspace: s [tileQ·tileK], acc [tileQ·D], m [tileQ], l [tileQ].
-    let s = workspace, acc = workspace + tileQ &* tileK, m = acc + tileQ &* d, l = m + tileQ
+    // Workspace: s [tileQ·tileK], acc [tileQ·D], m [tileQ], l [tileQ], Kᵀ [D·keys].
+    let s = workspace, acc = workspace + tileQ &* tileK, m = acc + tileQ &* d, l = m + tileQ, kT = l + tileQ
+    transposeKeys(p, g, into: kT)
     var i0 = 0
     while i0 < g.queries {
         let tq = Swift.min(tileQ, g.queries &- i0)
@@ -243,7 +256,7 @@ func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: A
         while j0 < g.keys {
             if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { break }
             let tk = visibleKeys(g, i0: i0, tq: tq, j0: j0, tk: Swift.min(tileK, g.keys &- j0))
-            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: s)
+            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, keysTransposed: kT, into: s)
             for r in 0..<tq {
                 let row = s + r &* tk
                 let newMax = Swift.max(m[r], T.rowMax(row, tk))
@@ -281,7 +294,18 @@ func attentionForwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: A
 
 /// Elements of forward workspace per thread.
 public func attentionForwardWorkspace(_ g: AttentionGeometry) -> Int {
-    g.tileQueries * g.tileKeys + g.tileQueries * g.headDimension + 2 * g.tileQueries
+    g.tileQueries * g.tileKeys + g.tileQueries * g.headDimension + 2 * g.tileQueries + g.headDimension * g.keys
+}
+
+/// Kᵀ `[D, keys]` of one problem (its keys' rows are `kStride` apart).
+@inline(__always)
+func transposeKeys<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: AttentionGeometry, into kT: UnsafeMutablePointer<T>) {
+    // Column by column: contiguous writes; the strided reads stay in L1 (keys × D is small).
+    let (d, keys, stride) = (g.headDimension, g.keys, p.kStride)
+    for c in 0..<d {
+        let column = p.k + c, out = kT + c &* keys
+        for j in 0..<keys { out[j] = column[j &* stride] }
+    }
 }
 
 /// Gradients of one problem. `dq`, `dk`, `dv` accumulate (the caller zeroes them); each bias
@@ -308,8 +332,9 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
                                                   lse: UnsafePointer<T>, gradients: AttentionGradients<T>,
                                                   workspace: UnsafeMutablePointer<T>) {
     let d = g.headDimension, tileQ = g.tileQueries, tileK = g.tileKeys
-    // Workspace: P [tileQ·tileK], dS [tileQ·tileK], delta [queries].
-    let pTile = workspace, dsTile = workspace + tileQ &* tileK, delta = dsTile + tileQ &* tileK
+    // Workspace: P [tileQ·tileK], dS [tileQ·tileK], delta [queries], Kᵀ [D·keys].
+    let pTile = workspace, dsTile = workspace + tileQ &* tileK, delta = dsTile + tileQ &* tileK, kT = delta + g.queries
+    transposeKeys(p, g, into: kT)  // the logits are recomputed exactly as the forward computed them
     for i in 0..<g.queries {
         var total: T = 0
         let a = dO + i &* doStride, b = o + i &* oStride
@@ -326,7 +351,7 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
             defer { i0 &+= tq }
             if tileIsFuture(g, i0: i0, tq: tq, j0: j0) { continue }
             let tk = visibleKeys(g, i0: i0, tq: tq, j0: j0, tk: fullTile)
-            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, into: pTile)
+            attentionLogits(p, g, i0: i0, tq: tq, j0: j0, tk: tk, keysTransposed: kT, into: pTile)
             for r in 0..<tq {
                 let row = pTile + r &* tk, rowLSE = lse[i0 &+ r]
                 if rowLSE == -.infinity { row.update(repeating: 0, count: tk) } else { _ = T.expShiftSum(row, tk, rowLSE) }
@@ -364,5 +389,5 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
 
 /// Elements of backward workspace per thread.
 public func attentionBackwardWorkspace(_ g: AttentionGeometry) -> Int {
-    2 * g.tileQueries * g.tileKeys + g.queries
+    2 * g.tileQueries * g.tileKeys + g.queries + g.headDimension * g.keys
 }
