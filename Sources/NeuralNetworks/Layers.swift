@@ -63,8 +63,7 @@ public final class Linear: Module {
 
     /// - Parameter x: `[*, in]`. - Returns: `[*, out]`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = x.matmul(weight.value.mT)
-        return bias.map { y + $0.value } ?? y
+        x.linear(weight: weight.value, bias: bias?.value)
     }
 }
 

@@ -73,3 +73,45 @@ extension Tensor {
         return result
     }
 }
+
+extension Tensor {
+    /// `self · weightᵀ + bias` for `self` `[*, K]`, weight `[N, K]`, bias `[N]` (a Linear layer):
+    /// with a contiguous input it is one GEMM whose output starts as the bias rows (β = 1), so the
+    /// bias costs no pass of its own and OpenBLAS skips its zeroing pass. Gradients as the
+    /// composed `matmul(weight.mT) + bias`.
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        guard let bias, rank >= 2, isContiguous, weight.rank == 2, bias.rank == 1, dtype.isFloatingPoint,
+              weight.dtype == dtype, bias.dtype == dtype, weight.shape[1] == shape[rank - 1], bias.shape[0] == weight.shape[0],
+              let layoutW = MatrixLayout.of(rows: weight.shape[1], columns: weight.shape[0], rowStride: weight.strides[1],
+                                            columnStride: weight.strides[0]) else {
+            let product = matmul(weight.mT)
+            return bias.map { product + $0 } ?? product
+        }
+        let (k, n) = (shape[rank - 1], weight.shape[0])
+        let rows = count / Swift.max(1, k)
+        let b = bias.contiguous()
+        let result = Tensor(uninitializedShape: Array(shape.dropLast()) + [n], dtype: dtype, zeroed: false)
+        func run<T: TensorFloat>(_: T.Type, _ product: (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+            let pc = result.storage.pointer(as: T.self), pb = b.storage.pointer(as: T.self) + b.offset
+            let shared = UncheckedSendable((pc, pb))
+            parallelFor(rows, minChunk: Swift.max(1, 16_384 / Swift.max(1, n))) { range in
+                let (pc, pb) = shared.value
+                for row in range { (pc + row * n).update(from: pb, count: n) }
+            }
+            if k > 0 { product(storage.pointer(as: T.self) + offset, weight.storage.pointer(as: T.self) + weight.offset, pc) }
+        }
+        let layoutX = MatrixLayout.of(rows: rows, columns: k, rowStride: k, columnStride: 1)!
+        if dtype == .float32 {
+            run(Float.self) { gemm($0, layoutX, $1, layoutW, $2, m: rows, n: n, k: k, beta: 1) }
+        } else {
+            run(Double.self) { gemm($0, layoutX, $1, layoutW, $2, m: rows, n: n, k: k, beta: 1) }
+        }
+        let x = self
+        return Tensor.recording(result, "linear", [x, weight, bias]) { grad in
+            let rowsGrad = grad.reshaped([rows, n])
+            return [x.requiresGrad ? grad.matmul(weight) : nil,
+                    weight.requiresGrad ? rowsGrad.mT.matmul(x.reshaped([rows, k])) : nil,
+                    bias.requiresGrad ? rowsGrad.sum(axis: 0) : nil]
+        }
+    }
+}

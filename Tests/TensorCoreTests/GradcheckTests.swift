@@ -115,3 +115,18 @@ struct GradcheckTests {
         }
     }
 }
+
+@Suite("Fused linear")
+struct FusedLinearTests {
+    @Test("x·Wᵀ + b with the bias in the GEMM equals the composed form; its gradients pass gradcheck in float64")
+    func linear() {
+        var generator = RandomGenerator(seed: 31)
+        let x = generator.normal([2, 3, 5], dtype: .float64).requiringGrad()
+        let w = generator.normal([4, 5], dtype: .float64).requiringGrad(), b = generator.normal([4], dtype: .float64).requiringGrad()
+        let fused = x.linear(weight: w, bias: b), composed = x.matmul(w.mT) + b
+        #expect(closeness(fused, composed, Tolerance(rtol: 1e-14, atol: 1e-14)).passed)
+        #expect(gradcheck({ $0[0].linear(weight: $0[1], bias: $0[2]) }, inputs: [x, w, b]).passed)
+        let single = generator.normal([7, 5]).linear(weight: w.detached().cast(to: .float32), bias: b.detached().cast(to: .float32))
+        #expect(single.shape == [7, 4] && single.dtype == .float32)
+    }
+}
