@@ -23,13 +23,22 @@ public final class TriangleMultiplication: Module {
 
     /// z `[B, N, N, c_z]`, mask `[B, N, N]`.
     public func callAsFunction(_ z: Tensor, mask: Tensor) -> Tensor {
-        let normed = layerNormIn(z), weights = mask.unsqueezed(axis: -1)
-        let a = linearAP(normed) * linearAG(normed).sigmoid() * weights
-        let b = linearBP(normed) * linearBG(normed).sigmoid() * weights
-        // Channels first: [B, c, N, N]; outgoing a·bᵀ, incoming aᵀ·b.
-        let ac = a.permuted([0, 3, 1, 2]), bc = b.permuted([0, 3, 1, 2])
-        let product = outgoing ? ac.matmul(bc.transposed(-1, -2)) : ac.transposed(-1, -2).matmul(bc)
-        let x = linearZ(layerNormOut(product.permuted([0, 2, 3, 1])))
+        let (b, n, c) = (z.shape[0], z.shape[1], z.shape[3])
+        let hidden = linearAP.weight.shape[0]
+        let normed = layerNormIn(z)
+        // The four projections as one product, channels first: [4·c, c_z] · LN(z)ᵀ → [4·c, B·N·N],
+        // so each channel's N × N matrix is contiguous for the per-channel products below.
+        let projections = [linearAP, linearAG, linearBP, linearBG]
+        let weight = Tensor.concat(projections.map(\.weight.value), axis: 0)
+        let bias = Tensor.concat(projections.map { $0.bias!.value }, axis: 0).unsqueezed(axis: -1)
+        let all = weight.matmul(normed.reshaped([b * n * n, c]).mT) + bias
+        let rowMask = mask.reshaped([1, b * n * n])
+        func part(_ index: Int) -> Tensor { all.sliced(axis: 0, index * hidden, (index + 1) * hidden) }
+        let a = (part(0) * part(1).sigmoid() * rowMask).reshaped([hidden, b, n, n])
+        let bb = (part(2) * part(3).sigmoid() * rowMask).reshaped([hidden, b, n, n])
+        // Outgoing a·bᵀ, incoming aᵀ·b, per channel: [c, B, N, N].
+        let product = outgoing ? a.matmul(bb.mT) : a.mT.matmul(bb)
+        let x = linearZ(layerNormOut(product.permuted([1, 2, 3, 0]).contiguous()))
         return x * linearG(normed).sigmoid()
     }
 }
