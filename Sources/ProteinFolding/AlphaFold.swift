@@ -7,9 +7,9 @@ import Kernels
 import NeuralNetworks
 import TensorCore
 
-/// The monomer presets (openfold/config.py): all share the network's widths; model_1/2 take
-/// 5,120 extra rows (their templates are off here), model_3–5 1,024; `_ptm` adds the
-/// aligned-error head.
+/// The monomer presets (openfold/config.py): all share the network's widths; model_1, 3 and 4
+/// take 5,120 extra rows, model_2 and 5 1,024 (templates are off in all of them here); `_ptm`
+/// adds the aligned-error head.
 public struct AlphaFoldPreset: Sendable, Equatable {
     public let name: String
     public let maxExtra: Int
@@ -23,7 +23,9 @@ public struct AlphaFoldPreset: Sendable, Equatable {
             throw FoldingInputError(file: "--preset", line: 0, message: "unknown preset '\(name)' (expected one of \(Self.names.joined(separator: ", ")))")
         }
         self.name = name
-        maxExtra = name.hasPrefix("model_1") || name.hasPrefix("model_2") ? 5_120 : 1_024
+        // AlphaFold 2 supplement table 5 (openfold/config.py): models 1.1.1, 1.2.1 and 1.2.2 take
+        // 5,120 extra sequences, 1.1.2 and 1.2.3 take 1,024.
+        maxExtra = name.hasPrefix("model_2") || name.hasPrefix("model_5") ? 1_024 : 5_120
         predictsAlignedError = name.hasSuffix("_ptm")
     }
 }

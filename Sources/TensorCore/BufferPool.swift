@@ -17,7 +17,7 @@ public enum BufferPool {
     static let threshold = 1 << 20
     /// Pooled bytes allowed above the live peak: one block's temporaries of every size, so a
     /// stack of blocks cycles through the pool without evicting what the next block needs.
-    static let slack = 256 << 20
+    static let slack = 128 << 20
 
     /// A pooled buffer: its address as an integer (pointers are not Sendable) and when it was freed.
     private struct Pooled {

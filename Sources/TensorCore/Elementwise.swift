@@ -15,7 +15,7 @@ enum UnaryKind {
     case positive
 }
 
-enum BinaryKind { case add, sub, mul, div, maximum, minimum }
+enum BinaryKind { case add, sub, mul, div, maximum, minimum, sigmoidGate }
 
 enum CompareKind { case equal, notEqual, less, lessEqual, greater, greaterEqual }
 
@@ -154,6 +154,12 @@ func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> Tensor {
             case .div: for i in 0..<n { z[i] = x[i &* sx] / y[i &* sy] }
             case .maximum: for i in 0..<n { z[i] = Swift.max(x[i &* sx], y[i &* sy]) }
             case .minimum: for i in 0..<n { z[i] = Swift.min(x[i &* sx], y[i &* sy]) }
+            case .sigmoidGate:
+                for i in 0..<n {
+                    let g = y[i &* sy]
+                    let sigmoid = g >= 0 ? 1 / (1 + T.exp(-g)) : { let e = T.exp(g); return e / (1 + e) }()
+                    z[i] = x[i &* sx] * sigmoid
+                }
             }
         }
         if a.shape == b.shape && a.isContiguous && b.isContiguous {
@@ -169,7 +175,9 @@ func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> Tensor {
         let so = Tensor.contiguousStrides(shape)
         let inner = shape.last ?? 1
         let ia = sa.last ?? 0, ib = sb.last ?? 0
-        forEachRow(shape, sa, a.offset, sb, b.offset, so, 0) { oa, ob, oz in
+        let pointers = UncheckedSendable((UnsafePointer(pa), UnsafePointer(pb), out))
+        forEachRowInParallel(shape, sa, a.offset, sb, b.offset, so, 0) { oa, ob, oz in
+            let (pa, pb, out) = pointers.value
             loop(pa + oa, ia, pb + ob, ib, out + oz, inner)
         }
     }

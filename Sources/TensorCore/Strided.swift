@@ -1,4 +1,5 @@
 // Strided iteration, copies and casts: the loops under views and broadcasting.
+import Kernels
 
 /// Calls `body(base0, base1, base2)` once per innermost row of `shape`, with each operand's
 /// element offset of the row's first element. Rank 0 is one row of one element.
@@ -32,17 +33,62 @@ func forEachRow(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, 
     }
 }
 
+/// `forEachRow` for two operands with the rows split across the thread budget (for work whose
+/// rows are independent: copies into disjoint rows). Chunks hold at least 32 Ki elements.
+func forEachRowInParallel(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, _ body: (Int, Int) -> Void) {
+    forEachRowInParallel(shape, s0, o0, s1, o1, s1, 0) { a, b, _ in body(a, b) }
+}
+
+/// The three-operand form (operands of a broadcast binary op and its output).
+func forEachRowInParallel(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, _ s2: [Int], _ o2: Int,
+                          _ body: (Int, Int, Int) -> Void) {
+    let rank = shape.count
+    if shape.contains(0) { return }
+    if rank <= 1 {
+        body(o0, o1, o2)
+        return
+    }
+    let outer = Array(shape.dropLast()), rows = outer.reduce(1, *)
+    parallelFor(rows, minChunk: Swift.max(1, 32_768 / Swift.max(1, shape[rank - 1]))) { range in
+        var index = [Int](repeating: 0, count: rank - 1)
+        var rest = range.lowerBound, p0 = o0, p1 = o1, p2 = o2
+        for axis in stride(from: rank - 2, through: 0, by: -1) {
+            index[axis] = rest % outer[axis]
+            rest /= outer[axis]
+            p0 &+= index[axis] &* s0[axis]
+            p1 &+= index[axis] &* s1[axis]
+            p2 &+= index[axis] &* s2[axis]
+        }
+        for _ in range {
+            body(p0, p1, p2)
+            var axis = rank - 2
+            while axis >= 0 {
+                index[axis] += 1
+                p0 &+= s0[axis]
+                p1 &+= s1[axis]
+                p2 &+= s2[axis]
+                if index[axis] < outer[axis] { break }
+                p0 &-= s0[axis] &* outer[axis]
+                p1 &-= s1[axis] &* outer[axis]
+                p2 &-= s2[axis] &* outer[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+    }
+}
+
 /// Copies any strided `source` into the contiguous `destination` of the same shape and dtype.
 func copyStrided(from source: Tensor, into destination: inout Tensor) {
     precondition(source.shape == destination.shape && source.dtype == destination.dtype)
     precondition(destination.isContiguous)
     func run<T>(_: T.Type) {
-        let input = source.storage.pointer(as: T.self)
-        let output = destination.storage.pointer(as: T.self)
+        let pointers = UncheckedSendable((source.storage.pointer(as: T.self), destination.storage.pointer(as: T.self)))
         let inner = source.shape.last ?? 1
         let step = source.strides.last ?? 1
         let outStrides = Tensor.contiguousStrides(destination.shape)
-        forEachRow(source.shape, source.strides, source.offset, outStrides, destination.offset, outStrides, 0) { from, to, _ in
+        forEachRowInParallel(source.shape, source.strides, source.offset, outStrides, destination.offset) { from, to in
+            let (input, output) = pointers.value
             if step == 1 {
                 (output + to).update(from: input + from, count: inner)
             } else {

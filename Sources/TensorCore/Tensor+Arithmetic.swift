@@ -114,6 +114,14 @@ extension Tensor {
         }
     }
 
+    /// self · sigmoid(gate) in one pass (the gating of OpenFold's attention and triangle updates).
+    public func sigmoidGated(by gate: Tensor) -> Tensor {
+        binary(.sigmoidGate, gate, "sigmoid-gate") { g, a, b in
+            let s = b.sigmoid()
+            return (g * s, b.requiresGrad ? g * a * s * (1 - s) : nil)
+        }
+    }
+
     public static func + (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.add, b, "add", sign: 1) }
     public static func - (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.sub, b, "sub", sign: -1) }
     public static func * (a: Tensor, b: Tensor) -> Tensor {

@@ -177,6 +177,36 @@ extension Tensor {
         }
     }
 
+    /// Pieces produced one after another, joined along `axis` (`length` in all). Under `withNoGrad`
+    /// each piece is copied into the output as it arrives and can be released at once, so the
+    /// pieces never all coexist (chunked inference); with gradients on this is `concat`.
+    public static func assembling(along axis: Int, length: Int, _ produce: ((Tensor) -> Void) -> Void) -> Tensor {
+        if GradMode.isEnabled {
+            var pieces: [Tensor] = []
+            produce { pieces.append($0) }
+            return concat(pieces, axis: axis)
+        }
+        var output: Tensor?
+        var start = 0
+        produce { piece in
+            let along = axis < 0 ? axis + piece.rank : axis
+            if output == nil {
+                var shape = piece.shape
+                shape[along] = length
+                output = Tensor(uninitializedShape: shape, dtype: piece.dtype, zeroed: false)
+            }
+            let out = output!
+            precondition(piece.dtype == out.dtype && piece.rank == out.rank && start + piece.shape[along] <= length
+                         && (0..<out.rank).allSatisfy { $0 == along || piece.shape[$0] == out.shape[$0] },
+                         "assembling: piece \(piece.shape) does not fit \(out.shape) at \(start) along axis \(along)")
+            var window = Tensor(storage: out.storage, shape: piece.shape, strides: out.strides, offset: start * out.strides[along])
+            window.copyElements(from: piece)
+            start += piece.shape[along]
+        }
+        precondition(output != nil && start == length, "assembling: pieces cover \(start) of \(length)")
+        return output!
+    }
+
     /// Tensors of one shape stacked along a new `axis`.
     public static func stack(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
         precondition(!tensors.isEmpty, "stack: no tensors")

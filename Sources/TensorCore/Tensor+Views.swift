@@ -1,4 +1,5 @@
 // Views: reshape, permute, slice, expand, squeeze — sharing storage, each with its backward.
+import Kernels
 
 extension Tensor {
     /// Resolves a possibly negative axis against `rank` (traps with the shape when out of range).
@@ -79,11 +80,18 @@ extension Tensor {
     mutating func copyElements(from source: Tensor) {
         precondition(source.shape == shape && source.dtype == dtype)
         func run<T>(_: T.Type) {
-            let input = source.storage.pointer(as: T.self), output = storage.pointer(as: T.self)
+            let pointers = UncheckedSendable((source.storage.pointer(as: T.self), storage.pointer(as: T.self)))
             let inner = shape.last ?? 1
             let si = source.strides.last ?? 1, so = strides.last ?? 1
-            forEachRow(shape, source.strides, source.offset, strides, offset, strides, 0) { from, to, _ in
-                for i in 0..<inner { output[to &+ i &* so] = input[from &+ i &* si] }
+            // Rows are disjoint in the destination (it is a window of a fresh tensor, or a view
+            // without overlap), so they copy in parallel.
+            forEachRowInParallel(shape, source.strides, source.offset, strides, offset) { from, to in
+                let (input, output) = pointers.value
+                if si == 1 && so == 1 {
+                    (output + to).update(from: input + from, count: inner)
+                } else {
+                    for i in 0..<inner { output[to &+ i &* so] = input[from &+ i &* si] }
+                }
             }
         }
         switch dtype {

@@ -183,13 +183,14 @@ struct BenchFold: ParsableCommand {
             ("extra MSA", extraTimes, .extraMSA, Swift.min(extra, chosen.maxExtra), chosen.extraBlocks, true),
             ("Evoformer", evoformerTimes, .evoformer, msa, chosen.evoformerBlocks, false),
         ]
-        print("stack       step                      seconds   TFLOP   GFLOP/s")
+        print("stack       step                      seconds   TFLOP   GFLOP/s  peak tensors (GiB)")
         for (name, times, widths, rows, blocks, global) in stacks {
             let flops = widths.forwardFLOPs(rows: rows, residues: residues, globalColumnAttention: global)
             for step in times.steps {
                 let seconds = times.seconds[step]!, work = flops[step, default: 0] * Double(blocks) * passes
                 print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + step.padding(toLength: 24, withPad: " ", startingAt: 0)
-                      + String(format: "%9.1f %7.2f %9.1f", seconds, work / 1e12, work / seconds / 1e9))
+                      + String(format: "%9.1f %7.2f %9.1f %8.2f", seconds, work / 1e12, work / seconds / 1e9,
+                               Double(times.peakBytes[step] ?? 0) / Double(1 << 30)))
             }
         }
     }

@@ -88,4 +88,13 @@ struct InputTransformTests {
         let f = pass.msaFeat.scalars(as: Float.self)
         for k in 0..<6 { #expect(Array(f[k * 49..<k * 49 + 23]) == Array(f[k * 49 + 25..<k * 49 + 48])) }
     }
+
+    @Test("presets take AlphaFold's extra-MSA sizes: 5,120 for models 1, 3, 4 and 1,024 for 2, 5; _ptm adds the aligned-error head")
+    func presets() throws {
+        for (name, extra) in [("model_1", 5_120), ("model_2", 1_024), ("model_3", 5_120), ("model_4", 5_120), ("model_5", 1_024)] {
+            #expect(try AlphaFoldPreset(name).maxExtra == extra && AlphaFoldPreset(name + "_ptm").maxExtra == extra, "\(name)")
+            #expect(try !AlphaFoldPreset(name).predictsAlignedError && AlphaFoldPreset(name + "_ptm").predictsAlignedError)
+        }
+        #expect(throws: FoldingInputError.self) { try AlphaFoldPreset("model_6") }
+    }
 }

@@ -102,7 +102,7 @@ struct GradcheckTests {
         let b = generator.uniform([2, 4], low: 0.5, high: 1.5, dtype: .float64)
         let functions: [([Tensor]) -> Tensor] = [
             { $0[0] + $0[1] }, { $0[0] - $0[1] }, { $0[0] * $0[1] }, { $0[0] / $0[1] },
-            { $0[0].maximum($0[1] - 1) }, { Tensor.where($0[0] > 0, $0[0], $0[1]) },
+            { $0[0].maximum($0[1] - 1) }, { $0[0].sigmoidGated(by: $0[1]) }, { $0[0].sigmoidGated(by: $0[1].sliced(axis: 0, 0, 1)) }, { Tensor.where($0[0] > 0, $0[0], $0[1]) },
             { $0[0].squeezed(axis: 1).matmul($0[1].mT) },
             { Tensor.concat([$0[0].squeezed(axis: 1), $0[1]], axis: 0) },
             { $0[0].squeezed(axis: 1).layerNorm(weight: $0[1].sliced(axis: 0, 0, 1).squeezed(axis: 0),

@@ -98,14 +98,18 @@ public final class EvoformerBlock: Module {
 public final class StepTimes {
     public private(set) var steps: [String] = []
     public private(set) var seconds: [String: Double] = [:]
+    /// The most tensor memory (all live tensors, TensorMemory) seen during each step.
+    public private(set) var peakBytes: [String: Int] = [:]
 
     public init() {}
 
     public func measure<T>(_ step: String, _ body: () -> T) -> T {
         let clock = ContinuousClock(), start = clock.now
+        TensorMemory.resetPeak()
         let result = body()
         if seconds[step] == nil { steps.append(step) }
         seconds[step, default: 0] += (clock.now - start).inSeconds
+        peakBytes[step] = Swift.max(peakBytes[step] ?? 0, TensorMemory.peakBytes)
         return result
     }
 }

@@ -30,7 +30,7 @@ public final class GatedAttention: Module {
         let split = [b, n, l, heads, headWidth]
         let q = linearQ(x).reshaped(split), k = linearK(x).reshaped(split), v = linearV(x).reshaped(split)
         let attended = Tensor.evoformerAttention(q, k, v, biases: [maskBias, pairBias])
-        let gated = attended.reshaped([b, n, l, heads * headWidth]) * linearG(x).sigmoid()
+        let gated = attended.reshaped([b, n, l, heads * headWidth]).sigmoidGated(by: linearG(x))
         return linearO(gated)
     }
 }
@@ -46,12 +46,12 @@ func maskBias(_ mask: Tensor) -> Tensor {
 func chunked(_ inputs: [Tensor], axis: Int, size: Int?, _ body: ([Tensor]) -> Tensor) -> Tensor {
     let length = inputs[0].shape[axis]
     guard let size, size > 0, size < length else { return body(inputs) }
-    var parts: [Tensor] = []
-    var start = 0
-    while start < length {
-        let end = Swift.min(length, start + size)
-        parts.append(body(inputs.map { $0.sliced(axis: axis, start, end) }))
-        start = end
+    return Tensor.assembling(along: axis, length: length) { emit in
+        var start = 0
+        while start < length {
+            let end = Swift.min(length, start + size)
+            emit(body(inputs.map { $0.sliced(axis: axis, start, end) }))
+            start = end
+        }
     }
-    return Tensor.concat(parts, axis: axis)
 }

@@ -34,11 +34,11 @@ public final class TriangleMultiplication: Module {
         let all = weight.matmul(normed.reshaped([b * n * n, c]).mT) + bias
         let rowMask = mask.reshaped([1, b * n * n])
         func part(_ index: Int) -> Tensor { all.sliced(axis: 0, index * hidden, (index + 1) * hidden) }
-        let a = (part(0) * part(1).sigmoid() * rowMask).reshaped([hidden, b, n, n])
-        let bb = (part(2) * part(3).sigmoid() * rowMask).reshaped([hidden, b, n, n])
+        let a = (part(0).sigmoidGated(by: part(1)) * rowMask).reshaped([hidden, b, n, n])
+        let bb = (part(2).sigmoidGated(by: part(3)) * rowMask).reshaped([hidden, b, n, n])
         // Outgoing a·bᵀ, incoming aᵀ·b, per channel: [c, B, N, N].
         let product = outgoing ? a.matmul(bb.mT) : a.mT.matmul(bb)
         let x = linearZ(layerNormOut(product.permuted([1, 2, 3, 0]).contiguous()))
-        return x * linearG(normed).sigmoid()
+        return x.sigmoidGated(by: linearG(normed))
     }
 }
