@@ -52,6 +52,14 @@ public struct AttentionTiling: Sendable, Equatable {
     }
     /// Measured on this machine kind (Docs/runtime/evoformer-attention.md).
     public static let standard = AttentionTiling(queries: 64, keys: 128)
+
+    /// EvoformerAttention's default: up to 512 keys, one key tile spans every key (no online-softmax
+    /// rescaling) with 32 query rows; longer rows use `standard`. Measured at AlphaFold's row and
+    /// column attention shapes (L = 191 and 512, D = 32): 7–40 % faster than `standard`
+    /// (Docs/runtime/evoformer-attention.md).
+    public static func evoformer(length: Int) -> AttentionTiling {
+        length <= 512 ? AttentionTiling(queries: 32, keys: Swift.max(1, length)) : .standard
+    }
 }
 
 extension Tensor {
@@ -65,7 +73,8 @@ extension Tensor {
     ///     1e9·(mask − 1) or −∞), bias2 `[B, 1, H, L, L]` (pair bias).
     /// - Returns: `[B, N, L, H, D]`. Rows whose keys are all −∞ give 0 (and zero gradients).
     public static func evoformerAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?] = [],
-                                          method: AttentionMethod = .fused, tiling: AttentionTiling = .standard) -> Tensor {
+                                          method: AttentionMethod = .fused, tiling: AttentionTiling? = nil) -> Tensor {
+        let tiling = tiling ?? .evoformer(length: q.shape[2])
         let (bias1, bias2) = validateEvoformer(q, k, v, biases)
         switch method {
         case .reference: return evoformerReference(q, k, v, bias1, bias2)
@@ -104,7 +113,8 @@ extension Tensor {
 
     /// Fused forward, returning the output `[B, N, L, H, D]` and the log-sum-exp `[B, N, H, L]`.
     public static func evoformerAttentionForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?] = [],
-                                                 tiling: AttentionTiling = .standard) -> (output: Tensor, lse: Tensor) {
+                                                 tiling: AttentionTiling? = nil) -> (output: Tensor, lse: Tensor) {
+        let tiling = tiling ?? .evoformer(length: q.shape[2])
         let (bias1, bias2) = validateEvoformer(q, k, v, biases)
         return evoformerKernelForward(q, k, v, bias1, bias2, tiling: tiling)
     }
@@ -155,7 +165,8 @@ extension Tensor {
     /// Fused backward: dQ, dK, dV, and dBias1 = Σ_h Σ_i dS, dBias2 = Σ_n dS when requested.
     public static func evoformerAttentionBackward(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?], output: Tensor,
                                                   lse: Tensor, gradOutput: Tensor, needBias1: Bool, needBias2: Bool,
-                                                  tiling: AttentionTiling = .standard) -> (dq: Tensor, dk: Tensor, dv: Tensor, dbias1: Tensor?, dbias2: Tensor?) {
+                                                  tiling: AttentionTiling? = nil) -> (dq: Tensor, dk: Tensor, dv: Tensor, dbias1: Tensor?, dbias2: Tensor?) {
+        let tiling = tiling ?? .evoformer(length: q.shape[2])
         let (bias1, bias2) = validateEvoformer(q, k, v, biases)
         let (bCount, nCount, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
         let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()

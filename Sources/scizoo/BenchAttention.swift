@@ -70,8 +70,8 @@ struct BenchEvoformerAttention: ParsableCommand {
     @Option(help: "fwd or fwdbwd") var mode: AttentionMode = .fwdbwd
     @Option(help: "fused or reference") var method: AttentionMethod = .fused
     @Option(help: "Timed runs (at least 5 for the report).") var runs: Int = 5
-    @Option(help: "Query rows per tile.") var tileQueries: Int = AttentionTiling.standard.queries
-    @Option(help: "Keys per tile.") var tileKeys: Int = AttentionTiling.standard.keys
+    @Option(help: "Query rows per tile (default: EvoformerAttention's for this L).") var tileQueries: Int?
+    @Option(help: "Keys per tile (default: EvoformerAttention's for this L).") var tileKeys: Int?
     @Option(help: "float32 or float64") var dtype: String = "float32"
     @Option(help: "Write inputs, output, lse and gradients of the last run to this HDF5 file.") var save: String?
     @OptionGroup var threadOptions: ThreadOptions
@@ -98,12 +98,13 @@ struct BenchEvoformerAttention: ParsableCommand {
         let bias1 = Tensor(mask.map { 1e9 * ($0 - 1) }, shape: [b, n, 1, 1, l]).cast(to: type)
         let bias2 = generator.normal([b, 1, h, l, l], dtype: type)
         let gradOutput = mode == .fwdbwd ? generator.uniform(shape, dtype: type) : nil
-        let tiling = AttentionTiling(queries: tileQueries, keys: tileKeys)
+        let defaults = AttentionTiling.evoformer(length: l)
+        let tiling = AttentionTiling(queries: tileQueries ?? defaults.queries, keys: tileKeys ?? defaults.keys)
         let perProblem = Double(l) * Double(l) * Double(d) * Double(b * n * h)
         let flops = (mode == .fwd ? 4 : 14) * perProblem
         print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         let label = "evoformer-attention \(config) \(mode.rawValue) \(method.rawValue) \(dtype)"
-            + (method == .fused ? " tiles \(tileQueries)×\(tileKeys)" : "")
+            + (method == .fused ? " tiles \(tiling.queries)×\(tiling.keys)" : "")
         let last = try runAttentionBench(runs: runs, flops: flops, label: label) {
             let (lq, lk, lv, lb2) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad(), bias2.requiringGrad())
             var results: [(String, Tensor)]

@@ -160,6 +160,23 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: output + "/timings.json"))
     }
 
+    @Test("fold-finetune on a 2q2k crop prints the loss terms and gradient coverage per step and writes metrics.jsonl; it needs weights")
+    func foldFineTune() throws {
+        let fixture = Fixtures.shared("openfold/2q2k_A")
+        let metrics = try Fixtures.scratchDirectory("fold-finetune").appendingPathComponent("metrics.jsonl").path
+        let arguments = ["fold-finetune", "--fasta", fixture.appendingPathComponent("2q2k_A.fasta").path,
+                         "--alignments", fixture.appendingPathComponent("alignments/2q2k_A").path,
+                         "--structure", fixture.appendingPathComponent("ground_truth/2q2k.cif").path, "--chain", "A"]
+        let refused = try CLI.run(arguments)
+        #expect(refused.status != 0 && refused.standardError.contains("--random-weights"), "\(refused.standardError)")
+        let result = try CLI.run(arguments + ["--random-weights", "--evoformer-blocks", "1", "--steps", "2", "--crop", "10",
+                                              "--clusters", "4", "--extra", "4", "--warmup-steps", "0", "--metrics", metrics])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("step 2/2: loss") && result.standardOutput.contains("fape_sidechain"))
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines.allSatisfy { $0.contains("\"fape_backbone\"") && $0.contains("\"parameters_with_gradient\"") })
+    }
+
     @Test("protein-metrics compares two chains, writes JSON, and asks for --chain when the reference has several")
     func proteinMetrics() throws {
         let cif = Fixtures.shared("openfold/2q2k_A/ground_truth/2q2k.cif").path
