@@ -193,13 +193,14 @@ public enum StructureWriter {
         var lines = ["data_\(name.replacingOccurrences(of: " ", with: "_"))", "#", "loop_"]
         let columns = ["group_PDB", "id", "type_symbol", "label_atom_id", "label_alt_id", "label_comp_id", "label_asym_id",
                        "label_entity_id", "label_seq_id", "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy",
-                       "B_iso_or_equiv", "auth_seq_id", "auth_asym_id", "pdbx_PDB_model_num"]
+                       "B_iso_or_equiv", "auth_seq_id", "auth_comp_id", "auth_asym_id", "auth_atom_id", "pdbx_PDB_model_num"]
         lines += columns.map { "_atom_site." + $0 }
         var serial = 1
         for i in result.aatype.indices {
             for (atom, element, p) in atoms(result, residue: i) {
-                lines.append(String(format: "ATOM %d %@ %@ . %@ A 1 %d ? %.3f %.3f %.3f 1.00 %.2f %d A 1", serial, element, atom,
-                                    residueName(result.aatype[i]), i + 1, p.x, p.y, p.z, result.plddt[i], i + 1))
+                let residue = residueName(result.aatype[i])
+                lines.append(String(format: "ATOM %d %@ %@ . %@ A 1 %d ? %.3f %.3f %.3f 1.00 %.2f %d %@ A %@ 1", serial, element, atom,
+                                    residue, i + 1, p.x, p.y, p.z, result.plddt[i], i + 1, residue, atom))
                 serial += 1
             }
         }
