@@ -6,15 +6,29 @@ import Kernels
 @inline(__always)
 func forEachRow(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, _ s2: [Int], _ o2: Int,
                 _ body: (Int, Int, Int) -> Void) {
-    let rank = shape.count
     if shape.contains(0) { return }
-    if rank <= 1 {
+    if shape.count <= 1 {
         body(o0, o1, o2)
         return
     }
+    forEachRow(shape, s0, o0, s1, o1, s2, o2, rows: 0..<shape.dropLast().reduce(1, *), body)
+}
+
+/// The innermost rows `rows` (in row-major order) of a shape of rank ≥ 2 without zero extents.
+@inline(__always)
+func forEachRow(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, _ s2: [Int], _ o2: Int,
+                rows: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+    let rank = shape.count
     var index = [Int](repeating: 0, count: rank - 1)
-    var p0 = o0, p1 = o1, p2 = o2
-    while true {
+    var rest = rows.lowerBound, p0 = o0, p1 = o1, p2 = o2
+    for axis in stride(from: rank - 2, through: 0, by: -1) {
+        index[axis] = rest % shape[axis]
+        rest /= shape[axis]
+        p0 &+= index[axis] &* s0[axis]
+        p1 &+= index[axis] &* s1[axis]
+        p2 &+= index[axis] &* s2[axis]
+    }
+    for _ in rows {
         body(p0, p1, p2)
         var axis = rank - 2
         while axis >= 0 {
@@ -29,7 +43,6 @@ func forEachRow(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, 
             index[axis] = 0
             axis -= 1
         }
-        if axis < 0 { return }
     }
 }
 
@@ -42,39 +55,14 @@ func forEachRowInParallel(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _
 /// The three-operand form (operands of a broadcast binary op and its output).
 func forEachRowInParallel(_ shape: [Int], _ s0: [Int], _ o0: Int, _ s1: [Int], _ o1: Int, _ s2: [Int], _ o2: Int,
                           _ body: (Int, Int, Int) -> Void) {
-    let rank = shape.count
     if shape.contains(0) { return }
-    if rank <= 1 {
+    if shape.count <= 1 {
         body(o0, o1, o2)
         return
     }
-    let outer = Array(shape.dropLast()), rows = outer.reduce(1, *)
-    parallelFor(rows, minChunk: Swift.max(1, 32_768 / Swift.max(1, shape[rank - 1]))) { range in
-        var index = [Int](repeating: 0, count: rank - 1)
-        var rest = range.lowerBound, p0 = o0, p1 = o1, p2 = o2
-        for axis in stride(from: rank - 2, through: 0, by: -1) {
-            index[axis] = rest % outer[axis]
-            rest /= outer[axis]
-            p0 &+= index[axis] &* s0[axis]
-            p1 &+= index[axis] &* s1[axis]
-            p2 &+= index[axis] &* s2[axis]
-        }
-        for _ in range {
-            body(p0, p1, p2)
-            var axis = rank - 2
-            while axis >= 0 {
-                index[axis] += 1
-                p0 &+= s0[axis]
-                p1 &+= s1[axis]
-                p2 &+= s2[axis]
-                if index[axis] < outer[axis] { break }
-                p0 &-= s0[axis] &* outer[axis]
-                p1 &-= s1[axis] &* outer[axis]
-                p2 &-= s2[axis] &* outer[axis]
-                index[axis] = 0
-                axis -= 1
-            }
-        }
+    let rows = shape.dropLast().reduce(1, *)
+    parallelFor(rows, minChunk: Swift.max(1, 32_768 / Swift.max(1, shape[shape.count - 1]))) { range in
+        forEachRow(shape, s0, o0, s1, o1, s2, o2, rows: range, body)
     }
 }
 
