@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "GenomeLM", targets: ["GenomeLM"]),
         .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
         .library(name: "ProteinFolding", targets: ["ProteinFolding"]),
+        .library(name: "ClimateForecasting", targets: ["ClimateForecasting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,11 +47,12 @@ let package = Package(
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "ClimateForecasting", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "ProteinFolding", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
+                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),
@@ -62,6 +64,8 @@ let package = Package(
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
+        .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "TensorIO", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),

@@ -1,4 +1,4 @@
-// Position embeddings: rotary (GPT-NeoX), AlphaFold relative positions, ALiBi, T5 buckets.
+// Position embeddings: rotary (GPT-NeoX), AlphaFold relative positions, ALiBi, T5 buckets, sine-cosine tables (ClimaX).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -227,5 +227,29 @@ public final class T5RelativeBias: Module {
             }
         }
         return table.value.embedding(Tensor(ids, shape: [queryLength, keyLength])).permuted([2, 0, 1])
+    }
+}
+
+/// Fixed sine-cosine position tables (MAE / ClimaX `utils/pos_embed.py`).
+public enum SinCosEmbedding {
+    /// 1-D table `[positions.count, dimension]`: for ω_k = 1/10000^(k/(dimension/2)), the first
+    /// half is sin(p·ω_k), the second cos(p·ω_k).
+    public static func oneDimensional(dimension: Int, positions: [Double]) -> [[Double]] {
+        precondition(dimension % 2 == 0, "SinCosEmbedding: dimension must be even, got \(dimension)")
+        let half = dimension / 2
+        let omega = (0..<half).map { 1 / Glibc.pow(10_000, Double($0) / Double(half)) }
+        return positions.map { p in omega.map { Glibc.sin(p * $0) } + omega.map { Glibc.cos(p * $0) } }
+    }
+
+    /// 2-D table `[height · width, dimension]` in row-major (row, column) order: the first half
+    /// encodes the column, the second the row (upstream's meshgrid puts w first).
+    public static func twoDimensional(dimension: Int, height: Int, width: Int) -> Tensor {
+        precondition(dimension % 4 == 0, "SinCosEmbedding: 2-D dimension must be a multiple of 4, got \(dimension)")
+        let columns = oneDimensional(dimension: dimension / 2, positions: (0..<width).map(Double.init))
+        let rows = oneDimensional(dimension: dimension / 2, positions: (0..<height).map(Double.init))
+        var values: [Double] = []
+        values.reserveCapacity(height * width * dimension)
+        for row in 0..<height { for column in 0..<width { values += columns[column] + rows[row] } }
+        return Tensor(values, shape: [height * width, dimension])
     }
 }

@@ -148,3 +148,27 @@ public final class ReduceLROnPlateau {
         return rate
     }
 }
+
+/// Lightning Bolts' LinearWarmupCosineAnnealingLR as ClimaX steps it (once per optimiser step):
+/// `warmupStart` at step 0, linear to `baseRate` at step warmupSteps − 1, then cosine from
+/// `baseRate` to `minimum` at `totalSteps`.
+public struct LinearWarmupCosineAnnealing: LearningRateSchedule {
+    public var baseRate: Double, warmupSteps: Int, totalSteps: Int, warmupStart: Double, minimum: Double
+
+    public init(baseRate: Double, warmupSteps: Int, totalSteps: Int, warmupStart: Double = 1e-8, minimum: Double = 1e-8) {
+        self.baseRate = baseRate
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+        self.warmupStart = warmupStart
+        self.minimum = minimum
+    }
+
+    public func learningRate(at step: Int) -> Double {
+        if step < warmupSteps {
+            guard warmupSteps > 1 else { return baseRate }
+            return warmupStart + Double(step) * (baseRate - warmupStart) / Double(warmupSteps - 1)
+        }
+        let progress = Double(Swift.min(step, totalSteps) - warmupSteps) / Double(Swift.max(1, totalSteps - warmupSteps))
+        return minimum + 0.5 * (baseRate - minimum) * (1 + cos(Double.pi * progress))
+    }
+}

@@ -156,7 +156,7 @@ public final class GenSLMTrainer {
         log(optimizer.memoryReport().description)
         let metricsPath = runDirectory + "/metrics.jsonl"
         var metrics: FileHandle?
-        if isPrimary && startStep > 0 { try truncateMetrics(metricsPath, after: startStep) }
+        if isPrimary && startStep > 0 { try MetricsFile.truncate(metricsPath, after: startStep) }
         if isPrimary {
             if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
                 guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
@@ -290,17 +290,6 @@ public final class GenSLMTrainer {
         return GenSLMRunSummary(steps: totalSteps, finalTrainLoss: lastLoss, finalValidationLoss: lastValidation,
                                 tokensPerSecond: Double(tokens) / Swift.max(seconds, 1e-9), checkpoint: checkpointPath,
                                 metrics: metricsPath, lossCurve: curve)
-    }
-
-    /// Drops metrics of steps after `step` (written before a kill, redone after the resume).
-    private func truncateMetrics(_ path: String, after step: Int) throws {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { line in
-            guard let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let lineStep = object["step"] as? Int else { return true }
-            return lineStep <= step
-        }
-        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     private func resolveOutput(_ path: String) -> String {

@@ -1,0 +1,124 @@
+// ClimaX (port of microsoft/ClimaX src/climax/arch.py): variable tokenisation, variable
+// aggregation, a ViT over patches with a lead-time embedding, and a per-patch prediction head.
+import NeuralNetworks
+import TensorCore
+
+/// The patches a regional model keeps (upstream regional_forecast: tokens inside a lat/lon box).
+public struct PatchRegion: Equatable, Sendable {
+    /// Row-major patch indices in the full patch grid.
+    public var tokenIDs: [Int]
+    /// Patch rows and columns of the region.
+    public var patchRows: Int, patchColumns: Int
+    /// Pixel rows and columns of the region in the full grid.
+    public var rows: Range<Int>, columns: Range<Int>
+}
+
+public final class ClimaX: Module {
+    public let configuration: ClimaXConfiguration
+    public let tokenEmbeds: VariablePatchEmbedding
+    /// `[1, V_all, D]`, initialised to the 1-D sin-cos table of the variable index.
+    public let varEmbed: Parameter
+    public let varAgg: VariableAggregation
+    /// `[1, L, D]`, initialised to the 2-D sin-cos table of the patch grid (trainable, as upstream).
+    public let posEmbed: Parameter
+    /// Linear(1, D) of the lead time in hours/100.
+    public let leadTimeEmbed: Linear
+    public let blocks: [ViTBlock]
+    public let norm: LayerNorm
+    /// `decoder_depth` Linear(D, D) layers (each followed by GELU), then Linear(D, V_all·p²).
+    public let head: [Linear]
+    /// Draws dropout and stochastic-depth masks.
+    public var generator: RandomGenerator
+
+    public init(_ c: ClimaXConfiguration, seed: UInt64 = 0) {
+        precondition(c.problems().isEmpty, "ClimaX: \(c.problems().joined(separator: "; "))")
+        var generator = RandomGenerator(seed: seed)
+        configuration = c
+        let d = c.embedDim, variables = c.defaultVariables.count
+        tokenEmbeds = VariablePatchEmbedding(variables: variables, embedDim: d, patchSize: c.patchSize, generator: &generator)
+        varEmbed = Parameter(Tensor(SinCosEmbedding.oneDimensional(dimension: d, positions: (0..<variables).map(Double.init)).flatMap { $0 },
+                                    shape: [1, variables, d]).cast(to: .float32))
+        varAgg = VariableAggregation(embedDim: d, heads: c.numHeads, generator: &generator)
+        posEmbed = Parameter(SinCosEmbedding.twoDimensional(dimension: d, height: c.patchGrid.height, width: c.patchGrid.width)
+            .reshaped([1, c.tokens, d]).cast(to: .float32))
+        leadTimeEmbed = Linear(1, d, generator: &generator)
+        blocks = (0..<c.depth).map { index in
+            // Stochastic depth rises linearly from 0 to drop_path over the blocks.
+            ViTBlock(c, dropPath: c.depth > 1 ? c.dropPath * Double(index) / Double(c.depth - 1) : 0, generator: &generator)
+        }
+        norm = LayerNorm(d)
+        head = (0..<c.decoderDepth).map { _ in Linear(d, d, generator: &generator) }
+            + [Linear(d, variables * c.patchSize * c.patchSize, generator: &generator)]
+        self.generator = generator
+        super.init()
+        // Upstream _init_weights: every nn.Linear trunc-normal(0.02) (absolute bounds ±2, so a normal) with zero bias.
+        var draws = RandomGenerator(seed: seed &+ 1)
+        for linear in [leadTimeEmbed, varAgg.outProj] + blocks.flatMap({ [$0.qkv, $0.proj, $0.fc1, $0.fc2] }) + head {
+            linear.weight.value.assign(draws.normal(linear.weight.shape, std: 0.02))
+            linear.bias?.value.assign(.zeros(linear.bias!.shape))
+        }
+    }
+
+    /// Parameters AdamW does not decay (upstream configure_optimizers: the two embeddings).
+    public static func isExemptFromWeightDecay(_ path: String) -> Bool { path == "varEmbed" || path == "posEmbed" }
+
+    /// Forecast of `outVariables`.
+    /// - Parameters:
+    ///   - x: normalised inputs `[B, V, H, W]` in the order of `variables`.
+    ///   - leadTimes: `[B]`, lead time in hours / 100 (upstream's scaling).
+    ///   - region: the patches of a regional model (nil: the whole grid).
+    /// - Returns: `[B, V_out, H', W']` (H' × W' the region's pixels when a region is given).
+    public func callAsFunction(_ x: Tensor, leadTimes: Tensor, variables: [String], outVariables: [String],
+                               region: PatchRegion? = nil) -> Tensor {
+        let c = configuration
+        precondition(x.rank == 4 && x.shape[1] == variables.count && Array(x.shape[2...]) == c.imageSize,
+                     "ClimaX: input must be [B, \(variables.count), \(c.imageSize[0]), \(c.imageSize[1])], got \(x.shape)")
+        let variableIDs = ids(variables), outIDs = ids(outVariables)
+        let b = x.shape[0], d = c.embedDim, p = c.patchSize
+        var tokens = tokenEmbeds(x, variableIDs: variableIDs)  // [B, V, L, D]
+        var positions = posEmbed.value
+        if let region {
+            let selected = Tensor(region.tokenIDs.map(Int64.init), shape: [region.tokenIDs.count])
+            tokens = tokens.indexSelect(axis: 2, selected)
+            positions = positions.indexSelect(axis: 1, selected)
+        }
+        let l = tokens.shape[2], v = variables.count
+        let variableRows = varEmbed.value.indexSelect(axis: 1, Tensor(variableIDs.map(Int64.init), shape: [v]))  // [1, V, D]
+        tokens = tokens + variableRows.unsqueezed(axis: 2)
+        // [B, V, L, D] → [B·L, V, D]: one aggregation per patch position.
+        var h = varAgg(tokens.permuted([0, 2, 1, 3]).contiguous().reshaped([b * l, v, d])).reshaped([b, l, d])
+        h = h + positions + leadTimeEmbed(leadTimes.reshaped([b, 1]).cast(to: h.dtype)).unsqueezed(axis: 1)
+        h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
+        for block in blocks { h = block(h, generator: &generator) }
+        h = norm(h)
+        for layer in head.dropLast() { h = layer(h).gelu() }
+        // Only the output variables' rows of the last layer: channel (i·p + j)·V_all + variable.
+        let last = head[head.count - 1], all = c.defaultVariables.count
+        let rows = (0..<(p * p)).flatMap { pixel in outIDs.map { Int64(pixel * all + $0) } }
+        let rowIDs = Tensor(rows, shape: [rows.count])
+        let pixels = h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
+        let (ph, pw) = region.map { ($0.patchRows, $0.patchColumns) } ?? c.patchGrid
+        // Unpatchify (upstream einsum nhwpqc → nchpwq).
+        return pixels.reshaped([b, ph, pw, p, p, outIDs.count]).permuted([0, 5, 1, 3, 2, 4]).contiguous()
+            .reshaped([b, outIDs.count, ph * p, pw * p])
+    }
+
+    func ids(_ names: [String]) -> [Int] {
+        switch configuration.variableIndices(names) {
+        case .success(let ids): return ids
+        case .failure(let error): preconditionFailure("ClimaX: \(error)")
+        }
+    }
+
+    /// Forward FLOPs of one sample over `variables` inputs and `outputs` output variables (the
+    /// factored aggregation; multiply-adds count two).
+    public static func forwardFLOPs(_ c: ClimaXConfiguration, variables: Int, outputs: Int) -> Double {
+        let l = Double(c.tokens), d = Double(c.embedDim), v = Double(variables), p2 = Double(c.patchSize * c.patchSize)
+        let embed = 2 * v * l * p2 * d
+        let aggregation = 2 * l * v * d * Double(c.numHeads) * 2 + 2 * l * d * d * 2
+        let attention = 4 * l * l * d
+        let block = 2 * l * (3 * d * d + d * d + 2 * d * Double(c.hiddenDimension)) + attention
+        let headFLOPs = 2 * l * d * d * Double(c.decoderDepth) + 2 * l * d * p2 * Double(outputs)
+        return embed + aggregation + Double(c.depth) * block + headFLOPs
+    }
+}

@@ -1,0 +1,108 @@
+// ClimaX weights under upstream's names: a safetensors conversion of a Lightning checkpoint
+// (`net.` prefix, per-variable `token_embeds.{i}.proj` or the grouped `token_embeds.proj_weights`,
+// timm's qkv rows ordered (q, k, v) × heads × d_h) into the model, and back.
+import Foundation
+import TensorCore
+import TensorIO
+
+public enum ClimaXWeights {
+    /// Upstream name (without `net.`) of each of our parameters; the patch embedding and qkv are
+    /// converted separately.
+    static func upstreamName(_ path: String) -> String {
+        var name = path
+        for (ours, theirs) in [("varEmbed", "var_embed"), ("posEmbed", "pos_embed"), ("leadTimeEmbed", "lead_time_embed"),
+                               ("varAgg.query", "var_query"), ("varAgg.inProjWeight", "var_agg.in_proj_weight"),
+                               ("varAgg.inProjBias", "var_agg.in_proj_bias"), ("varAgg.outProj", "var_agg.out_proj"),
+                               (".qkv.", ".attn.qkv."), (".proj.", ".attn.proj."), (".fc1.", ".mlp.fc1."), (".fc2.", ".mlp.fc2.")] {
+            name = name.replacingOccurrences(of: ours, with: theirs)
+        }
+        // Our head [Linear] interleaves with GELUs upstream (nn.Sequential): layer k is head.{2k}.
+        if name.hasPrefix("head.") {
+            let parts = name.split(separator: ".")
+            if parts.count == 3, let k = Int(parts[1]) { name = "head.\(2 * k).\(parts[2])" }
+        }
+        return name
+    }
+
+    /// (q, k, v) × heads × d_h rows → heads × (q, k, v) × d_h rows, and back with `inverse`.
+    static func regroupQKV(_ t: Tensor, heads: Int, inverse: Bool = false) -> Tensor {
+        let rows = t.shape[0], dh = rows / 3 / heads
+        let rest = Array(t.shape.dropFirst())
+        let from = inverse ? [heads, 3, dh] : [3, heads, dh]
+        return t.reshaped(from + rest).permuted([1, 0, 2] + rest.indices.map { $0 + 3 }).contiguous().reshaped(t.shape)
+    }
+
+    /// Loads a safetensors file of ClimaX weights. Keys may carry Lightning's `net.` prefix and
+    /// the legacy `channel` spelling of `var` (renamed as upstream's loader does). Every missing
+    /// key and every shape mismatch is reported at once, naming the file; the variable
+    /// aggregation's query and position embedding may come from a model of another grid only if
+    /// their shapes agree (no interpolation).
+    public static func load(_ model: ClimaX, from path: String) throws {
+        let (tensors, _) = try Safetensors.read(from: path)
+        var byName: [String: Tensor] = [:]
+        for (key, value) in tensors {
+            var name = key.hasPrefix("net.") ? String(key.dropFirst(4)) : key
+            name = name.replacingOccurrences(of: "channel", with: "var")
+            byName[name] = value
+        }
+        try load(model, byName: byName, file: path)
+    }
+
+    static func load(_ model: ClimaX, byName: [String: Tensor], file: String) throws {
+        let c = model.configuration
+        var problems: [String] = []
+        var state: [(String, Tensor)] = []
+        for (path, parameter) in model.namedParameters() {
+            if path == "tokenEmbeds.projWeights" || path == "tokenEmbeds.projBiases" {
+                let isWeight = path.hasSuffix("Weights")
+                if let grouped = byName[isWeight ? "token_embeds.proj_weights" : "token_embeds.proj_biases"] {
+                    if grouped.shape == parameter.shape { state.append((path, grouped)) } else {
+                        problems.append("token_embeds.proj_\(isWeight ? "weights" : "biases") has shape \(grouped.shape), expected \(parameter.shape)")
+                    }
+                    continue
+                }
+                var rows: [Tensor] = []
+                for i in 0..<c.defaultVariables.count {
+                    let key = "token_embeds.\(i).proj.\(isWeight ? "weight" : "bias")"
+                    let expected = Array(parameter.shape.dropFirst())
+                    guard let value = byName[key] else { problems.append("missing \(key)"); continue }
+                    guard value.shape == expected else { problems.append("\(key) has shape \(value.shape), expected \(expected)"); continue }
+                    rows.append(value.unsqueezed(axis: 0))
+                }
+                if rows.count == c.defaultVariables.count { state.append((path, Tensor.concat(rows, axis: 0))) }
+                continue
+            }
+            let key = upstreamName(path)
+            guard var value = byName[key] else { problems.append("missing \(key)"); continue }
+            guard value.shape == parameter.shape else { problems.append("\(key) has shape \(value.shape), expected \(parameter.shape)"); continue }
+            if key.hasSuffix("attn.qkv.weight") || key.hasSuffix("attn.qkv.bias") { value = regroupQKV(value, heads: c.numHeads) }
+            state.append((path, value))
+        }
+        guard problems.isEmpty else {
+            throw ClimateDataError(file: file, message: "not ClimaX weights for this configuration (embed_dim \(c.embedDim), depth \(c.depth), "
+                                   + "\(c.defaultVariables.count) default_vars): " + problems.joined(separator: "; "))
+        }
+        try model.loadStateDict(state)
+    }
+
+    /// Writes the model under upstream's names with the `net.` prefix and per-variable patch
+    /// embeddings (`token_embeds.{i}.proj.weight`), as a converted Lightning checkpoint has them.
+    public static func save(_ model: ClimaX, to path: String) throws {
+        let c = model.configuration
+        var tensors: [(String, Tensor)] = []
+        for (path, parameter) in model.namedParameters() {
+            let value = parameter.value.detached()
+            if path == "tokenEmbeds.projWeights" || path == "tokenEmbeds.projBiases" {
+                let suffix = path.hasSuffix("Weights") ? "weight" : "bias"
+                for i in 0..<c.defaultVariables.count {
+                    tensors.append(("net.token_embeds.\(i).proj.\(suffix)", value.sliced(axis: 0, i, i + 1).squeezed(axis: 0).contiguous()))
+                }
+                continue
+            }
+            let key = upstreamName(path)
+            let converted = key.hasSuffix("attn.qkv.weight") || key.hasSuffix("attn.qkv.bias") ? regroupQKV(value, heads: c.numHeads, inverse: true) : value
+            tensors.append(("net." + key, converted.contiguous()))
+        }
+        try Safetensors.write(tensors, to: path)
+    }
+}

@@ -1,0 +1,167 @@
+// Forecast pairs from a split folder of HDF5 shards (upstream pretrain/dataset.py and
+// global_forecast/datamodule.py): inputs at t, targets at t + lead inside one shard, scalar
+// normalisation per variable, a shuffle buffer, and data-parallel sharding of the sample stream.
+import Foundation
+import TensorCore
+
+public final class ForecastDataset {
+    public let directory: String
+    public let files: [String]
+    /// Long names of the inputs and outputs.
+    public let variables: [String], outVariables: [String]
+    public let leadHours: Int
+    /// Lead in frames (leadHours / hours per frame).
+    public let leadSteps: Int
+    public let shards: [ClimateGrid]
+    public let latitudes: [Double], longitudes: [Double]
+    /// Normalisation of inputs and outputs (total precipitation's mean forced to 0).
+    public let inputMean: [Double], inputStd: [Double]
+    public let outputMean: [Double], outputStd: [Double]
+    /// The split's time mean of each output variable `[H, W]`, physical units (for ACC).
+    public let climatology: [[Float]]
+    /// (shard, input frame) of every pair.
+    public let pairs: [(shard: Int, time: Int)]
+
+    /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name) with the variables needed.
+    public init(directory: String, variables: [String], outVariables: [String], leadHours: Int) throws {
+        self.directory = directory
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".nc") }.sorted()
+        guard !names.isEmpty else { throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder") }
+        files = names.map { directory + "/" + $0 }
+        self.variables = variables.map(ClimateVariables.canonical)
+        self.outVariables = outVariables.map(ClimateVariables.canonical)
+        self.leadHours = leadHours
+        let needed = Array(Set(self.variables + self.outVariables)).sorted()
+        shards = try files.map { try GridReader.read(path: $0, variables: needed) }
+        let first = shards[0]
+        latitudes = first.latitudes
+        longitudes = first.longitudes
+        for shard in shards.dropFirst() where shard.latitudes != latitudes || shard.longitudes != longitudes {
+            throw ClimateDataError(file: shard.source, message: "grid differs from \(first.source)'s (\(shard.height)×\(shard.width) vs \(first.height)×\(first.width))")
+        }
+        let step = first.hoursPerStep ?? 1
+        guard step > 0, Double(leadHours).truncatingRemainder(dividingBy: step) == 0 else {
+            throw ClimateDataError(file: first.source, variable: "time", message: "lead of \(leadHours) h is not a whole number of \(step)-hour steps")
+        }
+        leadSteps = Int(Double(leadHours) / step)
+        func statistics(_ names: [String]) throws -> ([Double], [Double]) {
+            var means: [Double] = [], stds: [Double] = []
+            for name in names {
+                guard let mean = first.mean[name], let std = first.std[name], std > 0 else {
+                    throw ClimateDataError(file: first.source, variable: name,
+                                           message: "no normalisation statistics (/stats/mean and /stats/std); write them with scizoo climate-convert")
+                }
+                means.append(ClimateVariables.hasZeroMean(name) ? 0 : mean)
+                stds.append(std)
+            }
+            return (means, stds)
+        }
+        (inputMean, inputStd) = try statistics(self.variables)
+        (outputMean, outputStd) = try statistics(self.outVariables)
+        climatology = try self.outVariables.map { name in
+            guard let field = first.climatology[name] else {
+                throw ClimateDataError(file: first.source, variable: name, message: "no /climatology entry (needed for ACC)")
+            }
+            return field
+        }
+        var pairs: [(Int, Int)] = []
+        for (index, shard) in shards.enumerated() where shard.frames > leadSteps {
+            pairs += (0..<(shard.frames - leadSteps)).map { (index, $0) }
+        }
+        guard !pairs.isEmpty else {
+            throw ClimateDataError(file: directory, message: "no shard is longer than the lead of \(leadSteps) steps")
+        }
+        self.pairs = pairs
+    }
+
+    public var height: Int { latitudes.count }
+    public var width: Int { longitudes.count }
+
+    /// This rank's batches for one epoch, as pair indices. With `shuffle`, shards are visited in a
+    /// seeded random order and samples pass through a shuffle buffer of `bufferSize` (upstream's
+    /// ShuffleIterableDataset); sample k of the stream goes to rank k mod `ranks`. Every rank gets
+    /// the same number of whole batches.
+    public func batches(epoch: Int, batchSize: Int, shuffle: Bool, bufferSize: Int = 10_000, seed: UInt64 = 0,
+                        rank: Int = 0, ranks: Int = 1, dropLast: Bool = true) -> [[Int]] {
+        var stream: [Int] = []
+        if shuffle {
+            var generator = SplitMix(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            var shardOrder = Array(shards.indices)
+            generator.shuffle(&shardOrder)
+            var buffer: [Int] = []
+            let byShard = Dictionary(grouping: pairs.indices, by: { pairs[$0].shard })
+            for shard in shardOrder {
+                for index in byShard[shard] ?? [] {
+                    if buffer.count == Swift.max(1, bufferSize) {
+                        let slot = generator.next(below: buffer.count)
+                        stream.append(buffer[slot])
+                        buffer[slot] = index
+                    } else {
+                        buffer.append(index)
+                    }
+                }
+            }
+            generator.shuffle(&buffer)
+            stream += buffer.reversed()
+        } else {
+            stream = Array(pairs.indices)
+        }
+        let mine = stream.enumerated().filter { $0.offset % ranks == rank }.map(\.element)
+        let perRank = dropLast ? stream.count / ranks / batchSize : (mine.count + batchSize - 1) / batchSize
+        return (0..<perRank).map { Array(mine[($0 * batchSize)..<Swift.min(mine.count, ($0 + 1) * batchSize)]) }
+    }
+
+    /// Normalised inputs `[B, V, H, W]`, normalised targets `[B, V_out, H', W']` (cropped to
+    /// `region` when given) and lead times `[B]` in hours/100.
+    public func batch(_ indices: [Int], region: PatchRegion? = nil) -> (inputs: Tensor, targets: Tensor, leadTimes: Tensor) {
+        let (h, w) = (height, width), size = height * width
+        var inputs = [Float](repeating: 0, count: indices.count * variables.count * size)
+        let rows = region?.rows ?? 0..<h, columns = region?.columns ?? 0..<w
+        var targets = [Float](repeating: 0, count: indices.count * outVariables.count * rows.count * columns.count)
+        var offset = 0, targetOffset = 0
+        for index in indices {
+            let (shard, t) = pairs[index]
+            let grid = shards[shard]
+            for (v, name) in variables.enumerated() {
+                let frame = grid.frame(name, t), mean = Float(inputMean[v]), scale = Float(1 / inputStd[v])
+                var i = frame.startIndex
+                for _ in 0..<size { inputs[offset] = (frame[i] - mean) * scale; offset += 1; i += 1 }
+            }
+            for (v, name) in outVariables.enumerated() {
+                let frame = grid.frame(name, t + leadSteps), mean = Float(outputMean[v]), scale = Float(1 / outputStd[v])
+                for row in rows {
+                    for column in columns {
+                        targets[targetOffset] = (frame[frame.startIndex + row * w + column] - mean) * scale
+                        targetOffset += 1
+                    }
+                }
+            }
+        }
+        let lead = Float(Double(leadHours) / 100)
+        return (Tensor(inputs, shape: [indices.count, variables.count, h, w]),
+                Tensor(targets, shape: [indices.count, outVariables.count, rows.count, columns.count]),
+                Tensor([Float](repeating: lead, count: indices.count), shape: [indices.count]))
+    }
+
+    /// Physical values of output variable `v` from normalised ones.
+    public func denormalise(_ value: Float, variable v: Int) -> Float { value * Float(outputStd[v]) + Float(outputMean[v]) }
+}
+
+/// SplitMix64: a small seeded generator for orders of files and samples.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    mutating func shuffle<T>(_ values: inout [T]) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, next(below: i + 1)) }
+    }
+}

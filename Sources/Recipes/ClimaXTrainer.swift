@@ -1,0 +1,280 @@
+// The ClimaX fine-tuning run (upstream global_forecast/module.py with LightningCLI): AdamW with
+// linear warm-up and cosine decay, latitude-weighted MSE, validation on val/w_rmse with early
+// stopping, atomic checkpoints with resume, data parallelism, metrics.jsonl, and a test of the
+// best checkpoint against persistence and climatology.
+import ClimateForecasting
+import Foundation
+import NeuralNetworks
+import ParallelRuntime
+import TensorCore
+import TensorIO
+
+/// What a checkpoint records besides tensors: enough to rebuild the model and to resume.
+public struct ClimaXCheckpointInfo: Codable, Sendable {
+    public var net: ClimaXConfiguration
+    public var variables: [String]
+    public var outVariables: [String]
+    public var leadHours: Int
+    public var region: String?
+    public var step: Int
+    public var epoch: Int
+    /// Batches of `epoch` already trained.
+    public var batchesInEpoch: Int
+    public var bestScore: Double?
+    public var checksWithoutImprovement: Int
+    public var recipe: String
+
+    public func encoded() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public static func decode(_ text: String, file: String) throws -> ClimaXCheckpointInfo {
+        do { return try JSONDecoder().decode(ClimaXCheckpointInfo.self, from: Data(text.utf8)) } catch {
+            throw RecipeError(file: file, message: "not a ClimaX checkpoint of scizoo climax-finetune (\(error))")
+        }
+    }
+}
+
+public struct ClimaXRunSummary: Sendable {
+    public var steps: Int
+    public var stoppedEarly: Bool
+    public var bestValidation: Double?
+    public var checkpoint: String
+    public var metrics: String
+    /// Test-split entries (ClimaX's keys and the labelled extras), from the best checkpoint.
+    public var test: [String: Double]
+}
+
+public final class ClimaXTrainer {
+    public let settings: ClimaXSettings
+    public let runDirectory: String
+    public let groups: ProcessGroups?
+    let log: (String) -> Void
+    let showsProgress: Bool
+
+    public init(settings: ClimaXSettings, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
+                log: @escaping (String) -> Void = { print($0) }) {
+        self.settings = settings
+        self.runDirectory = runDirectory
+        self.groups = groups
+        self.showsProgress = showsProgress
+        self.log = log
+    }
+
+    public func run(resume: Bool = false) throws -> ClimaXRunSummary {
+        let s = settings
+        let root = s.resolve(s.rootDir)
+        let lead = s.leadHours
+        let train = try ForecastDataset(directory: root + "/train", variables: s.variables, outVariables: s.outVariables, leadHours: lead)
+        let validation = try ForecastDataset(directory: root + "/val", variables: s.variables, outVariables: s.outVariables, leadHours: lead)
+        guard [train.height, train.width] == s.net.imageSize else {
+            throw RecipeError(file: train.files[0], message: "grid is \(train.height)×\(train.width) but model.net.init_args.img_size is \(s.net.imageSize)")
+        }
+        if let step = train.shards[0].hoursPerStep, Int(step) != s.hoursEachStep {
+            throw RecipeError(file: train.files[0], message: "frames are \(step) h apart but data.hrs_each_step is \(s.hoursEachStep)")
+        }
+        let region = try s.region.map {
+            try ClimateRegions.patches(region: $0, latitudes: train.latitudes, longitudes: train.longitudes, patchSize: s.net.patchSize)
+        }
+        let latitudes = (region?.rows ?? 0..<train.height).map { train.latitudes[$0] }
+        for key in s.ignoredKeys { log("note: accepted but not used on this runtime: \(key)") }
+
+        let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
+        let isPrimary = groups.world.rank == 0
+        let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
+        let model = ClimaX(s.net, seed: s.seed)
+        // Dropout and drop-path masks differ per rank, as each rank's data does.
+        model.generator = RandomGenerator(seed: s.seed &+ 7919 &* UInt64(rank + 1))
+        if let pretrained = s.pretrainedPath {
+            try ClimaXWeights.load(model, from: s.resolve(pretrained))
+            log("initial weights from \(s.resolve(pretrained))")
+        }
+        let parameters = model.namedParameters()
+        if groups.world.size > 1 { try DataParallel.broadcastParameters(parameters, over: groups.world) }
+        // Upstream configure_optimizers: no weight decay on the variable and position embeddings.
+        let decayed = parameters.filter { !ClimaX.isExemptFromWeightDecay($0.0) }
+        let exempt = parameters.filter { ClimaX.isExemptFromWeightDecay($0.0) }
+        let optimizers = [Adam(decayed, learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: s.weightDecay, decoupled: true),
+                          Adam(exempt, learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: 0, decoupled: true)]
+        let schedule = LinearWarmupCosineAnnealing(baseRate: s.learningRate, warmupSteps: s.warmupSteps, totalSteps: s.scheduleSteps,
+                                                   warmupStart: s.warmupStartLR, minimum: s.etaMin)
+
+        let checkpointDirectory = runDirectory + "/checkpoints"
+        let lastPath = checkpointDirectory + "/last.h5", bestPath = checkpointDirectory + "/best.h5"
+        if isPrimary { try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true) }
+        var info = ClimaXCheckpointInfo(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: lead, region: s.region,
+                                        step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
+        if resume && FileManager.default.fileExists(atPath: lastPath) {
+            let checkpoint = try Checkpoint.read(from: lastPath)
+            let saved = try ClimaXCheckpointInfo.decode(checkpoint.config, file: lastPath)
+            guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == lead else {
+                throw RecipeError(file: lastPath, message: "was written for another model, variables or lead time than this recipe's")
+            }
+            try model.loadStateDict(checkpoint.parameters)
+            let state = Dictionary(checkpoint.optimizerState, uniquingKeysWith: { $1 })
+            for (index, optimizer) in optimizers.enumerated() {
+                let prefix = "group\(index)."
+                try optimizer.loadStateDict(state.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+            }
+            info = saved
+            info.recipe = s.json
+            log("resumed from \(lastPath) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
+        }
+
+        let metricsPath = runDirectory + "/metrics.jsonl"
+        var metrics: FileHandle?
+        if isPrimary {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            if info.step > 0 { try MetricsFile.truncate(metricsPath, after: info.step) }
+            if info.step == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
+                guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
+                    throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
+                }
+            }
+            metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
+            try metrics?.seekToEnd()
+        }
+        defer { try? metrics?.close() }
+        func record(_ fields: [String: Any]) {
+            if let metrics, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                metrics.write(data + Data("\n".utf8))
+            }
+        }
+        func sumOverRanks(_ values: [Double]) throws -> [Double] {
+            ranks > 1 ? try groups.dataParallel.allReduce(values, .sum) : values
+        }
+        func saveCheckpoint(to path: String) throws {
+            guard isPrimary else { return }
+            var state: [(String, Tensor)] = []
+            for (index, optimizer) in optimizers.enumerated() { state += optimizer.stateDict().map { ("group\(index).\($0.0)", $0.1) } }
+            try Checkpoint(parameters: model.stateDict(), optimizerState: state, step: info.step, config: info.encoded()).write(to: path)
+        }
+        func validate() throws -> Bool {
+            let batches = Array(validation.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: rank, ranks: ranks, dropLast: false)
+                .prefix(s.limitValBatches))
+            let scores = try ForecastEvaluation.evaluate(model, data: validation, batches: batches, region: region, combine: sumOverRanks)
+            let entries = scores.logEntries(split: "val", leadHours: lead, variables: s.outVariables)
+            record(entries.merging(["step": Double(info.step)]) { a, _ in a })
+            let score = entries["val/w_rmse"]!
+            let improved = info.bestScore.map { score < $0 } ?? true
+            if improved { info.bestScore = score; info.checksWithoutImprovement = 0 } else { info.checksWithoutImprovement += 1 }
+            let parts = s.outVariables.map { name in
+                String(format: "%@ %.4g (acc %.3f)", ClimateVariables.short(name), scores.model[name]!.rmse(.perSample), scores.model[name]!.acc)
+            }
+            log(String(format: "step %d  val/w_rmse %.4g%@  ", info.step, score, improved ? " (best)" : "") + parts.joined(separator: ", "))
+            try saveCheckpoint(to: lastPath)
+            if improved { try saveCheckpoint(to: bestPath) }
+            try groups.world.barrier()
+            // Lightning's EarlyStopping: stop once `patience` checks in a row did not improve.
+            return info.checksWithoutImprovement >= s.patience
+        }
+
+        let batchesPerEpoch = train.batches(epoch: 0, batchSize: s.batchSize, shuffle: true, bufferSize: s.bufferSize, seed: s.seed,
+                                            rank: rank, ranks: ranks).count
+        guard batchesPerEpoch > 0 else {
+            throw RecipeError(file: root + "/train", message: "\(train.pairs.count) training pairs make no batch of \(s.batchSize) on each of \(ranks) rank(s)")
+        }
+        let totalSteps = s.maxSteps > 0 ? Swift.min(s.maxSteps, s.maxEpochs * batchesPerEpoch) : s.maxEpochs * batchesPerEpoch
+        log("ClimaX embed \(s.net.embedDim), depth \(s.net.depth), \(s.net.numHeads) heads, patch \(s.net.patchSize): \(model.parameterCount) parameters; "
+            + "\(s.variables.count) inputs → \(s.outVariables.count) outputs at \(lead) h; \(train.pairs.count) training pairs, "
+            + "\(batchesPerEpoch) batches of \(s.batchSize) per epoch on each of \(ranks) rank(s); \(totalSteps) steps"
+            + (region.map { ", region \(s.region!) (\($0.rows.count)×\($0.columns.count) cells)" } ?? ""))
+        let clock = ContinuousClock(), start = clock.now
+        let startStep = info.step
+        var stoppedEarly = false, lastLoss = Double.nan
+        let interactive = isatty(1) != 0 && showsProgress && self.groups == nil
+        training: while info.step < totalSteps && info.epoch < s.maxEpochs {
+            let batches = train.batches(epoch: info.epoch, batchSize: s.batchSize, shuffle: true, bufferSize: s.bufferSize, seed: s.seed,
+                                        rank: rank, ranks: ranks)
+            for batch in batches.dropFirst(info.batchesInEpoch) {
+                let rate = schedule.learningRate(at: info.step)
+                for optimizer in optimizers { optimizer.learningRate = rate }
+                model.zeroGrad()
+                model.train()
+                let (inputs, targets, leadTimes) = train.batch(batch, region: region)
+                let forecast = model(inputs, leadTimes: leadTimes, variables: train.variables, outVariables: train.outVariables, region: region)
+                let loss = LatitudeWeights.meanSquaredError(forecast, targets, latitudes: latitudes)
+                try loss.backward()
+                try DataParallel.allReduceGradients(parameters, groups: groups)
+                for optimizer in optimizers { optimizer.step() }
+                lastLoss = try sumOverRanks([loss.item()])[0] / Double(ranks)
+                info.step += 1
+                info.batchesInEpoch += 1
+                let seconds = (clock.now - start).inSeconds
+                let samplesPerSecond = Double((info.step - startStep) * s.batchSize * ranks) / Swift.max(seconds, 1e-9)
+                record(["step": info.step, "epoch": info.epoch, "train/w_mse": lastLoss, "lr": rate, "samples_per_second": samplesPerSecond])
+                if info.step % s.logEveryNSteps == 0 || info.step == totalSteps {
+                    let remaining = Double(totalSteps - info.step) * seconds / Double(info.step - startStep)
+                    let line = String(format: "epoch %d  step %d/%d  train/w_mse %.4f  lr %.2e  %.1f samples/s  ETA %.0f s", info.epoch, info.step,
+                                      totalSteps, lastLoss, rate, samplesPerSecond, remaining)
+                    if interactive { print("\r" + line, terminator: ""); fflush(nil) } else { log(line) }
+                }
+                if s.valCheckInterval > 0 && info.step % s.valCheckInterval == 0 {
+                    if interactive { print("") }
+                    if try validate() { stoppedEarly = true; break training }
+                }
+                if info.step >= totalSteps { break }
+            }
+            if info.batchesInEpoch >= batches.count { info.epoch += 1; info.batchesInEpoch = 0 }
+            if s.valCheckInterval == 0 || info.step >= totalSteps {
+                if interactive { print("") }
+                if s.valCheckInterval == 0 || info.step % s.valCheckInterval != 0 {
+                    if try validate() { stoppedEarly = true; break training }
+                }
+            }
+        }
+        if interactive { print("") }
+        if stoppedEarly { log("early stopping: val/w_rmse did not improve for \(s.patience) validations") }
+
+        // Test with the best checkpoint, as upstream's trainer.test(ckpt_path="best").
+        var test: [String: Double] = [:]
+        let testDirectory = root + "/test"
+        if FileManager.default.fileExists(atPath: testDirectory) {
+            try groups.world.barrier()
+            if FileManager.default.fileExists(atPath: bestPath) { try model.loadStateDict(try Checkpoint.read(from: bestPath).parameters) }
+            let testData = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: lead)
+            let batches = testData.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: rank, ranks: ranks, dropLast: false)
+            let scores = try ForecastEvaluation.evaluate(model, data: testData, batches: batches, region: region, combine: sumOverRanks)
+            test = scores.logEntries(split: "test", leadHours: lead, variables: s.outVariables)
+            record(test.merging(["step": Double(info.step)]) { a, _ in a })
+            log(Self.testTable(scores, variables: s.outVariables, leadHours: lead, samples: testData.pairs.count))
+            if isPrimary {
+                let data = try JSONSerialization.data(withJSONObject: test, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                try data.write(to: URL(fileURLWithPath: runDirectory + "/test_scores.json"), options: .atomic)
+            }
+        }
+        return ClimaXRunSummary(steps: info.step, stoppedEarly: stoppedEarly, bestValidation: info.bestScore, checkpoint: bestPath,
+                                metrics: metricsPath, test: test)
+    }
+
+    /// The test table: model, persistence and climatology per variable, RMSE in both conventions and ACC.
+    public static func testTable(_ scores: ForecastScores, variables: [String], leadHours: Int, samples: Int) -> String {
+        var lines = ["test split, \(samples) forecasts at \(leadHours) h; latitude-weighted RMSE (ClimaX per-sample mean | WeatherBench global) and ACC:",
+                     "variable                     model                          persistence                    climatology"]
+        for name in variables {
+            func cell(_ a: ClimateScoreAccumulator?) -> String {
+                guard let a else { return "" }
+                return String(format: "%9.4g | %9.4g  %6.3f", a.rmse(.perSample), a.rmse(.global), a.acc).padding(toLength: 31, withPad: " ", startingAt: 0)
+            }
+            lines.append(name.padding(toLength: 29, withPad: " ", startingAt: 0) + cell(scores.model[name]) + cell(scores.persistence[name])
+                         + String(format: "%9.4g | %9.4g", scores.climatology[name]!.rmse(.perSample), scores.climatology[name]!.rmse(.global)))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// metrics.jsonl upkeep shared by training runs.
+enum MetricsFile {
+    /// Drops entries of steps after `step` (written before a kill, redone after the resume).
+    static func truncate(_ path: String, after step: Int) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let lineStep = (object["step"] as? NSNumber)?.doubleValue else { return true }
+            return lineStep <= Double(step)
+        }
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,113 @@
+// Climate commands: make the synthetic dataset, convert grids to the ClimaX HDF5 layout, score baselines.
+import ArgumentParser
+import ClimateForecasting
+import Foundation
+import Kernels
+import ParallelRuntime
+import Recipes
+
+struct ClimateSynth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climate-synth",
+        abstract: "Write the synthetic 5.625° atmosphere (hourly, train/val/test shards in the ClimaX HDF5 layout).",
+        discussion: """
+            Variables: geopotential_500, temperature_850, 2m_temperature, 10m_u/v_component_of_wind and the \
+            constants land_sea_mask, orography, lattitude. The last fifth of the days is the test split, the \
+            tenth before it validation. Deterministic for a given --seed and --days.
+            """)
+
+    @Option(help: "Output folder (gets train/, val/ and test/).") var output: String = "Datasets/climate"
+    @Option(help: "Days to simulate (hourly frames).") var days: Int = 365
+    @Option(help: "Days per shard file.") var shardDays: Int = 30
+    @Option(help: "Random seed of the forcing.") var seed: UInt64 = 2026
+
+    func run() throws {
+        do {
+            guard days >= 10 else { throw ValidationError("--days must be at least 10, got \(days)") }
+            var atmosphere = SyntheticAtmosphere(days: days, seed: seed)
+            atmosphere.shardDays = shardDays
+            let clock = ContinuousClock(), start = clock.now
+            let files = try atmosphere.write(to: output)
+            let (train, validation, test) = atmosphere.splitDays
+            print(String(format: "wrote %d shards to %@ (%d train / %d val / %d test days, 32×64, hourly) in %.1f s",
+                         files.count, output, train, validation, test, (clock.now - start).inSeconds))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail("climate-synth", error)
+        }
+    }
+}
+
+struct ClimateBaselines: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climate-baselines",
+        abstract: "Latitude-weighted RMSE and ACC of persistence and climatology on a split folder.")
+
+    @Option(help: "Split folder of shards (e.g. Datasets/climate/test).") var data: String
+    @Option(parsing: .upToNextOption, help: "Variables to score (either spelling).") var variables: [String] = ["geopotential_500", "temperature_850", "2m_temperature"]
+    @Option(parsing: .upToNextOption, help: "Lead times in hours.") var leadHours: [Int] = [6, 24, 72, 120]
+
+    func run() throws {
+        do {
+            print("variable                   lead   persistence RMSE (ACC)    climatology RMSE (ACC)   [RMSE: WeatherBench global]")
+            for lead in leadHours {
+                let dataset = try ForecastDataset(directory: data, variables: variables, outVariables: variables, leadHours: lead)
+                for (name, scores) in ForecastBaselines.evaluate(dataset).sorted(by: { $0.key < $1.key }) {
+                    print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %4d h   %12.4g (%.3f)     %12.4g (%.3f)", lead,
+                                 scores.persistence.rmse(.global), scores.persistence.acc, scores.climatology.rmse(.global), scores.climatology.acc))
+                }
+            }
+        } catch {
+            throw fail("climate-baselines", error)
+        }
+    }
+}
+
+struct ClimaXFinetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climax-finetune",
+        abstract: "Fine-tune ClimaX from a ClimaX YAML recipe (LightningCLI sections trainer, model, data).",
+        discussion: """
+            Reads data.root_dir/{train,val,test} shards (ClimaX HDF5 layout; scizoo climate-synth or climate-convert \
+            write them). Outputs in --run-dir: metrics.jsonl, checkpoints/last.h5 and best.h5 (written atomically), \
+            test_scores.json. Under `mpirun -np N` the ranks split every batch stream (data parallelism).
+            """)
+
+    @Option(help: "ClimaX YAML recipe.") var config: String
+    @Option(help: "Run folder (default: the recipe's trainer.default_root_dir, else runs/climax).") var runDir: String?
+    @Flag(help: "Resume from <run-dir>/checkpoints/last.h5 when it exists.") var resume = false
+    @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        let world: MPICommunicator?
+        do { world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil } catch { throw fail("climax-finetune", error) }
+        let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
+        let budget = ThreadBudget.install(requested: threadOptions.threads)
+        do {
+            let settings = try ClimaXSettings.load(from: config)
+            let directory = runDir ?? settings.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax"
+            var groups: ProcessGroups?
+            if let world {
+                try LaunchCheck.requireSameConfiguration([settings.json, "resume=\(resume)", directory].joined(separator: "\n"),
+                                                         over: world, describing: "recipe or command line")
+                groups = try ProcessGroups(world: world)
+            }
+            log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
+            let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
+            let summary = try trainer.run(resume: resume)
+            log("trained \(summary.steps) steps" + (summary.stoppedEarly ? " (stopped early)" : "")
+                + (summary.bestValidation.map { String(format: "; best val/w_rmse %.4g", $0) } ?? ""))
+            log("checkpoint: \(summary.checkpoint)")
+            log("metrics:    \(summary.metrics)")
+        } catch {
+            let collective = error is LaunchError || error is ParallelLayoutError
+            if let world, world.size > 1, !collective {
+                _ = fail("climax-finetune", error)
+                (try? MPIProcess.world())?.abort("climax-finetune failed on this rank; stopping the job")
+            }
+            throw fail("climax-finetune", error)
+        }
+    }
+}
