@@ -214,8 +214,8 @@ public enum GridReader {
                 frames = count
             }
             // netCDF packing and missing values (CF conventions).
-            let scale = (try? dataset.attribute("scale_factor"))?.doubleValue, offset = (try? dataset.attribute("add_offset"))?.doubleValue
-            let fill = (try? dataset.attribute("_FillValue"))?.doubleValue ?? (try? dataset.attribute("missing_value"))?.doubleValue
+            let scale = number(dataset, "scale_factor"), offset = number(dataset, "add_offset")
+            let fill = number(dataset, "_FillValue") ?? number(dataset, "missing_value")
             if scale != nil || offset != nil || fill != nil {
                 let raw = values
                 values = raw.map { value in
@@ -229,7 +229,7 @@ public enum GridReader {
         if root.contains("time") {
             let time = try root.dataset("time")
             let raw = try time.read(as: Double.self)
-            let units = (try? time.attribute("units"))?.stringValue ?? "hours since"
+            let units = text(time, "units") ?? "hours since"
             let factor = units.hasPrefix("days") ? 24.0 : units.hasPrefix("minutes") ? 1 / 60.0 : units.hasPrefix("seconds") ? 1 / 3600.0 : 1
             hours = raw.map { $0 * factor }
         }
@@ -238,6 +238,28 @@ public enum GridReader {
     }
 
     // MARK: Shared
+
+    /// A numeric attribute stored as a scalar or, as netCDF does, a one-element array.
+    static func number(_ object: HDF5Object, _ name: String) -> Double? {
+        guard object.hasAttribute(name), let value = try? object.attribute(name) else { return nil }
+        switch value {
+        case .double(let v): return v
+        case .int(let v): return Double(v)
+        case .doubles(let v) where v.count == 1: return v[0]
+        case .floats(let v) where v.count == 1: return Double(v[0])
+        case .ints(let v) where v.count == 1: return Double(v[0])
+        default: return nil
+        }
+    }
+
+    static func text(_ object: HDF5Object, _ name: String) -> String? {
+        guard object.hasAttribute(name), let value = try? object.attribute(name) else { return nil }
+        switch value {
+        case .string(let v): return v
+        case .strings(let v) where v.count == 1: return v[0]
+        default: return nil
+        }
+    }
 
     static func coordinate(_ file: HDF5File, _ candidates: [String]) throws -> [Double] {
         let root = try file.root
