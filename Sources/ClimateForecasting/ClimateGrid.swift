@@ -38,6 +38,8 @@ public struct ClimateGrid: Sendable {
     public var climatology: [String: [Float]] = [:]
     /// Where the grid came from (for messages).
     public var source: String
+    /// Extra root attributes written with the grid (e.g. a forecast's lead time).
+    public var attributes: [String: String] = [:]
 
     public init(variables: [String], fields: [String: [Float]], frames: Int, latitudes: [Double], longitudes: [Double],
                 hours: [Double], source: String) {
@@ -89,6 +91,7 @@ public struct ClimateGrid: Sendable {
         try HDF5File.writeAtomically(to: path) { file in
             let root = try file.root
             try root.setAttribute("layout", .string("climax"))
+            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
             try root.write("lat", latitudes, shape: [h])
             try root.write("lon", longitudes, shape: [w])
             try root.write("time", hours, shape: [hours.count])

@@ -54,6 +54,23 @@ public enum ClimateVariables {
         hours < 24 ? "\(hours)_hours" : "\(hours / 24)_days"
     }
 
+    /// Units of a variable as WeatherBench stores it (for labels).
+    public static func units(_ name: String) -> String {
+        let long = canonical(name), field = splitLevel(long)?.field ?? long
+        switch field {
+        case "geopotential": return "m2/s2"
+        case "temperature", "2m_temperature": return "K"
+        case "u_component_of_wind", "v_component_of_wind", "10m_u_component_of_wind", "10m_v_component_of_wind": return "m/s"
+        case "specific_humidity": return "kg/kg"
+        case "relative_humidity": return "%"
+        case "orography", "total_precipitation": return "m"
+        case "lattitude": return "deg"
+        case "mean_sea_level_pressure", "surface_pressure": return "Pa"
+        case "toa_incident_solar_radiation": return "J/m2"
+        default: return ""
+        }
+    }
+
     /// Whether upstream forces this variable's normalisation mean to 0 (precipitation is
     /// non-negative and mostly zero; ClimaX keeps zero rain at zero).
     static func hasZeroMean(_ name: String) -> Bool { canonical(name) == "total_precipitation" }

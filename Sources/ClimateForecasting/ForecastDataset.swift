@@ -22,13 +22,19 @@ public final class ForecastDataset {
     /// (shard, input frame) of every pair.
     public let pairs: [(shard: Int, time: Int)]
 
-    /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name) with the variables needed.
+    /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name), or the one file it
+    /// names, with the variables needed.
     public init(directory: String, variables: [String], outVariables: [String], leadHours: Int) throws {
         self.directory = directory
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".nc") }.sorted()
-        guard !names.isEmpty else { throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder") }
-        files = names.map { directory + "/" + $0 }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            files = [directory]
+        } else {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".nc") }.sorted()
+            guard !names.isEmpty else { throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder") }
+            files = names.map { directory + "/" + $0 }
+        }
         self.variables = variables.map(ClimateVariables.canonical)
         self.outVariables = outVariables.map(ClimateVariables.canonical)
         self.leadHours = leadHours

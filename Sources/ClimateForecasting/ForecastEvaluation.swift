@@ -35,8 +35,10 @@ public enum ForecastEvaluation {
     /// Runs `model` on `batches` of `data` (no gradients, evaluation mode) and scores its
     /// forecasts, persistence and climatology on the same pairs. `combine` adds up the running
     /// sums over data-parallel ranks (identity on one process).
+    /// `forecastMade` receives each forecast in physical units: pair index, output variable, field.
     public static func evaluate(_ model: ClimaX, data: ForecastDataset, batches: [[Int]], region: PatchRegion? = nil,
-                                combine: ([Double]) throws -> [Double] = { $0 }) rethrows -> ForecastScores {
+                                combine: ([Double]) throws -> [Double] = { $0 },
+                                forecastMade: ((Int, Int, [Float]) -> Void)? = nil) rethrows -> ForecastScores {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -64,6 +66,7 @@ public enum ForecastEvaluation {
                 for (v, name) in data.outVariables.enumerated() {
                     let start = (b * data.outVariables.count + v) * size
                     let physical = forecast[start..<(start + size)].map { data.denormalise($0, variable: v) }
+                    forecastMade?(index, v, physical)
                     let truth = crop(grid.frame(name, t + data.leadSteps))
                     scores.model[name]!.add(forecast: physical[...], truth: truth[...], climatology: climatology[v])
                     scores.persistence[name]!.add(forecast: crop(grid.frame(name, t))[...], truth: truth[...], climatology: climatology[v])

@@ -111,3 +111,31 @@ struct ClimaXFinetune: ParsableCommand {
         }
     }
 }
+
+struct ClimaXForecast: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climax-forecast",
+        abstract: "Forecast with a fine-tuned ClimaX checkpoint: forecast HDF5, truth/forecast/error maps (PNG), per-lead scores.")
+
+    @Option(help: "Checkpoint written by climax-finetune (checkpoints/best.h5 or last.h5).") var checkpoint: String
+    @Option(help: "A split folder of shards or one grid file (ClimaX HDF5, FourCastNet HDF5 or netCDF-4).") var data: String
+    @Option(parsing: .upToNextOption, help: "Lead times in hours (default: the one the model was trained for).") var leadHours: [Int] = []
+    @Option(help: "Every N-th initial time of the data.") var stride: Int = 6
+    @Option(help: "Variable drawn in the maps (default: the first output).") var variable: String?
+    @Option(help: "Which of the chosen initial times the maps show.") var mapIndex: Int = 0
+    @Option(help: "Output folder.") var output: String = "runs/climax/forecast"
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func run() throws {
+        let budget = ThreadBudget.install(requested: threadOptions.threads)
+        do {
+            print("thread budget: \(budget)")
+            let report = try ClimaXForecaster.run(checkpoint: checkpoint, data: data, leads: leadHours.isEmpty ? nil : leadHours, stride: stride,
+                                                  variable: variable, mapIndex: mapIndex, output: output)
+            print(report.table)
+            print("scores: \(output)/scores.txt")
+        } catch {
+            throw fail("climax-forecast", error)
+        }
+    }
+}
