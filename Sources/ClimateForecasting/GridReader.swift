@@ -20,7 +20,8 @@ public enum GridReader {
 
     /// Reads `variables` (either spelling; nil: every variable in the file) with their grid.
     /// Errors name the file, the variable and, for NaNs, the first index holding one.
-    public static func read(path: String, variables: [String]? = nil) throws -> ClimateGrid {
+    /// `timeRange` limits a netCDF file's read to those time steps (the converter reads a year shard by shard).
+    public static func read(path: String, variables: [String]? = nil, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
         guard FileManager.default.fileExists(atPath: path) else { throw ClimateDataError(file: path, message: "no such file") }
         let file = try HDF5File(path: path)
         defer { try? file.close() }
@@ -28,7 +29,7 @@ public enum GridReader {
         switch try layout(of: file) {
         case .climax: grid = try readClimaX(file, variables: variables)
         case .fourCastNet: grid = try readFourCastNet(file, variables: variables)
-        case .netCDF: grid = try readNetCDF(file, variables: variables)
+        case .netCDF: grid = try readNetCDF(file, variables: variables, timeRange: timeRange)
         }
         for name in grid.variables { try checkFinite(grid, name) }
         return grid
@@ -181,7 +182,7 @@ public enum GridReader {
         return result
     }
 
-    static func readNetCDF(_ file: HDF5File, variables requested: [String]?) throws -> ClimateGrid {
+    static func readNetCDF(_ file: HDF5File, variables requested: [String]?, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
         let root = try file.root, path = file.path
         let latitudes = try coordinate(file, ["lat", "latitude"])
         let longitudes = try coordinate(file, ["lon", "longitude"])
@@ -195,18 +196,23 @@ public enum GridReader {
             let dataset = try root.dataset(variable.dataset)
             let shape = try dataset.shape
             var values: [Float]
+            let times = shape.count == 2 ? 0..<1 : (timeRange ?? 0..<shape[0])
+            if shape.count > 2 && times.upperBound > shape[0] {
+                throw ClimateDataError(file: path, variable: variable.dataset, message: "time steps \(times) requested, the file has \(shape[0])")
+            }
             if let level = variable.levelIndex {
                 guard shape.count == 4, shape[2] == h, shape[3] == w else {
                     throw ClimateDataError(file: path, variable: variable.dataset, message: "shape \(shape), expected [time, level, \(h), \(w)]")
                 }
-                values = try dataset.read(as: Float.self, offset: [0, level, 0, 0], count: [shape[0], 1, h, w])
+                values = try dataset.read(as: Float.self, offset: [times.lowerBound, level, 0, 0], count: [times.count, 1, h, w])
             } else {
                 guard Array(shape.suffix(2)) == [h, w] else {
                     throw ClimateDataError(file: path, variable: variable.dataset, message: "shape \(shape), expected [time, \(h), \(w)] or [\(h), \(w)]")
                 }
-                values = try dataset.read(as: Float.self)
+                values = shape.count == 2 ? try dataset.read(as: Float.self)
+                    : try dataset.read(as: Float.self, offset: [times.lowerBound] + [Int](repeating: 0, count: shape.count - 1), count: [times.count] + Array(shape.dropFirst()))
             }
-            let count = shape.count == 2 ? 1 : shape[0]
+            let count = shape.count == 2 ? 1 : times.count
             if count > 1 {
                 guard frames == 1 || frames == count else {
                     throw ClimateDataError(file: path, variable: variable.dataset, message: "\(count) time steps, other variables have \(frames)")
@@ -228,7 +234,8 @@ public enum GridReader {
         var hours = (0..<frames).map(Double.init)
         if root.contains("time") {
             let time = try root.dataset("time")
-            let raw = try time.read(as: Double.self)
+            let all = try time.read(as: Double.self)
+            let raw = timeRange.map { Array(all[$0.clamped(to: 0..<all.count)]) } ?? all
             let units = text(time, "units") ?? "hours since"
             let factor = units.hasPrefix("days") ? 24.0 : units.hasPrefix("minutes") ? 1 / 60.0 : units.hasPrefix("seconds") ? 1 / 3600.0 : 1
             hours = raw.map { $0 * factor }

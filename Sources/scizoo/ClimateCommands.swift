@@ -139,3 +139,54 @@ struct ClimaXForecast: ParsableCommand {
         }
     }
 }
+
+struct ClimateConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climate-convert",
+        abstract: "Write the ClimaX HDF5 layout from ClimaX .npz shards or from a WeatherBench netCDF-4 tree.",
+        discussion: """
+            --from npz: <input> is ClimaX's save_dir (train/ val/ test/ of {year}_{shard}.npz, normalize_mean.npz, \
+            normalize_std.npz, lat.npy, lon.npy, {split}/climatology.npz); shards are fed unchanged. \
+            --from netcdf: <input> holds one folder per variable of yearly *<year>*.nc files and constants.nc, as \
+            WeatherBench's download; years split as upstream's nc2np_equally_era5.py (end year exclusive).
+            """)
+
+    enum Source: String, ExpressibleByArgument { case npz, netcdf }
+
+    @Option(help: "npz or netcdf.") var from: Source
+    @Option(help: "ClimaX save_dir (npz) or WeatherBench root (netcdf).") var input: String
+    @Option(help: "Output folder (gets train/, val/, test/).") var output: String
+    @Option(parsing: .upToNextOption, help: "netcdf: variable folders to read.") var variables: [String] = [
+        "2m_temperature", "10m_u_component_of_wind", "10m_v_component_of_wind", "geopotential", "temperature", "relative_humidity",
+        "specific_humidity", "u_component_of_wind", "v_component_of_wind"]
+    @Option(parsing: .upToNextOption, help: "netcdf: pressure levels to keep (default: WeatherBench's 13).") var levels: [Int] = []
+    @Option var startTrainYear = 1979
+    @Option var startValYear = 2016
+    @Option var startTestYear = 2017
+    @Option(help: "Exclusive.") var endYear = 2019
+    @Option var numShards = 8
+    @Option(help: "Hours kept per year (upstream drops a leap year's last day: 8760).") var hoursPerYear = 8760
+
+    func run() throws {
+        do {
+            let files: [String]
+            switch from {
+            case .npz: files = try ClimateConvert.fromNpz(root: input, output: output) { print($0) }
+            case .netcdf:
+                var years = ClimateConvert.Years()
+                (years.startTrain, years.startValidation, years.startTest, years.end) = (startTrainYear, startValYear, startTestYear, endYear)
+                (years.shards, years.hoursPerYear) = (numShards, hoursPerYear)
+                guard years.startTrain < years.startValidation, years.startValidation < years.startTest, years.startTest < years.end else {
+                    throw ValidationError("years must satisfy start-train < start-val < start-test < end")
+                }
+                files = try ClimateConvert.fromNetCDF(root: input, output: output, variables: variables, levels: levels.isEmpty ? nil : levels,
+                                                      years: years) { print($0) }
+            }
+            print("wrote \(files.count) shard(s) under \(output)")
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail("climate-convert", error)
+        }
+    }
+}
