@@ -72,6 +72,7 @@ public struct VariableLookupError: Error, CustomStringConvertible {
     public let missing: [String]
     public let known: [String]
     public var description: String {
-        "variable(s) \(missing.joined(separator: ", ")) not in the model's default_vars (\(known.joined(separator: ", ")))"
+        let named = missing.map { ClimateVariables.canonical($0) == $0 ? $0 : "\($0) (\(ClimateVariables.canonical($0)))" }
+        return "variable(s) \(named.joined(separator: ", ")) not in the model's default_vars (\(known.joined(separator: ", ")))"
     }
 }

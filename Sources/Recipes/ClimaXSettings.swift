@@ -147,7 +147,8 @@ public struct ClimaXSettings: Sendable {
         let problems = net.problems()
         guard problems.isEmpty else { throw RecipeError(file: path, message: "model.net.init_args: " + problems.joined(separator: "; ")) }
         s.net = net
-        for names in [s.variables, s.outVariables] {
+        // Checked as the recipe spells them, so the error repeats the user's names.
+        for names in [variables, outVariables] {
             if case .failure(let error) = net.variableIndices(names) { throw RecipeError(file: path, message: "data: \(error)") }
         }
         s.predictRange = try int(data, "predict_range", "data") ?? s.predictRange

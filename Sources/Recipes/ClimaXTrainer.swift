@@ -118,6 +118,8 @@ public final class ClimaXTrainer {
                 let prefix = "group\(index)."
                 try optimizer.loadStateDict(state.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
             }
+            // Every rank draws masks of the same shapes, so rank 0's counter is every rank's.
+            if let generator = checkpoint.generator { model.generator = RandomGenerator(seed: model.generator.seed, offset: generator.offset) }
             info = saved
             info.recipe = s.json
             log("resumed from \(lastPath) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
@@ -149,7 +151,8 @@ public final class ClimaXTrainer {
             guard isPrimary else { return }
             var state: [(String, Tensor)] = []
             for (index, optimizer) in optimizers.enumerated() { state += optimizer.stateDict().map { ("group\(index).\($0.0)", $0.1) } }
-            try Checkpoint(parameters: model.stateDict(), optimizerState: state, step: info.step, config: info.encoded()).write(to: path)
+            try Checkpoint(parameters: model.stateDict(), optimizerState: state, generator: model.generator, step: info.step,
+                           config: info.encoded()).write(to: path)
         }
         func validate() throws -> Bool {
             let batches = Array(validation.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: rank, ranks: ranks, dropLast: false)
