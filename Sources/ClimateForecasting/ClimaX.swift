@@ -75,18 +75,18 @@ public final class ClimaX: Module {
                      "ClimaX: input must be [B, \(variables.count), \(c.imageSize[0]), \(c.imageSize[1])], got \(x.shape)")
         let variableIDs = ids(variables), outIDs = ids(outVariables)
         let b = x.shape[0], d = c.embedDim, p = c.patchSize
-        var tokens = tokenEmbeds(x, variableIDs: variableIDs)  // [B, V, L, D]
+        let v = variables.count
+        let variableRows = varEmbed.value.indexSelect(axis: 1, Tensor(variableIDs.map(Int64.init), shape: [v])).reshaped([v, d])
+        var tokens = tokenEmbeds(x, variableIDs: variableIDs, extra: variableRows)  // [B, L, V, D]
         var positions = posEmbed.value
         if let region {
             let selected = Tensor(region.tokenIDs.map(Int64.init), shape: [region.tokenIDs.count])
-            tokens = tokens.indexSelect(axis: 2, selected)
+            tokens = tokens.indexSelect(axis: 1, selected)
             positions = positions.indexSelect(axis: 1, selected)
         }
-        let l = tokens.shape[2], v = variables.count
-        let variableRows = varEmbed.value.indexSelect(axis: 1, Tensor(variableIDs.map(Int64.init), shape: [v]))  // [1, V, D]
-        tokens = tokens + variableRows.unsqueezed(axis: 2)
-        // [B, V, L, D] → [B·L, V, D]: one aggregation per patch position.
-        var h = varAgg(tokens.permuted([0, 2, 1, 3]).contiguous().reshaped([b * l, v, d])).reshaped([b, l, d])
+        let l = tokens.shape[1]
+        // One aggregation per patch position: [B·L, V, D] → [B, L, D].
+        var h = varAgg(tokens.reshaped([b * l, v, d])).reshaped([b, l, d])
         h = h + positions + leadTimeEmbed(leadTimes.reshaped([b, 1]).cast(to: h.dtype)).unsqueezed(axis: 1)
         h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
         for block in blocks { h = block(h, generator: &generator) }

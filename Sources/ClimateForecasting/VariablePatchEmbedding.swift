@@ -20,9 +20,11 @@ public final class VariablePatchEmbedding: Module {
         projBiases = Parameter(generator.uniform([variables, embedDim], low: -bound, high: bound))
     }
 
-    /// - Parameters: x `[B, V, H, W]`; variableIDs: the row of each of the V input variables.
-    /// - Returns: `[B, V, L, D]` with L = (H/p)(W/p) patches in row-major order.
-    func callAsFunction(_ x: Tensor, variableIDs: [Int]) -> Tensor {
+    /// - Parameters: x `[B, V, H, W]`; variableIDs: the row of each of the V input variables;
+    ///   extra: `[V, D]` added to every token of each variable with the bias (the variable embedding).
+    /// - Returns: `[B, L, V, D]` with L = (H/p)(W/p) patches in row-major order: each patch position's
+    ///   variable tokens together, the layout the aggregation reads.
+    func callAsFunction(_ x: Tensor, variableIDs: [Int], extra: Tensor? = nil) -> Tensor {
         let (b, v, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let p = patchSize, (h, w) = (height / p, width / p)
         let d = projWeights.shape[1]
@@ -30,8 +32,10 @@ public final class VariablePatchEmbedding: Module {
         let patches = x.reshaped([b, v, h, p, w, p]).permuted([1, 0, 2, 4, 3, 5]).contiguous().reshaped([v, b * h * w, p * p])
         let ids = Tensor(variableIDs.map(Int64.init), shape: [v])
         let kernels = projWeights.value.indexSelect(axis: 0, ids).reshaped([v, d, p * p]).mT
-        let biases = projBiases.value.indexSelect(axis: 0, ids).unsqueezed(axis: 1)
-        let embedded = patches.matmul(kernels) + biases  // [V, B·L, D]
-        return embedded.reshaped([v, b, h * w, d]).permuted([1, 0, 2, 3])
+        var perToken = projBiases.value.indexSelect(axis: 0, ids)  // [V, D]
+        if let extra { perToken = perToken + extra }
+        // The per-variable terms broadcast over the leading axes, whose gradient is a plain row sum.
+        let embedded = patches.matmul(kernels).permuted([1, 0, 2]).contiguous()  // [B·L, V, D]
+        return (embedded + perToken).reshaped([b, h * w, v, d])
     }
 }

@@ -97,6 +97,11 @@ struct BenchClimaXTrain: ParsableCommand {
         optimizer.step()
         let t3 = clock.now
         print(String(format: "phases (factored): forward %.3f s, backward %.3f s, AdamW %.3f s", (t1 - t0).inSeconds, (t2 - t1).inSeconds, (t3 - t2).inSeconds))
+        let profile = AutogradProfile.drain()
+        if !profile.isEmpty {
+            print("backward by op (all steps; SCIZOO_PROFILE_AUTOGRAD): "
+                  + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
+        }
     }
 
     /// Forward FLOPs with keys and values projected for every variable token (nn.MultiheadAttention).

@@ -67,8 +67,8 @@ struct ClimaXModelTests {
         let embedding = VariablePatchEmbedding(variables: 4, embedDim: 3, patchSize: 2, generator: &generator)
         let x = generator.normal([2, 2, 4, 6])
         let ids = [3, 1]
-        let out = embedding(x, variableIDs: ids).contiguous()  // [B, V, L, D]
-        #expect(out.shape == [2, 2, 6, 3])
+        let out = embedding(x, variableIDs: ids).contiguous()  // [B, L, V, D]
+        #expect(out.shape == [2, 6, 2, 3])
         let xs = x.doubles, o = out.doubles
         let weight = embedding.projWeights.value.doubles, bias = embedding.projBiases.value.doubles
         var worst = 0.0
@@ -77,7 +77,7 @@ struct ClimaXModelTests {
             for i in 0..<2 { for j in 0..<2 {
                 sum += weight[((ids[v] * 3 + d) * 2 + i) * 2 + j] * xs[((b * 2 + v) * 4 + pr * 2 + i) * 6 + pc * 2 + j]
             } }
-            worst = max(worst, abs(sum - o[((b * 2 + v) * 6 + pr * 3 + pc) * 3 + d]))
+            worst = max(worst, abs(sum - o[((b * 6 + pr * 3 + pc) * 2 + v) * 3 + d]))
         } } } } }
         #expect(worst < 1e-5)
     }
