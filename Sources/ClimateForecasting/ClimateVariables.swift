@@ -71,6 +71,17 @@ public enum ClimateVariables {
         }
     }
 
+    /// Warnings for statistics that look like other units than WeatherBench's: geopotential in
+    /// m²/s² has means of 10⁴–10⁵, geopotential height in metres (÷ 9.81) ten times less — a
+    /// likely cause of ClimaX issue #59 (z500 three times off on WeatherBench2-derived data).
+    public static func unitWarnings(means: [String: Double]) -> [String] {
+        means.keys.sorted().compactMap { name in
+            guard splitLevel(name)?.field == "geopotential", let mean = means[name], mean > 0, mean < 10_000 else { return nil }
+            return "\(name) has a mean of \(Int(mean)); that looks like geopotential height in metres, "
+                + "but ClimaX and WeatherBench use geopotential in m²/s² (multiply by 9.80665)"
+        }
+    }
+
     /// Whether upstream forces this variable's normalisation mean to 0 (precipitation is
     /// non-negative and mostly zero; ClimaX keeps zero rain at zero).
     static func hasZeroMean(_ name: String) -> Bool { canonical(name) == "total_precipitation" }

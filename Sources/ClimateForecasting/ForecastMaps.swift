@@ -39,12 +39,14 @@ public enum ForecastMaps {
     /// - Parameters: fields `[H, W]` in physical units, rows in the order of `latitudes`;
     ///   landMask `[H, W]` (optional) draws coastlines where it crosses 0.5.
     public static func render(truth: [Float], forecast: [Float], latitudes: [Double], width: Int, title: String, units: String,
-                              landMask: [Float]? = nil, cell: Int = 6) -> RGBImage {
+                              landMask: [Float]? = nil, cell requestedCell: Int = 6) -> RGBImage {
         let h = latitudes.count
+        // Small (regional) grids get larger cells, so that panels and their labels stay readable.
+        let cell = Swift.max(requestedCell, 320 / Swift.max(1, width))
         // North at the top whatever the file's row order.
         let rowOrder = latitudes.first! < latitudes.last! ? Array((0..<h).reversed()) : Array(0..<h)
         let panelWidth = width * cell, panelHeight = h * cell, margin = 24, titleHeight = 22, barHeight = 12, labelHeight = 20
-        let imageWidth = 3 * panelWidth + 4 * margin
+        let imageWidth = Swift.max(3 * panelWidth + 4 * margin, RGBImage.textWidth(title) + 2 * margin)
         let imageHeight = 40 + titleHeight + panelHeight + 8 + barHeight + labelHeight + 10
         var image = RGBImage(width: imageWidth, height: imageHeight)
         image.text(title, x: margin, y: 12, scale: 2)

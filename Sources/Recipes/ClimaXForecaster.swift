@@ -81,9 +81,11 @@ public enum ClimaXForecaster {
             let forecast = Array(fields[mapSlot][(pick * size)..<((pick + 1) * size)])
             let land = try? GridReader.read(path: dataset.files[shard], variables: ["land_sea_mask"]).frame("land_sea_mask", 0)
             let mask = land.map { field in rows.flatMap { row in columns.map { field[field.startIndex + row * dataset.width + $0] } } }
-            let rmse = (zip(forecast, truth).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +) / Double(size)).squareRoot()
+            var mapScore = ClimateScoreAccumulator(latitudes: rows.map { dataset.latitudes[$0] }, width: columns.count)
+            mapScore.add(forecast: forecast[...], truth: truth[...], climatology: [Float](repeating: 0, count: size))
+            let rmse = mapScore.rmse(.perSample)
             let title = "\(ClimateVariables.short(mapVariable)) (\(mapVariable))  lead \(lead) h  init hour \(Int(source.hours[t]))  valid hour "
-                + "\(Int(source.hours[t + dataset.leadSteps]))  RMSE " + String(format: "%.4g", rmse)
+                + "\(Int(source.hours[t + dataset.leadSteps]))  lat-weighted RMSE " + String(format: "%.4g", rmse)
             let image = ForecastMaps.render(truth: truth, forecast: forecast, latitudes: rows.map { dataset.latitudes[$0] }, width: columns.count,
                                             title: title, units: ClimateVariables.units(mapVariable), landMask: mask)
             let map = output + "/map_\(ClimateVariables.short(mapVariable))_\(lead)h.png"

@@ -80,6 +80,7 @@ public final class ClimaXTrainer {
         }
         let latitudes = (region?.rows ?? 0..<train.height).map { train.latitudes[$0] }
         for key in s.ignoredKeys { log("note: accepted but not used on this runtime: \(key)") }
+        for warning in ClimateVariables.unitWarnings(means: train.shards[0].mean) { log("note: \(train.files[0]): \(warning)") }
 
         let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
         let isPrimary = groups.world.rank == 0

@@ -94,3 +94,13 @@ struct MetricsTests {
         #expect(abs(s.learningRate(at: 111) - 1e-8) < 1e-15)
     }
 }
+
+@Suite("ClimaX data sanity")
+struct UnitWarningTests {
+    @Test("geopotential statistics in metres are flagged (ClimaX issue #59), m²/s² are not")
+    func geopotentialUnits() {
+        #expect(ClimateVariables.unitWarnings(means: ["geopotential_500": 54_000, "temperature_850": 270]).isEmpty)
+        let warnings = ClimateVariables.unitWarnings(means: ["geopotential_500": 5_500])
+        #expect(warnings.count == 1 && warnings[0].contains("geopotential_500") && warnings[0].contains("9.80665"))
+    }
+}
