@@ -92,24 +92,26 @@ public final class ForecastDataset {
                         rank: Int = 0, ranks: Int = 1, dropLast: Bool = true) -> [[Int]] {
         var stream: [Int] = []
         if shuffle {
-            var generator = SplitMix(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
-            var shardOrder = Array(shards.indices)
-            generator.shuffle(&shardOrder)
+            var generator = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
+            let shardOrder = generator.permutation(shards.count)
+            // One uniform draw per sample that arrives at a full buffer picks the slot it replaces.
+            let draws = generator.uniform([pairs.count], dtype: .float64).doubles
             var buffer: [Int] = []
             let byShard = Dictionary(grouping: pairs.indices, by: { pairs[$0].shard })
+            var arrivals = 0
             for shard in shardOrder {
                 for index in byShard[shard] ?? [] {
                     if buffer.count == Swift.max(1, bufferSize) {
-                        let slot = generator.next(below: buffer.count)
+                        let slot = Swift.min(buffer.count - 1, Int(draws[arrivals] * Double(buffer.count)))
                         stream.append(buffer[slot])
                         buffer[slot] = index
                     } else {
                         buffer.append(index)
                     }
+                    arrivals += 1
                 }
             }
-            generator.shuffle(&buffer)
-            stream += buffer.reversed()
+            stream += generator.permutation(buffer.count).map { buffer[$0] }
         } else {
             stream = Array(pairs.indices)
         }
@@ -152,22 +154,4 @@ public final class ForecastDataset {
 
     /// Physical values of output variable `v` from normalised ones.
     public func denormalise(_ value: Float, variable v: Int) -> Float { value * Float(outputStd[v]) + Float(outputMean[v]) }
-}
-
-/// SplitMix64: a small seeded generator for orders of files and samples.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    mutating func shuffle<T>(_ values: inout [T]) {
-        guard values.count > 1 else { return }
-        for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, next(below: i + 1)) }
-    }
 }

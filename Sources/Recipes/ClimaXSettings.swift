@@ -15,6 +15,9 @@ public struct ClimaXSettings: Sendable {
     public var logEveryNSteps = 50
     public var defaultRootDir: String?
     public var patience = 5
+    /// ZeRO from Lightning's `trainer.strategy` (deepspeed_stage_1, deepspeed_stage_2, deepspeed_stage_2_offload).
+    public var zeroStage = 0
+    public var offloadOptimizer = false
     // model
     public var learningRate = 5e-4
     public var beta1 = 0.9, beta2 = 0.99
@@ -53,7 +56,7 @@ public struct ClimaXSettings: Sendable {
                               "log_every_n_steps", "callbacks", "logger", "devices", "accelerator", "strategy", "precision",
                               "num_nodes", "min_epochs", "enable_progress_bar", "sync_batchnorm", "enable_checkpointing",
                               "resume_from_checkpoint", "fast_dev_run", "benchmark", "deterministic", "gradient_clip_val"]
-    static let inertTrainerKeys: Set<String> = ["logger", "devices", "accelerator", "strategy", "precision", "num_nodes", "min_epochs",
+    static let inertTrainerKeys: Set<String> = ["logger", "devices", "accelerator", "precision", "num_nodes", "min_epochs",
                                                 "enable_progress_bar", "sync_batchnorm", "enable_checkpointing", "benchmark",
                                                 "deterministic", "resume_from_checkpoint", "fast_dev_run", "gradient_clip_val"]
     static let modelKeys = ["lr", "beta_1", "beta_2", "weight_decay", "warmup_epochs", "max_epochs", "warmup_start_lr", "eta_min",
@@ -119,6 +122,18 @@ public struct ClimaXSettings: Sendable {
         s.limitValBatches = try int(trainer, "limit_val_batches", "trainer") ?? s.limitValBatches
         s.logEveryNSteps = try int(trainer, "log_every_n_steps", "trainer") ?? s.logEveryNSteps
         s.defaultRootDir = try string(trainer, "default_root_dir", "trainer")
+        switch try string(trainer, "strategy", "trainer") ?? "auto" {
+        case "auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_false", "ddp_find_unused_parameters_true", "dp", "single_device":
+            s.zeroStage = 0
+        case "deepspeed_stage_1": s.zeroStage = 1
+        case "deepspeed", "deepspeed_stage_2": s.zeroStage = 2
+        case "deepspeed_stage_2_offload": (s.zeroStage, s.offloadOptimizer) = (2, true)
+        case let other where other.hasPrefix("deepspeed_stage_3"):
+            throw RecipeError(file: path, message: "trainer.strategy '\(other)': ZeRO stage 3 is not available for ClimaX here "
+                              + "(its embeddings are parameters of the whole model, which stage 3 would gather at once); use deepspeed_stage_2[_offload]")
+        case let other:
+            throw RecipeError(file: path, message: "trainer.strategy '\(other)' is not one of auto, ddp, deepspeed_stage_1, deepspeed_stage_2, deepspeed_stage_2_offload")
+        }
         if let callbacks = trainer["callbacks"] as? [[String: Any]] {
             for callback in callbacks where (callback["class_path"] as? String)?.hasSuffix("EarlyStopping") == true {
                 if let args = callback["init_args"] as? [String: Any], let patience = args["patience"] as? Int { s.patience = patience }

@@ -22,6 +22,8 @@ public struct ClimaXCheckpointInfo: Codable, Sendable {
     public var batchesInEpoch: Int
     public var bestScore: Double?
     public var checksWithoutImprovement: Int
+    /// The dropout generator's counter (the same on every rank).
+    public var dropoutOffset: UInt64 = 0
     public var recipe: String
 
     public func encoded() -> String {
@@ -87,44 +89,57 @@ public final class ClimaXTrainer {
         let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
         let model = ClimaX(s.net, seed: s.seed)
         // Dropout and drop-path masks differ per rank, as each rank's data does.
-        model.generator = RandomGenerator(seed: s.seed &+ 7919 &* UInt64(rank + 1))
+        model.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: rank))
         if let pretrained = s.pretrainedPath {
             try ClimaXWeights.load(model, from: s.resolve(pretrained))
             log("initial weights from \(s.resolve(pretrained))")
         }
         let parameters = model.namedParameters()
         if groups.world.size > 1 { try DataParallel.broadcastParameters(parameters, over: groups.world) }
-        // Upstream configure_optimizers: no weight decay on the variable and position embeddings.
-        let decayed = parameters.filter { !ClimaX.isExemptFromWeightDecay($0.0) }
-        let exempt = parameters.filter { ClimaX.isExemptFromWeightDecay($0.0) }
-        let optimizers = [Adam(decayed, learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: s.weightDecay, decoupled: true),
-                          Adam(exempt, learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: 0, decoupled: true)]
+        // ZeRO stage 0 is plain data parallelism (gradients all-reduced in the step); stages 1–2 partition
+        // Adam's state (and gradients) over the ranks. Upstream configure_optimizers: no weight decay
+        // on the variable and position embeddings.
+        var zeroSettings = ZeROSettings()
+        zeroSettings.stage = s.zeroStage
+        if s.offloadOptimizer { zeroSettings.offloadOptimizer.device = .cpu }
+        let exempt = Set(parameters.map(\.0).filter(ClimaX.isExemptFromWeightDecay))
+        let optimizer = try ZeROOptimizer(parameters, settings: zeroSettings,
+                                          adam: AdamSettings(learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: s.weightDecay,
+                                                             decoupled: true, decayExempt: exempt),
+                                          groups: groups)
         let schedule = LinearWarmupCosineAnnealing(baseRate: s.learningRate, warmupSteps: s.warmupSteps, totalSteps: s.scheduleSteps,
                                                    warmupStart: s.warmupStartLR, minimum: s.etaMin)
 
         let checkpointDirectory = runDirectory + "/checkpoints"
         let lastPath = checkpointDirectory + "/last.h5", bestPath = checkpointDirectory + "/best.h5"
+        let zeroDirectory = checkpointDirectory + "/zero"
         if isPrimary { try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true) }
+        try groups.world.barrier()
         var info = ClimaXCheckpointInfo(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: lead, region: s.region,
                                         step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
-        if resume && FileManager.default.fileExists(atPath: lastPath) {
-            let checkpoint = try Checkpoint.read(from: lastPath)
-            let saved = try ClimaXCheckpointInfo.decode(checkpoint.config, file: lastPath)
+        func adopt(_ saved: ClimaXCheckpointInfo, from file: String) throws {
             guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == lead else {
-                throw RecipeError(file: lastPath, message: "was written for another model, variables or lead time than this recipe's")
-            }
-            try model.loadStateDict(checkpoint.parameters)
-            let state = Dictionary(checkpoint.optimizerState, uniquingKeysWith: { $1 })
-            for (index, optimizer) in optimizers.enumerated() {
-                let prefix = "group\(index)."
-                try optimizer.loadStateDict(state.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+                throw RecipeError(file: file, message: "was written for another model, variables or lead time than this recipe's")
             }
             // Every rank draws masks of the same shapes, so rank 0's counter is every rank's.
-            if let generator = checkpoint.generator { model.generator = RandomGenerator(seed: model.generator.seed, offset: generator.offset) }
+            model.generator = RandomGenerator(seed: model.generator.seed, offset: saved.dropoutOffset)
             info = saved
             info.recipe = s.json
+        }
+        if resume, let tag = ZeROCheckpoint.latestTag(in: zeroDirectory) {
+            // The shards of the same world and stage (any other layout resumes from last.h5 below).
+            let (_, client) = try ZeROCheckpoint.load(optimizer, directory: zeroDirectory)
+            try adopt(try ClimaXCheckpointInfo.decode(client, file: zeroDirectory + "/" + tag), from: zeroDirectory + "/" + tag)
+            log("resumed from \(zeroDirectory)/\(tag) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
+        } else if resume && FileManager.default.fileExists(atPath: lastPath) {
+            let checkpoint = try Checkpoint.read(from: lastPath)
+            let saved = try ClimaXCheckpointInfo.decode(checkpoint.config, file: lastPath)
+            try model.loadStateDict(checkpoint.parameters)
+            try ZeROCheckpoint.load(optimizer, consolidated: checkpoint, file: lastPath)
+            try adopt(saved, from: lastPath)
             log("resumed from \(lastPath) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
         }
+        if s.zeroStage > 0 { log(optimizer.memoryReport().description) }
 
         let metricsPath = runDirectory + "/metrics.jsonl"
         var metrics: FileHandle?
@@ -148,12 +163,24 @@ public final class ClimaXTrainer {
         func sumOverRanks(_ values: [Double]) throws -> [Double] {
             ranks > 1 ? try groups.dataParallel.allReduce(values, .sum) : values
         }
-        func saveCheckpoint(to path: String) throws {
-            guard isPrimary else { return }
-            var state: [(String, Tensor)] = []
-            for (index, optimizer) in optimizers.enumerated() { state += optimizer.stateDict().map { ("group\(index).\($0.0)", $0.1) } }
-            try Checkpoint(parameters: model.stateDict(), optimizerState: state, generator: model.generator, step: info.step,
-                           config: info.encoded()).write(to: path)
+        /// Every rank writes its shard (the step, data position and dropout counter ride along); rank 0
+        /// then streams them into last.h5, copies it to best.h5 when asked, and keeps the two newest tags.
+        func saveCheckpoint(best: Bool) throws {
+            info.dropoutOffset = model.generator.offset
+            try ZeROCheckpoint.save(optimizer, directory: zeroDirectory, tag: "global_step\(info.step)", step: info.step, client: info.encoded())
+            if isPrimary {
+                _ = try ZeROCheckpoint.consolidate(directory: zeroDirectory, output: lastPath)
+                if best {
+                    let temporary = bestPath + ".tmp-\(getpid())"
+                    try? FileManager.default.removeItem(atPath: temporary)
+                    try FileManager.default.copyItem(atPath: lastPath, toPath: temporary)
+                    guard rename(temporary, bestPath) == 0 else { throw RecipeError(file: bestPath, message: "cannot rename \(temporary) into place") }
+                }
+                let tags = ((try? FileManager.default.contentsOfDirectory(atPath: zeroDirectory)) ?? [])
+                    .filter { $0.hasPrefix("global_step") }.sorted { (Int($0.dropFirst(11)) ?? 0) < (Int($1.dropFirst(11)) ?? 0) }
+                for old in tags.dropLast(2) { try? FileManager.default.removeItem(atPath: zeroDirectory + "/" + old) }
+            }
+            try groups.world.barrier()
         }
         func validate() throws -> Bool {
             let batches = Array(validation.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: rank, ranks: ranks, dropLast: false)
@@ -168,9 +195,7 @@ public final class ClimaXTrainer {
                 String(format: "%@ %.4g (acc %.3f)", ClimateVariables.short(name), scores.model[name]!.rmse(.perSample), scores.model[name]!.acc)
             }
             log(String(format: "step %d  val/w_rmse %.4g%@  ", info.step, score, improved ? " (best)" : "") + parts.joined(separator: ", "))
-            try saveCheckpoint(to: lastPath)
-            if improved { try saveCheckpoint(to: bestPath) }
-            try groups.world.barrier()
+            try saveCheckpoint(best: improved)
             // Lightning's EarlyStopping: stop once `patience` checks in a row did not improve.
             return info.checksWithoutImprovement >= s.patience
         }
@@ -183,7 +208,8 @@ public final class ClimaXTrainer {
         let totalSteps = s.maxSteps > 0 ? Swift.min(s.maxSteps, s.maxEpochs * batchesPerEpoch) : s.maxEpochs * batchesPerEpoch
         log("ClimaX embed \(s.net.embedDim), depth \(s.net.depth), \(s.net.numHeads) heads, patch \(s.net.patchSize): \(model.parameterCount) parameters; "
             + "\(s.variables.count) inputs → \(s.outVariables.count) outputs at \(lead) h; \(train.pairs.count) training pairs, "
-            + "\(batchesPerEpoch) batches of \(s.batchSize) per epoch on each of \(ranks) rank(s); \(totalSteps) steps"
+            + "\(batchesPerEpoch) batches of \(s.batchSize) per epoch on each of \(ranks) rank(s); \(totalSteps) steps; ZeRO stage \(s.zeroStage)"
+            + (s.offloadOptimizer ? " (optimizer on the host)" : "")
             + (region.map { ", region \(s.region!) (\($0.rows.count)×\($0.columns.count) cells)" } ?? ""))
         let clock = ContinuousClock(), start = clock.now
         let startStep = info.step
@@ -194,15 +220,14 @@ public final class ClimaXTrainer {
                                         rank: rank, ranks: ranks)
             for batch in batches.dropFirst(info.batchesInEpoch) {
                 let rate = schedule.learningRate(at: info.step)
-                for optimizer in optimizers { optimizer.learningRate = rate }
+                optimizer.adam.learningRate = rate
                 model.zeroGrad()
                 model.train()
                 let (inputs, targets, leadTimes) = train.batch(batch, region: region)
                 let forecast = model(inputs, leadTimes: leadTimes, variables: train.variables, outVariables: train.outVariables, region: region)
                 let loss = LatitudeWeights.meanSquaredError(forecast, targets, latitudes: latitudes)
                 try loss.backward()
-                try DataParallel.allReduceGradients(parameters, groups: groups)
-                for optimizer in optimizers { optimizer.step() }
+                try optimizer.step()
                 lastLoss = try sumOverRanks([loss.item()])[0] / Double(ranks)
                 info.step += 1
                 info.batchesInEpoch += 1

@@ -24,18 +24,22 @@ public enum ZeROCheck {
             var initialisation = RandomGenerator(seed: 3)
             return MLP(widths: [6, 16, 16, 3], activation: .tanh, dtype: .float32, generator: &initialisation)
         }
-        let adam = AdamSettings(learningRate: 0.01, weightDecay: 0.01, decoupled: true)
+        // Biases get no weight decay (a second parameter group, as ClimaX's embeddings): the pieces of a
+        // partition with and without decay must line up with the parameters at every stage.
+        let exempt = Set(makeModel().namedParameters().map(\.0).filter { $0.hasSuffix("bias") })
+        let adam = AdamSettings(learningRate: 0.01, weightDecay: 0.01, decoupled: true, decayExempt: exempt)
 
         // Plain data parallelism: all-reduced gradients, torch-style AdamW on every rank.
         let reference = makeModel()
         let referenceParameters = reference.namedParameters()
-        let optimizer = Adam(referenceParameters, learningRate: adam.learningRate, weightDecay: adam.weightDecay, decoupled: true)
+        let optimizers = [Adam(referenceParameters.filter { !exempt.contains($0.0) }, learningRate: adam.learningRate, weightDecay: adam.weightDecay, decoupled: true),
+                          Adam(referenceParameters.filter { exempt.contains($0.0) }, learningRate: adam.learningRate, weightDecay: 0, decoupled: true)]
         for _ in 0..<steps {
             reference.zeroGrad()
             try mseLoss(reference(input), target).backward()
             try DataParallel.allReduceGradients(referenceParameters, groups: groups)
             if clipping > 0 { _ = clipGradientNorm(referenceParameters.map(\.1), maxNorm: clipping) }
-            optimizer.step()
+            for optimizer in optimizers { optimizer.step() }
         }
         let expected = reference.parameters().flatMap { $0.value.scalars(as: Float.self) }
 

@@ -16,14 +16,17 @@ public struct AdamSettings: Sendable {
     public var learningRate: Double
     public var beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0.0
     public var decoupled = false
+    /// Paths of parameters that get no weight decay (ClimaX's embeddings, as its configure_optimizers).
+    public var decayExempt: Set<String> = []
     public init(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-                weightDecay: Double = 0, decoupled: Bool = false) {
+                weightDecay: Double = 0, decoupled: Bool = false, decayExempt: Set<String> = []) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.decoupled = decoupled
+        self.decayExempt = decayExempt
     }
 }
 
@@ -195,12 +198,37 @@ public final class ZeROOptimizer {
         try gradient.withElements(as: Float.self) { g in
             try owned.update(as: Float.self) { p in
                 try store.forEachSubGroup { range, m, v in
-                    adamUpdate(p.baseAddress! + range.lowerBound, g.baseAddress! + range.lowerBound, m, v, count: range.count, hyper)
+                    forEachDecayPiece(of: range, hyper) { piece, step in
+                        let skip = piece.lowerBound - range.lowerBound
+                        adamUpdate(p.baseAddress! + piece.lowerBound, g.baseAddress! + piece.lowerBound, m + skip, v + skip, count: piece.count, step)
+                    }
                 }
             }
         }
         if stage == 2 { ownedGradient = gradient } else { ownedGradient = nil }
         try gatherParameters(owned)
+    }
+
+    /// This rank's partition offsets of parameters exempt from weight decay, sorted.
+    private lazy var exemptRanges: [Range<Int>] = {
+        guard !adam.decayExempt.isEmpty else { return [] }
+        return parameters.indices.filter { adam.decayExempt.contains(parameters[$0].0) }.compactMap { index in
+            layout.ownedPieces(ofParameter: index, rank: rank).map { $0.partitionOffset..<($0.partitionOffset + $0.range.count) }
+        }.sorted { $0.lowerBound < $1.lowerBound }
+    }()
+
+    /// Splits a partition range into pieces with and without weight decay and calls `body` on each.
+    private func forEachDecayPiece(of range: Range<Int>, _ hyper: AdamStep, _ body: (Range<Int>, AdamStep) -> Void) {
+        var start = range.lowerBound
+        var exempt = hyper
+        exempt.weightDecay = 0
+        for cut in exemptRanges where cut.upperBound > start && cut.lowerBound < range.upperBound {
+            if cut.lowerBound > start { body(start..<cut.lowerBound, hyper) }
+            let end = Swift.min(cut.upperBound, range.upperBound)
+            body(Swift.max(start, cut.lowerBound)..<end, exempt)
+            start = end
+        }
+        if start < range.upperBound { body(start..<range.upperBound, hyper) }
     }
 
     /// Stage 3: the gradients reduced during the backward (and what is left), clipped by the
@@ -224,7 +252,12 @@ public final class ZeROOptimizer {
             var g = try partitions.gradients.read(range).map { $0 / divisor }
             if factor < 1 { g = g.map { $0 * Float(factor) } }
             p.withUnsafeMutableBufferPointer { pb in
-                g.withUnsafeBufferPointer { gb in adamUpdate(pb.baseAddress!, gb.baseAddress!, m, v, count: range.count, hyper) }
+                g.withUnsafeBufferPointer { gb in
+                    forEachDecayPiece(of: range, hyper) { piece, step in
+                        let skip = piece.lowerBound - range.lowerBound
+                        adamUpdate(pb.baseAddress! + skip, gb.baseAddress! + skip, m + skip, v + skip, count: piece.count, step)
+                    }
+                }
             }
             try partitions.master.write(range, p)
         }
