@@ -32,7 +32,10 @@ public final class ForecastDataset {
         } else {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".nc") }.sorted()
-            guard !names.isEmpty else { throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder") }
+            guard !names.isEmpty else {
+                throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder (scizoo climate-synth writes the synthetic "
+                                       + "dataset, scizoo climate-convert converts ClimaX .npz or WeatherBench netCDF)")
+            }
             files = names.map { directory + "/" + $0 }
         }
         self.variables = variables.map(ClimateVariables.canonical)

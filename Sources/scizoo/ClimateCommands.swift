@@ -102,12 +102,7 @@ struct ClimaXFinetune: ParsableCommand {
             log("checkpoint: \(summary.checkpoint)")
             log("metrics:    \(summary.metrics)")
         } catch {
-            let collective = error is LaunchError || error is ParallelLayoutError
-            if let world, world.size > 1, !collective {
-                _ = fail("climax-finetune", error)
-                (try? MPIProcess.world())?.abort("climax-finetune failed on this rank; stopping the job")
-            }
-            throw fail("climax-finetune", error)
+            throw failOnRank("climax-finetune", error, world: world)
         }
     }
 }

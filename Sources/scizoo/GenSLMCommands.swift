@@ -91,14 +91,7 @@ struct GenSLMTrain: ParsableCommand {
             log("metrics:    \(summary.metrics)")
             log("loss curve: \(summary.lossCurve)")
         } catch {
-            // Errors every rank found together (a configuration mismatch, a bad layout) end every rank
-            // alike; any other error may be this rank's alone, and the others would wait in a collective.
-            let collective = error is LaunchError || error is ParallelLayoutError
-            if let world, world.size > 1, !collective {
-                _ = fail("genslm-train", error)
-                (try? MPIProcess.world())?.abort("genslm-train failed on this rank; stopping the job")
-            }
-            throw fail("genslm-train", error)
+            throw failOnRank("genslm-train", error, world: world)
         }
     }
 }

@@ -1,5 +1,6 @@
 // The `scizoo` command: recipes, tools and benchmarks of the SciZoo package.
 import ArgumentParser
+import ParallelRuntime
 
 @main
 struct SciZoo: ParsableCommand {
@@ -33,4 +34,16 @@ func fail(_ command: String, _ error: any Error) -> ExitCode {
     // One write per line, so lines from several ranks do not interleave.
     FileHandleWriter.write("scizoo \(command): error: \(text)\n")
     return ExitCode.failure
+}
+
+/// `fail` for a command that may run under mpirun. Errors every rank found together (a
+/// configuration mismatch, a bad layout) end every rank alike; any other error may be this rank's
+/// alone while the others wait in a collective, so the job is aborted.
+func failOnRank(_ command: String, _ error: any Error, world: (any Communicator)?) -> ExitCode {
+    let collective = error is LaunchError || error is ParallelLayoutError
+    if let world, world.size > 1, !collective {
+        _ = fail(command, error)
+        (try? MPIProcess.world())?.abort("\(command) failed on this rank; stopping the job")
+    }
+    return fail(command, error)
 }
