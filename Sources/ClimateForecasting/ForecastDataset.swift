@@ -24,7 +24,10 @@ public final class ForecastDataset {
 
     /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name), or the one file it
     /// names, with the variables needed.
-    public init(directory: String, variables: [String], outVariables: [String], leadHours: Int) throws {
+    /// - Parameter statistics: normalisation to use instead of the files' `/stats` (a trained
+    ///   model's, for raw files); without `/climatology` the data's own time mean serves for ACC.
+    public init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
+                statistics given: (mean: [String: Double], std: [String: Double])? = nil) throws {
         self.directory = directory
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -57,7 +60,7 @@ public final class ForecastDataset {
         func statistics(_ names: [String]) throws -> ([Double], [Double]) {
             var means: [Double] = [], stds: [Double] = []
             for name in names {
-                guard let mean = first.mean[name], let std = first.std[name], std > 0 else {
+                guard let mean = given?.mean[name] ?? first.mean[name], let std = given?.std[name] ?? first.std[name], std > 0 else {
                     throw ClimateDataError(file: first.source, variable: name,
                                            message: "no normalisation statistics (/stats/mean and /stats/std); write them with scizoo climate-convert")
                 }
@@ -68,11 +71,13 @@ public final class ForecastDataset {
         }
         (inputMean, inputStd) = try statistics(self.variables)
         (outputMean, outputStd) = try statistics(self.outVariables)
+        let loaded = shards
         climatology = try self.outVariables.map { name in
-            guard let field = first.climatology[name] else {
+            if let field = first.climatology[name] { return field }
+            guard given != nil else {
                 throw ClimateDataError(file: first.source, variable: name, message: "no /climatology entry (needed for ACC)")
             }
-            return field
+            return ForecastDataset.timeMean(of: name, in: loaded)
         }
         var pairs: [(Int, Int)] = []
         for (index, shard) in shards.enumerated() where shard.frames > leadSteps {
@@ -82,6 +87,18 @@ public final class ForecastDataset {
             throw ClimateDataError(file: directory, message: "no shard is longer than the lead of \(leadSteps) steps")
         }
         self.pairs = pairs
+    }
+
+    /// Time mean `[H, W]` of one variable over every frame of every shard.
+    static func timeMean(of name: String, in shards: [ClimateGrid]) -> [Float] {
+        let size = shards[0].height * shards[0].width
+        var sums = [Double](repeating: 0, count: size), count = 0
+        for shard in shards {
+            let field = shard.fields[name]!
+            for t in 0..<(field.count / size) { for i in 0..<size { sums[i] += Double(field[t * size + i]) } }
+            count += field.count / size
+        }
+        return sums.map { Float($0 / Double(Swift.max(1, count))) }
     }
 
     public var height: Int { latitudes.count }

@@ -46,7 +46,9 @@ public enum ClimaXForecaster {
         var lines = ["lead  variable                   model RMSE (per-sample | global)  ACC     persistence RMSE  ACC     climatology RMSE",
                      "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
         for lead in leads {
-            let dataset = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: lead)
+            // The model's own training statistics; files without /climatology are scored against their time mean.
+            let dataset = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: lead,
+                                              statistics: info.mean.isEmpty ? nil : (info.mean, info.std))
             let region = try info.region.map {
                 try ClimateRegions.patches(region: $0, latitudes: dataset.latitudes, longitudes: dataset.longitudes, patchSize: info.net.patchSize)
             }

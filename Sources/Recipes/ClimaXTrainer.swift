@@ -24,6 +24,10 @@ public struct ClimaXCheckpointInfo: Codable, Sendable {
     public var checksWithoutImprovement: Int
     /// The dropout generator's counter (the same on every rank).
     public var dropoutOffset: UInt64 = 0
+    /// The training statistics the model's inputs and outputs were normalised with (so forecasts
+    /// can be made from files that carry none).
+    public var mean: [String: Double] = [:]
+    public var std: [String: Double] = [:]
     public var recipe: String
 
     public func encoded() -> String {
@@ -117,6 +121,8 @@ public final class ClimaXTrainer {
         try groups.world.barrier()
         var info = ClimaXCheckpointInfo(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: lead, region: s.region,
                                         step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
+        for (v, name) in train.variables.enumerated() { (info.mean[name], info.std[name]) = (train.inputMean[v], train.inputStd[v]) }
+        for (v, name) in train.outVariables.enumerated() { (info.mean[name], info.std[name]) = (train.outputMean[v], train.outputStd[v]) }
         func adopt(_ saved: ClimaXCheckpointInfo, from file: String) throws {
             guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == lead else {
                 throw RecipeError(file: file, message: "was written for another model, variables or lead time than this recipe's")

@@ -93,6 +93,29 @@ struct ClimateCLITests {
             print(f['temperature_850'].shape[1:], f['geopotential_500'].dtype, f.attrs['lead_hours'], png[1:4].decode())
             """, arguments: [output])
         #expect(check.trimmingCharacters(in: .whitespacesAndNewlines) == "(1, 32, 64) float32 12 PNG")
+
+        // A raw WeatherBench-style netCDF-4 file (no statistics, no climatology): the checkpoint's
+        // training statistics normalise it and its own time mean serves as climatology.
+        let netCDF = directory.appendingPathComponent("raw.nc").path
+        _ = try Subprocess.python("""
+            import sys, h5py, numpy as np, netCDF4
+            src = h5py.File(sys.argv[1], 'r')
+            with netCDF4.Dataset(sys.argv[2], 'w') as d:
+                d.createDimension('time', None); d.createDimension('level', 2); d.createDimension('lat', 32); d.createDimension('lon', 64)
+                t = d.createVariable('time', 'f8', ('time',)); t.units = 'hours since 1979-01-01'; t[:] = src['time'][:]
+                d.createVariable('level', 'i4', ('level',))[:] = [500, 850]
+                d.createVariable('lat', 'f8', ('lat',))[:] = src['lat'][:]; d.createVariable('lon', 'f8', ('lon',))[:] = src['lon'][:]
+                for short, name in [('lsm', 'land_sea_mask'), ('orography', 'orography'), ('lat2d', 'lattitude')]:
+                    d.createVariable(short, 'f4', ('lat', 'lon'))[:] = src[name][0, 0]
+                d.createVariable('t2m', 'f4', ('time', 'lat', 'lon'))[:] = src['2m_temperature'][:, 0]
+                z = src['geopotential_500'][:, 0]; t850 = src['temperature_850'][:, 0]
+                d.createVariable('z', 'f4', ('time', 'level', 'lat', 'lon'))[:] = np.stack([z, z], axis=1)
+                d.createVariable('t', 'f4', ('time', 'level', 'lat', 'lon'))[:] = np.stack([t850, t850], axis=1)
+            """, arguments: [directory.appendingPathComponent("climate/test/000.h5").path, netCDF])
+        let raw = try CLI.run(["climax-forecast", "--checkpoint", whole + "/checkpoints/best.h5", "--data", netCDF,
+                               "--output", directory.appendingPathComponent("raw").path, "--threads", "1"])
+        #expect(raw.status == 0, "\(raw.standardError)")
+        #expect(raw.standardOutput.contains("  12  geopotential_500"))
     }
 
     @Test("bad recipes and data fail with one line naming the file and the key or variable")
