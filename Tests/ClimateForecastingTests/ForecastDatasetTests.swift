@@ -55,6 +55,17 @@ struct ForecastDatasetTests {
         #expect(abs(mean) < 0.1)
     }
 
+    @Test("a regional batch's targets are the box's cells of the full targets")
+    func regionalTargets() throws {
+        let data = try ForecastDataset(directory: Self.root + "/train", variables: ["z_500"], outVariables: ["t_850"], leadHours: 6)
+        let region = try ClimateRegions.patches(region: "Australia", latitudes: data.latitudes, longitudes: data.longitudes, patchSize: 2)
+        let full = data.batch([3]).targets.doubles, cropped = data.batch([3], region: region).targets
+        #expect(cropped.shape == [1, 1, region.rows.count, region.columns.count])
+        let expected = region.rows.flatMap { row in region.columns.map { full[row * 64 + $0] } }
+        #expect(cropped.doubles == expected)
+        #expect(region.rows.allSatisfy { data.latitudes[$0] >= -50 && data.latitudes[$0] <= 10 })
+    }
+
     @Test("total precipitation's normalisation mean is forced to 0, as upstream")
     func precipitationMean() {
         #expect(ClimateVariables.hasZeroMean("tp") && ClimateVariables.hasZeroMean("total_precipitation") && !ClimateVariables.hasZeroMean("t2m"))
