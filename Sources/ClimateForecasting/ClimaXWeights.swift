@@ -37,7 +37,14 @@ public enum ClimaXWeights {
     /// key and every shape mismatch is reported at once, naming the file; the variable
     /// aggregation's query and position embedding may come from a model of another grid only if
     /// their shapes agree (no interpolation).
-    public static func load(_ model: ClimaX, from path: String) throws {
+    ///
+    /// A checkpoint of other variables is matched by name: one with as many variables as the model
+    /// is read in the model's order (as upstream does), one of 48 in ClimaX's `default_vars` order
+    /// (the released checkpoints'). The patch embedding, variable embedding and the head's output
+    /// rows of every model variable the checkpoint has are taken from it; variables it lacks keep
+    /// their initialisation and are returned (upstream drops all three tensors when shapes differ).
+    @discardableResult
+    public static func load(_ model: ClimaX, from path: String) throws -> [String] {
         let (tensors, _) = try Safetensors.read(from: path)
         var byName: [String: Tensor] = [:]
         for (key, value) in tensors {
@@ -45,7 +52,61 @@ public enum ClimaXWeights {
             name = name.replacingOccurrences(of: "channel", with: "var")
             byName[name] = value
         }
+        let fresh = try remapVariables(model, &byName, file: path)
         try load(model, byName: byName, file: path)
+        return fresh
+    }
+
+    /// Rewrites the per-variable tensors of a checkpoint of other variables into the model's
+    /// variable order; returns the model's variables the checkpoint lacks.
+    static func remapVariables(_ model: ClimaX, _ byName: inout [String: Tensor], file: String) throws -> [String] {
+        let c = model.configuration
+        guard let stored = byName["var_embed"], stored.rank == 3 else { return [] }
+        let count = stored.shape[1]
+        guard count != c.defaultVariables.count else { return [] }
+        guard count == ClimateVariables.defaultVariables.count else {
+            throw ClimateDataError(file: file, message: "the checkpoint has \(count) variables and the model \(c.defaultVariables.count); "
+                                   + "only ClimaX's 48 default_vars can be matched by name")
+        }
+        let source = ClimateVariables.defaultVariables
+        let rows = c.defaultVariables.map { source.firstIndex(of: $0) }
+        let p2 = c.patchSize * c.patchSize
+        let v = c.defaultVariables.count
+        // Slices of `tensor` along `axis` in the model's variable order; the model's own where the checkpoint has none.
+        func pick(_ tensor: Tensor, axis: Int, own: Tensor) -> Tensor {
+            Tensor.concat((0..<v).map { j in
+                rows[j].map { tensor.sliced(axis: axis, $0, $0 + 1) } ?? own.sliced(axis: axis, j, j + 1).detached()
+            }, axis: axis).contiguous()
+        }
+        byName["var_embed"] = pick(stored, axis: 1, own: model.varEmbed.value)
+        // Per-variable patch embeddings: the grouped form or one key per variable.
+        for (grouped, suffix, own) in [("token_embeds.proj_weights", "weight", model.tokenEmbeds.projWeights.value),
+                                        ("token_embeds.proj_biases", "bias", model.tokenEmbeds.projBiases.value)] {
+            if let whole = byName.removeValue(forKey: grouped) {
+                byName[grouped] = pick(whole, axis: 0, own: own)
+                continue
+            }
+            let perVariable = (0..<count).map { byName.removeValue(forKey: "token_embeds.\($0).proj.\(suffix)") }
+            for j in 0..<v {
+                // A missing key of the checkpoint stays missing (and is reported by `load`).
+                byName["token_embeds.\(j).proj.\(suffix)"] = rows[j].map { perVariable[$0] }
+                    ?? own.sliced(axis: 0, j, j + 1).squeezed(axis: 0).detached().contiguous()
+            }
+        }
+        // The head's last layer: output channel (pixel · V + variable).
+        let last = "head.\(2 * c.decoderDepth)"
+        let ownHead = model.head[model.head.count - 1]
+        for (suffix, own) in [("weight", ownHead.weight.value), ("bias", ownHead.bias!.value)] {
+            guard let value = byName["\(last).\(suffix)"], value.shape[0] == count * p2 else { continue }
+            let pieces = (0..<p2).flatMap { pixel in
+                (0..<v).map { j -> Tensor in
+                    if let i = rows[j] { return value.sliced(axis: 0, pixel * count + i, pixel * count + i + 1) }
+                    return own.sliced(axis: 0, pixel * v + j, pixel * v + j + 1).detached()
+                }
+            }
+            byName["\(last).\(suffix)"] = Tensor.concat(pieces, axis: 0).contiguous()
+        }
+        return c.defaultVariables.indices.filter { rows[$0] == nil }.map { c.defaultVariables[$0] }
     }
 
     static func load(_ model: ClimaX, byName: [String: Tensor], file: String) throws {

@@ -95,8 +95,9 @@ public final class ClimaXTrainer {
         // Dropout and drop-path masks differ per rank, as each rank's data does.
         model.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: rank))
         if let pretrained = s.pretrainedPath {
-            try ClimaXWeights.load(model, from: s.resolve(pretrained))
-            log("initial weights from \(s.resolve(pretrained))")
+            let fresh = try ClimaXWeights.load(model, from: s.resolve(pretrained))
+            log("initial weights from \(s.resolve(pretrained))"
+                + (fresh.isEmpty ? "" : "; not in the checkpoint, initialised afresh: \(fresh.joined(separator: ", "))"))
         }
         let parameters = model.namedParameters()
         if groups.world.size > 1 { try DataParallel.broadcastParameters(parameters, over: groups.world) }

@@ -171,6 +171,33 @@ struct ClimaXModelTests {
         }
     }
 
+    @Test("a checkpoint of ClimaX's 48 variables loads into a model of other variables by name; new ones keep their initialisation")
+    func variablesMatchedByName() throws {
+        func configuration(_ variables: [String]) -> ClimaXConfiguration {
+            ClimaXConfiguration(defaultVariables: variables, imageSize: [8, 16], patchSize: 2, embedDim: 16, depth: 1, decoderDepth: 1,
+                                numHeads: 2, dropPath: 0, dropRate: 0)
+        }
+        let pretrained = ClimaX(configuration(ClimateVariables.defaultVariables), seed: 2)
+        let path = try Fixtures.scratchDirectory().appendingPathComponent("released-like.safetensors").path
+        try ClimaXWeights.save(pretrained, to: path)
+        let ours = ["temperature_850", "total_precipitation", "2m_temperature", "geopotential_500", "land_sea_mask"]
+        let model = ClimaX(configuration(ours), seed: 9)
+        let freshRow = model.varEmbed.value.sliced(axis: 1, 1, 2).doubles
+        let fresh = try ClimaXWeights.load(model, from: path)
+        #expect(fresh == ["total_precipitation"])
+        #expect(model.varEmbed.value.sliced(axis: 1, 1, 2).doubles == freshRow)
+        let index = ClimateVariables.defaultVariables.firstIndex(of: "geopotential_500")!
+        #expect(model.varEmbed.value.sliced(axis: 1, 3, 4).doubles == pretrained.varEmbed.value.sliced(axis: 1, index, index + 1).doubles)
+        // Same inputs and outputs through both models: the same forecast.
+        pretrained.eval(); model.eval()
+        var generator = RandomGenerator(seed: 6)
+        let x = generator.normal([1, 3, 8, 16]), lead = Tensor([Float(0.72)], shape: [1])
+        let inputs = ["2m_temperature", "land_sea_mask", "geopotential_500"], outputs = ["geopotential_500", "temperature_850"]
+        let a = withNoGrad { pretrained(x, leadTimes: lead, variables: inputs, outVariables: outputs) }.doubles
+        let b = withNoGrad { model(x, leadTimes: lead, variables: inputs, outVariables: outputs) }.doubles
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-5)
+    }
+
     @Test("the released configuration has upstream's 108 M parameters; small has 3.8 M")
     func parameterCounts() {
         #expect(ClimaX(.small).parameterCount == 3_809_216)
