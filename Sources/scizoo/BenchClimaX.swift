@@ -22,6 +22,7 @@ struct BenchClimaXTrain: ParsableCommand {
 
     @Option(help: "released, small or tiny.") var model: ClimaXBenchModel = .released
     @Option var batch: Int = 1
+    @Option(help: "Input variables (the first N of the model's).") var variables: Int = 48
     @Option(help: "Output variables predicted (and scored by the loss).") var outVariables: Int = 48
     @Option(help: "Timed steps per form (after one warm-up step each).") var steps: Int = 3
     @Flag(help: "Skip the textbook-aggregation reference.") var noReference = false
@@ -37,7 +38,7 @@ struct BenchClimaXTrain: ParsableCommand {
         case .tiny: c = .tiny
         }
         let network = ClimaX(c, seed: 0)
-        let variables = c.defaultVariables, outputs = Array(c.defaultVariables.prefix(outVariables))
+        let variables = Array(c.defaultVariables.prefix(self.variables)), outputs = Array(c.defaultVariables.prefix(outVariables))
         let optimizer = Adam.adamW(network.namedParameters(), learningRate: 1e-4, beta1: 0.9, beta2: 0.99, weightDecay: 1e-5)
         var generator = RandomGenerator(seed: 1)
         let (h, w) = (c.imageSize[0], c.imageSize[1])
