@@ -13,16 +13,33 @@ public struct PatchRegion: Equatable, Sendable {
     public var rows: Range<Int>, columns: Range<Int>
 }
 
-public final class ClimaX: Module {
-    public let configuration: ClimaXConfiguration
-    public let tokenEmbeds: VariablePatchEmbedding
-    /// `[1, V_all, D]`, initialised to the 1-D sin-cos table of the variable index.
-    public let varEmbed: Parameter
-    public let varAgg: VariableAggregation
+/// The position embedding and the lead-time embedding, added to every aggregated token.
+public final class PositionAndLeadTime: Module {
     /// `[1, L, D]`, initialised to the 2-D sin-cos table of the patch grid (trainable, as upstream).
     public let posEmbed: Parameter
     /// Linear(1, D) of the lead time in hours/100.
     public let leadTimeEmbed: Linear
+
+    init(_ c: ClimaXConfiguration, generator: inout RandomGenerator) {
+        posEmbed = Parameter(SinCosEmbedding.twoDimensional(dimension: c.embedDim, height: c.patchGrid.height, width: c.patchGrid.width)
+            .reshaped([1, c.tokens, c.embedDim]).cast(to: .float32))
+        leadTimeEmbed = Linear(1, c.embedDim, generator: &generator)
+    }
+
+    /// - Parameters: h `[B, L, D]`; leadTimes `[B]` (hours/100); tokenIDs: a region's patches (nil: all).
+    func callAsFunction(_ h: Tensor, leadTimes: Tensor, tokenIDs: [Int]?) -> Tensor {
+        var positions = posEmbed.value
+        if let tokenIDs { positions = positions.indexSelect(axis: 1, Tensor(tokenIDs.map(Int64.init), shape: [tokenIDs.count])) }
+        let b = h.shape[0]
+        return h + positions + leadTimeEmbed(leadTimes.reshaped([b, 1]).cast(to: h.dtype)).unsqueezed(axis: 1)
+    }
+}
+
+public final class ClimaX: Module {
+    public let configuration: ClimaXConfiguration
+    public let tokenEmbeds: VariablePatchEmbedding
+    public let varAgg: VariableAggregation
+    public let positions: PositionAndLeadTime
     public let blocks: [ViTBlock]
     public let norm: LayerNorm
     /// `decoder_depth` Linear(D, D) layers (each followed by GELU), then Linear(D, V_all·p²).
@@ -36,12 +53,8 @@ public final class ClimaX: Module {
         configuration = c
         let d = c.embedDim, variables = c.defaultVariables.count
         tokenEmbeds = VariablePatchEmbedding(variables: variables, embedDim: d, patchSize: c.patchSize, generator: &generator)
-        varEmbed = Parameter(Tensor(SinCosEmbedding.oneDimensional(dimension: d, positions: (0..<variables).map(Double.init)).flatMap { $0 },
-                                    shape: [1, variables, d]).cast(to: .float32))
         varAgg = VariableAggregation(embedDim: d, heads: c.numHeads, generator: &generator)
-        posEmbed = Parameter(SinCosEmbedding.twoDimensional(dimension: d, height: c.patchGrid.height, width: c.patchGrid.width)
-            .reshaped([1, c.tokens, d]).cast(to: .float32))
-        leadTimeEmbed = Linear(1, d, generator: &generator)
+        positions = PositionAndLeadTime(c, generator: &generator)
         blocks = (0..<c.depth).map { index in
             // Stochastic depth rises linearly from 0 to drop_path over the blocks.
             ViTBlock(c, dropPath: c.depth > 1 ? c.dropPath * Double(index) / Double(c.depth - 1) : 0, generator: &generator)
@@ -53,14 +66,17 @@ public final class ClimaX: Module {
         super.init()
         // Upstream _init_weights: every nn.Linear trunc-normal(0.02) (absolute bounds ±2, so a normal) with zero bias.
         var draws = RandomGenerator(seed: seed &+ 1)
-        for linear in [leadTimeEmbed, varAgg.outProj] + blocks.flatMap({ [$0.qkv, $0.proj, $0.fc1, $0.fc2] }) + head {
+        for linear in [positions.leadTimeEmbed, varAgg.outProj] + blocks.flatMap({ [$0.qkv, $0.proj, $0.fc1, $0.fc2] }) + head {
             linear.weight.value.assign(draws.normal(linear.weight.shape, std: 0.02))
             linear.bias?.value.assign(.zeros(linear.bias!.shape))
         }
     }
 
     /// Parameters AdamW does not decay (upstream configure_optimizers: the two embeddings).
-    public static func isExemptFromWeightDecay(_ path: String) -> Bool { path == "varEmbed" || path == "posEmbed" }
+    public static func isExemptFromWeightDecay(_ path: String) -> Bool { path == "tokenEmbeds.varEmbed" || path == "positions.posEmbed" }
+
+    /// Set by ZeRO stage 3: gathers each module's parameters before it runs and releases them after.
+    public var parameterHooks: (any ModuleHooks)?
 
     /// Forecast of `outVariables`.
     /// - Parameters:
@@ -76,27 +92,26 @@ public final class ClimaX: Module {
         let variableIDs = ids(variables), outIDs = ids(outVariables)
         let b = x.shape[0], d = c.embedDim, p = c.patchSize
         let v = variables.count
-        let variableRows = varEmbed.value.indexSelect(axis: 1, Tensor(variableIDs.map(Int64.init), shape: [v])).reshaped([v, d])
-        var tokens = tokenEmbeds(x, variableIDs: variableIDs, extra: variableRows)  // [B, L, V, D]
-        var positions = posEmbed.value
-        if let region {
-            let selected = Tensor(region.tokenIDs.map(Int64.init), shape: [region.tokenIDs.count])
-            tokens = tokens.indexSelect(axis: 1, selected)
-            positions = positions.indexSelect(axis: 1, selected)
-        }
-        let l = tokens.shape[1]
+        let hooks = parameterHooks
+        let tokens = tokenEmbeds.run(hooks: hooks, x) { [tokenEmbeds] in tokenEmbeds($0, variableIDs: variableIDs) }  // [B, L_all, V, D]
+        let regional = region.map { region in
+            tokens.indexSelect(axis: 1, Tensor(region.tokenIDs.map(Int64.init), shape: [region.tokenIDs.count]))
+        } ?? tokens
+        let l = regional.shape[1]
         // One aggregation per patch position: [B·L, V, D] → [B, L, D].
-        var h = varAgg(tokens.reshaped([b * l, v, d])).reshaped([b, l, d])
-        h = h + positions + leadTimeEmbed(leadTimes.reshaped([b, 1]).cast(to: h.dtype)).unsqueezed(axis: 1)
+        var h = varAgg.run(hooks: hooks, regional.reshaped([b * l, v, d])) { [varAgg] in varAgg($0) }.reshaped([b, l, d])
+        h = positions.run(hooks: hooks, h) { [positions] in positions($0, leadTimes: leadTimes, tokenIDs: region?.tokenIDs) }
         h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
-        for block in blocks { h = block(h, generator: &generator) }
-        h = norm(h)
-        for layer in head.dropLast() { h = layer(h).gelu() }
+        for block in blocks { h = block.run(hooks: hooks, h) { [unowned self] in block($0, generator: &self.generator) } }
+        h = norm.run(hooks: hooks, h) { [norm] in norm($0) }
+        for layer in head.dropLast() { h = layer.run(hooks: hooks, h) { layer($0).gelu() } }
         // Only the output variables' rows of the last layer: channel (i·p + j)·V_all + variable.
         let last = head[head.count - 1], all = c.defaultVariables.count
         let rows = (0..<(p * p)).flatMap { pixel in outIDs.map { Int64(pixel * all + $0) } }
         let rowIDs = Tensor(rows, shape: [rows.count])
-        let pixels = h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
+        let pixels = last.run(hooks: hooks, h) { h in
+            h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
+        }
         let (ph, pw) = region.map { ($0.patchRows, $0.patchColumns) } ?? c.patchGrid
         // Unpatchify (upstream einsum nhwpqc → nchpwq).
         return pixels.reshaped([b, ph, pw, p, p, outIDs.count]).permuted([0, 5, 1, 3, 2, 4]).contiguous()

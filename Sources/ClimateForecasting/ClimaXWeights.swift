@@ -10,7 +10,7 @@ public enum ClimaXWeights {
     /// converted separately.
     static func upstreamName(_ path: String) -> String {
         var name = path
-        for (ours, theirs) in [("varEmbed", "var_embed"), ("posEmbed", "pos_embed"), ("leadTimeEmbed", "lead_time_embed"),
+        for (ours, theirs) in [("tokenEmbeds.varEmbed", "var_embed"), ("positions.posEmbed", "pos_embed"), ("positions.leadTimeEmbed", "lead_time_embed"),
                                ("varAgg.query", "var_query"), ("varAgg.inProjWeight", "var_agg.in_proj_weight"),
                                ("varAgg.inProjBias", "var_agg.in_proj_bias"), ("varAgg.outProj", "var_agg.out_proj"),
                                (".qkv.", ".attn.qkv."), (".proj.", ".attn.proj."), (".fc1.", ".mlp.fc1."), (".fc2.", ".mlp.fc2.")] {
@@ -78,7 +78,7 @@ public enum ClimaXWeights {
                 rows[j].map { tensor.sliced(axis: axis, $0, $0 + 1) } ?? own.sliced(axis: axis, j, j + 1).detached()
             }, axis: axis).contiguous()
         }
-        byName["var_embed"] = pick(stored, axis: 1, own: model.varEmbed.value)
+        byName["var_embed"] = pick(stored, axis: 1, own: model.tokenEmbeds.varEmbed.value)
         // Per-variable patch embeddings: the grouped form or one key per variable.
         for (grouped, suffix, own) in [("token_embeds.proj_weights", "weight", model.tokenEmbeds.projWeights.value),
                                         ("token_embeds.proj_biases", "bias", model.tokenEmbeds.projBiases.value)] {

@@ -15,9 +15,13 @@ public struct ClimaXSettings: Sendable {
     public var logEveryNSteps = 50
     public var defaultRootDir: String?
     public var patience = 5
-    /// ZeRO from Lightning's `trainer.strategy` (deepspeed_stage_1, deepspeed_stage_2, deepspeed_stage_2_offload).
+    /// ZeRO from Lightning's `trainer.strategy` (deepspeed_stage_1, _2, _2_offload, _3, _3_offload;
+    /// offload puts Adam's state, and at stage 3 the parameters' master shards, in host memory).
     public var zeroStage = 0
     public var offloadOptimizer = false
+    public var offloadParameters = false
+    /// Stage 3: parameters with fewer elements stay whole on every rank (DeepSpeed's default 100,000).
+    public var paramPersistenceThreshold: Int?
     // model
     public var learningRate = 5e-4
     public var beta1 = 0.9, beta2 = 0.99
@@ -122,17 +126,35 @@ public struct ClimaXSettings: Sendable {
         s.limitValBatches = try int(trainer, "limit_val_batches", "trainer") ?? s.limitValBatches
         s.logEveryNSteps = try int(trainer, "log_every_n_steps", "trainer") ?? s.logEveryNSteps
         s.defaultRootDir = try string(trainer, "default_root_dir", "trainer")
+        if let strategy = trainer["strategy"] as? [String: Any] {
+            // Lightning's long form: {class_path: …DeepSpeedStrategy, init_args: {stage, offload_optimizer, …}}.
+            try checkKeys(Array(strategy.keys), known: ["class_path", "init_args"], file: path, section: "trainer.strategy")
+            guard (strategy["class_path"] as? String)?.hasSuffix("DeepSpeedStrategy") == true else {
+                throw RecipeError(file: path, message: "trainer.strategy.class_path must name DeepSpeedStrategy (or give a strategy name)")
+            }
+            let args = try section(strategy, "init_args", ["stage", "offload_optimizer", "offload_parameters", "param_persistence_threshold"],
+                                   name: "trainer.strategy.init_args")
+            s.zeroStage = try int(args, "stage", "trainer.strategy.init_args") ?? 2
+            guard (0...3).contains(s.zeroStage) else { throw RecipeError(file: path, message: "trainer.strategy.init_args.stage must be 0–3") }
+            s.offloadOptimizer = (args["offload_optimizer"] as? Bool) ?? false
+            s.offloadParameters = (args["offload_parameters"] as? Bool) ?? false
+            if s.offloadParameters && s.zeroStage != 3 {
+                throw RecipeError(file: path, message: "trainer.strategy.init_args.offload_parameters needs stage 3")
+            }
+            s.paramPersistenceThreshold = try int(args, "param_persistence_threshold", "trainer.strategy.init_args")
+        } else {
         switch try string(trainer, "strategy", "trainer") ?? "auto" {
         case "auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_false", "ddp_find_unused_parameters_true", "dp", "single_device":
             s.zeroStage = 0
         case "deepspeed_stage_1": s.zeroStage = 1
         case "deepspeed", "deepspeed_stage_2": s.zeroStage = 2
         case "deepspeed_stage_2_offload": (s.zeroStage, s.offloadOptimizer) = (2, true)
-        case let other where other.hasPrefix("deepspeed_stage_3"):
-            throw RecipeError(file: path, message: "trainer.strategy '\(other)': ZeRO stage 3 is not available for ClimaX here "
-                              + "(its embeddings are parameters of the whole model, which stage 3 would gather at once); use deepspeed_stage_2[_offload]")
+        case "deepspeed_stage_3": s.zeroStage = 3
+        case "deepspeed_stage_3_offload": (s.zeroStage, s.offloadOptimizer, s.offloadParameters) = (3, true, true)
         case let other:
-            throw RecipeError(file: path, message: "trainer.strategy '\(other)' is not one of auto, ddp, deepspeed_stage_1, deepspeed_stage_2, deepspeed_stage_2_offload")
+            throw RecipeError(file: path, message: "trainer.strategy '\(other)' is not one of auto, ddp, deepspeed_stage_1, deepspeed_stage_2, "
+                              + "deepspeed_stage_2_offload, deepspeed_stage_3, deepspeed_stage_3_offload (or Lightning's DeepSpeedStrategy mapping)")
+        }
         }
         if let callbacks = trainer["callbacks"] as? [[String: Any]] {
             for callback in callbacks where (callback["class_path"] as? String)?.hasSuffix("EarlyStopping") == true {

@@ -107,17 +107,28 @@ public final class ClimaXTrainer {
         var zeroSettings = ZeROSettings()
         zeroSettings.stage = s.zeroStage
         if s.offloadOptimizer { zeroSettings.offloadOptimizer.device = .cpu }
+        if s.offloadParameters { zeroSettings.offloadParam.device = .cpu }
+        if let threshold = s.paramPersistenceThreshold { zeroSettings.paramPersistenceThreshold = threshold }
+        let checkpointDirectory = runDirectory + "/checkpoints"
+        let lastPath = checkpointDirectory + "/last.h5", bestPath = checkpointDirectory + "/best.h5"
+        let zeroDirectory = checkpointDirectory + "/zero"
+        // A consolidated checkpoint (another world or stage) is loaded before the optimiser partitions the model.
+        let resumeFromShards = resume && ZeROCheckpoint.latestTag(in: zeroDirectory) != nil
+        var consolidated: Checkpoint?
+        if resume && !resumeFromShards && FileManager.default.fileExists(atPath: lastPath) {
+            let checkpoint = try Checkpoint.read(from: lastPath)
+            try model.loadStateDict(checkpoint.parameters)
+            consolidated = checkpoint
+        }
         let exempt = Set(parameters.map(\.0).filter(ClimaX.isExemptFromWeightDecay))
         let optimizer = try ZeROOptimizer(parameters, settings: zeroSettings,
                                           adam: AdamSettings(learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, weightDecay: s.weightDecay,
                                                              decoupled: true, decayExempt: exempt),
                                           groups: groups)
+        model.parameterHooks = optimizer.hooks
         let schedule = LinearWarmupCosineAnnealing(baseRate: s.learningRate, warmupSteps: s.warmupSteps, totalSteps: s.scheduleSteps,
                                                    warmupStart: s.warmupStartLR, minimum: s.etaMin)
 
-        let checkpointDirectory = runDirectory + "/checkpoints"
-        let lastPath = checkpointDirectory + "/last.h5", bestPath = checkpointDirectory + "/best.h5"
-        let zeroDirectory = checkpointDirectory + "/zero"
         if isPrimary { try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true) }
         try groups.world.barrier()
         var info = ClimaXCheckpointInfo(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: lead, region: s.region,
@@ -133,15 +144,13 @@ public final class ClimaXTrainer {
             info = saved
             info.recipe = s.json
         }
-        if resume, let tag = ZeROCheckpoint.latestTag(in: zeroDirectory) {
+        if resumeFromShards, let tag = ZeROCheckpoint.latestTag(in: zeroDirectory) {
             // The shards of the same world and stage (any other layout resumes from last.h5 below).
             let (_, client) = try ZeROCheckpoint.load(optimizer, directory: zeroDirectory)
             try adopt(try ClimaXCheckpointInfo.decode(client, file: zeroDirectory + "/" + tag), from: zeroDirectory + "/" + tag)
             log("resumed from \(zeroDirectory)/\(tag) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
-        } else if resume && FileManager.default.fileExists(atPath: lastPath) {
-            let checkpoint = try Checkpoint.read(from: lastPath)
+        } else if let checkpoint = consolidated {
             let saved = try ClimaXCheckpointInfo.decode(checkpoint.config, file: lastPath)
-            try model.loadStateDict(checkpoint.parameters)
             try ZeROCheckpoint.load(optimizer, consolidated: checkpoint, file: lastPath)
             try adopt(saved, from: lastPath)
             log("resumed from \(lastPath) at step \(info.step) (epoch \(info.epoch), \(info.batchesInEpoch) batches in)")
@@ -216,7 +225,7 @@ public final class ClimaXTrainer {
         log("ClimaX embed \(s.net.embedDim), depth \(s.net.depth), \(s.net.numHeads) heads, patch \(s.net.patchSize): \(model.parameterCount) parameters; "
             + "\(s.variables.count) inputs → \(s.outVariables.count) outputs at \(lead) h; \(train.pairs.count) training pairs, "
             + "\(batchesPerEpoch) batches of \(s.batchSize) per epoch on each of \(ranks) rank(s); \(totalSteps) steps; ZeRO stage \(s.zeroStage)"
-            + (s.offloadOptimizer ? " (optimizer on the host)" : "")
+            + (s.offloadOptimizer ? ", optimizer state on the host" : "") + (s.offloadParameters ? ", parameter shards on the host" : "")
             + (region.map { ", region \(s.region!) (\($0.rows.count)×\($0.columns.count) cells)" } ?? ""))
         let clock = ContinuousClock(), start = clock.now
         let startStep = info.step
@@ -269,10 +278,12 @@ public final class ClimaXTrainer {
         let testDirectory = root + "/test"
         if FileManager.default.fileExists(atPath: testDirectory) {
             try groups.world.barrier()
-            if FileManager.default.fileExists(atPath: bestPath) { try model.loadStateDict(try Checkpoint.read(from: bestPath).parameters) }
+            // A fresh, whole model (under ZeRO stage 3 the trained one holds only shards).
+            let tested = ClimaX(s.net)
+            try tested.loadStateDict(try Checkpoint.read(from: FileManager.default.fileExists(atPath: bestPath) ? bestPath : lastPath).parameters)
             let testData = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: lead)
             let batches = testData.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: rank, ranks: ranks, dropLast: false)
-            let scores = try ForecastEvaluation.evaluate(model, data: testData, batches: batches, region: region, combine: sumOverRanks)
+            let scores = try ForecastEvaluation.evaluate(tested, data: testData, batches: batches, region: region, combine: sumOverRanks)
             test = scores.logEntries(split: "test", leadHours: lead, variables: s.outVariables)
             record(test.merging(["step": Double(info.step)]) { a, _ in a })
             log(Self.testTable(scores, variables: s.outVariables, leadHours: lead, samples: testData.pairs.count))

@@ -61,23 +61,24 @@ struct ClimaXModelTests {
         #expect(result.passed, "\(result)")
     }
 
-    @Test("the grouped patch embedding is each variable's p×p stride-p convolution")
+    @Test("the grouped patch embedding is each variable's p×p stride-p convolution plus its variable embedding")
     func patchEmbeddingIsConvolution() {
         var generator = RandomGenerator(seed: 2)
-        let embedding = VariablePatchEmbedding(variables: 4, embedDim: 3, patchSize: 2, generator: &generator)
+        let embedding = VariablePatchEmbedding(variables: 4, embedDim: 4, patchSize: 2, generator: &generator)
         let x = generator.normal([2, 2, 4, 6])
         let ids = [3, 1]
         let out = embedding(x, variableIDs: ids).contiguous()  // [B, L, V, D]
-        #expect(out.shape == [2, 6, 2, 3])
+        #expect(out.shape == [2, 6, 2, 4])
         let xs = x.doubles, o = out.doubles
         let weight = embedding.projWeights.value.doubles, bias = embedding.projBiases.value.doubles
+        let variableEmbedding = embedding.varEmbed.value.doubles
         var worst = 0.0
-        for b in 0..<2 { for v in 0..<2 { for pr in 0..<2 { for pc in 0..<3 { for d in 0..<3 {
-            var sum = bias[ids[v] * 3 + d]
+        for b in 0..<2 { for v in 0..<2 { for pr in 0..<2 { for pc in 0..<3 { for d in 0..<4 {
+            var sum = bias[ids[v] * 4 + d] + variableEmbedding[ids[v] * 4 + d]
             for i in 0..<2 { for j in 0..<2 {
-                sum += weight[((ids[v] * 3 + d) * 2 + i) * 2 + j] * xs[((b * 2 + v) * 4 + pr * 2 + i) * 6 + pc * 2 + j]
+                sum += weight[((ids[v] * 4 + d) * 2 + i) * 2 + j] * xs[((b * 2 + v) * 4 + pr * 2 + i) * 6 + pc * 2 + j]
             } }
-            worst = max(worst, abs(sum - o[((b * 6 + pr * 3 + pc) * 2 + v) * 3 + d]))
+            worst = max(worst, abs(sum - o[((b * 6 + pr * 3 + pc) * 2 + v) * 4 + d]))
         } } } } }
         #expect(worst < 1e-5)
     }
@@ -182,12 +183,12 @@ struct ClimaXModelTests {
         try ClimaXWeights.save(pretrained, to: path)
         let ours = ["temperature_850", "total_precipitation", "2m_temperature", "geopotential_500", "land_sea_mask"]
         let model = ClimaX(configuration(ours), seed: 9)
-        let freshRow = model.varEmbed.value.sliced(axis: 1, 1, 2).doubles
+        let freshRow = model.tokenEmbeds.varEmbed.value.sliced(axis: 1, 1, 2).doubles
         let fresh = try ClimaXWeights.load(model, from: path)
         #expect(fresh == ["total_precipitation"])
-        #expect(model.varEmbed.value.sliced(axis: 1, 1, 2).doubles == freshRow)
+        #expect(model.tokenEmbeds.varEmbed.value.sliced(axis: 1, 1, 2).doubles == freshRow)
         let index = ClimateVariables.defaultVariables.firstIndex(of: "geopotential_500")!
-        #expect(model.varEmbed.value.sliced(axis: 1, 3, 4).doubles == pretrained.varEmbed.value.sliced(axis: 1, index, index + 1).doubles)
+        #expect(model.tokenEmbeds.varEmbed.value.sliced(axis: 1, 3, 4).doubles == pretrained.tokenEmbeds.varEmbed.value.sliced(axis: 1, index, index + 1).doubles)
         // Same inputs and outputs through both models: the same forecast.
         pretrained.eval(); model.eval()
         var generator = RandomGenerator(seed: 6)
