@@ -71,20 +71,6 @@ public struct ClimateGrid: Sendable {
         return step
     }
 
-    /// Time means `[H, W]` of every variable.
-    public func timeMeans() -> [String: [Float]] {
-        var result: [String: [Float]] = [:]
-        let size = height * width
-        for name in variables {
-            let field = fields[name]!
-            let count = field.count / size
-            var sums = [Double](repeating: 0, count: size)
-            for t in 0..<count { for i in 0..<size { sums[i] += Double(field[t * size + i]) } }
-            result[name] = sums.map { Float($0 / Double(count)) }
-        }
-        return result
-    }
-
     /// Writes the grid in the ClimaX HDF5 layout, atomically (temporary name, then rename).
     public func write(to path: String, compress: Bool = true) throws {
         let h = height, w = width

@@ -158,24 +158,9 @@ public final class ClimaXTrainer {
         if s.zeroStage > 0 { log(optimizer.memoryReport().description) }
 
         let metricsPath = runDirectory + "/metrics.jsonl"
-        var metrics: FileHandle?
-        if isPrimary {
-            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            if info.step > 0 { try MetricsFile.truncate(metricsPath, after: info.step) }
-            if info.step == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
-                guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
-                    throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
-                }
-            }
-            metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
-            try metrics?.seekToEnd()
-        }
-        defer { try? metrics?.close() }
-        func record(_ fields: [String: Any]) {
-            if let metrics, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                metrics.write(data + Data("\n".utf8))
-            }
-        }
+        if isPrimary { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) }
+        let metrics = try MetricsFile(path: metricsPath, resumingAfter: info.step, writes: isPrimary)
+        func record(_ fields: [String: Any]) { metrics.record(fields) }
         func sumOverRanks(_ values: [Double]) throws -> [Double] {
             ranks > 1 ? try groups.dataParallel.allReduce(values, .sum) : values
         }
@@ -192,9 +177,7 @@ public final class ClimaXTrainer {
                     try FileManager.default.copyItem(atPath: lastPath, toPath: temporary)
                     guard rename(temporary, bestPath) == 0 else { throw RecipeError(file: bestPath, message: "cannot rename \(temporary) into place") }
                 }
-                let tags = ((try? FileManager.default.contentsOfDirectory(atPath: zeroDirectory)) ?? [])
-                    .filter { $0.hasPrefix("global_step") }.sorted { (Int($0.dropFirst(11)) ?? 0) < (Int($1.dropFirst(11)) ?? 0) }
-                for old in tags.dropLast(2) { try? FileManager.default.removeItem(atPath: zeroDirectory + "/" + old) }
+                ZeROCheckpoint.removeOldTags(in: zeroDirectory, keeping: 2)
             }
             try groups.world.barrier()
         }
@@ -312,9 +295,33 @@ public final class ClimaXTrainer {
     }
 }
 
-/// metrics.jsonl upkeep shared by training runs.
-enum MetricsFile {
-    /// Drops entries of steps after `step` (written before a kill, redone after the resume).
+/// A run's metrics.jsonl, shared by the training recipes: one JSON object per line, written by one
+/// rank. A fresh run starts the file; a resumed one keeps it and drops entries of steps after the
+/// resume point (written before a kill, redone after the resume).
+final class MetricsFile {
+    private let handle: FileHandle?
+
+    /// - Parameter writes: false on ranks that do not write (every call is then a no-op).
+    init(path: String, resumingAfter step: Int, writes: Bool) throws {
+        guard writes else { handle = nil; return }
+        if step > 0 { try Self.truncate(path, after: step) }
+        if step == 0 || !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw RecipeError(file: path, message: "cannot create the metrics file")
+            }
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle?.seekToEnd()
+    }
+
+    deinit { try? handle?.close() }
+
+    func record(_ fields: [String: Any]) {
+        if let handle, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            handle.write(data + Data("\n".utf8))
+        }
+    }
+
     static func truncate(_ path: String, after step: Int) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
         let kept = text.split(separator: "\n").filter { line in

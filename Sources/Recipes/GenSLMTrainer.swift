@@ -155,23 +155,8 @@ public final class GenSLMTrainer {
         }
         log(optimizer.memoryReport().description)
         let metricsPath = runDirectory + "/metrics.jsonl"
-        var metrics: FileHandle?
-        if isPrimary && startStep > 0 { try MetricsFile.truncate(metricsPath, after: startStep) }
-        if isPrimary {
-            if startStep == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
-                guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
-                    throw RecipeError(file: metricsPath, message: "cannot create the metrics file")
-                }
-            }
-            metrics = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
-            try metrics?.seekToEnd()
-        }
-        defer { try? metrics?.close() }
-        func record(_ fields: [String: Any]) {
-            if let metrics, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                metrics.write(data + Data("\n".utf8))
-            }
-        }
+        let metrics = try MetricsFile(path: metricsPath, resumingAfter: startStep, writes: isPrimary)
+        func record(_ fields: [String: Any]) { metrics.record(fields) }
 
         log("GPT-NeoX \(configuration.numHiddenLayers) layers × \(configuration.hiddenSize), \(model.parameterCount) parameters; "
             + "\(examples) training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(batchSize) × \(accumulation)"
@@ -213,9 +198,7 @@ public final class GenSLMTrainer {
             try ZeROCheckpoint.save(optimizer, directory: zeroDirectory, tag: "global_step\(step)", step: step, client: s.json)
             if isPrimary {
                 _ = try ZeROCheckpoint.consolidate(directory: zeroDirectory, output: checkpointPath)
-                let tags = ((try? FileManager.default.contentsOfDirectory(atPath: zeroDirectory)) ?? [])
-                    .filter { $0.hasPrefix("global_step") }.sorted { (Int($0.dropFirst(11)) ?? 0) < (Int($1.dropFirst(11)) ?? 0) }
-                for old in tags.dropLast(2) { try? FileManager.default.removeItem(atPath: zeroDirectory + "/" + old) }
+                ZeROCheckpoint.removeOldTags(in: zeroDirectory, keeping: 2)
             }
             try groups.world.barrier()
         }

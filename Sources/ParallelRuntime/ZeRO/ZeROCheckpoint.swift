@@ -56,6 +56,13 @@ public enum ZeROCheckpoint {
         (try? String(contentsOfFile: directory + "/latest", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Removes `global_step<N>` tag folders of `directory` but the `keeping` highest steps.
+    public static func removeOldTags(in directory: String, keeping: Int = 2) {
+        let tags = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasPrefix("global_step") }.sorted { (Int($0.dropFirst(11)) ?? 0) < (Int($1.dropFirst(11)) ?? 0) }
+        for old in tags.dropLast(keeping) { try? FileManager.default.removeItem(atPath: directory + "/" + old) }
+    }
+
     /// The shards of one tag: every parameter's pieces, read on demand.
     public struct Shards {
         public let folder: String
