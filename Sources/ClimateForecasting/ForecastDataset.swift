@@ -172,6 +172,15 @@ public final class ForecastDataset {
                 Tensor([Float](repeating: lead, count: indices.count), shape: [indices.count]))
     }
 
+    /// The cells of a `[H, W]` field inside `region`, row by row (the whole field when nil).
+    public func cropped(_ field: ArraySlice<Float>, to region: PatchRegion?) -> [Float] {
+        guard let region else { return Array(field) }
+        var out: [Float] = []
+        out.reserveCapacity(region.rows.count * region.columns.count)
+        for row in region.rows { for column in region.columns { out.append(field[field.startIndex + row * width + column]) } }
+        return out
+    }
+
     /// Physical values of output variable `v` from normalised ones.
     public func denormalise(_ value: Float, variable v: Int) -> Float { value * Float(outputStd[v]) + Float(outputMean[v]) }
 }

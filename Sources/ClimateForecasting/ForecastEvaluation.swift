@@ -44,12 +44,7 @@ public enum ForecastEvaluation {
         defer { model.train(wasTraining) }
         let rows = region?.rows ?? 0..<data.height, columns = region?.columns ?? 0..<data.width
         let latitudes = rows.map { data.latitudes[$0] }
-        func crop(_ field: ArraySlice<Float>) -> [Float] {
-            var out: [Float] = []
-            out.reserveCapacity(rows.count * columns.count)
-            for row in rows { for column in columns { out.append(field[field.startIndex + row * data.width + column]) } }
-            return out
-        }
+        func crop(_ field: ArraySlice<Float>) -> [Float] { data.cropped(field, to: region) }
         let empty = ClimateScoreAccumulator(latitudes: latitudes, width: columns.count)
         var scores = ForecastScores(model: [:], persistence: [:], climatology: [:])
         for name in data.outVariables { scores.model[name] = empty; scores.persistence[name] = empty; scores.climatology[name] = empty }

@@ -79,10 +79,12 @@ public enum ClimaXForecaster {
             let (shard, t) = dataset.pairs[chosen[pick]]
             let source = dataset.shards[shard]
             let truthFrame = source.frame(mapVariable, t + dataset.leadSteps)
-            let truth = rows.flatMap { row in columns.map { truthFrame[truthFrame.startIndex + row * dataset.width + $0] } }
+            let truth = dataset.cropped(truthFrame, to: region)
             let forecast = Array(fields[mapSlot][(pick * size)..<((pick + 1) * size)])
-            let land = try? GridReader.read(path: dataset.files[shard], variables: ["land_sea_mask"]).frame("land_sea_mask", 0)
-            let mask = land.map { field in rows.flatMap { row in columns.map { field[field.startIndex + row * dataset.width + $0] } } }
+            // Coastlines: the land mask the shard already holds as an input, else read from its file.
+            let land = source.fields["land_sea_mask"] != nil ? source.frame("land_sea_mask", 0)
+                : try? GridReader.read(path: dataset.files[shard], variables: ["land_sea_mask"]).frame("land_sea_mask", 0)
+            let mask = land.map { dataset.cropped($0, to: region) }
             var mapScore = ClimateScoreAccumulator(latitudes: rows.map { dataset.latitudes[$0] }, width: columns.count)
             mapScore.add(forecast: forecast[...], truth: truth[...], climatology: [Float](repeating: 0, count: size))
             let rmse = mapScore.rmse(.perSample)
