@@ -14,8 +14,11 @@ extension Tensor {
 
     /// Reduces `axes` with `kind` (no autograd). Keeps the axes as size 1.
     func reduceKernel(_ kind: ReduceKind, axes: [Int]) -> Tensor {
-        if kind == .sum, !axes.isEmpty, axes.count < rank, axes == Array(0..<axes.count), isContiguous, dtype.isFloatingPoint {
-            return sumLeadingAxes(axes.count)
+        // A run of adjacent axes that is not the last (a broadcast gradient: [B, S, H] → [H], or
+        // [V, N, D] → [V, 1, D]) is summed as rows added in order, without a transposed copy.
+        if kind == .sum, let first = axes.first, axes == Array(first..<(first + axes.count)), first + axes.count < rank,
+           isContiguous, dtype.isFloatingPoint {
+            return sumAxisBlock(first..<(first + axes.count))
         }
         let kept = (0..<rank).filter { !axes.contains($0) }
         let outShape = (0..<rank).map { axes.contains($0) ? 1 : shape[$0] }
@@ -52,21 +55,28 @@ extension Tensor {
         return result
     }
 
-    /// Sum over the first `count` axes of a contiguous tensor (a bias gradient: [B, S, H] → [H])
-    /// without transposing it first: rows are added in order, so each output element sees the
-    /// same additions in the same order as the general path.
-    private func sumLeadingAxes(_ count: Int) -> Tensor {
-        let rows = shape[..<count].reduce(1, *), width = shape[count...].reduce(1, *)
-        let outShape = shape.enumerated().map { $0.offset < count ? 1 : $0.element }
+    /// Sum over the adjacent axes `block` of a contiguous tensor, not including the last axis:
+    /// viewed as [outer, rows, width], each output row is the in-order sum of its `rows` input rows,
+    /// so every output element sees the same additions in the same order as the general path.
+    private func sumAxisBlock(_ block: Range<Int>) -> Tensor {
+        let outer = shape[..<block.lowerBound].reduce(1, *), rows = shape[block].reduce(1, *)
+        let width = shape[block.upperBound...].reduce(1, *)
+        let outShape = shape.enumerated().map { block.contains($0.offset) ? 1 : $0.element }
         let result = Tensor(uninitializedShape: outShape, dtype: dtype, zeroed: true)
         func run<T: TensorFloat>(_: T.Type) {
             let input = UncheckedSendable(UnsafePointer(storage.pointer(as: T.self) + offset))
             let output = UncheckedSendable(result.storage.pointer(as: T.self))
-            parallelFor(width, minChunk: Swift.max(64, (1 << 14) / Swift.max(1, rows))) { columns in
-                let out = output.value + columns.lowerBound, n = columns.count
-                for row in 0..<rows {
-                    let line = input.value + row &* width + columns.lowerBound
-                    for c in 0..<n { out[c] += line[c] }
+            // Work items are (outer index, column range) pairs, flattened over outer × width.
+            parallelFor(outer * width, minChunk: Swift.max(64, (1 << 14) / Swift.max(1, rows))) { items in
+                var item = items.lowerBound
+                while item < items.upperBound {
+                    let o = item / width, c0 = item % width, n = Swift.min(width - c0, items.upperBound - item)
+                    let out = output.value + o &* width + c0
+                    for row in 0..<rows {
+                        let line = input.value + (o &* rows + row) &* width + c0
+                        for c in 0..<n { out[c] += line[c] }
+                    }
+                    item += n
                 }
             }
         }

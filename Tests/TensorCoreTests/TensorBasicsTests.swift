@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 import TestSupport
 @testable import TensorCore
@@ -130,5 +131,29 @@ struct TensorBasicsTests {
         #expect(parts[1].shape == [4, 2] && parts[1].doubles.prefix(2) == [1, 2])
         #expect(Tensor.where(Tensor([true, false]), Tensor([1.0, 2]), Tensor([-1.0, -2])).doubles == [1, -2])
         #expect(Tensor([1.0, 2]).maskedFill(Tensor([false, true]), with: -.infinity).doubles == [1, -.infinity])
+    }
+
+    @Test("sums over a run of adjacent axes equal the general (transposed) path bit for bit, with 1 and 2 threads")
+    func blockSums() {
+        var generator = RandomGenerator(seed: 12)
+        let x = generator.normal([3, 5, 4, 7]), d = generator.normal([3, 5, 4, 7], dtype: .float64)
+        for t in [x, d] {
+            for axes in [[0], [1], [2], [0, 1], [1, 2], [0, 1, 2]] {
+                // The same tensor through a permuted view takes the general path (reduced axes moved last).
+                let fast = t.sum(axes: axes, keepDims: true)
+                let order = (0..<4).filter { !axes.contains($0) } + axes
+                let viewed = t.permuted(order)
+                let general = viewed.sum(axes: Array((4 - axes.count)..<4), keepDims: true)
+                #expect(fast.doubles == general.doubles, "axes \(axes)")
+            }
+        }
+        let previous = ThreadBudget.current
+        defer { ThreadBudget.install(previous) }
+        var sums: [[Double]] = []
+        for threads in [1, 2] {
+            ThreadBudget.install(ThreadBudget.resolve(requested: threads))
+            sums.append(x.sum(axes: [1, 2], keepDims: true).doubles)
+        }
+        #expect(sums[0] == sums[1])
     }
 }
