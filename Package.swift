@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ParallelRuntime", targets: ["ParallelRuntime"]),
         .library(name: "ProteinFolding", targets: ["ProteinFolding"]),
         .library(name: "ClimateForecasting", targets: ["ClimateForecasting"]),
+        .library(name: "Graphs", targets: ["Graphs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,6 +44,9 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "TensorCore", dependencies: ["Kernels", "CKernels"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
+        // Shared by the molecular domains: graph batches, segment reductions, radial bases,
+        // cutoffs, neighbour lists and differentiable edge geometry.
+        .target(name: "Graphs", dependencies: ["TensorCore"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
@@ -66,6 +70,8 @@ let package = Package(
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
         .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "TensorIO", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
+        .testTarget(name: "GraphsTests", dependencies: ["Graphs", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),
