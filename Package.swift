@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 //
 // SciZoo: scientific models on one shared parallel runtime (see Docs/architecture.md).
-// Dependencies point down only:
-//   scizoo → Recipes → (domains) → ParallelRuntime → NeuralNetworks/TensorIO → TensorCore → Kernels → C libs
+// Dependencies point down only, and every target lists each module it imports (Scripts/check-imports):
+//   scizoo → Recipes → (domains) → ParallelRuntime → NeuralNetworks/TensorIO/Graphs → TensorCore → Kernels → C libs
 import PackageDescription
 
 let package = Package(
@@ -41,40 +41,44 @@ let package = Package(
 
         // Row primitives with runtime AVX2+FMA dispatch (function-level target attributes).
         .target(name: "CKernels"),
+        // Operating-system calls Swift cannot make directly (O_DIRECT, malloc_trim, mremap).
+        .target(name: "COSShims"),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "TensorCore", dependencies: ["Kernels", "CKernels"]),
+        .target(name: "TensorCore", dependencies: ["Kernels", "COSShims"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
+        .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib", "Yams"]),
         // Shared by the molecular domains: graph batches, segment reductions, radial bases,
         // cutoffs, neighbour lists and differentiable edge geometry.
         .target(name: "Graphs", dependencies: ["TensorCore"]),
-        .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib"]),
-        .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "Kernels", "CKernels", "CMPI"]),
+        .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
-        .target(name: "ProteinFolding", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "ClimateForecasting", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
+        .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels", "TensorCore", "CBLAS",
+                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
+                "TensorCore", "CBLAS", "COSShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"]),
 
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CBLAS", "TestSupport"]),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TensorIO", "TestSupport"]),
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TestSupport"]),
-        .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "TestSupport"],
-                    exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
-        .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "TensorIO", "TestSupport"]),
-        .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "TensorIO", "TestSupport"],
-                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
-        .testTarget(name: "GraphsTests", dependencies: ["Graphs", "TestSupport"],
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CBLAS"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Kernels", "TestSupport"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "TensorCore", "Kernels", "TensorIO", "TestSupport"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "GraphsTests", dependencies: ["Graphs", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TensorIO", "TestSupport"]),
-        .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
+                    exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
+        .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
+        .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,7 @@
 // The O_DIRECT flag, which glibc only defines under _GNU_SOURCE (Swift's Glibc import lacks it).
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include "CKernels.h"
+#include "COSShims.h"
 
 int scizoo_open_direct_flag(void) { return O_DIRECT; }
 

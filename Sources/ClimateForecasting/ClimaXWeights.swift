@@ -65,7 +65,7 @@ public enum ClimaXWeights {
         let count = stored.shape[1]
         guard count != c.defaultVariables.count else { return [] }
         guard count == ClimateVariables.defaultVariables.count else {
-            throw ClimateDataError(file: file, message: "the checkpoint has \(count) variables and the model \(c.defaultVariables.count); "
+            throw FileError(file: file, message: "the checkpoint has \(count) variables and the model \(c.defaultVariables.count); "
                                    + "only ClimaX's 48 default_vars can be matched by name")
         }
         let source = ClimateVariables.defaultVariables
@@ -140,7 +140,7 @@ public enum ClimaXWeights {
             state.append((path, value))
         }
         guard problems.isEmpty else {
-            throw ClimateDataError(file: file, message: "not ClimaX weights for this configuration (embed_dim \(c.embedDim), depth \(c.depth), "
+            throw FileError(file: file, message: "not ClimaX weights for this configuration (embed_dim \(c.embedDim), depth \(c.depth), "
                                    + "\(c.defaultVariables.count) default_vars): " + problems.joined(separator: "; "))
         }
         try model.loadStateDict(state)

@@ -13,7 +13,7 @@ public enum ClimateConvert {
     public static func fromNpz(root: String, output: String, log: (String) -> Void = { _ in }) throws -> [String] {
         func npy(_ name: String) throws -> [Double] {
             let path = root + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { throw ClimateDataError(file: path, message: "missing (ClimaX writes it beside the splits)") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw FileError(file: path, message: "missing (ClimaX writes it beside the splits)") }
             return try NumpyArray.parse([UInt8](data), file: path).tensor().cast(to: .float64).doubles
         }
         let latitudes = try npy("lat.npy"), longitudes = try npy("lon.npy")
@@ -32,7 +32,7 @@ public enum ClimateConvert {
                     let array = try archive.array(key)
                     let shape = array.shape
                     guard (shape.count == 4 && shape[1] == 1 || shape.count == 3), Array(shape.suffix(2)) == [latitudes.count, longitudes.count] else {
-                        throw ClimateDataError(file: archive.path, variable: key, message: "shape \(shape), expected [T, 1, \(latitudes.count), \(longitudes.count)]")
+                        throw FileError(file: archive.path, key: "variable '\(key)'", message: "shape \(shape), expected [T, 1, \(latitudes.count), \(longitudes.count)]")
                     }
                     frames = shape[0]
                     fields[ClimateVariables.canonical(key)] = try array.tensor().cast(to: .float32).scalars(as: Float.self)
@@ -57,7 +57,7 @@ public enum ClimateConvert {
                 log("wrote \(path) (\(frames) frames, \(grid.variables.count) variables)")
             }
         }
-        guard !written.isEmpty else { throw ClimateDataError(file: root, message: "no train/, val/ or test/ .npz shards found") }
+        guard !written.isEmpty else { throw FileError(file: root, message: "no train/, val/ or test/ .npz shards found") }
         return written
     }
 
@@ -83,9 +83,9 @@ public enum ClimateConvert {
         let fm = FileManager.default
         func yearFile(_ folder: String, _ year: Int) throws -> String {
             let directory = root + "/" + folder
-            guard let names = try? fm.contentsOfDirectory(atPath: directory) else { throw ClimateDataError(file: directory, message: "no such variable folder") }
+            guard let names = try? fm.contentsOfDirectory(atPath: directory) else { throw FileError(file: directory, message: "no such variable folder") }
             guard let name = names.filter({ $0.hasSuffix(".nc") && $0.contains(String(year)) }).sorted().first else {
-                throw ClimateDataError(file: directory, message: "no *\(year)*.nc file")
+                throw FileError(file: directory, message: "no *\(year)*.nc file")
             }
             return directory + "/" + name
         }
@@ -155,7 +155,7 @@ public enum ClimateConvert {
                     let path = try yearFile(folder, year)
                     let grid = try GridReader.read(path: path, variables: wanted(try GridReader.variableNames(path: path)), timeRange: times)
                     guard grid.latitudes == latitudes, grid.longitudes == longitudes else {
-                        throw ClimateDataError(file: path, message: "grid differs from the other variables' (\(grid.height)×\(grid.width))")
+                        throw FileError(file: path, message: "grid differs from the other variables' (\(grid.height)×\(grid.width))")
                     }
                     for name in grid.variables { fields[name] = grid.fields[name]; names.append(name) }
                 }

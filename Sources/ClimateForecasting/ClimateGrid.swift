@@ -4,21 +4,6 @@
 import Foundation
 import TensorIO
 
-/// A data problem, naming the file, the variable and what was expected.
-public struct ClimateDataError: Error, CustomStringConvertible {
-    public let file: String
-    public let variable: String?
-    public let message: String
-
-    public init(file: String, variable: String? = nil, message: String) {
-        self.file = file
-        self.variable = variable
-        self.message = message
-    }
-
-    public var description: String { "\(file): " + (variable.map { "variable '\($0)': " } ?? "") + message }
-}
-
 /// Frames of several variables on one latitude-longitude grid.
 public struct ClimateGrid: Sendable {
     /// Long variable names, in the order they were read.

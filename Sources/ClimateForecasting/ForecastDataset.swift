@@ -3,6 +3,7 @@
 // normalisation per variable, a shuffle buffer, and data-parallel sharding of the sample stream.
 import Foundation
 import TensorCore
+import TensorIO
 
 public final class ForecastDataset {
     public let directory: String
@@ -36,7 +37,7 @@ public final class ForecastDataset {
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".nc") }.sorted()
             guard !names.isEmpty else {
-                throw ClimateDataError(file: directory, message: "no .h5 or .nc shards in this folder (scizoo climate-synth writes the synthetic "
+                throw FileError(file: directory, message: "no .h5 or .nc shards in this folder (scizoo climate-synth writes the synthetic "
                                        + "dataset, scizoo climate-convert converts ClimaX .npz or WeatherBench netCDF)")
             }
             files = names.map { directory + "/" + $0 }
@@ -50,18 +51,18 @@ public final class ForecastDataset {
         latitudes = first.latitudes
         longitudes = first.longitudes
         for shard in shards.dropFirst() where shard.latitudes != latitudes || shard.longitudes != longitudes {
-            throw ClimateDataError(file: shard.source, message: "grid differs from \(first.source)'s (\(shard.height)×\(shard.width) vs \(first.height)×\(first.width))")
+            throw FileError(file: shard.source, message: "grid differs from \(first.source)'s (\(shard.height)×\(shard.width) vs \(first.height)×\(first.width))")
         }
         let step = first.hoursPerStep ?? 1
         guard step > 0, Double(leadHours).truncatingRemainder(dividingBy: step) == 0 else {
-            throw ClimateDataError(file: first.source, variable: "time", message: "lead of \(leadHours) h is not a whole number of \(step)-hour steps")
+            throw FileError(file: first.source, key: "variable 'time'", message: "lead of \(leadHours) h is not a whole number of \(step)-hour steps")
         }
         leadSteps = Int(Double(leadHours) / step)
         func statistics(_ names: [String]) throws -> ([Double], [Double]) {
             var means: [Double] = [], stds: [Double] = []
             for name in names {
                 guard let mean = given?.mean[name] ?? first.mean[name], let std = given?.std[name] ?? first.std[name], std > 0 else {
-                    throw ClimateDataError(file: first.source, variable: name,
+                    throw FileError(file: first.source, key: "variable '\(name)'",
                                            message: "no normalisation statistics (/stats/mean and /stats/std); write them with scizoo climate-convert")
                 }
                 means.append(ClimateVariables.hasZeroMean(name) ? 0 : mean)
@@ -75,7 +76,7 @@ public final class ForecastDataset {
         climatology = try self.outVariables.map { name in
             if let field = first.climatology[name] { return field }
             guard given != nil else {
-                throw ClimateDataError(file: first.source, variable: name, message: "no /climatology entry (needed for ACC)")
+                throw FileError(file: first.source, key: "variable '\(name)'", message: "no /climatology entry (needed for ACC)")
             }
             return ForecastDataset.timeMean(of: name, in: loaded)
         }
@@ -84,7 +85,7 @@ public final class ForecastDataset {
             pairs += (0..<(shard.frames - leadSteps)).map { (index, $0) }
         }
         guard !pairs.isEmpty else {
-            throw ClimateDataError(file: directory, message: "no shard is longer than the lead of \(leadSteps) steps")
+            throw FileError(file: directory, message: "no shard is longer than the lead of \(leadSteps) steps")
         }
         self.pairs = pairs
     }

@@ -22,7 +22,7 @@ public enum GridReader {
     /// Errors name the file, the variable and, for NaNs, the first index holding one.
     /// `timeRange` limits a netCDF file's read to those time steps (the converter reads a year shard by shard).
     public static func read(path: String, variables: [String]? = nil, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
-        guard FileManager.default.fileExists(atPath: path) else { throw ClimateDataError(file: path, message: "no such file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw FileError(file: path, message: "no such file") }
         let file = try HDF5File(path: path)
         defer { try? file.close() }
         var grid: ClimateGrid
@@ -69,11 +69,11 @@ public enum GridReader {
             let shape = try dataset.shape
             let valid = (shape.count == 4 && shape[1] == 1 && shape[2] == h && shape[3] == w) || (shape.count == 3 && shape[1] == h && shape[2] == w)
             guard valid else {
-                throw ClimateDataError(file: path, variable: stored, message: "shape \(shape), expected [T, 1, \(h), \(w)] or [T, \(h), \(w)] (lat × lon)")
+                throw FileError(file: path, key: "variable '\(stored)'", message: "shape \(shape), expected [T, 1, \(h), \(w)] or [T, \(h), \(w)] (lat × lon)")
             }
             if shape[0] > 1 {
                 guard frames == 1 || frames == shape[0] else {
-                    throw ClimateDataError(file: path, variable: stored, message: "\(shape[0]) time steps, other variables have \(frames)")
+                    throw FileError(file: path, key: "variable '\(stored)'", message: "\(shape[0]) time steps, other variables have \(frames)")
                 }
                 frames = shape[0]
             }
@@ -81,7 +81,7 @@ public enum GridReader {
         }
         let hours = root.contains("time") ? try root.dataset("time").read(as: Double.self) : (0..<frames).map(Double.init)
         guard hours.count == frames || frames == 1 else {
-            throw ClimateDataError(file: path, variable: "time", message: "\(hours.count) times for \(frames) frames")
+            throw FileError(file: path, key: "variable 'time'", message: "\(hours.count) times for \(frames) frames")
         }
         var grid = ClimateGrid(variables: names.map(\.1), fields: fields, frames: frames, latitudes: latitudes, longitudes: longitudes,
                                hours: hours, source: path)
@@ -98,7 +98,7 @@ public enum GridReader {
             if root.contains("climatology"), try root.group("climatology").contains(stored) {
                 let field = try root.group("climatology").dataset(stored).read(as: Float.self)
                 guard field.count == h * w else {
-                    throw ClimateDataError(file: path, variable: "climatology/\(stored)", message: "\(field.count) values, expected [1, \(h), \(w)]")
+                    throw FileError(file: path, key: "variable 'climatology/\(stored)'", message: "\(field.count) values, expected [1, \(h), \(w)]")
                 }
                 grid.climatology[name] = field
             }
@@ -126,11 +126,11 @@ public enum GridReader {
         let root = try file.root, path = file.path
         let dataset = try root.dataset("fields")
         let shape = try dataset.shape
-        guard shape.count == 4 else { throw ClimateDataError(file: path, variable: "fields", message: "shape \(shape), expected [T, C, H, W]") }
+        guard shape.count == 4 else { throw FileError(file: path, key: "variable 'fields'", message: "shape \(shape), expected [T, C, H, W]") }
         let (t, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let channels = try channelNames(file)
         guard channels.count == c else {
-            throw ClimateDataError(file: path, variable: "fields", message: "\(channels.count) channel names for \(c) channels")
+            throw FileError(file: path, key: "variable 'fields'", message: "\(channels.count) channel names for \(c) channels")
         }
         // FourCastNet files carry no coordinates: an odd row count is ERA5's north-to-south grid with
         // both poles, an even one the equiangular cell centres from the south (ClimaX's regridder).
@@ -198,16 +198,16 @@ public enum GridReader {
             var values: [Float]
             let times = shape.count == 2 ? 0..<1 : (timeRange ?? 0..<shape[0])
             if shape.count > 2 && times.upperBound > shape[0] {
-                throw ClimateDataError(file: path, variable: variable.dataset, message: "time steps \(times) requested, the file has \(shape[0])")
+                throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "time steps \(times) requested, the file has \(shape[0])")
             }
             if let level = variable.levelIndex {
                 guard shape.count == 4, shape[2] == h, shape[3] == w else {
-                    throw ClimateDataError(file: path, variable: variable.dataset, message: "shape \(shape), expected [time, level, \(h), \(w)]")
+                    throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "shape \(shape), expected [time, level, \(h), \(w)]")
                 }
                 values = try dataset.read(as: Float.self, offset: [times.lowerBound, level, 0, 0], count: [times.count, 1, h, w])
             } else {
                 guard Array(shape.suffix(2)) == [h, w] else {
-                    throw ClimateDataError(file: path, variable: variable.dataset, message: "shape \(shape), expected [time, \(h), \(w)] or [\(h), \(w)]")
+                    throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "shape \(shape), expected [time, \(h), \(w)] or [\(h), \(w)]")
                 }
                 values = shape.count == 2 ? try dataset.read(as: Float.self)
                     : try dataset.read(as: Float.self, offset: [times.lowerBound] + [Int](repeating: 0, count: shape.count - 1), count: [times.count] + Array(shape.dropFirst()))
@@ -215,7 +215,7 @@ public enum GridReader {
             let count = shape.count == 2 ? 1 : times.count
             if count > 1 {
                 guard frames == 1 || frames == count else {
-                    throw ClimateDataError(file: path, variable: variable.dataset, message: "\(count) time steps, other variables have \(frames)")
+                    throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "\(count) time steps, other variables have \(frames)")
                 }
                 frames = count
             }
@@ -280,7 +280,7 @@ public enum GridReader {
                 }
             }
         }
-        throw ClimateDataError(file: file.path, variable: candidates[0], message: "coordinate not found (looked for \(candidates.joined(separator: ", ")))")
+        throw FileError(file: file.path, key: "variable '\(candidates[0])'", message: "coordinate not found (looked for \(candidates.joined(separator: ", ")))")
     }
 
     /// Pairs of (name as stored, long name) for the requested variables, in request order.
@@ -290,7 +290,7 @@ public enum GridReader {
         return try requested.map { name in
             let long = ClimateVariables.canonical(name)
             guard let stored = byLong[long] else {
-                throw ClimateDataError(file: file, variable: name, message: "not found; the file has \(available.joined(separator: ", "))")
+                throw FileError(file: file, key: "variable '\(name)'", message: "not found; the file has \(available.joined(separator: ", "))")
             }
             return (stored, long)
         }
@@ -302,7 +302,7 @@ public enum GridReader {
         let size = grid.height * grid.width
         guard let index = field.firstIndex(where: { !$0.isFinite }) else { return }
         let (t, cell) = (index / size, index % size)
-        throw ClimateDataError(file: grid.source, variable: name,
+        throw FileError(file: grid.source, key: "variable '\(name)'",
                                message: "\(field[index]) at index [time \(t), lat \(cell / grid.width), lon \(cell % grid.width)]")
     }
 }

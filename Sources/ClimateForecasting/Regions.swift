@@ -1,4 +1,5 @@
 // Regional forecasting boxes (upstream regional_forecast BOUNDARIES) and the patches inside them.
+import TensorIO
 
 public enum ClimateRegions {
     /// Latitude and longitude bounds in degrees (inclusive), as upstream lists them.
@@ -17,12 +18,12 @@ public enum ClimateRegions {
     /// southern hemisphere); here a row is in the box when its latitude is.
     public static func patches(region name: String, latitudes: [Double], longitudes: [Double], patchSize p: Int) throws -> PatchRegion {
         guard let box = boundaries[name] else {
-            throw ClimateDataError(file: "data.region", message: "unknown region '\(name)'; known: \(boundaries.keys.sorted().joined(separator: ", ")), Global")
+            throw FileError(file: "data.region", message: "unknown region '\(name)'; known: \(boundaries.keys.sorted().joined(separator: ", ")), Global")
         }
         let rowsInside = latitudes.indices.filter { box.latitude.contains(latitudes[$0]) }
         let columnsInside = longitudes.indices.filter { box.longitude.contains(longitudes[$0]) }
         guard let top = rowsInside.first, let bottom = rowsInside.last, let left = columnsInside.first, let right = columnsInside.last else {
-            throw ClimateDataError(file: "data.region", message: "region '\(name)' holds no grid cell")
+            throw FileError(file: "data.region", message: "region '\(name)' holds no grid cell")
         }
         let patchColumnsAll = longitudes.count / p
         var ids: [Int] = [], patchRows = Set<Int>(), patchColumns = Set<Int>()
@@ -35,7 +36,7 @@ public enum ClimateRegions {
             }
         }
         guard let firstRow = patchRows.min(), let firstColumn = patchColumns.min() else {
-            throw ClimateDataError(file: "data.region", message: "region '\(name)' holds no whole \(p)×\(p) patch")
+            throw FileError(file: "data.region", message: "region '\(name)' holds no whole \(p)×\(p) patch")
         }
         return PatchRegion(tokenIDs: ids, patchRows: patchRows.count, patchColumns: patchColumns.count,
                            rows: (firstRow * p)..<((firstRow + patchRows.count) * p),

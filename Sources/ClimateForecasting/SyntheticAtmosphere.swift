@@ -5,6 +5,7 @@
 // the shared anomalies (thickness: warm where the 500 hPa surface is high; geostrophic winds).
 import Foundation
 import TensorCore
+import TensorIO
 
 public struct SyntheticAtmosphere: Sendable {
     public var height = 32, width = 64
@@ -175,7 +176,7 @@ public struct SyntheticAtmosphere: Sendable {
         let splits = [("train", 0, splitDays.train * 24), ("val", splitDays.train * 24, (splitDays.train + splitDays.validation) * 24),
                       ("test", (splitDays.train + splitDays.validation) * 24, hours)]
         guard splitDays.train > 0, splitDays.validation > 0, splitDays.test > 0 else {
-            throw ClimateDataError(file: directory, message: "\(days) days are too few for train, validation and test splits")
+            throw FileError(file: directory, message: "\(days) days are too few for train, validation and test splits")
         }
         let (land, orography, latitude) = constants()
         let constantFields = ["land_sea_mask": land, "orography": orography, "lattitude": latitude]

@@ -2,13 +2,7 @@
 // pre-tokenizer, applied to a DNA sequence cut into non-overlapping 3-mers (port of the
 // semantics of genslm/dataset.py `group_by_kmer` plus the tokenizer files in genslm/tokenizer_files).
 import Foundation
-
-/// A failure loading a tokenizer file, naming the file and what was wrong.
-public struct TokenizerError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
+import TensorIO
 
 /// A word-level tokenizer over codons (or any whitespace-separated words).
 public struct CodonTokenizer: Sendable {
@@ -57,27 +51,27 @@ public struct CodonTokenizer: Sendable {
     public static func load(from path: String) throws -> CodonTokenizer {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw TokenizerError(file: path, message: "cannot read the file (\(error.localizedDescription))")
+            throw FileError(file: path, message: "cannot read the file (\(error.localizedDescription))")
         }
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw TokenizerError(file: path, message: "not a JSON object; expected a Hugging Face tokenizer.json")
+            throw FileError(file: path, message: "not a JSON object; expected a Hugging Face tokenizer.json")
         }
         guard let model = json["model"] as? [String: Any] else {
-            throw TokenizerError(file: path, message: "no \"model\" section; expected a Hugging Face tokenizer.json")
+            throw FileError(file: path, message: "no \"model\" section; expected a Hugging Face tokenizer.json")
         }
         guard model["type"] as? String == "WordLevel" else {
-            throw TokenizerError(file: path, message: "model type is \(model["type"] as? String ?? "missing"), but GenSLM tokenizers are WordLevel")
+            throw FileError(file: path, message: "model type is \(model["type"] as? String ?? "missing"), but GenSLM tokenizers are WordLevel")
         }
         guard let rawVocabulary = model["vocab"] as? [String: Any], !rawVocabulary.isEmpty else {
-            throw TokenizerError(file: path, message: "the WordLevel model has no \"vocab\"")
+            throw FileError(file: path, message: "the WordLevel model has no \"vocab\"")
         }
         if let pre = json["pre_tokenizer"] as? [String: Any], let type = pre["type"] as? String, type != "Whitespace" {
-            throw TokenizerError(file: path, message: "pre_tokenizer is \(type); only Whitespace (GenSLM's) is supported")
+            throw FileError(file: path, message: "pre_tokenizer is \(type); only Whitespace (GenSLM's) is supported")
         }
         var vocabulary: [String: Int64] = [:]
         for (token, id) in rawVocabulary {
             guard let number = (id as? NSNumber)?.int64Value else {
-                throw TokenizerError(file: path, message: "vocab entry \"\(token)\" has a non-integer id")
+                throw FileError(file: path, message: "vocab entry \"\(token)\" has a non-integer id")
             }
             vocabulary[token] = number
         }
@@ -86,7 +80,7 @@ public struct CodonTokenizer: Sendable {
         var prefix: [String] = [], suffix: [String] = []
         if let post = json["post_processor"] as? [String: Any] {
             guard post["type"] as? String == "TemplateProcessing", let single = post["single"] as? [[String: Any]] else {
-                throw TokenizerError(file: path, message: "post_processor \(post["type"] as? String ?? "?") is not supported (TemplateProcessing is)")
+                throw FileError(file: path, message: "post_processor \(post["type"] as? String ?? "?") is not supported (TemplateProcessing is)")
             }
             var seenSequence = false
             for piece in single {

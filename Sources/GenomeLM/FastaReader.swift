@@ -17,14 +17,6 @@ public struct FastaRecord: Sendable, Equatable {
     }
 }
 
-/// A malformed FASTA file, with the file, the line and what was expected.
-public struct FastaError: Error, CustomStringConvertible {
-    public let file: String
-    public let line: Int?
-    public let message: String
-    public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
-}
-
 /// Reads records one at a time, so files larger than memory stream.
 public final class FastaReader: Sequence, IteratorProtocol {
     public let path: String
@@ -35,12 +27,12 @@ public final class FastaReader: Sequence, IteratorProtocol {
     private var sawRecord = false
     private var buffer = [CChar](repeating: 0, count: 1 << 16)
     /// The first error met while iterating (iteration stops there).
-    public private(set) var error: FastaError?
+    public private(set) var error: FileError?
 
     public init(path: String) throws {
         self.path = path
         guard let handle = gzopen(path, "rb") else {
-            throw FastaError(file: path, line: nil, message: "cannot open the file (missing or unreadable)")
+            throw FileError(file: path, line: nil, message: "cannot open the file (missing or unreadable)")
         }
         file = handle
         gzbuffer(handle, 1 << 17)
@@ -81,14 +73,14 @@ public final class FastaReader: Sequence, IteratorProtocol {
             let trimmed = line.filter { !$0.isWhitespace }
             if trimmed.isEmpty { continue }
             guard header != nil else {
-                fail(FastaError(file: path, line: lineNumber, message: "sequence data before the first '>' header; is this a FASTA file?"))
+                fail(FileError(file: path, line: lineNumber, message: "sequence data before the first '>' header; is this a FASTA file?"))
                 return nil
             }
             sequence += trimmed
         }
         finished = true
         if let current = header { return finish(current, sequence) }
-        if !sawRecord { fail(FastaError(file: path, line: nil, message: "no FASTA records (an empty file, or no '>' header line)")) }
+        if !sawRecord { fail(FileError(file: path, line: nil, message: "no FASTA records (an empty file, or no '>' header line)")) }
         return nil
     }
 
@@ -96,14 +88,14 @@ public final class FastaReader: Sequence, IteratorProtocol {
         let text = header.0.trimmingCharacters(in: .whitespaces)
         let id = text.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
         guard !sequence.isEmpty else {
-            fail(FastaError(file: path, line: header.1, message: "record '\(id)' has no sequence"))
+            fail(FileError(file: path, line: header.1, message: "record '\(id)' has no sequence"))
             return nil
         }
         sawRecord = true
         return FastaRecord(id: id, description: text, sequence: sequence, line: header.1)
     }
 
-    private func fail(_ error: FastaError) {
+    private func fail(_ error: FileError) {
         self.error = error
         finished = true
     }
@@ -120,4 +112,5 @@ public final class FastaReader: Sequence, IteratorProtocol {
 
 #if canImport(Foundation)
 import Foundation
+import TensorIO
 #endif

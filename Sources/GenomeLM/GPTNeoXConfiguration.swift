@@ -2,13 +2,7 @@
 // and as current transformers writes them (`rope_parameters` in place of rotary_pct / rotary_emb_base).
 import Foundation
 import NeuralNetworks
-
-/// A configuration problem, naming the file and the key.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
+import TensorIO
 
 public struct GPTNeoXConfiguration: Codable, Sendable, Equatable {
     public var vocabSize: Int
@@ -100,7 +94,7 @@ public struct GPTNeoXConfiguration: Codable, Sendable, Equatable {
 
     /// Checks what the model needs; errors name the file and the key.
     public func validate(file: String) throws {
-        func fail(_ message: String) -> ConfigurationError { ConfigurationError(file: file, message: message) }
+        func fail(_ message: String) -> FileError { FileError(file: file, message: message) }
         guard vocabSize > 0, hiddenSize > 0, numHiddenLayers > 0, numAttentionHeads > 0, intermediateSize > 0 else {
             throw fail("vocab_size, hidden_size, num_hidden_layers, num_attention_heads and intermediate_size must be positive")
         }
@@ -122,15 +116,15 @@ public struct GPTNeoXConfiguration: Codable, Sendable, Equatable {
     public static func load(from path: String) throws -> GPTNeoXConfiguration {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ConfigurationError(file: path, message: "cannot read the file (\(error.localizedDescription))")
+            throw FileError(file: path, message: "cannot read the file (\(error.localizedDescription))")
         }
         let configuration: GPTNeoXConfiguration
         do { configuration = try JSONDecoder().decode(GPTNeoXConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, _) {
-            throw ConfigurationError(file: path, message: "missing key '\(key.stringValue)'")
+            throw FileError(file: path, message: "missing key '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw ConfigurationError(file: path, message: "key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+            throw FileError(file: path, message: "key '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
         } catch {
-            throw ConfigurationError(file: path, message: "not a GPT-NeoX config.json (\(error))")
+            throw FileError(file: path, message: "not a GPT-NeoX config.json (\(error))")
         }
         try configuration.validate(file: path)
         return configuration

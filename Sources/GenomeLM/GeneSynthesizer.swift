@@ -4,6 +4,7 @@
 // (Datasets/genslm/), so the main job needs no download; they carry real codon statistics without
 // being anybody's sequences.
 import TensorCore
+import TensorIO
 
 public struct CodonUsageModel: Sendable {
     static let bases: [Character] = ["A", "C", "G", "T"]
@@ -36,7 +37,7 @@ public struct CodonUsageModel: Sendable {
             lengths.append(body.count - 1)
         }
         guard !lengths.isEmpty else {
-            throw FastaError(file: file, line: nil, message: "no gene to fit: expected ATG … stop codon sequences of whole ACGT codons")
+            throw FileError(file: file, line: nil, message: "no gene to fit: expected ATG … stop codon sequences of whole ACGT codons")
         }
         transitions = counts.map { row in let total = row.reduce(0, +); return row.map { $0 / total } }
         let total = stops.reduce(0, +)

@@ -2,22 +2,7 @@
 // (lowercase = insertions, counted as deletions of the row) and Stockholm (columns where the
 // query has a gap are dropped and counted as deletions). Every error names the file and line.
 import Foundation
-
-/// A malformed input file: the file, the 1-based line (0 when the problem is the whole file) and
-/// what was expected.
-public struct FoldingInputError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let line: Int
-    public let message: String
-
-    public init(file: String, line: Int, message: String) {
-        self.file = file
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
-}
+import TensorIO
 
 /// One FASTA record: the header after `>`, the sequence, and the header's line.
 public struct FastaRecord: Equatable, Sendable {
@@ -55,7 +40,7 @@ public enum AlignmentParsers {
     /// Reads a whole text file, naming it when it cannot.
     static func text(of path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw FoldingInputError(file: path, line: 0, message: "cannot read the file (missing or unreadable)")
+            throw FileError(file: path, line: 0, message: "cannot read the file (missing or unreadable)")
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -75,7 +60,7 @@ public enum AlignmentParsers {
                 sequence = ""
             } else {
                 guard header != nil else {
-                    throw FoldingInputError(file: file, line: index + 1, message: "sequence data before the first '>' header")
+                    throw FileError(file: file, line: index + 1, message: "sequence data before the first '>' header")
                 }
                 sequence += line
             }
@@ -87,14 +72,14 @@ public enum AlignmentParsers {
     /// The single query of a `scizoo fold` FASTA file: exactly one record, of amino-acid letters.
     public static func query(fastaAt path: String) throws -> FastaRecord {
         let records = try fasta(try text(of: path), file: path)
-        guard let first = records.first else { throw FoldingInputError(file: path, line: 0, message: "no FASTA record (expected one '>' header and its sequence)") }
+        guard let first = records.first else { throw FileError(file: path, line: 0, message: "no FASTA record (expected one '>' header and its sequence)") }
         guard records.count == 1 else {
-            throw FoldingInputError(file: path, line: records[1].line,
+            throw FileError(file: path, line: records[1].line,
                                     message: "a second record ('\(records[1].description)'); a monomer query file holds exactly one")
         }
-        guard !first.sequence.isEmpty else { throw FoldingInputError(file: path, line: first.line, message: "record '\(first.description)' has no sequence") }
+        guard !first.sequence.isEmpty else { throw FileError(file: path, line: first.line, message: "record '\(first.description)' has no sequence") }
         if let bad = first.sequence.first(where: { !$0.isLetter || !$0.isUppercase }) {
-            throw FoldingInputError(file: path, line: first.line, message: "record '\(first.description)' contains '\(bad)'; expected upper-case one-letter amino-acid codes")
+            throw FileError(file: path, line: first.line, message: "record '\(first.description)' contains '\(bad)'; expected upper-case one-letter amino-acid codes")
         }
         return first
     }
@@ -103,7 +88,7 @@ public enum AlignmentParsers {
     /// the next aligned column and removed; `.` (a gap in an insert column) is removed too.
     public static func a3m(_ text: String, file: String) throws -> MultipleSequenceAlignment {
         let records = try fasta(text, file: file)
-        guard !records.isEmpty else { throw FoldingInputError(file: file, line: 0, message: "no A3M records (expected '>' headers)") }
+        guard !records.isEmpty else { throw FileError(file: file, line: 0, message: "no A3M records (expected '>' headers)") }
         var rows: [String] = [], deletions: [[Int]] = []
         for record in records {
             var aligned = "", counts: [Int] = []
@@ -120,7 +105,7 @@ public enum AlignmentParsers {
                 }
             }
             if let expected = rows.first?.count, aligned.count != expected {
-                throw FoldingInputError(file: file, line: record.line,
+                throw FileError(file: file, line: record.line,
                                         message: "record '\(record.description)' has \(aligned.count) aligned columns; the query has \(expected)")
             }
             rows.append(aligned)
@@ -145,23 +130,23 @@ public enum AlignmentParsers {
             }
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count == 2 else {
-                throw FoldingInputError(file: file, line: index + 1, message: "expected 'name sequence', found \(fields.count) fields")
+                throw FileError(file: file, line: index + 1, message: "expected 'name sequence', found \(fields.count) fields")
             }
             let name = String(fields[0])
             if pieces[name] == nil { order.append(name) }
             pieces[name, default: ""] += fields[1]
             lastLine[name] = index + 1
         }
-        guard !order.isEmpty else { throw FoldingInputError(file: file, line: 0, message: "no sequences (expected 'name sequence' lines)") }
+        guard !order.isEmpty else { throw FileError(file: file, line: 0, message: "no sequences (expected 'name sequence' lines)") }
         guard terminated else {
-            throw FoldingInputError(file: file, line: lineCount, message: "the alignment ends without its '//' terminator (truncated file?)")
+            throw FileError(file: file, line: lineCount, message: "the alignment ends without its '//' terminator (truncated file?)")
         }
         let query = Array(pieces[order[0]]!)
         var rows: [String] = [], deletions: [[Int]] = []
         for name in order {
             let sequence = Array(pieces[name]!)
             guard sequence.count == query.count else {
-                throw FoldingInputError(file: file, line: lastLine[name]!,
+                throw FileError(file: file, line: lastLine[name]!,
                                         message: "'\(name)' has \(sequence.count) columns; the query '\(order[0])' has \(query.count) (truncated block?)")
             }
             var aligned = "", counts: [Int] = []

@@ -6,6 +6,7 @@ import Foundation
 import Kernels
 import NeuralNetworks
 import TensorCore
+import TensorIO
 
 /// The monomer presets (openfold/config.py): all share the network's widths; model_1, 3 and 4
 /// take 5,120 extra rows, model_2 and 5 1,024 (templates are off in all of them here); `_ptm`
@@ -20,7 +21,7 @@ public struct AlphaFoldPreset: Sendable, Equatable {
 
     public init(_ name: String) throws {
         guard Self.names.contains(name) else {
-            throw FoldingInputError(file: "--preset", line: 0, message: "unknown preset '\(name)' (expected one of \(Self.names.joined(separator: ", ")))")
+            throw FileError(file: "--preset", line: 0, message: "unknown preset '\(name)' (expected one of \(Self.names.joined(separator: ", ")))")
         }
         self.name = name
         // AlphaFold 2 supplement table 5 (openfold/config.py): models 1.1.1, 1.2.1 and 1.2.2 take

@@ -38,12 +38,6 @@ public struct AlphaFoldWeight {
     }
 }
 
-public struct AlphaFoldWeightsError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
-
 public enum AlphaFoldWeights {
     static let root = "alphafold/alphafold_iteration/"
 
@@ -92,7 +86,7 @@ public enum AlphaFoldWeights {
         let wanted = weights(for: model)
         let missing = Array(Set(wanted.map(\.key)).subtracting(names)).sorted()
         if !missing.isEmpty {
-            throw AlphaFoldWeightsError(file: path, message: "\(missing.count) of the \(Set(wanted.map(\.key)).count) arrays preset "
+            throw FileError(file: path, message: "\(missing.count) of the \(Set(wanted.map(\.key)).count) arrays preset "
                                         + "\(model.preset.name) needs are missing (is it the right preset's file?):\n  "
                                         + missing.joined(separator: "\n  "))
         }
@@ -102,14 +96,14 @@ public enum AlphaFoldWeights {
                 let array = try archive.array(weight.key)
                 let expected = (weight.layer == nil ? [] : [weight.layers]) + weight.fileShape
                 guard array.shape == expected else {
-                    throw AlphaFoldWeightsError(file: path, message: "\(weight.key) has shape \(array.shape), expected \(expected)")
+                    throw FileError(file: path, message: "\(weight.key) has shape \(array.shape), expected \(expected)")
                 }
                 var value: Tensor
-                do { value = try array.tensor() } catch let error as NumpyError {
-                    throw AlphaFoldWeightsError(file: path, message: "\(weight.key): \(error.message)")
+                do { value = try array.tensor() } catch let error as FileError {
+                    throw FileError(file: path, message: "\(weight.key): \(error.message)")
                 }
                 guard value.dtype.isFloatingPoint else {
-                    throw AlphaFoldWeightsError(file: path, message: "\(weight.key) holds \(array.descr), expected floating point")
+                    throw FileError(file: path, message: "\(weight.key) holds \(array.descr), expected floating point")
                 }
                 cache = (weight.key, value)
             }

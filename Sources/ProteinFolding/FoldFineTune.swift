@@ -1,9 +1,9 @@
 // Fine-tuning AlphaFold on one query with a known structure (a smoke recipe, not a training
 // pipeline): per step a contiguous crop that holds resolved residues, features sampled as in
 // training (BERT masking on), earlier recycling passes without gradients and the last with them,
-// the losses of FoldingLosses, gradient clipping by global norm, Adam (upstream: lr 1e-3 after a
-// 1,000-step linear warm-up, ε 1e-5, clip 0.1).
-import Kernels
+// the losses of FoldingLosses. Recipes' FoldFineTuneTask trains on them with TrainingRun: gradient
+// clipping by global norm and Adam (upstream: lr 1e-3 after a 1,000-step linear warm-up, ε 1e-5,
+// clip 0.1).
 import NeuralNetworks
 import TensorCore
 
@@ -20,21 +20,6 @@ public struct FoldFineTuneSettings: Sendable {
     public init() {}
 }
 
-/// One step's record.
-public struct FoldFineTuneStep {
-    public var step: Int
-    public var crop: Range<Int>
-    public var loss: Double
-    public var terms: [(String, Double)]
-    /// The gradient norm before clipping; how many parameter tensors received a non-zero
-    /// gradient, and the names of those that did not.
-    public var gradientNorm: Double
-    public var parametersWithGradient: Int, parameters: Int
-    public var withoutGradient: [String]
-    public var learningRate: Double
-    public var seconds: Double
-}
-
 public enum FoldFineTune {
     /// The crop of `size` residues starting at a seeded position among those whose window holds
     /// the most resolved Cα (ties broken by the seed), so a crop always has structure to learn from.
@@ -49,36 +34,33 @@ public enum FoldFineTune {
         return pick..<(pick + size)
     }
 
-    public static func run(model: AlphaFold, raw: RawFeatures, target: FoldingTarget, settings: FoldFineTuneSettings,
-                           log: (FoldFineTuneStep) -> Void) {
+    /// The losses of step `step` (0-based): a crop drawn from a generator seeded by the seed and the
+    /// step (so a resumed run draws the same crops), features sampled as in training, earlier
+    /// recycling passes without gradients and the last with them.
+    public static func losses(model: AlphaFold, raw: RawFeatures, target: FoldingTarget, settings: FoldFineTuneSettings,
+                              step: Int) -> (crop: Range<Int>, terms: FoldingLossTerms) {
         precondition(raw.residues == target.residues, "FoldFineTune: \(raw.residues) residues of features, \(target.residues) of structure")
-        model.train()
-        let parameters = model.namedParameters()
-        let optimizer = Adam(parameters, learningRate: settings.learningRate, epsilon: settings.adamEpsilon)
-        var generator = RandomGenerator(seed: settings.seed)
+        var generator = RandomGenerator(seed: settings.seed &+ UInt64(step) &* 0x9E37_79B9)
+        let window = crop(target, size: settings.crop, generator: &generator)
+        let (croppedRaw, croppedTarget) = (raw.cropped(window), target.cropped(window))
         let options = InputTransformOptions(maxClusters: settings.maxClusters, maxExtra: settings.maxExtra)
-        let clock = ContinuousClock()
-        for step in 0..<settings.steps {
-            let start = clock.now
-            let window = crop(target, size: settings.crop, generator: &generator)
-            let (croppedRaw, croppedTarget) = (raw.cropped(window), target.cropped(window))
-            var recycled = AlphaFold.Recycled.zeros(residues: window.count)
-            for pass in 0..<settings.recycles {
-                let features = InputTransforms.features(croppedRaw, options: options, seed: settings.seed &+ UInt64(step), pass: pass)
-                recycled = withNoGrad { model.pass(features, recycled: recycled, chunkSize: settings.chunkSize).recycled }
-            }
-            let features = InputTransforms.features(croppedRaw, options: options, seed: settings.seed &+ UInt64(step), pass: settings.recycles)
-            let pass = model.pass(features, recycled: recycled, chunkSize: settings.chunkSize)
-            let terms = FoldingLosses.compute(pass, model: model, features: features, target: croppedTarget, crop: settings.crop)
-            model.zeroGrad()
-            try! terms.total.backward()
-            let withoutGradient = parameters.filter { !(($0.1.grad?.doubles.contains { $0 != 0 }) ?? false) }.map(\.0)
-            let norm = clipGradientNorm(parameters.map(\.1), maxNorm: settings.clipNorm)
-            optimizer.learningRate = settings.learningRate * min(1, Double(step + 1) / Double(max(1, settings.warmupSteps)))
-            optimizer.step()
-            log(FoldFineTuneStep(step: step + 1, crop: window, loss: terms.total.doubles[0], terms: terms.named, gradientNorm: norm,
-                                 parametersWithGradient: parameters.count - withoutGradient.count, parameters: parameters.count, withoutGradient: withoutGradient, learningRate: optimizer.learningRate, seconds: (clock.now - start).inSeconds))
+        var recycled = AlphaFold.Recycled.zeros(residues: window.count)
+        for pass in 0..<settings.recycles {
+            let features = InputTransforms.features(croppedRaw, options: options, seed: settings.seed &+ UInt64(step), pass: pass)
+            recycled = withNoGrad { model.pass(features, recycled: recycled, chunkSize: settings.chunkSize).recycled }
         }
-        model.eval()
+        let features = InputTransforms.features(croppedRaw, options: options, seed: settings.seed &+ UInt64(step), pass: settings.recycles)
+        let pass = model.pass(features, recycled: recycled, chunkSize: settings.chunkSize)
+        return (window, FoldingLosses.compute(pass, model: model, features: features, target: croppedTarget, crop: settings.crop))
+    }
+
+    /// Upstream's schedule: the learning rate ramps linearly over the warm-up steps.
+    public static func learningRate(at step: Int, settings: FoldFineTuneSettings) -> Double {
+        settings.learningRate * min(1, Double(step + 1) / Double(max(1, settings.warmupSteps)))
+    }
+
+    /// Names of the parameters whose gradient is missing or all zero (no loss reaches them).
+    public static func withoutGradient(_ parameters: [(String, Parameter)]) -> [String] {
+        parameters.filter { !(($0.1.grad?.doubles.contains { $0 != 0 }) ?? false) }.map(\.0)
     }
 }

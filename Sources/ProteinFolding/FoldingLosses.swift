@@ -9,6 +9,7 @@
 import Foundation
 import Kernels
 import TensorCore
+import TensorIO
 
 /// The true structure of a query: heavy atoms in atom14 order with their mask.
 public struct FoldingTarget {
@@ -28,10 +29,10 @@ public struct FoldingTarget {
         for residue in chain.residues {
             let i = residue.number - 1
             guard aatype.indices.contains(i) else {
-                throw FoldingInputError(file: file, line: 0, message: "chain \(chain.id) residue \(residue.number) lies outside the \(aatype.count)-residue sequence")
+                throw FileError(file: file, line: 0, message: "chain \(chain.id) residue \(residue.number) lies outside the \(aatype.count)-residue sequence")
             }
             guard let restype = letters[residue.name], restype == aatype[i] else {
-                throw FoldingInputError(file: file, line: 0, message: "chain \(chain.id) residue \(residue.number) is \(residue.name), "
+                throw FileError(file: file, line: 0, message: "chain \(chain.id) residue \(residue.number) is \(residue.name), "
                                         + "the sequence has \(aatype[i] < 20 ? ResidueConstants.threeLetter[aatype[i]] : "X") there")
             }
             for (slot, name) in ResidueConstants.atom14Names[restype].enumerated() {

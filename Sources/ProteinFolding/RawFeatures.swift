@@ -2,6 +2,7 @@
 // make_sequence_features + make_msa_features): what the predict-mode transforms start from.
 import Foundation
 import TensorCore
+import TensorIO
 
 /// The raw features of one query. Shapes: N residues, S alignment rows.
 public struct RawFeatures: Sendable {
@@ -58,7 +59,7 @@ public struct RawFeatures: Sendable {
     public static func alignmentFiles(in folder: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FoldingInputError(file: folder, line: 0, message: "no such alignment folder")
+            throw FileError(file: folder, line: 0, message: "no such alignment folder")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
         return names.filter { name in
@@ -91,7 +92,7 @@ public struct RawFeatures: Sendable {
             guard seen.insert(row).inserted else { return }
             for letter in row {
                 guard let id = ResidueAlphabet.hhblits(letter.uppercased().first!) else {
-                    throw FoldingInputError(file: file, line: 0, message: "row \(index) holds '\(letter)', which is not an amino-acid letter or '-'")
+                    throw FileError(file: file, line: 0, message: "row \(index) holds '\(letter)', which is not an amino-acid letter or '-'")
                 }
                 msa.append(Int32(id))
             }
@@ -102,7 +103,7 @@ public struct RawFeatures: Sendable {
         }
         for alignment in alignments {
             guard alignment.rows.first?.count == n else {
-                throw FoldingInputError(file: alignment.file, line: 0,
+                throw FileError(file: alignment.file, line: 0,
                                         message: "its query row has \(alignment.rows.first?.count ?? 0) aligned columns; the query in \(queryFile) has \(n) residues")
             }
             for (index, row) in alignment.rows.enumerated() { try append(row, alignment.deletions[index], file: alignment.file, index: index) }

@@ -3,6 +3,7 @@
 // locations other than the first are dropped; residues are numbered by label_seq_id (mmCIF, the
 // SEQRES position a query FASTA follows) or resSeq (PDB).
 import Foundation
+import TensorIO
 
 public struct StructureResidue: Sendable, Equatable {
     public let number: Int
@@ -35,10 +36,10 @@ public struct ProteinStructure: Sendable {
     public func chain(_ id: String?) throws -> ProteinChain {
         if let id {
             if let chain = chains.first(where: { $0.id == id }) { return chain }
-            throw FoldingInputError(file: file, line: 0, message: "no protein chain '\(id)' (chains: \(chains.map(\.id).joined(separator: ", ")))")
+            throw FileError(file: file, line: 0, message: "no protein chain '\(id)' (chains: \(chains.map(\.id).joined(separator: ", ")))")
         }
         guard chains.count == 1 else {
-            throw FoldingInputError(file: file, line: 0,
+            throw FileError(file: file, line: 0,
                                     message: "\(chains.count) protein chains (\(chains.map(\.id).joined(separator: ", "))); choose one with --chain")
         }
         return chains[0]
@@ -49,7 +50,7 @@ public struct ProteinStructure: Sendable {
         let text = try AlignmentParsers.text(of: path)
         let lower = path.lowercased()
         let structure = lower.hasSuffix(".cif") || lower.hasSuffix(".mmcif") ? try mmCIF(text, file: path) : try pdb(text, file: path)
-        guard !structure.chains.isEmpty else { throw FoldingInputError(file: path, line: 0, message: "no protein atoms (ATOM records with a CA)") }
+        guard !structure.chains.isEmpty else { throw FileError(file: path, line: 0, message: "no protein atoms (ATOM records with a CA)") }
         return structure
     }
 
@@ -138,13 +139,13 @@ public struct ProteinStructure: Sendable {
             let fields = tokens(line)
             if fields.isEmpty { continue }
             guard fields.count == columnCount else {
-                throw FoldingInputError(file: file, line: lineIndex + 1, message: "atom_site row has \(fields.count) values; the loop declares \(columnCount)")
+                throw FileError(file: file, line: lineIndex + 1, message: "atom_site row has \(fields.count) values; the loop declares \(columnCount)")
             }
             func value(_ name: String) -> Substring? { columns[name].map { fields[$0] } }
             guard let group = value("group_PDB"), let atom = value("label_atom_id") ?? value("auth_atom_id"),
                   let residueName = value("label_comp_id"), let x = value("Cartn_x").flatMap({ Double($0) }),
                   let y = value("Cartn_y").flatMap({ Double($0) }), let z = value("Cartn_z").flatMap({ Double($0) }) else {
-                throw FoldingInputError(file: file, line: lineIndex + 1, message: "atom_site row lacks group_PDB, atom id, comp id or numeric Cartn_x/y/z")
+                throw FileError(file: file, line: lineIndex + 1, message: "atom_site row lacks group_PDB, atom id, comp id or numeric Cartn_x/y/z")
             }
             guard group == "ATOM" else { continue }
             if let model = value("pdbx_PDB_model_num") {
@@ -171,7 +172,7 @@ public struct ProteinStructure: Sendable {
                 return String(decoding: line[(from - 1)..<Swift.min(to, line.count)], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             }
             guard let x = Double(field(31, 38)), let y = Double(field(39, 46)), let z = Double(field(47, 54)), let number = Int(field(23, 26)) else {
-                throw FoldingInputError(file: file, line: lineIndex + 1, message: "ATOM record without numeric coordinates (columns 31–54) or residue number (23–26)")
+                throw FileError(file: file, line: lineIndex + 1, message: "ATOM record without numeric coordinates (columns 31–54) or residue number (23–26)")
             }
             let alternate = field(17, 17)
             if !alternate.isEmpty && alternate != "A" { continue }

@@ -15,6 +15,7 @@
 // fewer than 3 remain, as the TM-score program does).
 import Foundation
 import Kernels
+import TensorIO
 
 public struct StructureComparison: Sendable, Codable, Equatable {
     public var pairedResidues: Int
@@ -39,7 +40,7 @@ public enum StructureMetrics {
         let modelCA = model.alphaCarbons, referenceCA = reference.alphaCarbons
         let numbers = referenceCA.keys.filter { modelCA[$0] != nil }.sorted()
         guard numbers.count >= 3 else {
-            throw FoldingInputError(file: "", line: 0, message: "only \(numbers.count) residues pair by number between model and reference (need 3)")
+            throw FileError(file: "", line: 0, message: "only \(numbers.count) residues pair by number between model and reference (need 3)")
         }
         let x = numbers.map { modelCA[$0]! }, y = numbers.map { referenceCA[$0]! }
         let (global, perResidue) = lddt(model: x, reference: y, sameResidue: nil)

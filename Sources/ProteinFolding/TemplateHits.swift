@@ -4,6 +4,7 @@
 // Consensus, ss_dssp or ss_pred) carry the aligned query and template pieces, possibly over
 // several blocks. Residue indices are 0-based, −1 at gaps.
 import Foundation
+import TensorIO
 
 public struct TemplateHit: Equatable, Sendable {
     /// The hit's number in the file (1-based, `No N`).
@@ -36,7 +37,7 @@ extension AlignmentParsers {
     public static func hhr(at path: String) throws -> [TemplateHit] { try hhr(try text(of: path), file: path) }
 
     private static func hit(_ lines: [String], from start: Int, to end: Int, file: String) throws -> TemplateHit {
-        func fail(_ line: Int, _ message: String) -> FoldingInputError { FoldingInputError(file: file, line: line + 1, message: message) }
+        func fail(_ line: Int, _ message: String) -> FileError { FileError(file: file, line: line + 1, message: message) }
         guard let number = Int(lines[start].dropFirst(3).trimmingCharacters(in: .whitespaces)) else {
             throw fail(start, "expected 'No <hit number>', found '\(lines[start])'")
         }

@@ -17,7 +17,7 @@ public enum ClimaXForecaster {
     /// Loads a checkpoint written by climax-finetune: the model and what it was trained for.
     public static func load(checkpoint path: String) throws -> (ClimaX, ClimaXCheckpointInfo) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw RecipeError(file: path, message: "no checkpoint here; train first (scizoo climax-finetune) or pass --checkpoint")
+            throw FileError(file: path, message: "no checkpoint here; train first (scizoo climax-finetune) or pass --checkpoint")
         }
         let checkpoint = try Checkpoint.read(from: path)
         let info = try ClimaXCheckpointInfo.decode(checkpoint.config, file: path)
@@ -36,7 +36,7 @@ public enum ClimaXForecaster {
         let leads = leads ?? [info.leadHours]
         let mapVariable = ClimateVariables.canonical(variable ?? info.outVariables[0])
         guard let mapSlot = info.outVariables.firstIndex(of: mapVariable) else {
-            throw RecipeError(file: checkpoint, message: "the model does not forecast '\(variable ?? "")'; it forecasts \(info.outVariables.joined(separator: ", "))")
+            throw FileError(file: checkpoint, message: "the model does not forecast '\(variable ?? "")'; it forecasts \(info.outVariables.joined(separator: ", "))")
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         if leads.contains(where: { $0 != info.leadHours }) {

@@ -2,7 +2,8 @@
 // (sections seed_everything, trainer, model with net.init_args, data), read as written.
 import ClimateForecasting
 import Foundation
-import Yams
+import TensorIO
+import TensorIO
 
 public struct ClimaXSettings: Sendable {
     public var seed: UInt64 = 42
@@ -56,94 +57,118 @@ public struct ClimaXSettings: Sendable {
     /// Lead time in hours (predict_range steps of hrs_each_step hours).
     public var leadHours: Int { predictRange * hoursEachStep }
 
-    static let trainerKeys = ["default_root_dir", "max_epochs", "max_steps", "val_check_interval", "limit_val_batches",
-                              "log_every_n_steps", "callbacks", "logger", "devices", "accelerator", "strategy", "precision",
-                              "num_nodes", "min_epochs", "enable_progress_bar", "sync_batchnorm", "enable_checkpointing",
-                              "resume_from_checkpoint", "fast_dev_run", "benchmark", "deterministic", "gradient_clip_val"]
-    static let inertTrainerKeys: Set<String> = ["logger", "devices", "accelerator", "precision", "num_nodes", "min_epochs",
-                                                "enable_progress_bar", "sync_batchnorm", "enable_checkpointing", "benchmark",
-                                                "deterministic", "resume_from_checkpoint", "fast_dev_run", "gradient_clip_val"]
-    static let modelKeys = ["lr", "beta_1", "beta_2", "weight_decay", "warmup_epochs", "max_epochs", "warmup_start_lr", "eta_min",
-                            "pretrained_path", "net"]
-    static let netKeys = ["default_vars", "img_size", "patch_size", "embed_dim", "depth", "decoder_depth", "num_heads", "mlp_ratio",
-                          "drop_path", "drop_rate", "parallel_patch_embed"]
-    static let dataKeys = ["root_dir", "variables", "out_variables", "predict_range", "hrs_each_step", "buffer_size", "batch_size",
-                           "num_workers", "pin_memory", "region"]
+    /// Trainer keys that change what Lightning does on a GPU cluster but nothing here; reported once.
+    static let inertTrainerKeys = ["logger", "devices", "accelerator", "precision", "num_nodes", "min_epochs", "enable_progress_bar",
+                                   "sync_batchnorm", "enable_checkpointing", "benchmark", "deterministic", "resume_from_checkpoint",
+                                   "fast_dev_run", "gradient_clip_val"]
+    /// EarlyStopping's arguments besides monitor, mode and patience (Lightning's defaults apply).
+    static let earlyStoppingKeys = ["min_delta", "verbose", "strict", "check_finite", "stopping_threshold", "divergence_threshold",
+                                    "check_on_train_epoch_end", "log_rank_zero_only"]
 
-    /// Reads a ClimaX fine-tuning YAML; unknown keys fail naming the closest known key.
+    /// Reads a ClimaX fine-tuning YAML (LightningCLI's sections seed_everything, trainer, model, data):
+    /// an unknown key fails naming its line and the closest known key, a value of the wrong type
+    /// naming the type expected.
     public static func load(from path: String) throws -> ClimaXSettings {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw RecipeError(file: path, message: "cannot read the recipe (\(error.localizedDescription))")
-        }
-        let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch { throw RecipeError(file: path, message: "not valid YAML: \(error)") }
-        guard let top = parsed as? [String: Any] else {
-            throw RecipeError(file: path, message: "expected the sections seed_everything, trainer, model and data")
-        }
-        try checkKeys(Array(top.keys), known: ["seed_everything", "trainer", "model", "data"], file: path)
-        func section(_ values: [String: Any], _ key: String, _ known: [String], name: String) throws -> [String: Any] {
-            guard let value = values[key], !(value is NSNull) else { return [:] }
-            guard let mapping = value as? [String: Any] else { throw RecipeError(file: path, message: "'\(name)' must be a mapping") }
-            try checkKeys(Array(mapping.keys), known: known, file: path, section: name)
-            return mapping
-        }
-        let trainer = try section(top, "trainer", trainerKeys, name: "trainer")
-        let model = try section(top, "model", modelKeys, name: "model")
-        let data = try section(top, "data", dataKeys, name: "data")
-        var netArgs: [String: Any] = [:]
-        if let net = model["net"] as? [String: Any] {
-            try checkKeys(Array(net.keys), known: ["class_path", "init_args"], file: path, section: "model.net")
-            netArgs = try section(net, "init_args", netKeys, name: "model.net.init_args")
-        }
-        func value<T>(_ values: [String: Any], _ key: String, _ name: String, _ expected: String, _ convert: (Any) -> T?) throws -> T? {
-            guard let raw = values[key], !(raw is NSNull) else { return nil }
-            guard let converted = convert(raw) else { throw RecipeError(file: path, message: "key '\(name).\(key)' must be \(expected), got \(raw)") }
-            return converted
-        }
-        func int(_ values: [String: Any], _ key: String, _ name: String) throws -> Int? {
-            try value(values, key, name, "an integer") { $0 as? Int }
-        }
-        func double(_ values: [String: Any], _ key: String, _ name: String) throws -> Double? {
-            try value(values, key, name, "a number") { ($0 as? Double) ?? ($0 as? Int).map(Double.init) ?? ($0 as? String).flatMap(Double.init) }
-        }
-        func string(_ values: [String: Any], _ key: String, _ name: String) throws -> String? {
-            try value(values, key, name, "a string") { $0 as? String }
-        }
-        func strings(_ values: [String: Any], _ key: String, _ name: String) throws -> [String]? {
-            try value(values, key, name, "a list of names") { $0 as? [String] }
-        }
-        guard let root = try string(data, "root_dir", "data") else { throw RecipeError(file: path, message: "missing required key 'data.root_dir'") }
-        let variables = try strings(data, "variables", "data") ?? ClimateVariables.defaultVariables
-        let outVariables = try strings(data, "out_variables", "data") ?? variables
+        var top = try RecipeSection.load(path, expecting: "the sections seed_everything, trainer, model and data")
+        var trainer = try top.section("trainer"), model = try top.section("model")
+        guard var data = try top.section("data") else { throw FileError(file: path, key: "key 'data'", message: "is required") }
+        var net = try model?.section("net")
+        var netArgs = try net?.section("init_args")
+        _ = try net?.string("class_path")
+        guard let root = try data.string("root_dir") else { throw data.problem("root_dir", "is required") }
+        let variables = try data.strings("variables") ?? ClimateVariables.defaultVariables
+        let outVariables = try data.strings("out_variables") ?? variables
         var s = ClimaXSettings(rootDir: root, variables: variables.map(ClimateVariables.canonical),
                                outVariables: outVariables.map(ClimateVariables.canonical))
         s.baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        if let seed = try value(top, "seed_everything", "seed_everything" , "an integer", { $0 as? Int }) { s.seed = UInt64(max(0, seed)) }
-        s.maxEpochs = try int(trainer, "max_epochs", "trainer") ?? s.maxEpochs
-        s.maxSteps = try int(trainer, "max_steps", "trainer") ?? s.maxSteps
-        s.valCheckInterval = try int(trainer, "val_check_interval", "trainer") ?? s.valCheckInterval
-        s.limitValBatches = try int(trainer, "limit_val_batches", "trainer") ?? s.limitValBatches
-        s.logEveryNSteps = try int(trainer, "log_every_n_steps", "trainer") ?? s.logEveryNSteps
-        s.defaultRootDir = try string(trainer, "default_root_dir", "trainer")
-        if let strategy = trainer["strategy"] as? [String: Any] {
+        if let seed = try top.int("seed_everything", minimum: 0) { s.seed = UInt64(seed) }
+        if var t = trainer {
+            s.maxEpochs = try t.int("max_epochs", minimum: 1) ?? s.maxEpochs
+            s.maxSteps = try t.int("max_steps") ?? s.maxSteps
+            s.valCheckInterval = try t.int("val_check_interval", minimum: 0) ?? s.valCheckInterval
+            s.limitValBatches = try t.int("limit_val_batches", minimum: 1) ?? s.limitValBatches
+            s.logEveryNSteps = try t.int("log_every_n_steps", minimum: 1) ?? s.logEveryNSteps
+            s.defaultRootDir = try t.string("default_root_dir")
+            try readStrategy(&t, into: &s)
+            try readCallbacks(&t, into: &s)
+            s.ignoredKeys += inertTrainerKeys.filter { t.value($0) != nil }.map { "trainer.\($0)" }
+            try t.finish()
+            trainer = t
+        }
+        if var m = model {
+            s.learningRate = try m.double("lr") ?? s.learningRate
+            s.beta1 = try m.double("beta_1") ?? s.beta1
+            s.beta2 = try m.double("beta_2") ?? s.beta2
+            s.weightDecay = try m.double("weight_decay") ?? s.weightDecay
+            s.warmupSteps = try m.int("warmup_epochs", minimum: 0) ?? s.warmupSteps
+            s.scheduleSteps = try m.int("max_epochs", minimum: 1) ?? s.scheduleSteps
+            s.warmupStartLR = try m.double("warmup_start_lr") ?? s.warmupStartLR
+            s.etaMin = try m.double("eta_min") ?? s.etaMin
+            s.pretrainedPath = try m.string("pretrained_path").flatMap { $0.isEmpty ? nil : $0 }
+            try m.finish()
+        }
+        var configuration = ClimaXConfiguration.released
+        if var args = netArgs {
+            configuration.defaultVariables = try args.strings("default_vars")?.map(ClimateVariables.canonical) ?? configuration.defaultVariables
+            if let size = try args.ints("img_size") {
+                guard size.count == 2 else { throw args.error("img_size", expected: "[H, W]") }
+                configuration.imageSize = size
+            }
+            configuration.patchSize = try args.int("patch_size", minimum: 1) ?? configuration.patchSize
+            configuration.embedDim = try args.int("embed_dim", minimum: 1) ?? configuration.embedDim
+            configuration.depth = try args.int("depth", minimum: 0) ?? configuration.depth
+            configuration.decoderDepth = try args.int("decoder_depth", minimum: 0) ?? configuration.decoderDepth
+            configuration.numHeads = try args.int("num_heads", minimum: 1) ?? configuration.numHeads
+            configuration.mlpRatio = try args.double("mlp_ratio") ?? configuration.mlpRatio
+            configuration.dropPath = try args.double("drop_path") ?? configuration.dropPath
+            configuration.dropRate = try args.double("drop_rate") ?? configuration.dropRate
+            if try args.bool("parallel_patch_embed") != nil { s.ignoredKeys.append("model.net.init_args.parallel_patch_embed (always the grouped form)") }
+            try args.finish()
+            netArgs = args
+        }
+        try net?.finish()
+        let problems = configuration.problems()
+        guard problems.isEmpty else { throw FileError(file: path, key: "model.net.init_args", message: problems.joined(separator: "; ")) }
+        s.net = configuration
+        // Checked as the recipe spells them, so the error repeats the user's names.
+        for (key, names) in [("variables", variables), ("out_variables", outVariables)] {
+            if case .failure(let error) = configuration.variableIndices(names) { throw data.problem(key, "\(error)") }
+        }
+        s.predictRange = try data.int("predict_range", minimum: 1) ?? s.predictRange
+        s.hoursEachStep = try data.int("hrs_each_step", minimum: 1) ?? s.hoursEachStep
+        s.bufferSize = try data.int("buffer_size", minimum: 1) ?? s.bufferSize
+        s.batchSize = try data.int("batch_size", minimum: 1) ?? s.batchSize
+        s.region = try data.string("region").flatMap { $0 == "Global" ? nil : $0 }
+        if let region = s.region, ClimateRegions.boundaries[region] == nil {
+            throw data.problem("region", "'\(region)' is not one of \(ClimateRegions.boundaries.keys.sorted().joined(separator: ", ")), Global")
+        }
+        if let workers = try data.int("num_workers", minimum: 0), workers > 1 { s.ignoredKeys.append("data.num_workers (shards are read once into memory)") }
+        _ = try data.bool("pin_memory")
+        try data.finish()
+        try top.finish()
+        s.json = top.json
+        return s
+    }
+
+    /// Lightning's `trainer.strategy`: a name (deepspeed_stage_2, …) or DeepSpeedStrategy's mapping.
+    private static func readStrategy(_ trainer: inout RecipeSection, into s: inout ClimaXSettings) throws {
+        if var strategy = try? trainer.section("strategy") {
             // Lightning's long form: {class_path: …DeepSpeedStrategy, init_args: {stage, offload_optimizer, …}}.
-            try checkKeys(Array(strategy.keys), known: ["class_path", "init_args"], file: path, section: "trainer.strategy")
-            guard (strategy["class_path"] as? String)?.hasSuffix("DeepSpeedStrategy") == true else {
-                throw RecipeError(file: path, message: "trainer.strategy.class_path must name DeepSpeedStrategy (or give a strategy name)")
+            guard try strategy.string("class_path")?.hasSuffix("DeepSpeedStrategy") == true else {
+                throw strategy.problem("class_path", "must name DeepSpeedStrategy (or give trainer.strategy a strategy name)")
             }
-            let args = try section(strategy, "init_args", ["stage", "offload_optimizer", "offload_parameters", "param_persistence_threshold"],
-                                   name: "trainer.strategy.init_args")
-            s.zeroStage = try int(args, "stage", "trainer.strategy.init_args") ?? 2
-            guard (0...3).contains(s.zeroStage) else { throw RecipeError(file: path, message: "trainer.strategy.init_args.stage must be 0–3") }
-            s.offloadOptimizer = (args["offload_optimizer"] as? Bool) ?? false
-            s.offloadParameters = (args["offload_parameters"] as? Bool) ?? false
-            if s.offloadParameters && s.zeroStage != 3 {
-                throw RecipeError(file: path, message: "trainer.strategy.init_args.offload_parameters needs stage 3")
-            }
-            s.paramPersistenceThreshold = try int(args, "param_persistence_threshold", "trainer.strategy.init_args")
-        } else {
-        switch try string(trainer, "strategy", "trainer") ?? "auto" {
+            var args = try strategy.section("init_args")
+            s.zeroStage = try args?.int("stage", minimum: 0) ?? 2
+            guard s.zeroStage <= 3 else { throw args!.error("stage", expected: "0, 1, 2 or 3") }
+            s.offloadOptimizer = try args?.bool("offload_optimizer") ?? false
+            s.offloadParameters = try args?.bool("offload_parameters") ?? false
+            if s.offloadParameters && s.zeroStage != 3 { throw args!.problem("offload_parameters", "needs stage 3") }
+            s.paramPersistenceThreshold = try args?.int("param_persistence_threshold", minimum: 0)
+            try args?.finish()
+            try strategy.finish()
+            return
+        }
+        switch try trainer.string("strategy") ?? "auto" {
         case "auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_false", "ddp_find_unused_parameters_true", "dp", "single_device":
             s.zeroStage = 0
         case "deepspeed_stage_1": s.zeroStage = 1
@@ -152,61 +177,29 @@ public struct ClimaXSettings: Sendable {
         case "deepspeed_stage_3": s.zeroStage = 3
         case "deepspeed_stage_3_offload": (s.zeroStage, s.offloadOptimizer, s.offloadParameters) = (3, true, true)
         case let other:
-            throw RecipeError(file: path, message: "trainer.strategy '\(other)' is not one of auto, ddp, deepspeed_stage_1, deepspeed_stage_2, "
-                              + "deepspeed_stage_2_offload, deepspeed_stage_3, deepspeed_stage_3_offload (or Lightning's DeepSpeedStrategy mapping)")
+            throw trainer.problem("strategy", "'\(other)' is not one of auto, ddp, deepspeed_stage_1, deepspeed_stage_2, deepspeed_stage_2_offload, "
+                                  + "deepspeed_stage_3, deepspeed_stage_3_offload (or Lightning's DeepSpeedStrategy mapping)")
         }
-        }
-        if let callbacks = trainer["callbacks"] as? [[String: Any]] {
-            for callback in callbacks where (callback["class_path"] as? String)?.hasSuffix("EarlyStopping") == true {
-                if let args = callback["init_args"] as? [String: Any], let patience = args["patience"] as? Int { s.patience = patience }
+    }
+
+    /// `trainer.callbacks`: EarlyStopping sets the patience (on val/w_rmse, minimised); the others
+    /// (checkpointing, progress bars, learning-rate monitors) are Lightning's concern, reported as unused.
+    private static func readCallbacks(_ trainer: inout RecipeSection, into s: inout ClimaXSettings) throws {
+        for var callback in try trainer.sections("callbacks") ?? [] {
+            let name = try callback.string("class_path") ?? ""
+            guard var args = try callback.section("init_args") else { try callback.finish(); continue }
+            if name.hasSuffix("EarlyStopping") {
+                if let monitor = try args.string("monitor"), monitor != "val/w_rmse" { throw args.problem("monitor", "must be val/w_rmse, the score validation computes") }
+                _ = try args.string("mode", oneOf: ["min"])
+                s.patience = try args.int("patience", minimum: 1) ?? s.patience
+                args.accept(earlyStoppingKeys)
+            } else {
+                args.accept(args.keys)
+                s.ignoredKeys.append("\(callback.path) (\(name.split(separator: ".").last.map(String.init) ?? name))")
             }
+            try args.finish()
+            try callback.finish()
         }
-        s.learningRate = try double(model, "lr", "model") ?? s.learningRate
-        s.beta1 = try double(model, "beta_1", "model") ?? s.beta1
-        s.beta2 = try double(model, "beta_2", "model") ?? s.beta2
-        s.weightDecay = try double(model, "weight_decay", "model") ?? s.weightDecay
-        s.warmupSteps = try int(model, "warmup_epochs", "model") ?? s.warmupSteps
-        s.scheduleSteps = try int(model, "max_epochs", "model") ?? s.scheduleSteps
-        s.warmupStartLR = try double(model, "warmup_start_lr", "model") ?? s.warmupStartLR
-        s.etaMin = try double(model, "eta_min", "model") ?? s.etaMin
-        s.pretrainedPath = try string(model, "pretrained_path", "model").flatMap { $0.isEmpty ? nil : $0 }
-        var net = ClimaXConfiguration.released
-        net.defaultVariables = try strings(netArgs, "default_vars", "model.net.init_args")?.map(ClimateVariables.canonical) ?? net.defaultVariables
-        net.imageSize = try value(netArgs, "img_size", "model.net.init_args", "[H, W]") { $0 as? [Int] } ?? net.imageSize
-        net.patchSize = try int(netArgs, "patch_size", "model.net.init_args") ?? net.patchSize
-        net.embedDim = try int(netArgs, "embed_dim", "model.net.init_args") ?? net.embedDim
-        net.depth = try int(netArgs, "depth", "model.net.init_args") ?? net.depth
-        net.decoderDepth = try int(netArgs, "decoder_depth", "model.net.init_args") ?? net.decoderDepth
-        net.numHeads = try int(netArgs, "num_heads", "model.net.init_args") ?? net.numHeads
-        net.mlpRatio = try double(netArgs, "mlp_ratio", "model.net.init_args") ?? net.mlpRatio
-        net.dropPath = try double(netArgs, "drop_path", "model.net.init_args") ?? net.dropPath
-        net.dropRate = try double(netArgs, "drop_rate", "model.net.init_args") ?? net.dropRate
-        let problems = net.problems()
-        guard problems.isEmpty else { throw RecipeError(file: path, message: "model.net.init_args: " + problems.joined(separator: "; ")) }
-        s.net = net
-        // Checked as the recipe spells them, so the error repeats the user's names.
-        for names in [variables, outVariables] {
-            if case .failure(let error) = net.variableIndices(names) { throw RecipeError(file: path, message: "data: \(error)") }
-        }
-        s.predictRange = try int(data, "predict_range", "data") ?? s.predictRange
-        s.hoursEachStep = try int(data, "hrs_each_step", "data") ?? s.hoursEachStep
-        s.bufferSize = try int(data, "buffer_size", "data") ?? s.bufferSize
-        s.batchSize = try int(data, "batch_size", "data") ?? s.batchSize
-        s.region = try string(data, "region", "data").flatMap { $0 == "Global" ? nil : $0 }
-        if let region = s.region, ClimateRegions.boundaries[region] == nil {
-            throw RecipeError(file: path, message: "data.region '\(region)' is not one of \(ClimateRegions.boundaries.keys.sorted().joined(separator: ", ")), Global")
-        }
-        for (key, number) in [("data.batch_size", s.batchSize), ("data.predict_range", s.predictRange), ("data.hrs_each_step", s.hoursEachStep),
-                              ("trainer.max_epochs", s.maxEpochs), ("trainer.log_every_n_steps", s.logEveryNSteps)] where number < 1 {
-            throw RecipeError(file: path, message: "key '\(key)' must be at least 1, got \(number)")
-        }
-        if let workers = data["num_workers"] as? Int, workers > 1 { s.ignoredKeys.append("data.num_workers (shards are read once into memory)") }
-        s.ignoredKeys += trainer.keys.filter { inertTrainerKeys.contains($0) }.sorted().map { "trainer.\($0)" }
-        if netArgs["parallel_patch_embed"] != nil { s.ignoredKeys.append("model.net.init_args.parallel_patch_embed (always the grouped form)") }
-        if let data = try? JSONSerialization.data(withJSONObject: top, options: [.sortedKeys, .withoutEscapingSlashes]) {
-            s.json = String(decoding: data, as: UTF8.self)
-        }
-        return s
     }
 
     /// A recipe path resolved against the recipe's folder.

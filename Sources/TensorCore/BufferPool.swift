@@ -8,7 +8,7 @@
 // Memory bound: a buffer that misses the pool first unmaps pooled buffers, least recently freed
 // first, until outstanding plus pooled bytes are no more than the most ever outstanding. So the
 // pool never makes resident memory exceed the live tensors' own peak (plus size-class rounding).
-import CKernels
+import COSShims
 import Glibc
 import Synchronization
 

@@ -2,18 +2,6 @@
 // the RNG state, the step and the run's config (JSON), written atomically.
 import TensorCore
 
-/// A failure reading a checkpoint, naming the file.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-
-    public init(file: String, message: String) {
-        self.file = file
-        self.message = message
-    }
-}
-
 /// Everything needed to resume a run.
 public struct Checkpoint {
     public static let format = "scizoo-checkpoint"
@@ -61,11 +49,11 @@ public struct Checkpoint {
     public static func read(from path: String, rename: ((String) -> String?)? = nil) throws -> Checkpoint {
         let file = try HDF5File(path: path)
         guard (try? file.attribute("format")) == .string(format) else {
-            throw CheckpointError(file: path, message: "not a SciZoo checkpoint (no format = \"\(format)\" attribute)")
+            throw FileError(file: path, message: "not a SciZoo checkpoint (no format = \"\(format)\" attribute)")
         }
         let version = try file.attribute("version").intValue ?? 0
         guard version <= Checkpoint.version else {
-            throw CheckpointError(file: path, message: "checkpoint version \(version) is newer than this build reads (\(Checkpoint.version))")
+            throw FileError(file: path, message: "checkpoint version \(version) is newer than this build reads (\(Checkpoint.version))")
         }
         let root = try file.root
         var parameters: [(String, Tensor)] = []

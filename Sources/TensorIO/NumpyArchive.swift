@@ -5,13 +5,6 @@ import CZlib
 import Foundation
 import TensorCore
 
-/// A failure reading or writing a NumPy file: the file, the member if any, and what was wrong.
-public struct NumpyError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
-
 /// One array: its NumPy type string (`<i4`, `<f8`, `|b1`, …), shape and little-endian bytes.
 public struct NumpyArray: Sendable {
     public let descr: String
@@ -34,7 +27,7 @@ public struct NumpyArray: Sendable {
         case "<u2": return Tensor(values(UInt16.self).map(Int64.init), shape: shape)
         case "<u4": return Tensor(values(UInt32.self).map(Int64.init), shape: shape)
         case "|b1": return Tensor(values(UInt8.self).map { $0 != 0 }, shape: shape)
-        default: throw NumpyError(file: "", message: "dtype \(descr) is not supported (expected <f4, <f8, integers or |b1)")
+        default: throw FileError(file: "", message: "dtype \(descr) is not supported (expected <f4, <f8, integers or |b1)")
         }
     }
 
@@ -48,7 +41,7 @@ public struct NumpyArray: Sendable {
         case "|u1", "|b1": return values(UInt8.self).map(Int.init)
         case "<u2": return values(UInt16.self).map(Int.init)
         case "<u4": return values(UInt32.self).map(Int.init)
-        default: throw NumpyError(file: "", message: "dtype \(descr) is not an integer type")
+        default: throw FileError(file: "", message: "dtype \(descr) is not an integer type")
         }
     }
 
@@ -82,7 +75,7 @@ public struct NumpyArray: Sendable {
 
     /// Parses one `.npy` file image (format versions 1–3; C order only).
     public static func parse(_ data: [UInt8], file: String) throws -> NumpyArray {
-        func fail(_ message: String) -> NumpyError { NumpyError(file: file, message: message) }
+        func fail(_ message: String) -> FileError { FileError(file: file, message: message) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard data.count >= 10, Array(data[0..<6]) == magic else { throw fail("not a .npy array (no \\x93NUMPY magic)") }
         let major = data[6]
@@ -147,10 +140,10 @@ public struct NumpyArchive {
     public init(contentsOf path: String) throws {
         self.path = path
         guard let contents = FileManager.default.contents(atPath: path) else {
-            throw NumpyError(file: path, message: "cannot read the file (missing or unreadable)")
+            throw FileError(file: path, message: "cannot read the file (missing or unreadable)")
         }
         data = [UInt8](contents)
-        func fail(_ message: String) -> NumpyError { NumpyError(file: path, message: message) }
+        func fail(_ message: String) -> FileError { FileError(file: path, message: message) }
         func u16(_ at: Int) -> Int { Int(data[at]) | Int(data[at + 1]) << 8 }
         func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
         // The end-of-central-directory record is in the last 22 + 65,535 bytes.
@@ -181,14 +174,14 @@ public struct NumpyArchive {
     /// One member array.
     public func array(_ name: String) throws -> NumpyArray {
         guard let member = members[name] else {
-            throw NumpyError(file: path, message: "no array '\(name)' (the archive holds \(names.joined(separator: ", ")))")
+            throw FileError(file: path, message: "no array '\(name)' (the archive holds \(names.joined(separator: ", ")))")
         }
         let raw = Array(data[member.dataOffset..<member.dataOffset + member.compressedSize])
         let image: [UInt8]
         switch member.method {
         case 0: image = raw
         case 8: image = try inflate(raw, size: member.size, member: name)
-        default: throw NumpyError(file: path, message: "member \(name) uses zip method \(member.method) (stored and deflate are supported)")
+        default: throw FileError(file: path, message: "member \(name) uses zip method \(member.method) (stored and deflate are supported)")
         }
         return try NumpyArray.parse(image, file: "\(path)[\(name)]")
     }
@@ -198,7 +191,7 @@ public struct NumpyArchive {
         var stream = z_stream()
         // Raw deflate (no zlib header): window bits −15.
         guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw NumpyError(file: path, message: "zlib could not start inflating \(member)")
+            throw FileError(file: path, message: "zlib could not start inflating \(member)")
         }
         defer { inflateEnd(&stream) }
         let status: Int32 = raw.withUnsafeBufferPointer { input in
@@ -211,7 +204,7 @@ public struct NumpyArchive {
             }
         }
         guard status == Z_STREAM_END, Int(stream.total_out) == size else {
-            throw NumpyError(file: path, message: "member \(member) does not inflate to its \(size) bytes (zlib status \(status))")
+            throw FileError(file: path, message: "member \(member) does not inflate to its \(size) bytes (zlib status \(status))")
         }
         return output
     }
@@ -224,7 +217,7 @@ public struct NumpyArchive {
         func le32(_ value: Int) -> [UInt8] { le16(value & 0xFFFF) + le16(value >> 16 & 0xFFFF) }
         for (name, array) in arrays {
             let image = array.encoded(), fileName = Array((name + ".npy").utf8)
-            guard body.count < 0xFFFF_FFFF - image.count else { throw NumpyError(file: path, message: "archive over 4 GiB (zip64) is not supported") }
+            guard body.count < 0xFFFF_FFFF - image.count else { throw FileError(file: path, message: "archive over 4 GiB (zip64) is not supported") }
             let crc = image.withUnsafeBufferPointer { UInt(crc32(0, $0.baseAddress, UInt32($0.count))) }
             let common = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(Int(crc)) + le32(image.count) + le32(image.count)
                 + le16(fileName.count) + le16(0)
@@ -237,7 +230,7 @@ public struct NumpyArchive {
         do {
             try Data(body + directory + end).write(to: url, options: .atomic)
         } catch {
-            throw NumpyError(file: path, message: "cannot write (\(error.localizedDescription))")
+            throw FileError(file: path, message: "cannot write (\(error.localizedDescription))")
         }
     }
 }

@@ -4,17 +4,10 @@
 import Foundation
 import TensorCore
 
-/// A malformed or unsupported safetensors file, naming the file and the tensor.
-public struct SafetensorsError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
-
 public enum Safetensors {
     /// Every tensor of the file, in header order (sorted by name), and the metadata strings.
     public static func read(from path: String) throws -> (tensors: [(String, Tensor)], metadata: [String: String]) {
-        func fail(_ message: String) -> SafetensorsError { SafetensorsError(file: path, message: message) }
+        func fail(_ message: String) -> FileError { FileError(file: path, message: message) }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw fail("cannot read the file (\(error.localizedDescription))")
@@ -98,7 +91,7 @@ public enum Safetensors {
         file.append(json)
         file.append(payload)
         do { try file.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw SafetensorsError(file: path, message: "cannot write (\(error.localizedDescription))")
+            throw FileError(file: path, message: "cannot write (\(error.localizedDescription))")
         }
     }
 }

@@ -2,13 +2,14 @@
 // stages 0–3, each without offload and with cpu / nvme offload, next to the formula for the
 // stage; and peak resident memory (VmHWM, reset before the timed steps) against a memory budget.
 import ArgumentParser
-import CKernels
+import COSShims
 import Foundation
 import GenomeLM
 import Kernels
 import NeuralNetworks
 import ParallelRuntime
 import TensorCore
+import TensorIO
 
 struct BenchZeRO: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,7 +71,7 @@ struct BenchZeRO: ParsableCommand {
             do {
                 zero = try ZeROOptimizer(model!.namedParameters(), settings: settings, adam: AdamSettings(learningRate: 1e-4, weightDecay: 0.01, decoupled: true),
                                          groups: groups)
-            } catch let error as ParallelRuntime.ConfigurationError {
+            } catch let error as FileError {
                 log("\(stage)    \(device.rawValue): refused: \(error.message)")
                 continue
             }

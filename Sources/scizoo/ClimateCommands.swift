@@ -77,6 +77,7 @@ struct ClimaXFinetune: ParsableCommand {
     @Option(help: "ClimaX YAML recipe.") var config: String
     @Option(help: "Run folder (default: the recipe's trainer.default_root_dir, else runs/climax).") var runDir: String?
     @Flag(help: "Resume from <run-dir>/checkpoints/last.h5 when it exists.") var resume = false
+    @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
     @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
 
@@ -96,7 +97,7 @@ struct ClimaXFinetune: ParsableCommand {
             }
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
-            let summary = try trainer.run(resume: resume)
+            let summary = try trainer.run(resume: resume, stopAtStep: stopAtStep)
             log("trained \(summary.steps) steps" + (summary.stoppedEarly ? " (stopped early)" : "")
                 + (summary.bestValidation.map { String(format: "; best val/w_rmse %.4g", $0) } ?? ""))
             log("checkpoint: \(summary.checkpoint)")

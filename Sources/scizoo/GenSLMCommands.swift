@@ -57,6 +57,7 @@ struct GenSLMTrain: ParsableCommand {
     @Option(help: "GenSLM YAML recipe.") var config: String
     @Option(help: "Run folder for metrics, the loss curve and (relative) checkpoints.") var runDir: String = "runs/genslm"
     @Flag(help: "Resume from checkpoint_dir/last.h5 when it exists.") var resume = false
+    @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
     @Option(help: "Ranks that split each sequence (DeepSpeed's sequence_parallel_size; default: the recipe's, else 1).")
     var sequenceParallelSize: Int?
     @Option(help: "Ranks that split each batch (DeepSpeed's data_parallel_size; default: ranks / sequence-parallel size).")
@@ -84,7 +85,7 @@ struct GenSLMTrain: ParsableCommand {
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = GenSLMTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive,
                                         log: { log($0) })
-            let summary = try trainer.run(resume: resume)
+            let summary = try trainer.run(resume: resume, stopAtStep: stopAtStep)
             log(String(format: "trained %d steps: train loss %.4f%@, %.0f tokens/s", summary.steps, summary.finalTrainLoss,
                        summary.finalValidationLoss.map { String(format: ", val loss %.4f", $0) } ?? "", summary.tokensPerSecond))
             log("checkpoint: \(summary.checkpoint)")
@@ -141,7 +142,7 @@ struct GenSLMGenerate: ParsableCommand {
             while found.count < num {
                 attempts += 1
                 guard attempts <= 100 * num else {
-                    throw RecipeError(file: output, message: "only \(found.count) unique new sequences after \(attempts - 1) draws")
+                    throw FileError(file: output, message: "only \(found.count) unique new sequences after \(attempts - 1) draws")
                 }
                 let sequence = trained.model.generate(prompt: prompt, tokenizer: trained.tokenizer, options: options, generator: &generator)
                 if knownSequences.contains(sequence) || found.contains(sequence) { continue }

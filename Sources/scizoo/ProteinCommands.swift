@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import ProteinFolding
+import Recipes
 import TensorCore
 
 struct ProteinMetrics: ParsableCommand {
@@ -217,7 +218,9 @@ struct FoldFineTuneCommand: ParsableCommand {
     @Option(help: "Adam learning rate (after the warm-up).") var learningRate: Double = 1e-3
     @Option(help: "Linear warm-up steps (upstream: 1,000).") var warmupSteps: Int = 1_000
     @Option(help: "Seed of weights (with --random-weights), crops and sampling.") var seed: UInt64 = 0
-    @Option(help: "Write one JSON line per step here.") var metrics: String?
+    @Option(help: "Run folder: metrics.jsonl (one line per step) and checkpoints/.") var runDir: String = "runs/fold-finetune"
+    @Flag(help: "Continue from the run folder's last checkpoint.") var resume = false
+    @Option(help: "Stop after this step with a checkpoint to --resume from.") var stopAtStep: Int?
     @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
     @OptionGroup var threadOptions: ThreadOptions
 
@@ -240,31 +243,11 @@ struct FoldFineTuneCommand: ParsableCommand {
             var settings = FoldFineTuneSettings()
             (settings.steps, settings.crop, settings.maxClusters, settings.maxExtra) = (steps, crop, clusters, extra)
             (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
-            print("fold-finetune: \(raw.residues) residues, \(raw.rows) MSA rows, crop \(min(crop, raw.residues)); preset \(preset) "
-                  + "(\(chosen.evoformerBlocks) Evoformer blocks, \(model.parameterCount) parameters), \(steps) steps")
-            var lines: [String] = []
-            FoldFineTune.run(model: model, raw: raw, target: target, settings: settings) { record in
-                let terms = record.terms.map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: ", ")
-                print(String(format: "step %d/%d: loss %.4f (%@); lr %.3g; gradient norm %.3g; %d/%d parameter tensors with a gradient; %.1f s",
-                             record.step, steps, record.loss, terms, record.learningRate, record.gradientNorm, record.parametersWithGradient,
-                             record.parameters, record.seconds))
-                if record.step == 1 && !record.withoutGradient.isEmpty {
-                    print("  no gradient (no loss reaches them here): " + record.withoutGradient.joined(separator: ", "))
-                }
-                var entry: [String: Any] = ["step": record.step, "loss": record.loss, "gradient_norm": record.gradientNorm,
-                                            "crop_start": record.crop.lowerBound, "crop_end": record.crop.upperBound,
-                                            "parameters_with_gradient": record.parametersWithGradient, "parameters": record.parameters,
-                                            "learning_rate": record.learningRate,
-                                            "seconds": record.seconds]
-                for (name, value) in record.terms { entry[name] = value.isFinite ? value : nil }
-                if let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                    lines.append(String(decoding: data, as: UTF8.self))
-                }
-            }
-            if let metrics {
-                try (lines.joined(separator: "\n") + "\n").write(toFile: metrics, atomically: true, encoding: .utf8)
-                print("wrote \(metrics)")
-            }
+            print("fold-finetune: preset \(preset) (\(chosen.evoformerBlocks) Evoformer blocks)")
+            let task = FoldFineTuneTask(model: model, raw: raw, target: target, settings: settings, runDirectory: runDir)
+            let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep)
+            print("trained \(outcome.steps) steps; metrics: \(outcome.metrics); checkpoint: \(outcome.lastCheckpoint)")
+            model.eval()
             if let saveWeights {
                 try AlphaFoldWeights.save(model, to: saveWeights)
                 print("wrote \(saveWeights)")

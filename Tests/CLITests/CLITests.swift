@@ -160,21 +160,27 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: output + "/timings.json"))
     }
 
-    @Test("fold-finetune on a 2q2k crop prints the loss terms and gradient coverage per step and writes metrics.jsonl; it needs weights")
+    @Test("fold-finetune on a 2q2k crop prints the loss terms and gradient coverage per step, writes metrics.jsonl and checkpoints, resumes; it needs weights")
     func foldFineTune() throws {
         let fixture = Fixtures.shared("openfold/2q2k_A")
-        let metrics = try Fixtures.scratchDirectory("fold-finetune").appendingPathComponent("metrics.jsonl").path
+        let run = try Fixtures.scratchDirectory("fold-finetune").appendingPathComponent("run").path
         let arguments = ["fold-finetune", "--fasta", fixture.appendingPathComponent("2q2k_A.fasta").path,
                          "--alignments", fixture.appendingPathComponent("alignments/2q2k_A").path,
                          "--structure", fixture.appendingPathComponent("ground_truth/2q2k.cif").path, "--chain", "A"]
         let refused = try CLI.run(arguments)
         #expect(refused.status != 0 && refused.standardError.contains("--random-weights"), "\(refused.standardError)")
         let result = try CLI.run(arguments + ["--random-weights", "--evoformer-blocks", "1", "--steps", "2", "--crop", "10",
-                                              "--clusters", "4", "--extra", "4", "--warmup-steps", "0", "--metrics", metrics])
+                                              "--clusters", "4", "--extra", "4", "--warmup-steps", "0", "--run-dir", run, "--stop-at-step", "1"])
         #expect(result.status == 0, "\(result.standardError)")
-        #expect(result.standardOutput.contains("step 2/2: loss") && result.standardOutput.contains("fape_sidechain"))
-        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        #expect(result.standardOutput.contains("step 1/2") && result.standardOutput.contains("fape_sidechain")
+                && result.standardOutput.contains("parameter tensors with a gradient"))
+        // Stopped after step 1, resumed to step 2 on the production optimiser path, with checkpoints.
+        let resumed = try CLI.run(arguments + ["--random-weights", "--evoformer-blocks", "1", "--steps", "2", "--crop", "10",
+                                               "--clusters", "4", "--extra", "4", "--warmup-steps", "0", "--run-dir", run, "--resume"])
+        #expect(resumed.status == 0 && resumed.standardOutput.contains("at step 1") && resumed.standardOutput.contains("step 2/2"), "\(resumed.standardError)")
+        let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines.allSatisfy { $0.contains("\"fape_backbone\"") && $0.contains("\"parameters_with_gradient\"") })
+        #expect(FileManager.default.fileExists(atPath: run + "/checkpoints/last.h5"))
     }
 
     @Test("protein-metrics compares two chains, writes JSON, and asks for --chain when the reference has several")

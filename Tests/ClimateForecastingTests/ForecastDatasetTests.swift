@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import ClimateForecasting
@@ -95,7 +96,7 @@ struct ForecastDatasetTests {
         let flipped = try ClimateRegions.patches(region: "NorthAmerica", latitudes: descending, longitudes: longitudes, patchSize: 2)
         #expect(flipped.rows.allSatisfy { descending[$0] >= 15 && descending[$0] <= 65 })
         #expect(Set(north.rows.map { ascending[$0] }) == Set(flipped.rows.map { descending[$0] }))
-        #expect(throws: ClimateDataError.self) { try ClimateRegions.patches(region: "Atlantis", latitudes: ascending, longitudes: longitudes, patchSize: 2) }
+        #expect(throws: FileError.self) { try ClimateRegions.patches(region: "Atlantis", latitudes: ascending, longitudes: longitudes, patchSize: 2) }
     }
 
     @Test("baselines: persistence is perfect at lead 0's neighbour and degrades with lead; climatology does not depend on lead")

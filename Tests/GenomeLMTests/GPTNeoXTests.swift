@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import GenomeLM
@@ -27,7 +28,7 @@ struct GPTNeoXTests {
                 do {
                     _ = try GPTNeoXConfiguration.load(from: path)
                     Issue.record("\(file) must be refused")
-                } catch let error as ConfigurationError {
+                } catch let error as FileError {
                     let reason = hidden % heads != 0 ? "not divisible" : "\(rotary) rotary dimensions"
                     #expect(error.description.hasPrefix(path) && error.description.contains(reason), "\(error)")
                 }
@@ -55,14 +56,14 @@ struct GPTNeoXTests {
         #expect(c.rotaryPct == 0.5 && c.rotaryEmbBase == 500 && c.maxPositionEmbeddings == 2048)
         let missing = directory.appendingPathComponent("missing.json").path
         try #"{"vocab_size": 70, "hidden_size": 64}"#.write(toFile: missing, atomically: true, encoding: .utf8)
-        #expect(throws: ConfigurationError.self) { _ = try GPTNeoXConfiguration.load(from: missing) }
+        #expect(throws: FileError.self) { _ = try GPTNeoXConfiguration.load(from: missing) }
         let badAct = directory.appendingPathComponent("act.json").path
         try #"{"vocab_size": 70, "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 8, "hidden_act": "swishy"}"#
             .write(toFile: badAct, atomically: true, encoding: .utf8)
         do {
             _ = try GPTNeoXConfiguration.load(from: badAct)
             Issue.record("unknown activation must fail")
-        } catch let error as ConfigurationError {
+        } catch let error as FileError {
             #expect(error.description.contains("swishy") && error.description.hasPrefix(badAct))
         }
     }

@@ -39,7 +39,7 @@ struct SafetensorsTests {
         #expect(tensors[0].1.doubles == [0.5, -1.25, 3] && tensors[0].1.dtype == .float32)
         #expect(tensors[2].1.shape == [2, 3] && tensors[2].1.doubles == [0, 1, 2, 3, 4, 5])
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: directory.appendingPathComponent("bad.safetensors").path))
-        #expect(throws: SafetensorsError.self) { _ = try Safetensors.read(from: directory.appendingPathComponent("bad.safetensors").path) }
+        #expect(throws: FileError.self) { _ = try Safetensors.read(from: directory.appendingPathComponent("bad.safetensors").path) }
     }
 
     @Test("GPT-NeoX weights round-trip under Hugging Face names, with prefixes and buffers tolerated, strictly")

@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import GenomeLM
@@ -86,6 +87,6 @@ struct GeneSynthesizerTests {
             #expect(codons.dropFirst().dropLast().allSatisfy { !CodonUsageModel.stopCodons.contains($0) })
             #expect(model.lengths.contains(codons.count - 2))
         }
-        #expect(throws: FastaError.self) { _ = try CodonUsageModel(fitting: ["ACGT"]) }
+        #expect(throws: FileError.self) { _ = try CodonUsageModel(fitting: ["ACGT"]) }
     }
 }

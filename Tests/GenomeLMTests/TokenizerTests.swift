@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import GenomeLM
@@ -82,13 +83,13 @@ struct TokenizerTests {
         do {
             _ = try CodonTokenizer.load(from: bpe)
             Issue.record("a BPE tokenizer must be refused")
-        } catch let error as TokenizerError {
+        } catch let error as FileError {
             #expect(error.description.hasPrefix(bpe) && error.description.contains("BPE"))
         }
         let text = directory.appendingPathComponent("notes.txt").path
         try "hello".write(toFile: text, atomically: true, encoding: .utf8)
-        #expect(throws: TokenizerError.self) { _ = try CodonTokenizer.load(from: text) }
-        #expect(throws: TokenizerError.self) { _ = try CodonTokenizer.load(from: directory.appendingPathComponent("missing.json").path) }
+        #expect(throws: FileError.self) { _ = try CodonTokenizer.load(from: text) }
+        #expect(throws: FileError.self) { _ = try CodonTokenizer.load(from: directory.appendingPathComponent("missing.json").path) }
     }
 }
 
@@ -116,7 +117,7 @@ struct GenomeDatasetTests {
             do {
                 _ = try FastaReader.readAll(path: path)
                 Issue.record("expected an error for \(text.debugDescription)")
-            } catch let error as FastaError {
+            } catch let error as FileError {
                 #expect(error.description.hasPrefix(path), "\(error)")
                 #expect(error.description.contains(expected), "\(error)")
             }
@@ -125,7 +126,7 @@ struct GenomeDatasetTests {
         try check(">a\n>b\nACGT\n", ":1: record 'a' has no sequence")
         try check(">a\nACG\n>b\n", ":3: record 'b' has no sequence")
         try check("ACGT\n>a\nACG\n", ":1: sequence data before the first '>'")
-        #expect(throws: FastaError.self) { _ = try FastaReader.readAll(path: directory.appendingPathComponent("none.fa").path) }
+        #expect(throws: FileError.self) { _ = try FastaReader.readAll(path: directory.appendingPathComponent("none.fa").path) }
     }
 
     @Test("fasta-to-h5 writes GenSLM's layout, split by seed, which h5py reads")

@@ -149,6 +149,6 @@ struct OptimizerTests {
         // Not a checkpoint at all.
         let plain = directory.appendingPathComponent("plain.h5").path
         try HDF5File(path: plain, mode: .truncate).root.write("x", [Float(1)])
-        #expect(throws: CheckpointError.self) { _ = try Checkpoint.read(from: plain) }
+        #expect(throws: FileError.self) { _ = try Checkpoint.read(from: plain) }
     }
 }

@@ -83,21 +83,21 @@ struct AlignmentFeatureTests {
         let full = try String(contentsOf: Self.shortQuery.appendingPathComponent("alignments/uniref90_hits.sto"), encoding: .utf8)
         let lines = full.split(separator: "\n", omittingEmptySubsequences: false)
         try lines.prefix(lines.count * 2 / 3).joined(separator: "\n").write(toFile: truncated, atomically: true, encoding: .utf8)
-        #expect(throws: FoldingInputError.self) { try AlignmentParsers.alignment(at: truncated) }
+        #expect(throws: FileError.self) { try AlignmentParsers.alignment(at: truncated) }
         do {
             _ = try AlignmentParsers.alignment(at: truncated)
-        } catch let error as FoldingInputError {
-            #expect(error.file == truncated && error.line > 0 && error.description.contains("\(truncated):"), "\(error)")
+        } catch let error as FileError {
+            #expect(error.file == truncated && (error.line ?? 0) > 0 && error.description.contains("\(truncated):"), "\(error)")
         }
-        let shortRow = try #require(throws: FoldingInputError.self) {
+        let shortRow = try #require(throws: FileError.self) {
             try AlignmentParsers.stockholm("q ACD\nh AC\n//\n", file: "short.sto")
         }
-        #expect(shortRow == FoldingInputError(file: "short.sto", line: 2, message: "'h' has 2 columns; the query 'q' has 3 (truncated block?)"))
-        let ragged = try #require(throws: FoldingInputError.self) { try AlignmentParsers.a3m(">q\nACD\n>h\nAC\n", file: "r.a3m") }
+        #expect(shortRow == FileError(file: "short.sto", line: 2, message: "'h' has 2 columns; the query 'q' has 3 (truncated block?)"))
+        let ragged = try #require(throws: FileError.self) { try AlignmentParsers.a3m(">q\nACD\n>h\nAC\n", file: "r.a3m") }
         #expect(ragged.file == "r.a3m" && ragged.line == 3 && ragged.message.contains("2 aligned columns; the query has 3"))
         let twoRecords = scratch.appendingPathComponent("two.fasta").path
         try ">a\nMK\n>b\nLV\n".write(toFile: twoRecords, atomically: true, encoding: .utf8)
-        let two = try #require(throws: FoldingInputError.self) { try AlignmentParsers.query(fastaAt: twoRecords) }
+        let two = try #require(throws: FileError.self) { try AlignmentParsers.query(fastaAt: twoRecords) }
         #expect(two.file == twoRecords && two.line == 3 && two.message.contains("second record"))
     }
 }

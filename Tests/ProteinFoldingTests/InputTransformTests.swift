@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import ProteinFolding
@@ -95,6 +96,6 @@ struct InputTransformTests {
             #expect(try AlphaFoldPreset(name).maxExtra == extra && AlphaFoldPreset(name + "_ptm").maxExtra == extra, "\(name)")
             #expect(try !AlphaFoldPreset(name).predictsAlignedError && AlphaFoldPreset(name + "_ptm").predictsAlignedError)
         }
-        #expect(throws: FoldingInputError.self) { try AlphaFoldPreset("model_6") }
+        #expect(throws: FileError.self) { try AlphaFoldPreset("model_6") }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import ProteinFolding
@@ -105,7 +106,7 @@ struct StructureMetricsTests {
         #expect(result.pairedResidues == 45 && result.rmsdCA < 1e-3 && result.lddtAllAtom == 1)
         let bad = scratch.appendingPathComponent("bad.pdb").path
         try (lines[0] + "\n" + "ATOM      2  CA  ALA A   2      xx.xxx   1.000   2.000  1.00 50.00           C\n").write(toFile: bad, atomically: true, encoding: .utf8)
-        let error = try #require(throws: FoldingInputError.self) { try ProteinStructure.read(bad) }
+        let error = try #require(throws: FileError.self) { try ProteinStructure.read(bad) }
         #expect(error.file == bad && error.line == 2)
     }
 }

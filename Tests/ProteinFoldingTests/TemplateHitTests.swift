@@ -1,4 +1,5 @@
 import Foundation
+import TensorIO
 import Testing
 import TestSupport
 @testable import ProteinFolding
@@ -24,10 +25,10 @@ struct TemplateHitTests {
     func malformed() throws {
         let text = try String(contentsOfFile: Self.hhr, encoding: .utf8)
         let noSum = text.replacingOccurrences(of: "Sum_probs=13.1", with: "")
-        let error = #expect(throws: FoldingInputError.self) { try AlignmentParsers.hhr(noSum, file: "hits.hhr") }
+        let error = #expect(throws: FileError.self) { try AlignmentParsers.hhr(noSum, file: "hits.hhr") }
         #expect(error?.file == "hits.hhr" && error?.line == 23 && error?.description.contains("Sum_probs") == true)
         let badSpan = text.replacingOccurrences(of: "AEHHHKAAEHHEQAAKHHHAAA   28 (73)", with: "AEHHHKAAEHHEQAAKHHHAAA   29 (73)")
-        let spanError = #expect(throws: FoldingInputError.self) { try AlignmentParsers.hhr(badSpan, file: "hits.hhr") }
+        let spanError = #expect(throws: FileError.self) { try AlignmentParsers.hhr(badSpan, file: "hits.hhr") }
         #expect(spanError?.line == 25)
     }
 }

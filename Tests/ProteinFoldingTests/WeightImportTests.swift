@@ -160,7 +160,7 @@ struct WeightImportTests {
         arrays.removeAll { dropped.contains($0.0) }
         arrays.append((Self.root + "evoformer/template_embedding/single_template_embedding/embedding2d//weights", NumpyArray(Tensor.zeros([88, 64]))))
         try NumpyArchive.write(arrays, to: path)
-        let error = #expect(throws: AlphaFoldWeightsError.self) { try AlphaFoldWeights.load(path, into: model) }
+        let error = #expect(throws: FileError.self) { try AlphaFoldWeights.load(path, into: model) }
         #expect(dropped.allSatisfy { error?.description.contains($0) == true })
         #expect(error?.description.hasPrefix(path) == true && error?.description.contains("2 of the") == true)
 
@@ -174,7 +174,7 @@ struct WeightImportTests {
         arrays.removeAll { $0.0 == key }
         arrays.append((key, NumpyArray(Tensor.zeros([3, 128]))))
         try NumpyArchive.write(arrays, to: path)
-        let shapeError = #expect(throws: AlphaFoldWeightsError.self) { try AlphaFoldWeights.load(path, into: model) }
+        let shapeError = #expect(throws: FileError.self) { try AlphaFoldWeights.load(path, into: model) }
         #expect(shapeError?.description.contains("\(key) has shape [3, 128], expected [2, 128]") == true)
     }
 }

@@ -24,7 +24,7 @@ struct GenSLMRecipeTests {
         do {
             _ = try GenSLMSettings.load(from: broken)
             Issue.record("the unknown key must be refused")
-        } catch let error as RecipeError {
+        } catch let error as FileError {
             #expect(error.description.hasPrefix(broken))
             #expect(error.description.contains("unknown key 'check_val_every_n_steps'; did you mean 'check_val_every_n_epoch'?"))
         }
@@ -39,14 +39,16 @@ struct GenSLMRecipeTests {
             do {
                 _ = try GenSLMSettings.load(from: path)
                 Issue.record("expected an error for \(yaml)")
-            } catch let error as RecipeError {
+            } catch let error as FileError {
                 #expect(error.description.contains(expected), "\(error)")
             }
         }
         let base = "train_file: a.h5\nmodel_config_json: m.json\n"
-        try check(base + "learning_rte: 0.1\n", "unknown key 'learning_rte'; did you mean 'learning_rate'?")
-        try check("model_config_json: m.json\n", "missing required key 'train_file'")
-        try check(base + "batch_size: eight\n", "key 'batch_size' must be an integer")
+        try check(base + "learning_rte: 0.1\n", ".yaml:3: unknown key 'learning_rte'; did you mean 'learning_rate'?")
+        try check("model_config_json: m.json\n", "key 'train_file': is required")
+        try check(base + "batch_size: eight\n", ".yaml:3: key 'batch_size': must be an integer ≥ 1, got 'eight'")
+        try check(base + "warm_up_lr:\n  min_lr: low\n", ".yaml:4: key 'warm_up_lr.min_lr': must be a number, got 'low'")
+        try check(base + "learning_rate: \"1e-3\"\n", "key 'learning_rate': must be a number")
         try check(base + "warm_up_lr:\n  min_lr: 0.1\n  num_step: 5\n", "unknown key 'warm_up_lr.num_step'; did you mean 'num_steps'?")
         try check(base + "max_steps: 10\nwarm_up_lr: {min_lr: 0.0, num_steps: 5}\nlr_cosine_with_warmup: {num_warmup_steps: 2}\n", "exclusive")
         try check(base + "lr_cosine_with_warmup: {num_warmup_steps: 2}\n", "needs max_steps")
@@ -113,7 +115,7 @@ struct GenSLMRecipeTests {
         _ = try GenSLMTrainer(settings: fromWeights, runDirectory: directory.appendingPathComponent("run2").path) { initLines.append($0) }.run()
         #expect(initLines.contains { $0.contains("initial weights from") })
         fromWeights.loadCheckpoint = "model.pt"
-        #expect(throws: RecipeError.self) { _ = try GenSLMTrainer(settings: fromWeights, runDirectory: run).run() }
+        #expect(throws: FileError.self) { _ = try GenSLMTrainer(settings: fromWeights, runDirectory: run).run() }
 
         // Generation and embeddings from the trained checkpoint.
         let trained = try GenSLMTrainedModel.load(settings: longer, runDirectory: run)

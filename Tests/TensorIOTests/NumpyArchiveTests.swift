@@ -50,11 +50,11 @@ struct NumpyArchiveTests {
             #expect(try archive.array("b").shape == [2, 2] && archive.array("b").integers() == [1, 2, 3, 4])
             #expect(try archive.array("c").integers() == (0..<1000).map { $0 % 7 })
         }
-        let missing = try #require(throws: NumpyError.self) { try NumpyArchive(contentsOf: stored).array("d") }
+        let missing = try #require(throws: FileError.self) { try NumpyArchive(contentsOf: stored).array("d") }
         #expect(missing.description.contains("no array 'd'") && missing.file == stored)
         let text = scratch.appendingPathComponent("text.npz").path
         try "not a zip".write(toFile: text, atomically: true, encoding: .utf8)
-        let notZip = try #require(throws: NumpyError.self) { try NumpyArchive(contentsOf: text) }
+        let notZip = try #require(throws: FileError.self) { try NumpyArchive(contentsOf: text) }
         #expect(notZip.file == text && notZip.message.contains("not a zip archive"))
     }
 }

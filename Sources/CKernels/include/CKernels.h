@@ -5,17 +5,6 @@
 #define SCIZOO_CKERNELS_H
 #include <stddef.h>
 
-/// open(2)'s O_DIRECT (unaligned-free, page-cache-bypassing I/O for the NVMe tier).
-int scizoo_open_direct_flag(void);
-
-/// glibc's malloc_trim(0): returns freed heap pages to the system (memory measurements).
-int scizoo_release_free_memory(void);
-
-/// mremap(2) with MREMAP_MAYMOVE (variadic in glibc, so not callable from Swift): resizes an
-/// anonymous mapping keeping its pages (a shrink frees the tail; a growth faults in only the
-/// new part). NULL on failure.
-void *scizoo_remap(void *address, size_t old_length, size_t new_length);
-
 /// 1 when the AVX2+FMA paths are in use (the CPU has them and SCIZOO_NO_AVX2 is unset).
 int scizoo_kernels_use_avx2(void);
 

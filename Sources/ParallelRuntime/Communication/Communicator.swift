@@ -1,18 +1,19 @@
 // The communicator every distributed piece of SciZoo talks through: MPI under mpirun
 // (MPICommunicator) or N threads in one process (InProcessWorld) for deterministic tests.
-import CMPI
-
 /// How values combine in reductions.
 public enum ReduceOperation: Sendable { case sum, max, min }
 
+/// The element types a communicator carries (each implementation maps them to its own types).
+public enum CommunicatorElementKind: Sendable { case float32, float64, int32, int64 }
+
 /// Element types that travel through a communicator.
 public protocol CommunicatorElement: Numeric, Comparable, Sendable {
-    static var mpiType: MPI_Datatype { get }
+    static var communicatorKind: CommunicatorElementKind { get }
 }
-extension Float: CommunicatorElement { public static var mpiType: MPI_Datatype { scizoo_MPI_FLOAT() } }
-extension Double: CommunicatorElement { public static var mpiType: MPI_Datatype { scizoo_MPI_DOUBLE() } }
-extension Int32: CommunicatorElement { public static var mpiType: MPI_Datatype { scizoo_MPI_INT32() } }
-extension Int64: CommunicatorElement { public static var mpiType: MPI_Datatype { scizoo_MPI_INT64() } }
+extension Float: CommunicatorElement { public static var communicatorKind: CommunicatorElementKind { .float32 } }
+extension Double: CommunicatorElement { public static var communicatorKind: CommunicatorElementKind { .float64 } }
+extension Int32: CommunicatorElement { public static var communicatorKind: CommunicatorElementKind { .int32 } }
+extension Int64: CommunicatorElement { public static var communicatorKind: CommunicatorElementKind { .int64 } }
 
 /// A group of ranks and the collectives among them (MPI's semantics; every rank of the group
 /// calls every collective in the same order).

@@ -175,7 +175,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func startBroadcast<T: CommunicatorElement>(_ values: [T], root: Int) throws -> PendingOperation<[T]> {
         try start("MPI_Ibcast", send: [], receiveCount: values.count) { _, receive, request in
-            receive?.copyMemory(from: values, byteCount: values.count * MemoryLayout<T>.stride)
+            values.withUnsafeBytes { bytes in
+                if let base = bytes.baseAddress { receive?.copyMemory(from: base, byteCount: bytes.count) }
+            }
             return MPI_Ibcast(receive, Int32(values.count), T.mpiType, Int32(root), comm, request)
         }
     }
@@ -248,5 +250,17 @@ private final class RequestBuffers<T: CommunicatorElement> {
     deinit {
         send.deallocate()
         receive.deallocate()
+    }
+}
+
+extension CommunicatorElement {
+    /// MPI's datatype for this element type (kept inside the MPI implementation).
+    static var mpiType: MPI_Datatype {
+        switch communicatorKind {
+        case .float32: scizoo_MPI_FLOAT()
+        case .float64: scizoo_MPI_DOUBLE()
+        case .int32: scizoo_MPI_INT32()
+        case .int64: scizoo_MPI_INT64()
+        }
     }
 }

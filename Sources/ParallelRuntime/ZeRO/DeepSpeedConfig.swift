@@ -4,118 +4,18 @@
 // extra="forbid" rejects it), lenient with one warning for recognised blocks this runtime does not
 // act on, and the batch-size rule train = micro × accumulation × DP.
 import Foundation
+import TensorIO
+import TensorIO
 
-/// A configuration problem, naming the file and the key.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
-}
-
-/// A JSON value as written (so 1 and true and 1.0 stay distinguishable).
-public enum JSONValue: Decodable, Sendable, CustomStringConvertible {
-    case bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int.self) { self = .int(value) }
-        else if let value = try? container.decode(Double.self) { self = .double(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    public var description: String {
-        switch self {
-        case .bool(let value): "\(value)"
-        case .int(let value): "\(value)"
-        case .double(let value): "\(value)"
-        case .string(let value): "\"\(value)\""
-        case .array(let values): "[" + values.map(\.description).joined(separator: ", ") + "]"
-        case .object(let values): "{" + values.keys.sorted().map { "\"\($0)\": \(values[$0]!)" }.joined(separator: ", ") + "}"
-        case .null: "null"
-        }
-    }
-}
-
-/// One JSON object of the config, read key by key; `finish()` rejects the keys nobody asked for.
-struct ConfigSection {
-    let file: String
-    let path: String
-    let values: [String: JSONValue]
-    private(set) var known: [String] = []
-
-    init(file: String, path: String, values: [String: JSONValue]) {
-        self.file = file
-        self.path = path
-        self.values = values
-    }
-
-    private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
-    func error(_ key: String, _ expected: String) -> ConfigurationError {
-        ConfigurationError(file: file, message: "'\(name(key))' must be \(expected), got \(values[key].map(\.description) ?? "nothing")")
-    }
-
-    mutating func value(_ key: String) -> JSONValue? {
-        known.append(key)
-        if case .null = values[key] { return nil }
-        return values[key]
-    }
-    mutating func int(_ key: String, _ fallback: Int, minimum: Int = 0) throws -> Int {
-        guard let value = value(key) else { return fallback }
-        let number: Int
-        switch value {
-        case .int(let v): number = v
-        case .double(let v) where v == v.rounded() && Swift.abs(v) < 9.2e18: number = Int(v)  // 5e8 is an element count
-        default: throw error(key, "an integer")
-        }
-        guard number >= minimum else { throw error(key, "an integer ≥ \(minimum)") }
-        return number
-    }
-    mutating func optionalInt(_ key: String, minimum: Int = 1) throws -> Int? {
-        guard values[key] != nil, value(key) != nil else { known.append(key); return nil }
-        return try int(key, 0, minimum: minimum)
-    }
-    mutating func double(_ key: String, _ fallback: Double) throws -> Double {
-        switch value(key) {
-        case nil: return fallback
-        case .int(let v)?: return Double(v)
-        case .double(let v)?: return v
-        default: throw error(key, "a number")
-        }
-    }
-    mutating func bool(_ key: String, _ fallback: Bool) throws -> Bool {
-        switch value(key) {
-        case nil: return fallback
-        case .bool(let v)?: return v
-        default: throw error(key, "true or false")
-        }
-    }
+/// DeepSpeed's reading of a config key: its code default when the key is absent or null.
+extension RecipeSection {
+    mutating func int(_ key: String, _ fallback: Int, minimum: Int = 0) throws -> Int { try int(key, minimum: minimum) ?? fallback }
+    mutating func optionalInt(_ key: String, minimum: Int = 1) throws -> Int? { try int(key, minimum: minimum) }
+    mutating func double(_ key: String, _ fallback: Double) throws -> Double { try double(key) ?? fallback }
+    mutating func bool(_ key: String, _ fallback: Bool) throws -> Bool { try bool(key) ?? fallback }
     mutating func string(_ key: String, _ fallback: String?, oneOf allowed: [String]? = nil) throws -> String? {
-        switch value(key) {
-        case nil: return fallback
-        case .string(let v)?:
-            if let allowed, !allowed.contains(v.lowercased()) { throw error(key, "one of \(allowed.joined(separator: ", "))") }
-            return v
-        default: throw error(key, allowed.map { "one of \($0.joined(separator: ", "))" } ?? "a string")
-        }
-    }
-    mutating func section(_ key: String) throws -> ConfigSection? {
-        switch value(key) {
-        case nil: return nil
-        case .object(let v)?: return ConfigSection(file: file, path: name(key), values: v)
-        default: throw error(key, "an object")
-        }
-    }
-    /// Keys present but never asked for: an error naming the closest known key.
-    func finish(alsoAllowed: [String] = []) throws {
-        let allowed = known + alsoAllowed
-        for key in values.keys.sorted() where !allowed.contains(key) {
-            let suggestion = KeySuggestion.closest(to: key, in: allowed).map { "; did you mean '\($0)'?" } ?? ""
-            throw ConfigurationError(file: file, message: "unknown key '\(name(key))'\(suggestion)")
-        }
+        guard let allowed else { return try string(key) ?? fallback }
+        return try string(key, oneOf: allowed) ?? fallback
     }
 }
 
@@ -135,7 +35,7 @@ public struct OffloadSettings: Sendable, Equatable {
 
     init(bufferCount: Int) { self.bufferCount = bufferCount }
 
-    static func parse(_ section: inout ConfigSection, forParameters: Bool) throws -> OffloadSettings {
+    static func parse(_ section: inout RecipeSection, forParameters: Bool) throws -> OffloadSettings {
         var settings = OffloadSettings(bufferCount: forParameters ? 5 : 4)
         settings.device = Device(rawValue: try section.string("device", "none", oneOf: ["none", "cpu", "nvme"])!.lowercased())!
         settings.nvmePath = try section.string("nvme_path", nil)
@@ -152,7 +52,7 @@ public struct OffloadSettings: Sendable, Equatable {
         }
         try section.finish()
         if settings.device == .nvme && settings.nvmePath == nil {
-            throw ConfigurationError(file: section.file, message: "'\(section.path).nvme_path' is required when device is nvme")
+            throw section.problem("nvme_path", "is required when device is nvme")
         }
         return settings
     }
@@ -187,21 +87,27 @@ public struct ZeROSettings: Sendable, Equatable {
 
     public init() {}
 
-    static func parse(_ value: JSONValue?, file: String) throws -> ZeROSettings {
+    static func parse(_ root: inout RecipeSection) throws -> ZeROSettings {
         var settings = ZeROSettings()
-        switch value {
-        case nil, .null?: return settings
-        case .bool(let enabled)?: settings.stage = enabled ? 1 : 0; return settings  // DeepSpeed's legacy form
-        case .object(let values)?:
-            var s = ConfigSection(file: file, path: "zero_optimization", values: values)
+        if case .bool(let enabled)? = root.value("zero_optimization")?.value {  // DeepSpeed's legacy form
+            settings.stage = enabled ? 1 : 0
+            return settings
+        }
+        // A mapping, or the legacy true/false above; anything else is a type error naming both forms.
+        if let node = root.value("zero_optimization") {
+            guard case .mapping = node.value else { throw root.error("zero_optimization", expected: "a mapping or true/false") }
+        }
+        switch try root.section("zero_optimization") {
+        case nil: return settings
+        case var s?:
             settings.stage = try s.int("stage", 0)
-            guard (0...3).contains(settings.stage) else { throw s.error("stage", "0, 1, 2 or 3") }
+            guard (0...3).contains(settings.stage) else { throw s.error("stage", expected: "0, 1, 2 or 3") }
             settings.contiguousGradients = try s.bool("contiguous_gradients", true)
             settings.reduceScatter = try s.bool("reduce_scatter", true)
             settings.reduceBucketSize = try s.int("reduce_bucket_size", settings.reduceBucketSize, minimum: 1)
             settings.allgatherPartitions = try s.bool("allgather_partitions", true)
             settings.allgatherBucketSize = try s.int("allgather_bucket_size", settings.allgatherBucketSize, minimum: 1)
-            guard settings.allgatherBucketSize % 2 == 0 else { throw s.error("allgather_bucket_size", "a multiple of 2") }
+            guard settings.allgatherBucketSize % 2 == 0 else { throw s.error("allgather_bucket_size", expected: "a multiple of 2") }
             settings.overlapComm = try s.bool("overlap_comm", settings.stage == 3)
             settings.loadFromFP32Weights = try s.bool("load_from_fp32_weights", true)
             settings.elasticCheckpoint = try s.bool("elastic_checkpoint", false)
@@ -233,14 +139,12 @@ public struct ZeROSettings: Sendable, Equatable {
             _ = try s.bool("memory_efficient_linear", true)
             try s.finish()
             if settings.offloadParam.device != .none && settings.stage != 3 {
-                throw ConfigurationError(file: file, message: "'zero_optimization.offload_param' needs stage 3 (stage is \(settings.stage))")
+                throw s.problem("offload_param", "needs stage 3 (stage is \(settings.stage))")
             }
             if settings.offloadOptimizer.device != .none && settings.stage == 0 {
-                throw ConfigurationError(file: file, message: "'zero_optimization.offload_optimizer' needs stage 1, 2 or 3 (stage is 0)")
+                throw s.problem("offload_optimizer", "needs stage 1, 2 or 3 (stage is 0)")
             }
             return settings
-        default:
-            throw ConfigurationError(file: file, message: "'zero_optimization' must be an object or true/false, got \(value!)")
         }
     }
 }
@@ -294,18 +198,13 @@ public struct DeepSpeedConfig: Sendable {
     /// Reads `path`; `dataParallelSize` completes the batch triple.
     public static func load(path: String, dataParallelSize: Int) throws -> DeepSpeedConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(file: path, message: "cannot read the DeepSpeed config")
+            throw FileError(file: path, message: "cannot read the DeepSpeed config")
         }
         return try parse(data, file: path, dataParallelSize: dataParallelSize)
     }
 
     public static func parse(_ data: Data, file: String, dataParallelSize: Int) throws -> DeepSpeedConfig {
-        let root: JSONValue
-        do { root = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw ConfigurationError(file: file, message: "not valid JSON (\(error))")
-        }
-        guard case .object(let values) = root else { throw ConfigurationError(file: file, message: "expected a JSON object") }
-        var s = ConfigSection(file: file, path: "", values: values)
+        var s = try RecipeSection.parse(String(decoding: data, as: UTF8.self), file: file, expecting: "a JSON object of DeepSpeed settings")
         var config = DeepSpeedConfig(trainBatchSize: 0, microBatchPerRank: 0, gradientAccumulationSteps: 0, file: file)
 
         // Batch triple: train = micro × accumulation × DP; any two determine the third.
@@ -315,45 +214,45 @@ public struct DeepSpeedConfig: Sendable {
         switch (train, micro, accumulation) {
         case let (t?, m?, a?):
             guard t == m * a * dp else {
-                throw ConfigurationError(file: file, message: "train_batch_size \(t) must equal train_micro_batch_size_per_gpu \(m) × "
+                throw FileError(file: file, message: "train_batch_size \(t) must equal train_micro_batch_size_per_gpu \(m) × "
                                          + "gradient_accumulation_steps \(a) × \(dp) data-parallel rank(s) = \(m * a * dp)")
             }
             (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (t, m, a)
         case let (t?, m?, nil):
             guard t % (m * dp) == 0 else {
-                throw ConfigurationError(file: file, message: "train_batch_size \(t) is not a multiple of train_micro_batch_size_per_gpu \(m) × \(dp) data-parallel rank(s)")
+                throw FileError(file: file, message: "train_batch_size \(t) is not a multiple of train_micro_batch_size_per_gpu \(m) × \(dp) data-parallel rank(s)")
             }
             (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (t, m, t / (m * dp))
         case let (t?, nil, a?):
             guard t % (a * dp) == 0 else {
-                throw ConfigurationError(file: file, message: "train_batch_size \(t) is not a multiple of gradient_accumulation_steps \(a) × \(dp) data-parallel rank(s)")
+                throw FileError(file: file, message: "train_batch_size \(t) is not a multiple of gradient_accumulation_steps \(a) × \(dp) data-parallel rank(s)")
             }
             (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (t, t / (a * dp), a)
         case let (nil, m?, a?): (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (m * a * dp, m, a)
         case let (t?, nil, nil):
             guard t % dp == 0 else {
-                throw ConfigurationError(file: file, message: "train_batch_size \(t) does not split over \(dp) data-parallel rank(s)")
+                throw FileError(file: file, message: "train_batch_size \(t) does not split over \(dp) data-parallel rank(s)")
             }
             (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (t, t / dp, 1)
         case let (nil, m?, nil): (config.trainBatchSize, config.microBatchPerRank, config.gradientAccumulationSteps) = (m * dp, m, 1)
         default:
-            throw ConfigurationError(file: file, message: "give train_batch_size or train_micro_batch_size_per_gpu (with or without gradient_accumulation_steps)")
+            throw FileError(file: file, message: "give train_batch_size or train_micro_batch_size_per_gpu (with or without gradient_accumulation_steps)")
         }
 
         if var optimizer = try s.section("optimizer") {
             let type = try optimizer.string("type", nil)
-            guard let type else { throw optimizer.error("type", "an optimizer name (Adam, AdamW)") }
+            guard let type else { throw optimizer.error("type", expected: "an optimizer name (Adam, AdamW)") }
             guard ["adam", "adamw"].contains(type.lowercased()) else {
-                throw optimizer.error("type", "Adam or AdamW (the optimisers this runtime implements)")
+                throw optimizer.error("type", expected: "Adam or AdamW (the optimisers this runtime implements)")
             }
             config.optimizerType = type
             if var parameters = try optimizer.section("params") {
                 config.learningRate = try parameters.double("lr", 1e-3)
-                if case .array(let betas)? = parameters.value("betas"), betas.count == 2,
+                if case .list(let betas)? = parameters.value("betas")?.value, betas.count == 2,
                    let b1 = betas[0].number, let b2 = betas[1].number {
                     config.betas = (b1, b2)
-                } else if parameters.values["betas"] != nil {
-                    throw parameters.error("betas", "two numbers")
+                } else if parameters.contains("betas") {
+                    throw parameters.error("betas", expected: "two numbers")
                 }
                 config.epsilon = try parameters.double("eps", 1e-8)
                 config.weightDecay = try parameters.double("weight_decay", 0)
@@ -369,7 +268,7 @@ public struct DeepSpeedConfig: Sendable {
         if var scheduler = try s.section("scheduler") {
             config.schedulerType = try scheduler.string("type", nil, oneOf: ["warmuplr", "warmupdecaylr", "warmupcosinelr", "onecycle", "lrrangetest"])
             if var parameters = try scheduler.section("params") {
-                for key in parameters.values.keys.sorted() {
+                for key in parameters.keys.sorted() {
                     if key == "warmup_type" { _ = try parameters.string(key, nil, oneOf: ["log", "linear"]); continue }
                     config.schedulerParameters[key] = try parameters.double(key, 0)
                 }
@@ -390,7 +289,7 @@ public struct DeepSpeedConfig: Sendable {
         if config.precision != "fp32" {
             config.warnings.append("\(config.precision) requested: SciZoo's CPU kernels compute and keep model states in float32")
         }
-        config.zero = try ZeROSettings.parse(s.value("zero_optimization"), file: file)
+        config.zero = try ZeROSettings.parse(&s)
         if var aio = try s.section("aio") {
             config.aio.blockSize = try aio.int("block_size", config.aio.blockSize, minimum: 512)
             config.aio.queueDepth = try aio.int("queue_depth", config.aio.queueDepth, minimum: 1)
@@ -404,8 +303,8 @@ public struct DeepSpeedConfig: Sendable {
         config.sequenceParallelSize = try s.optionalInt("sequence_parallel_size")
         config.dataParallelSize = try s.optionalInt("data_parallel_size")
         config.stepsPerPrint = try s.optionalInt("steps_per_print")
-        let present = ignoredBlocks.filter { values[$0] != nil }
-        for key in present { _ = s.value(key) }
+        let present = ignoredBlocks.filter { s.contains($0) }
+        s.accept(present)
         try s.finish()
         if !present.isEmpty { config.warnings.append("accepted but not acted on by this runtime: \(present.joined(separator: ", "))") }
         return config
@@ -425,9 +324,9 @@ public struct DeepSpeedConfig: Sendable {
     }
 }
 
-extension JSONValue {
+extension RecipeNode {
     var number: Double? {
-        switch self {
+        switch value {
         case .int(let v): Double(v)
         case .double(let v): v
         default: nil

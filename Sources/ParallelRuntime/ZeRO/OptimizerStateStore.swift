@@ -3,7 +3,7 @@
 // is the same RAM, booked as offloaded), or in files under nvme_path (ZeRO-Infinity's NVMe tier),
 // moved in sub-groups of at most sub_group_size elements through a small pool of aligned buffers:
 // the next sub-group is read and the previous one written while this one is updated.
-import CKernels
+import COSShims
 import Dispatch
 import Kernels
 import Foundation
@@ -11,6 +11,7 @@ import TensorCore
 
 #if canImport(Glibc)
 import Glibc
+import TensorIO
 #endif
 
 /// Adam's moments of one rank's partition, visited sub-group by sub-group.
@@ -95,11 +96,11 @@ final class SwapFile {
         var fd: Int32 = wanted ? open(path, O_RDWR | O_CREAT | O_TRUNC | scizoo_open_direct_flag(), 0o600) : -1
         direct = fd >= 0
         if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600) }  // tmpfs and some overlays refuse O_DIRECT
-        guard fd >= 0 else { throw ConfigurationError(file: path, message: "cannot create the swap file (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw FileError(file: path, message: "cannot create the swap file (\(String(cString: strerror(errno))))") }
         descriptor = fd
         guard ftruncate(fd, off_t(bytes)) == 0 else {
             close(fd)
-            throw ConfigurationError(file: path, message: "cannot size the swap file to \(bytes) bytes (\(String(cString: strerror(errno))))")
+            throw FileError(file: path, message: "cannot size the swap file to \(bytes) bytes (\(String(cString: strerror(errno))))")
         }
     }
 
@@ -109,7 +110,7 @@ final class SwapFile {
         var done = 0
         while done < bytes {
             let n = pread(descriptor, buffer + done, bytes - done, off_t(offset + done))
-            guard n > 0 else { throw ConfigurationError(file: path, message: "read of \(bytes) bytes at \(offset) failed (\(n < 0 ? String(cString: strerror(errno)) : "end of file"))") }
+            guard n > 0 else { throw FileError(file: path, message: "read of \(bytes) bytes at \(offset) failed (\(n < 0 ? String(cString: strerror(errno)) : "end of file"))") }
             done += n
         }
     }
@@ -118,7 +119,7 @@ final class SwapFile {
         var done = 0
         while done < bytes {
             let n = pwrite(descriptor, buffer + done, bytes - done, off_t(offset + done))
-            guard n > 0 else { throw ConfigurationError(file: path, message: "write of \(bytes) bytes at \(offset) failed (\(String(cString: strerror(errno))))") }
+            guard n > 0 else { throw FileError(file: path, message: "write of \(bytes) bytes at \(offset) failed (\(String(cString: strerror(errno))))") }
             done += n
         }
     }

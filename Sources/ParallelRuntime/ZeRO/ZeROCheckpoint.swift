@@ -75,7 +75,7 @@ public enum ZeROCheckpoint {
 
         public init(directory: String, tag: String? = nil) throws {
             guard let tag = tag ?? ZeROCheckpoint.latestTag(in: directory) else {
-                throw CheckpointError(file: directory, message: "no 'latest' file: no complete ZeRO checkpoint here")
+                throw FileError(file: directory, message: "no 'latest' file: no complete ZeRO checkpoint here")
             }
             let folder = directory + "/" + tag
             self.folder = folder
@@ -83,11 +83,11 @@ public enum ZeROCheckpoint {
             let shardNames = entries.filter { $0.hasPrefix(filePrefix) && $0.hasSuffix(".h5") }.sorted()
             guard let first = shardNames.first, let ofRange = first.range(of: "_of_"),
                   let ranks = Int(first[ofRange.upperBound...].dropLast(3)) else {
-                throw CheckpointError(file: folder, message: "no ZeRO shard files (\(filePrefix)<r>_of_<N>.h5)")
+                throw FileError(file: folder, message: "no ZeRO shard files (\(filePrefix)<r>_of_<N>.h5)")
             }
             let expected = (0..<ranks).map { "\(filePrefix)\($0)_of_\(ranks).h5" }
             guard Set(shardNames).isSuperset(of: expected) else {
-                throw CheckpointError(file: folder, message: "expected \(ranks) shard files, found \(shardNames)")
+                throw FileError(file: folder, message: "expected \(ranks) shard files, found \(shardNames)")
             }
             let opened = try expected.map { try HDF5File(path: folder + "/" + $0) }
             files = opened
@@ -109,7 +109,7 @@ public enum ZeROCheckpoint {
                 guard root.contains(name) else { continue }
                 let group = try root.group(name)
                 if shape == nil {
-                    guard case .ints(let stored) = try group.attribute("shape") else { throw CheckpointError(file: folder, message: "\(name): no shape") }
+                    guard case .ints(let stored) = try group.attribute("shape") else { throw FileError(file: folder, message: "\(name): no shape") }
                     shape = stored.map(Int.init)
                     let count = shape!.reduce(1, *)
                     values = [Float](repeating: 0, count: count)
@@ -122,9 +122,9 @@ public enum ZeROCheckpoint {
                 for k in piece.indices { values[start + k] = piece[k]; m[start + k] = pieceM[k]; v[start + k] = pieceV[k] }
                 covered += piece.count
             }
-            guard let shape else { throw CheckpointError(file: folder, message: "parameter \(name) is in no shard") }
+            guard let shape else { throw FileError(file: folder, message: "parameter \(name) is in no shard") }
             guard covered == values.count else {
-                throw CheckpointError(file: folder, message: "parameter \(name): shards cover \(covered) of \(values.count) elements")
+                throw FileError(file: folder, message: "parameter \(name): shards cover \(covered) of \(values.count) elements")
             }
             return (shape, values, m, v)
         }
@@ -137,13 +137,13 @@ public enum ZeROCheckpoint {
         let stored = Set(shards.names)
         let missing = zero.parameters.map(\.0).filter { !stored.contains($0) }
         guard missing.isEmpty else {
-            throw CheckpointError(file: shards.folder, message: "parameters missing from the checkpoint: \(missing.joined(separator: ", "))")
+            throw FileError(file: shards.folder, message: "parameters missing from the checkpoint: \(missing.joined(separator: ", "))")
         }
         var m = [Float](repeating: 0, count: zero.layout.partitionSize), v = m
         for (index, (name, parameter)) in zero.parameters.enumerated() {
             let whole = try shards.parameter(name)
             guard whole.shape == parameter.shape else {
-                throw CheckpointError(file: shards.folder, message: "\(name): checkpoint shape \(whole.shape), model \(parameter.shape)")
+                throw FileError(file: shards.folder, message: "\(name): checkpoint shape \(whole.shape), model \(parameter.shape)")
             }
             try zero.restore(parameter: index, values: whole.values)
             if let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: zero.partitionRank) {
@@ -163,7 +163,7 @@ public enum ZeROCheckpoint {
         for (index, (name, _)) in zero.parameters.enumerated() {
             guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: zero.partitionRank) else { continue }
             guard let first = state[name + ".exp_avg"], let second = state[name + ".exp_avg_sq"] else {
-                throw CheckpointError(file: file, message: "no optimiser state for \(name) (exp_avg, exp_avg_sq)")
+                throw FileError(file: file, message: "no optimiser state for \(name) (exp_avg, exp_avg_sq)")
             }
             let mValues = first.scalars(as: Float.self), vValues = second.scalars(as: Float.self)
             for (k, element) in range.enumerated() { m[offset + k] = mValues[element]; v[offset + k] = vValues[element] }

@@ -10,6 +10,7 @@ import Foundation
 import Kernels
 import NeuralNetworks
 import TensorCore
+import TensorIO
 
 /// Adam's hyper-parameters (PyTorch's semantics; `decoupled` is AdamW).
 public struct AdamSettings: Sendable {
@@ -101,7 +102,7 @@ public final class ZeROOptimizer {
     public init(_ parameters: [(String, Parameter)], settings: ZeROSettings, adam: AdamSettings, groups: ProcessGroups,
                 gradientClipping: Double = 0) throws {
         for (path, parameter) in parameters where parameter.value.dtype != .float32 {
-            throw ConfigurationError(file: "zero_optimization", message: "parameter \(path) is \(parameter.value.dtype); ZeRO keeps float32 model states")
+            throw FileError(file: "zero_optimization", message: "parameter \(path) is \(parameter.value.dtype); ZeRO keeps float32 model states")
         }
         stage = settings.stage
         self.parameters = parameters
@@ -149,7 +150,7 @@ public final class ZeROOptimizer {
     private func checkBudget() throws {
         guard let budget = settings.memoryBudget, residentModelStateBytes > budget else { return }
         func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        throw ConfigurationError(file: "zero_optimization", message: "stage \(stage) keeps \(mib(residentModelStateBytes)) of model states in memory "
+        throw FileError(file: "zero_optimization", message: "stage \(stage) keeps \(mib(residentModelStateBytes)) of model states in memory "
             + "on this rank, over the memory budget of \(mib(budget)); use stage 3 with offload_param and offload_optimizer on nvme "
             + "(or more ranks)")
     }

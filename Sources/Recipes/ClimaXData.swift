@@ -1,0 +1,122 @@
+// What a ClimaX fine-tuning run reads and writes besides the loop: the data checked against the
+// recipe, the checkpoint record (enough to rebuild the model, forecast and resume), and the test of
+// the best checkpoint against persistence and climatology.
+import ClimateForecasting
+import Foundation
+import ParallelRuntime
+import TensorIO
+
+/// What a checkpoint records besides tensors: enough to rebuild the model and to resume.
+public struct ClimaXCheckpointInfo: Codable, Sendable {
+    public var net: ClimaXConfiguration
+    public var variables: [String]
+    public var outVariables: [String]
+    public var leadHours: Int
+    public var region: String?
+    public var step: Int
+    public var epoch: Int
+    /// Batches of `epoch` already trained.
+    public var batchesInEpoch: Int
+    public var bestScore: Double?
+    public var checksWithoutImprovement: Int
+    /// The dropout generator's counter (the same on every rank).
+    public var dropoutOffset: UInt64 = 0
+    /// The training statistics the model's inputs and outputs were normalised with (so forecasts
+    /// can be made from files that carry none).
+    public var mean: [String: Double] = [:]
+    public var std: [String: Double] = [:]
+    public var recipe: String
+
+    public func encoded() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public static func decode(_ text: String, file: String) throws -> ClimaXCheckpointInfo {
+        do { return try JSONDecoder().decode(ClimaXCheckpointInfo.self, from: Data(text.utf8)) } catch {
+            throw FileError(file: file, message: "not a ClimaX checkpoint of scizoo climax-finetune (\(error))")
+        }
+    }
+}
+
+/// The training and validation splits, checked against the recipe.
+struct ClimaXData {
+    let train: ForecastDataset, validation: ForecastDataset
+    let region: PatchRegion?
+    /// Latitudes of the grid rows the loss covers.
+    let latitudes: [Double]
+    let settings: ClimaXSettings
+
+    init(settings s: ClimaXSettings, log: (String) -> Void) throws {
+        settings = s
+        let root = s.resolve(s.rootDir)
+        train = try ForecastDataset(directory: root + "/train", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
+        validation = try ForecastDataset(directory: root + "/val", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
+        guard [train.height, train.width] == s.net.imageSize else {
+            throw FileError(file: train.files[0], message: "grid is \(train.height)×\(train.width) but model.net.init_args.img_size is \(s.net.imageSize)")
+        }
+        if let step = train.shards[0].hoursPerStep, Int(step) != s.hoursEachStep {
+            throw FileError(file: train.files[0], message: "frames are \(step) h apart but data.hrs_each_step is \(s.hoursEachStep)")
+        }
+        let (latitudes, longitudes, patchSize) = (train.latitudes, train.longitudes, s.net.patchSize)
+        region = try s.region.map { try ClimateRegions.patches(region: $0, latitudes: latitudes, longitudes: longitudes, patchSize: patchSize) }
+        self.latitudes = (region?.rows ?? 0..<train.height).map { latitudes[$0] }
+        for key in s.ignoredKeys { log("note: accepted but not used on this runtime: \(key)") }
+        for warning in ClimateVariables.unitWarnings(means: train.shards[0].mean) { log("note: \(train.files[0]): \(warning)") }
+    }
+
+    /// The line that opens the run.
+    func describe(_ model: ClimaX, batchesPerEpoch: Int, ranks: Int, totalSteps: Int) -> String {
+        let s = settings
+        return "ClimaX embed \(s.net.embedDim), depth \(s.net.depth), \(s.net.numHeads) heads, patch \(s.net.patchSize): \(model.parameterCount) parameters; "
+            + "\(s.variables.count) inputs → \(s.outVariables.count) outputs at \(s.leadHours) h; \(train.pairs.count) training pairs, "
+            + "\(batchesPerEpoch) batches of \(s.batchSize) per epoch on each of \(ranks) rank(s); \(totalSteps) steps; ZeRO stage \(s.zeroStage)"
+            + (s.offloadOptimizer ? ", optimizer state on the host" : "") + (s.offloadParameters ? ", parameter shards on the host" : "")
+            + (region.map { ", region \(s.region!) (\($0.rows.count)×\($0.columns.count) cells)" } ?? "")
+    }
+}
+
+/// The test split scored with the best checkpoint, as upstream's trainer.test(ckpt_path="best").
+enum ClimaXTest {
+    static func run(settings s: ClimaXSettings, checkpoint: String, runDirectory: String, region: PatchRegion?, groups: ProcessGroups,
+                    step: Int, log: (String) -> Void) throws -> [String: Double] {
+        let testDirectory = s.resolve(s.rootDir) + "/test"
+        guard FileManager.default.fileExists(atPath: testDirectory) else { return [:] }
+        try groups.world.barrier()
+        // A fresh, whole model (under ZeRO stage 3 the trained one holds only shards).
+        let tested = ClimaX(s.net)
+        try tested.loadStateDict(try Checkpoint.read(from: checkpoint).parameters)
+        let data = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
+        let ranks = groups.dataParallelSize
+        let batches = data.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: groups.dataParallelRank, ranks: ranks, dropLast: false)
+        let scores = try ForecastEvaluation.evaluate(tested, data: data, batches: batches, region: region,
+                                                     combine: { ranks > 1 ? try groups.dataParallel.allReduce($0, .sum) : $0 })
+        let test = scores.logEntries(split: "test", leadHours: s.leadHours, variables: s.outVariables)
+        log(ClimaXTrainer.testTable(scores, variables: s.outVariables, leadHours: s.leadHours, samples: data.pairs.count))
+        if groups.world.rank == 0 {
+            let metrics = try MetricsFile(appendingTo: runDirectory + "/metrics.jsonl", writes: true)
+            metrics.record(test.merging(["step": Double(step)]) { a, _ in a })
+            let json = try JSONSerialization.data(withJSONObject: test, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+            try json.write(to: URL(fileURLWithPath: runDirectory + "/test_scores.json"), options: .atomic)
+        }
+        return test
+    }
+}
+
+extension ClimaXTrainer {
+    /// The test table: model, persistence and climatology per variable, RMSE in both conventions and ACC.
+    public static func testTable(_ scores: ForecastScores, variables: [String], leadHours: Int, samples: Int) -> String {
+        var lines = ["test split, \(samples) forecasts at \(leadHours) h; latitude-weighted RMSE (ClimaX per-sample mean | WeatherBench global) and ACC:",
+                     "variable                     model                          persistence                    climatology"]
+        for name in variables {
+            func cell(_ a: ClimateScoreAccumulator?) -> String {
+                guard let a else { return "" }
+                return String(format: "%9.4g | %9.4g  %6.3f", a.rmse(.perSample), a.rmse(.global), a.acc).padding(toLength: 31, withPad: " ", startingAt: 0)
+            }
+            lines.append(name.padding(toLength: 29, withPad: " ", startingAt: 0) + cell(scores.model[name]) + cell(scores.persistence[name])
+                         + String(format: "%9.4g | %9.4g", scores.climatology[name]!.rmse(.perSample), scores.climatology[name]!.rmse(.global)))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,77 @@
+// What a GenSLM training run reads, checked against the recipe before any work: the model
+// configuration, the tokenizer, the tokenised splits and the weights to start from.
+import Foundation
+import GenomeLM
+import NeuralNetworks
+import ParallelRuntime
+import TensorCore
+import TensorIO
+
+struct GenSLMData {
+    /// Micro-batch per rank and micro-batches per step: the recipe's, or the DeepSpeed config's batch triple.
+    private(set) var batchSize: Int, accumulation: Int
+    let configuration: GPTNeoXConfiguration
+    let train: GenomeBatchReader
+    let validation: GenomeBatchReader?
+
+    init(settings s: GenSLMSettings, log: (String) -> Void) throws {
+        (batchSize, accumulation) = (s.batchSize, s.accumulateGradBatches)
+        configuration = try GPTNeoXConfiguration.load(from: s.resolve(s.modelConfigJSON))
+        if let tokenizerFile = s.tokenizerFile {
+            let tokenizer = try CodonTokenizer.load(from: s.resolve(tokenizerFile))
+            guard tokenizer.vocabularySize <= configuration.vocabSize else {
+                throw FileError(file: s.resolve(s.modelConfigJSON),
+                                  message: "vocab_size \(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
+            }
+        }
+        train = try GenomeBatchReader(path: s.resolve(s.trainFile))
+        validation = try s.valFile.map { try GenomeBatchReader(path: s.resolve($0)) }
+        guard train.blockSize >= s.blockSize else {
+            throw FileError(file: s.resolve(s.trainFile), message: "rows hold \(train.blockSize) tokens, fewer than block_size \(s.blockSize)")
+        }
+        guard s.blockSize <= configuration.maxPositionEmbeddings else {
+            throw FileError(file: s.resolve(s.modelConfigJSON),
+                              message: "block_size \(s.blockSize) exceeds max_position_embeddings \(configuration.maxPositionEmbeddings)")
+        }
+        if let initial = s.loadCheckpoint, !initial.hasSuffix(".safetensors") {
+            throw FileError(file: s.resolve(initial), message: "load_pt_checkpoint: SciZoo reads Hugging Face .safetensors weights, "
+                              + "not PyTorch pickles; convert with safetensors.torch.save_file(state_dict, 'model.safetensors')")
+        }
+        if !s.ignoredKeys.isEmpty { log("note: accepted but not used on this runtime: \(s.ignoredKeys.joined(separator: ", "))") }
+    }
+
+    /// ZeRO settings and gradient clipping from deepspeed_cfg_file (DeepSpeed's JSON) or GenSLM's
+    /// deepspeed_stage / offload keys; the DeepSpeed batch triple replaces batch_size and
+    /// accumulate_grad_batches.
+    mutating func optimization(settings s: GenSLMSettings, dataParallelSize: Int, log: (String) -> Void) throws -> (ZeROSettings, Double) {
+        guard let file = s.deepSpeedConfigFile else { return (s.zero, s.gradientClipValue) }
+        let deepSpeed = try DeepSpeedConfig.load(path: s.resolve(file), dataParallelSize: dataParallelSize)
+        var zero = deepSpeed.zero
+        zero.memoryBudget = deepSpeed.zero.memoryBudget ?? s.zero.memoryBudget
+        (batchSize, accumulation) = (deepSpeed.microBatchPerRank, deepSpeed.gradientAccumulationSteps)
+        for warning in deepSpeed.warnings { log("note: \(s.resolve(file)): \(warning)") }
+        log("DeepSpeed config \(s.resolve(file)): \(deepSpeed.effectiveDescription)")
+        return (zero, deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue)
+    }
+
+    /// Token ids and attention mask of `indices`, cut to `blockSize` tokens.
+    static func rows(_ reader: GenomeBatchReader, _ indices: [Int], blockSize: Int) throws -> (Tensor, Tensor) {
+        let batch = try reader.batch(indices)
+        guard reader.blockSize > blockSize else { return batch }
+        return (batch.inputIDs.sliced(axis: 1, 0, blockSize).contiguous(), batch.attentionMask.sliced(axis: 1, 0, blockSize).contiguous())
+    }
+}
+
+extension GenSLMSettings {
+    /// The learning rate at `step`: GenSLM's warm_up_lr or lr_cosine_with_warmup schedule, or the plateau scheduler's rate.
+    func learningRate(at step: Int, totalSteps: Int, plateau: ReduceLROnPlateau?) -> Double {
+        if let warm = warmUpLR {
+            return WarmupLR(minimum: warm.minLR, maximum: learningRate, warmupSteps: warm.numSteps, type: .linear).learningRate(at: step)
+        }
+        if let cosine = cosineWithWarmup {
+            return CosineWithWarmup(baseRate: learningRate, warmupSteps: cosine.numWarmupSteps, totalSteps: totalSteps,
+                                    cycles: cosine.numCycles).learningRate(at: step)
+        }
+        return plateau?.rate ?? learningRate
+    }
+}

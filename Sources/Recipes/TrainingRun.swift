@@ -1,0 +1,321 @@
+// One training loop for every domain. A domain describes its run as a `TrainingTask` (the model,
+// its batches, the loss of one micro-batch, validation, what a checkpoint records); TrainingRun
+// owns what every run repeats: process groups and the model broadcast, the ZeRO optimiser, resume
+// from shards or a consolidated file, gradient accumulation weighted by label counts across
+// data-parallel ranks, the learning-rate schedule, validation cadence with early stopping,
+// checkpoints (last, best, pruned shards), metrics.jsonl and the progress/ETA line.
+import Foundation
+import NeuralNetworks
+import ParallelRuntime
+import TensorCore
+import TensorIO
+
+/// One micro-batch's loss: `loss` is the mean over its `labels` labelled targets (tokens,
+/// samples, atoms); `items` counts what the throughput reports (tokens, samples).
+public struct MicroBatchLoss {
+    public var loss: Tensor
+    public var labels: Double
+    public var items: Double
+
+    public init(loss: Tensor, labels: Double, items: Double) {
+        self.loss = loss
+        self.labels = labels
+        self.items = items
+    }
+}
+
+/// A validation's outcome: the entries for metrics.jsonl, the monitored score (lower is better)
+/// and the line to log once the run knows whether the score improved.
+public struct Evaluation {
+    public var entries: [String: Double]
+    public var score: Double
+    public var line: (_ improved: Bool) -> String
+
+    public init(entries: [String: Double], score: Double, line: @escaping (_ improved: Bool) -> String) {
+        self.entries = entries
+        self.score = score
+        self.line = line
+    }
+}
+
+/// Where a run stands: what a checkpoint must restore for the run to continue bit for bit.
+public struct TrainingProgress: Sendable, Equatable {
+    public var step = 0
+    public var epoch = 0
+    /// Micro-batches of `epoch` already consumed.
+    public var batchesInEpoch = 0
+    public var bestScore: Double?
+    public var checksWithoutImprovement = 0
+
+    public init(step: Int = 0, epoch: Int = 0, batchesInEpoch: Int = 0, bestScore: Double? = nil, checksWithoutImprovement: Int = 0) {
+        (self.step, self.epoch, self.batchesInEpoch) = (step, epoch, batchesInEpoch)
+        (self.bestScore, self.checksWithoutImprovement) = (bestScore, checksWithoutImprovement)
+    }
+}
+
+/// How a task wants to be trained, decided once its data and model are known.
+public struct TrainingPlan {
+    public var totalSteps: Int
+    /// Micro-batches per optimiser step.
+    public var accumulation = 1
+    /// Also stop after this many epochs (Lightning's max_epochs).
+    public var maxEpochs: Int?
+    public var zero = ZeROSettings()
+    public var adam: AdamSettings
+    public var gradientClipping = 0.0
+    /// Validate every this many steps (0: at the end of every epoch), and at the end.
+    public var validateEvery: Int
+    /// Save every this many steps (nil: only after validations and at the end).
+    public var checkpointEvery: Int?
+    /// Save after every validation, and copy to best.h5 when the score improved.
+    public var checkpointAfterValidation = false
+    /// Stop once this many validations in a row did not improve (Lightning's EarlyStopping).
+    public var patience: Int?
+    public var checkpointDirectory: String
+    public var logEvery: Int
+    /// metrics.jsonl key of the training loss, and the throughput's key and unit.
+    public var lossKey = "train/loss"
+    /// The validation entry whose improvement early stopping and best.h5 follow.
+    public var monitorKey = "val/loss"
+    public var throughputKey = "samples_per_second", throughputUnit = "samples/s"
+    /// The line that opens the run (model, data, parallel layout).
+    public var description: String
+
+    public init(totalSteps: Int, adam: AdamSettings, validateEvery: Int, checkpointDirectory: String, logEvery: Int, description: String) {
+        self.totalSteps = totalSteps
+        self.adam = adam
+        self.validateEvery = validateEvery
+        self.checkpointDirectory = checkpointDirectory
+        self.logEvery = logEvery
+        self.description = description
+    }
+}
+
+/// What a domain implements to be trained by `TrainingRun`.
+public protocol TrainingTask: AnyObject {
+    associatedtype Batch
+
+    /// The model being trained (valid after `prepare`).
+    var model: Module { get }
+    /// Loads the data, builds the model (with any weights to start from) and plans the run.
+    func prepare(groups: ProcessGroups, log: @escaping (String) -> Void) throws -> TrainingPlan
+    /// Installs the optimiser's parameter hooks (ZeRO stage 3 gathers parameters through them).
+    func install(hooks: (any ModuleHooks)?)
+    /// This rank's micro-batches of `epoch`, in order.
+    func batches(epoch: Int) throws -> [Batch]
+    /// The loss of one micro-batch (the model in training mode).
+    func loss(_ batch: Batch) throws -> MicroBatchLoss
+    func learningRate(at step: Int) -> Double
+    /// Validation after `step` (nil: the task has no validation data).
+    func evaluate(step: Int) throws -> Evaluation?
+    /// The checkpoint's client record (JSON) at `progress`, and the progress read back from one.
+    func checkpointRecord(_ progress: TrainingProgress) -> String
+    func restore(record: String, step: Int, file: String) throws -> TrainingProgress
+    /// Extra metrics entries and log text for the step just taken (`gradientNorm`: before clipping).
+    func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String)
+}
+
+extension TrainingTask {
+    public func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String) { ([:], "") }
+}
+
+/// What a finished run did.
+public struct TrainingOutcome {
+    public var steps: Int
+    public var lastLoss: Double
+    public var lastValidation: Double?
+    public var bestValidation: Double?
+    public var stoppedEarly: Bool
+    /// Throughput over this process's steps, in the plan's unit.
+    public var throughput: Double
+    public var trainLosses: [(Int, Double)]
+    public var validationScores: [(Int, Double)]
+    public var lastCheckpoint: String
+    public var bestCheckpoint: String
+    public var metrics: String
+}
+
+public final class TrainingRun<Task: TrainingTask> {
+    public let task: Task
+    public let runDirectory: String
+    /// The job's process groups under mpirun (nil: one process).
+    public let groups: ProcessGroups?
+    let showsProgress: Bool
+    let log: (String) -> Void
+
+    public init(task: Task, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
+                log: @escaping (String) -> Void = { print($0) }) {
+        self.task = task
+        self.runDirectory = runDirectory
+        self.groups = groups
+        self.showsProgress = showsProgress
+        self.log = log
+    }
+
+    /// Trains to the plan's end (or `stopAtStep`, leaving a checkpoint to `resume` from).
+    public func run(resume: Bool = false, stopAtStep: Int? = nil) throws -> TrainingOutcome {
+        let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
+        let isPrimary = groups.world.rank == 0, ranks = groups.dataParallelSize
+        let plan = try task.prepare(groups: groups, log: log)
+        let model = task.model
+        let parameters = model.namedParameters()
+        if groups.world.size > 1 { try DataParallel.broadcastParameters(parameters, over: groups.world) }
+
+        let directory = plan.checkpointDirectory
+        let lastPath = directory + "/last.h5", bestPath = directory + "/best.h5", shardDirectory = directory + "/zero"
+        // A consolidated checkpoint (another world or stage) is loaded before the optimiser partitions the model.
+        let resumeFromShards = resume && ZeROCheckpoint.latestTag(in: shardDirectory) != nil
+        var consolidated: Checkpoint?
+        if resume && !resumeFromShards && FileManager.default.fileExists(atPath: lastPath) {
+            let checkpoint = try Checkpoint.read(from: lastPath)
+            try model.loadStateDict(checkpoint.parameters)
+            consolidated = checkpoint
+        }
+        let optimizer = try ZeROOptimizer(parameters, settings: plan.zero, adam: plan.adam, groups: groups,
+                                          gradientClipping: plan.gradientClipping)
+        task.install(hooks: optimizer.hooks)
+        var progress = TrainingProgress()
+        if resumeFromShards, let tag = ZeROCheckpoint.latestTag(in: shardDirectory) {
+            let (step, record) = try ZeROCheckpoint.load(optimizer, directory: shardDirectory)
+            progress = try task.restore(record: record, step: step, file: shardDirectory + "/" + tag)
+            log("resumed from \(shardDirectory)/\(tag) at step \(progress.step) (epoch \(progress.epoch), \(progress.batchesInEpoch) batches in)")
+        } else if let consolidated {
+            try ZeROCheckpoint.load(optimizer, consolidated: consolidated, file: lastPath)
+            progress = try task.restore(record: consolidated.config, step: consolidated.step, file: lastPath)
+            log("resumed from \(lastPath) at step \(progress.step) (epoch \(progress.epoch), \(progress.batchesInEpoch) batches in)")
+        }
+        if plan.zero.stage > 0 { log(optimizer.memoryReport().description) }
+        if isPrimary {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        }
+        try groups.world.barrier()
+        let metricsPath = runDirectory + "/metrics.jsonl"
+        let metrics = try MetricsFile(path: metricsPath, resumingAfter: progress.step, writes: isPrimary)
+        func sumOverRanks(_ values: [Double]) throws -> [Double] {
+            ranks > 1 ? try groups.dataParallel.allReduce(values, .sum) : values
+        }
+
+        var savedAt: Int?
+        /// Every rank writes its shard (the task's record rides along); rank 0 then streams them into
+        /// last.h5, copies it to best.h5 when asked, and keeps the two newest tags.
+        func save(best: Bool) throws {
+            let record = task.checkpointRecord(progress)
+            try ZeROCheckpoint.save(optimizer, directory: shardDirectory, tag: "global_step\(progress.step)", step: progress.step, client: record)
+            if isPrimary {
+                _ = try ZeROCheckpoint.consolidate(directory: shardDirectory, output: lastPath)
+                if best { try Self.copyAtomically(lastPath, to: bestPath) }
+                ZeROCheckpoint.removeOldTags(in: shardDirectory, keeping: 2)
+            }
+            try groups.world.barrier()
+            savedAt = progress.step
+        }
+        var validations: [(Int, Double)] = [], lastValidation: Double?
+        var validatedAt: Int?
+        /// Validates, records, saves when the plan says so; true when early stopping ends the run.
+        func validate() throws -> Bool {
+            validatedAt = progress.step
+            guard let evaluation = try task.evaluate(step: progress.step) else { return false }
+            metrics.record(evaluation.entries.merging(["step": Double(progress.step)]) { a, _ in a })
+            let improved = progress.bestScore.map { evaluation.score < $0 } ?? true
+            if improved { progress.bestScore = evaluation.score; progress.checksWithoutImprovement = 0 } else { progress.checksWithoutImprovement += 1 }
+            validations.append((progress.step, evaluation.score))
+            lastValidation = evaluation.score
+            log(evaluation.line(improved))
+            if plan.checkpointAfterValidation { try save(best: improved) }
+            return plan.patience.map { progress.checksWithoutImprovement >= $0 } ?? false
+        }
+
+        log(plan.description)
+        var trainLosses: [(Int, Double)] = []
+        var lastLoss = Double.nan, items = 0.0, stoppedEarly = false
+        let clock = ContinuousClock(), start = clock.now, startStep = progress.step
+        let endStep = Swift.min(plan.totalSteps, stopAtStep ?? plan.totalSteps)
+        // One rewritten progress line on a terminal; under mpirun (whose output may look like a terminal) plain lines.
+        let interactive = isatty(1) != 0 && showsProgress && self.groups == nil
+        var batches: [Task.Batch] = [], loadedEpoch = -1
+        /// This epoch's micro-batches, read when an epoch starts.
+        func epochBatches() throws -> [Task.Batch] {
+            if loadedEpoch != progress.epoch { (batches, loadedEpoch) = (try task.batches(epoch: progress.epoch), progress.epoch) }
+            return batches
+        }
+        /// Moves to the next epoch once this one's micro-batches are used up.
+        func advanceIfEpochEnded() throws {
+            guard progress.batchesInEpoch >= (try epochBatches()).count else { return }
+            progress.epoch += 1
+            progress.batchesInEpoch = 0
+        }
+        try advanceIfEpochEnded()  // a checkpoint written at the last batch of an epoch
+        training: while progress.step < endStep && plan.maxEpochs.map({ progress.epoch < $0 }) ?? true {
+            optimizer.adam.learningRate = task.learningRate(at: progress.step)
+            model.zeroGrad()
+            var stepLoss = 0.0, stepItems = 0.0
+            for _ in 0..<plan.accumulation {
+                try advanceIfEpochEnded()
+                let micro = try task.loss(try epochBatches()[progress.batchesInEpoch])
+                progress.batchesInEpoch += 1
+                // Weighted by this rank's share of the labels, so that averaging gradients over the
+                // data-parallel ranks gives the loss of the combined batch.
+                let total = try sumOverRanks([micro.labels])[0]
+                let weight = total > 0 ? micro.labels * Double(ranks) / total : 1
+                try (micro.loss * (weight / Double(plan.accumulation))).backward()
+                stepLoss += micro.loss.item() * weight / Double(plan.accumulation)
+                stepItems += micro.items
+            }
+            let sums = try sumOverRanks([stepLoss, stepItems])
+            try optimizer.step()
+            progress.step += 1
+            lastLoss = sums[0] / Double(ranks)
+            items += sums[1]
+            trainLosses.append((progress.step, lastLoss))
+            let seconds = (clock.now - start).inSeconds
+            let throughput = items / Swift.max(seconds, 1e-9)
+            let report = task.stepReport(step: progress.step, gradientNorm: optimizer.lastGradientNorm)
+            var fields: [String: Any] = ["step": progress.step, "epoch": progress.epoch, plan.lossKey: lastLoss,
+                                         "lr": optimizer.adam.learningRate, plan.throughputKey: throughput]
+            for (key, value) in report.entries { fields[key] = value }
+            metrics.record(fields)
+            if progress.step % plan.logEvery == 0 || progress.step == plan.totalSteps {
+                let remaining = Double(plan.totalSteps - progress.step) * seconds / Double(progress.step - startStep)
+                let line = String(format: "epoch %d  step %d/%d  %@ %.4f  lr %.2e  %.1f %@  ETA %.0f s", progress.epoch, progress.step,
+                                  plan.totalSteps, plan.lossKey, lastLoss, optimizer.adam.learningRate, throughput, plan.throughputUnit, remaining)
+                    + (report.text.isEmpty ? "" : "  " + report.text)
+                if interactive { print("\r" + line, terminator: ""); fflush(nil) } else { log(line) }
+            }
+            if plan.validateEvery > 0 && progress.step % plan.validateEvery == 0 {
+                if interactive { print("") }
+                if try validate() { stoppedEarly = true; break training }
+            }
+            let epochEnded = progress.batchesInEpoch >= batches.count
+            try advanceIfEpochEnded()
+            if epochEnded && plan.validateEvery == 0 {
+                if interactive { print("") }
+                if try validate() { stoppedEarly = true; break training }
+            }
+            if let every = plan.checkpointEvery, progress.step % every == 0, savedAt != progress.step { try save(best: false) }
+        }
+        if interactive { print("") }
+        if stoppedEarly {
+            log("early stopping: \(plan.monitorKey) did not improve for \(plan.patience!) validations")
+        } else if progress.step < plan.totalSteps && progress.step == stopAtStep {
+            log("stopped at step \(progress.step) as asked; continue with --resume")
+        } else if validatedAt != progress.step, try validate() {
+            stoppedEarly = true
+        }
+        if savedAt != progress.step { try save(best: false) }
+        return TrainingOutcome(steps: progress.step, lastLoss: lastLoss, lastValidation: lastValidation, bestValidation: progress.bestScore,
+                               stoppedEarly: stoppedEarly, throughput: items / Swift.max((clock.now - start).inSeconds, 1e-9),
+                               trainLosses: trainLosses, validationScores: validations, lastCheckpoint: lastPath,
+                               bestCheckpoint: FileManager.default.fileExists(atPath: bestPath) ? bestPath : lastPath, metrics: metricsPath)
+    }
+
+    /// Copies `source` to `destination` through a temporary name, so a kill never leaves half a file there.
+    static func copyAtomically(_ source: String, to destination: String) throws {
+        let temporary = destination + ".tmp-\(getpid())"
+        try? FileManager.default.removeItem(atPath: temporary)
+        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        guard rename(temporary, destination) == 0 else {
+            throw FileError(file: destination, message: "cannot rename \(temporary) into place")
+        }
+    }
+}
