@@ -22,14 +22,16 @@ public final class ForecastDataset {
     public let climatology: [[Float]]
     /// (shard, input frame) of every pair.
     public let pairs: [(shard: Int, time: Int)]
+    /// Normalisation given instead of the files' own (kept for `atLead`).
+    private let given: (mean: [String: Double], std: [String: Double])?
 
     /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name), or the one file it
     /// names, with the variables needed.
     /// - Parameter statistics: normalisation to use instead of the files' `/stats` (a trained
     ///   model's, for raw files); without `/climatology` the data's own time mean serves for ACC.
-    public init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
-                statistics given: (mean: [String: Double], std: [String: Double])? = nil) throws {
-        self.directory = directory
+    public convenience init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
+                            statistics given: (mean: [String: Double], std: [String: Double])? = nil) throws {
+        let files: [String]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             files = [directory]
@@ -42,11 +44,23 @@ public final class ForecastDataset {
             }
             files = names.map { directory + "/" + $0 }
         }
-        self.variables = variables.map(ClimateVariables.canonical)
-        self.outVariables = outVariables.map(ClimateVariables.canonical)
-        self.leadHours = leadHours
-        let needed = Array(Set(self.variables + self.outVariables)).sorted()
-        shards = try files.map { try GridReader.read(path: $0, variables: needed) }
+        let inputs = variables.map(ClimateVariables.canonical), outputs = outVariables.map(ClimateVariables.canonical)
+        let needed = Array(Set(inputs + outputs)).sorted()
+        try self.init(directory: directory, files: files, shards: files.map { try GridReader.read(path: $0, variables: needed) },
+                      variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given)
+    }
+
+    /// The same shards, already in memory, paired at another lead (forecasts at several leads read
+    /// each file once).
+    public func atLead(_ hours: Int) throws -> ForecastDataset {
+        try ForecastDataset(directory: directory, files: files, shards: shards, variables: variables, outVariables: outVariables,
+                            leadHours: hours, statistics: given)
+    }
+
+    private init(directory: String, files: [String], shards: [ClimateGrid], variables: [String], outVariables: [String], leadHours: Int,
+                 statistics given: (mean: [String: Double], std: [String: Double])?) throws {
+        (self.directory, self.files, self.shards) = (directory, files, shards)
+        (self.variables, self.outVariables, self.leadHours, self.given) = (variables, outVariables, leadHours, given)
         let first = shards[0]
         latitudes = first.latitudes
         longitudes = first.longitudes

@@ -19,6 +19,16 @@ public struct CodonTokenizer: Sendable {
     public let specialIDs: Set<Int64>
 
     public var vocabularySize: Int { tokens.count }
+    /// Where the vocabulary came from: "scizoo-codons" or the tokenizer file's name.
+    public var name = "scizoo-codons"
+
+    /// MD5 of the tokens in id order and of the special tokens wrapped around every sequence: two
+    /// tokenizers with one fingerprint encode every sequence alike. Recorded in the HDF5 files
+    /// `fasta-to-h5` writes and checked when training reads them.
+    public var fingerprint: String {
+        MD5.hex(tokens.joined(separator: "\n") + "\nprefix " + prefixIDs.map(String.init).joined(separator: ",")
+                + "\nsuffix " + suffixIDs.map(String.init).joined(separator: ",") + "\nunknown \(unknownID) pad \(padID)")
+    }
 
     public init(vocabulary: [String: Int64], unknownToken: String = "[UNK]", padToken: String = "[PAD]",
                 prefix: [String] = [], suffix: [String] = [], specialTokens: [String]) {
@@ -91,8 +101,10 @@ public struct CodonTokenizer: Sendable {
                 }
             }
         }
-        return CodonTokenizer(vocabulary: vocabulary, unknownToken: unknown, prefix: prefix, suffix: suffix,
-                              specialTokens: specials)
+        var tokenizer = CodonTokenizer(vocabulary: vocabulary, unknownToken: unknown, prefix: prefix, suffix: suffix,
+                                       specialTokens: specials)
+        tokenizer.name = URL(fileURLWithPath: path).lastPathComponent
+        return tokenizer
     }
 
     /// Uppercases and cuts into non-overlapping 3-mers from position 0 (a trailing partial codon

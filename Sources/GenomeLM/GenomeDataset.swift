@@ -48,55 +48,78 @@ public enum GenomeDatasetWriter {
             .split(separator: ".").dropLast().joined(separator: ".")
         let names = ["train", "val", "test"]
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        var results: [(String, Int)] = []
-        // Pass 2: one streamed pass per split keeps every file's writer simple and atomic.
-        for (index, name) in names.enumerated() where assignment.contains(index) {
-            let path = "\(outputDirectory)/\(stem.isEmpty ? "sequences" : stem)_\(name).h5"
-            var written = 0
-            try HDF5File.writeAtomically(to: path) { file in
-                let root = try file.root
-                let rows = HDF5DatasetOptions.extendible(gzipLevel: 6, chunks: [64, blockSize])
-                let strings = HDF5DatasetOptions(chunks: [256], gzipLevel: 6, shuffle: false, maxShape: [nil])
-                let ids = try root.createDataset("input_ids", dtype: .int64, shape: [0, blockSize], options: rows)
-                let masks = try root.createDataset("attention_mask", dtype: .int64, shape: [0, blockSize], options: rows)
-                let idStrings = try root.createDataset("id", dtype: .variableString(utf8: true), shape: [0], options: strings)
-                let descriptions = try root.createDataset("description", dtype: .variableString(utf8: true), shape: [0], options: strings)
-                let sequences = try root.createDataset("sequence", dtype: .variableString(utf8: true), shape: [0], options: strings)
-                try file.setAttribute("block_size", .int(Int64(blockSize)))
-                try file.setAttribute("source", .string(URL(fileURLWithPath: fasta).lastPathComponent))
-                try file.setAttribute("split", .string(name))
-                try file.setAttribute("split_seed", .int(Int64(seed)))
-                let reader = try FastaReader(path: fasta)
-                var batch: [FastaRecord] = []
-                func flush() throws {
-                    guard !batch.isEmpty else { return }
-                    var idValues: [Int64] = [], maskValues: [Int64] = []
-                    for record in batch {
-                        let encoded = tokenizer.encode(record.sequence, blockSize: blockSize)
-                        idValues += encoded.inputIDs
-                        maskValues += encoded.attentionMask
-                    }
-                    try ids.append(rows: idValues)
-                    try masks.append(rows: maskValues)
-                    try idStrings.append(strings: batch.map(\.id))
-                    try descriptions.append(strings: batch.map(\.description))
-                    try sequences.append(strings: batch.map { $0.sequence.uppercased() })
-                    written += batch.count
-                    progress?(written)
-                    batch.removeAll(keepingCapacity: true)
-                }
-                for (position, record) in reader.enumerated() where assignment[position] == index {
-                    batch.append(record)
-                    if batch.count == 256 { try flush() }
-                }
-                if let error = reader.error { throw error }
-                try flush()
+        let splits = names.indices.filter { assignment.contains($0) }
+        let paths = splits.map { "\(outputDirectory)/\(stem.isEmpty ? "sequences" : stem)_\(names[$0]).h5" }
+        var written = [Int](repeating: 0, count: names.count), total = 0
+        // Pass 2: one streamed, tokenising pass feeds every split's file (each written atomically).
+        try HDF5File.writeAtomically(paths) { files in
+            var writers: [Int: SplitWriter] = [:]
+            for (file, index) in zip(files, splits) {
+                writers[index] = try SplitWriter(file: file, blockSize: blockSize, split: names[index], seed: seed,
+                                                 source: URL(fileURLWithPath: fasta).lastPathComponent, tokenizer: tokenizer)
             }
-            results.append((path, written))
+            let reader = try FastaReader(path: fasta)
+            for (position, record) in reader.enumerated() {
+                let index = assignment[position]
+                try writers[index]!.add(record, tokenizer: tokenizer)
+                written[index] += 1
+                total += 1
+                if total % 256 == 0 { progress?(total) }
+            }
+            if let error = reader.error { throw error }
+            for writer in writers.values { try writer.flush(tokenizer: tokenizer) }
         }
-        return results
+        return zip(paths, splits).map { ($0, written[$1]) }
     }
 }
+
+/// One split's file of GenSLM's layout, filled 256 records at a time.
+final class SplitWriter {
+    let ids: HDF5Dataset, masks: HDF5Dataset, idStrings: HDF5Dataset, descriptions: HDF5Dataset, sequences: HDF5Dataset
+    let blockSize: Int
+    var batch: [FastaRecord] = []
+
+    init(file: HDF5File, blockSize: Int, split: String, seed: UInt64, source: String, tokenizer: CodonTokenizer) throws {
+        self.blockSize = blockSize
+        let root = try file.root
+        let rows = HDF5DatasetOptions.extendible(gzipLevel: 6, chunks: [64, blockSize])
+        let strings = HDF5DatasetOptions(chunks: [256], gzipLevel: 6, shuffle: false, maxShape: [nil])
+        ids = try root.createDataset("input_ids", dtype: .int64, shape: [0, blockSize], options: rows)
+        masks = try root.createDataset("attention_mask", dtype: .int64, shape: [0, blockSize], options: rows)
+        idStrings = try root.createDataset("id", dtype: .variableString(utf8: true), shape: [0], options: strings)
+        descriptions = try root.createDataset("description", dtype: .variableString(utf8: true), shape: [0], options: strings)
+        sequences = try root.createDataset("sequence", dtype: .variableString(utf8: true), shape: [0], options: strings)
+        try file.setAttribute("block_size", .int(Int64(blockSize)))
+        try file.setAttribute("source", .string(source))
+        try file.setAttribute("split", .string(split))
+        try file.setAttribute("split_seed", .int(Int64(seed)))
+        try file.setAttribute("tokenizer", .string(tokenizer.name))
+        try file.setAttribute("tokenizer_fingerprint", .string(tokenizer.fingerprint))
+    }
+
+    /// Adds a record, writing every 256.
+    func add(_ record: FastaRecord, tokenizer: CodonTokenizer) throws {
+        batch.append(record)
+        if batch.count == 256 { try flush(tokenizer: tokenizer) }
+    }
+
+    func flush(tokenizer: CodonTokenizer) throws {
+        guard !batch.isEmpty else { return }
+        var idValues: [Int64] = [], maskValues: [Int64] = []
+        for record in batch {
+            let encoded = tokenizer.encode(record.sequence, blockSize: blockSize)
+            idValues += encoded.inputIDs
+            maskValues += encoded.attentionMask
+        }
+        try ids.append(rows: idValues)
+        try masks.append(rows: maskValues)
+        try idStrings.append(strings: batch.map(\.id))
+        try descriptions.append(strings: batch.map(\.description))
+        try sequences.append(strings: batch.map { $0.sequence.uppercased() })
+        batch.removeAll(keepingCapacity: true)
+    }
+}
+
 
 /// Batches of a GenSLM HDF5 file read by hyperslab: shuffled by seed, sharded by data-parallel rank.
 public struct GenomeBatchReader {

@@ -45,10 +45,12 @@ public enum ClimaXForecaster {
         var report = ClimaXForecastReport(files: [], maps: [], table: "", scores: [:])
         var lines = ["lead  variable                   model RMSE (per-sample | global)  ACC     persistence RMSE  ACC     climatology RMSE",
                      "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
+        // The model's own training statistics; files without /climatology are scored against their time mean.
+        // The shards are read once; each lead pairs the same frames anew.
+        let shards = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: leads[0],
+                                         statistics: info.mean.isEmpty ? nil : (info.mean, info.std))
         for lead in leads {
-            // The model's own training statistics; files without /climatology are scored against their time mean.
-            let dataset = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: lead,
-                                              statistics: info.mean.isEmpty ? nil : (info.mean, info.std))
+            let dataset = lead == leads[0] ? shards : try shards.atLead(lead)
             let region = try info.region.map {
                 try ClimateRegions.patches(region: $0, latitudes: dataset.latitudes, longitudes: dataset.longitudes, patchSize: info.net.patchSize)
             }

@@ -17,15 +17,22 @@ struct GenSLMData {
     init(settings s: GenSLMSettings, log: (String) -> Void) throws {
         (batchSize, accumulation) = (s.batchSize, s.accumulateGradBatches)
         configuration = try GPTNeoXConfiguration.load(from: s.resolve(s.modelConfigJSON))
-        if let tokenizerFile = s.tokenizerFile {
-            let tokenizer = try CodonTokenizer.load(from: s.resolve(tokenizerFile))
-            guard tokenizer.vocabularySize <= configuration.vocabSize else {
-                throw FileError(file: s.resolve(s.modelConfigJSON),
-                                  message: "vocab_size \(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
-            }
+        let tokenizer = try s.tokenizerFile.map { try CodonTokenizer.load(from: s.resolve($0)) } ?? .standard
+        guard tokenizer.vocabularySize <= configuration.vocabSize else {
+            throw FileError(file: s.resolve(s.modelConfigJSON),
+                            message: "vocab_size \(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) tokens")
         }
         train = try GenomeBatchReader(path: s.resolve(s.trainFile))
         validation = try s.valFile.map { try GenomeBatchReader(path: s.resolve($0)) }
+        // Files fasta-to-h5 wrote name the tokenizer that made them: training on ids of another
+        // vocabulary would learn nonsense without an error anywhere.
+        for reader in [train] + (validation.map { [$0] } ?? []) where reader.file.hasAttribute("tokenizer_fingerprint") {
+            guard try reader.file.attribute("tokenizer_fingerprint").stringValue == tokenizer.fingerprint else {
+                let made = (try? reader.file.attribute("tokenizer"))?.stringValue ?? "another tokenizer"
+                throw FileError(file: reader.file.path, message: "was tokenised with \(made), not with this recipe's \(tokenizer.name) "
+                                + "(tokenizer_file); tokenise again with scizoo fasta-to-h5 --tokenizer, or set tokenizer_file to the one used")
+            }
+        }
         guard train.blockSize >= s.blockSize else {
             throw FileError(file: s.resolve(s.trainFile), message: "rows hold \(train.blockSize) tokens, fewer than block_size \(s.blockSize)")
         }

@@ -163,8 +163,9 @@ public final class TrainingRun<Task: TrainingTask> {
 
         let directory = plan.checkpointDirectory
         let lastPath = directory + "/last.h5", bestPath = directory + "/best.h5", shardDirectory = directory + "/zero"
-        // A consolidated checkpoint (another world or stage) is loaded before the optimiser partitions the model.
-        let resumeFromShards = resume && ZeROCheckpoint.latestTag(in: shardDirectory) != nil
+        // Under mpirun, the shards of the newest tag; otherwise (one process, or no shards) last.h5,
+        // loaded before the optimiser partitions the model.
+        let resumeFromShards = resume && groups.world.size > 1 && ZeROCheckpoint.latestTag(in: shardDirectory) != nil
         var consolidated: Checkpoint?
         if resume && !resumeFromShards && FileManager.default.fileExists(atPath: lastPath) {
             let checkpoint = try Checkpoint.read(from: lastPath)
@@ -197,16 +198,21 @@ public final class TrainingRun<Task: TrainingTask> {
         }
 
         var savedAt: Int?
-        /// Every rank writes its shard (the task's record rides along); rank 0 then streams them into
-        /// last.h5, copies it to best.h5 when asked, and keeps the two newest tags.
+        /// One process writes last.h5 directly. Under mpirun every rank writes its shard (the task's
+        /// record rides along) and rank 0 streams them into last.h5 and keeps the two newest tags.
+        /// best.h5 is a copy of last.h5 when asked.
         func save(best: Bool) throws {
             let record = task.checkpointRecord(progress)
-            try ZeROCheckpoint.save(optimizer, directory: shardDirectory, tag: "global_step\(progress.step)", step: progress.step, client: record)
-            if isPrimary {
-                _ = try ZeROCheckpoint.consolidate(directory: shardDirectory, output: lastPath)
-                if best { try Self.copyAtomically(lastPath, to: bestPath) }
-                ZeROCheckpoint.removeOldTags(in: shardDirectory, keeping: 2)
+            if groups.world.size == 1 {
+                try ZeROCheckpoint.saveConsolidated(optimizer, output: lastPath, step: progress.step, client: record)
+            } else {
+                try ZeROCheckpoint.save(optimizer, directory: shardDirectory, tag: "global_step\(progress.step)", step: progress.step, client: record)
+                if isPrimary {
+                    _ = try ZeROCheckpoint.consolidate(directory: shardDirectory, output: lastPath)
+                    ZeROCheckpoint.removeOldTags(in: shardDirectory, keeping: 2)
+                }
             }
+            if isPrimary && best { try Self.copyAtomically(lastPath, to: bestPath) }
             try groups.world.barrier()
             savedAt = progress.step
         }

@@ -105,7 +105,7 @@ struct BenchMatmul: ParsableCommand {
     }
 }
 
-struct BenchOps: ParsableCommand {
+struct BenchOps: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
         abstract: "GB/s of fused layer norm, softmax, GELU and Adam against a plain copy of the same bytes.")
@@ -117,10 +117,10 @@ struct BenchOps: ParsableCommand {
     var columns: Int = 1024
 
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let n = rows * columns
         var generator = RandomGenerator(seed: 1)
         let x = generator.normal([rows, columns])

@@ -56,7 +56,7 @@ func saveAttentionRun(_ tensors: [(String, Tensor)], to path: String, attributes
     print("saved \(tensors.map(\.0).joined(separator: ", ")) to \(path)")
 }
 
-struct BenchEvoformerAttention: ParsableCommand {
+struct BenchEvoformerAttention: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "evoformer-attention",
         abstract: "DS4Sci EvoformerAttention: fused kernel or reference, forward or forward+backward.",
@@ -75,6 +75,7 @@ struct BenchEvoformerAttention: ParsableCommand {
     @Option(help: "float32 or float64") var dtype: String = "float32"
     @Option(help: "Write inputs, output, lse and gradients of the last run to this HDF5 file.") var save: String?
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
     func validate() throws {
         let parts = config.split(separator: ",").compactMap { Int($0) }
@@ -85,9 +86,8 @@ struct BenchEvoformerAttention: ParsableCommand {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
     }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let dims = config.split(separator: ",").compactMap { Int($0) }
         let (b, n, l, h, d) = (dims[0], dims[1], dims[2], dims[3], dims[4])
         let type: DType = dtype == "float64" ? .float64 : .float32
@@ -138,7 +138,7 @@ struct BenchEvoformerAttention: ParsableCommand {
     }
 }
 
-struct BenchSelfAttention: ParsableCommand {
+struct BenchSelfAttention: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "attention",
         abstract: "Scaled dot-product self-attention (causal by default): fused kernel or reference.",
@@ -153,6 +153,7 @@ struct BenchSelfAttention: ParsableCommand {
     @Option(help: "Keys per tile.") var tileKeys: Int = AttentionTiling.standard.keys
     @Option(help: "Write inputs, output, lse and gradients of the last run to this HDF5 file.") var save: String?
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
     func validate() throws {
         let parts = config.split(separator: ",").compactMap { Int($0) }
@@ -161,9 +162,8 @@ struct BenchSelfAttention: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let dims = config.split(separator: ",").compactMap { Int($0) }
         let (b, s, h, d) = (dims[0], dims[1], dims[2], dims[3])
         var generator = RandomGenerator(seed: 0)

@@ -6,11 +6,12 @@ import ClimateForecasting
 import Foundation
 import Kernels
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
 enum ClimaXBenchModel: String, ExpressibleByArgument, CaseIterable { case released, small, tiny }
 
-struct BenchClimaXTrain: ParsableCommand {
+struct BenchClimaXTrain: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climax-train",
         abstract: "Seconds per ClimaX training step and samples/s, factored variable aggregation vs the textbook one.",
@@ -27,10 +28,10 @@ struct BenchClimaXTrain: ParsableCommand {
     @Option(help: "Timed steps per form (after one warm-up step each).") var steps: Int = 3
     @Flag(help: "Skip the textbook-aggregation reference.") var noReference = false
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         var c: ClimaXConfiguration
         switch model {
         case .released: c = .released
@@ -39,7 +40,13 @@ struct BenchClimaXTrain: ParsableCommand {
         }
         let network = ClimaX(c, seed: 0)
         let variables = Array(c.defaultVariables.prefix(self.variables)), outputs = Array(c.defaultVariables.prefix(outVariables))
-        let optimizer = Adam.adamW(network.namedParameters(), learningRate: 1e-4, beta1: 0.9, beta2: 0.99, weightDecay: 1e-5)
+        // The trainer's optimiser path: ZeRO stage 0 on a world of one (AdamW, no decay on the embeddings).
+        let parameters = network.namedParameters()
+        let exempt = Set(parameters.map(\.0).filter(ClimaX.isExemptFromWeightDecay))
+        let optimizer = try ZeROOptimizer(parameters, settings: ZeROSettings(),
+                                          adam: AdamSettings(learningRate: 1e-4, beta1: 0.9, beta2: 0.99, weightDecay: 1e-5, decoupled: true,
+                                                             decayExempt: exempt),
+                                          groups: ProcessGroups(world: InProcessWorld.single()))
         var generator = RandomGenerator(seed: 1)
         let (h, w) = (c.imageSize[0], c.imageSize[1])
         let inputs = generator.normal([batch, variables.count, h, w])
@@ -51,7 +58,7 @@ struct BenchClimaXTrain: ParsableCommand {
             network.zeroGrad()
             let forecast = network(inputs, leadTimes: leadTimes, variables: variables, outVariables: outputs)
             try LatitudeWeights.meanSquaredError(forecast, targets, latitudes: latitudes).backward()
-            optimizer.step()
+            try optimizer.step()
         }
         func measure() throws -> Timing {
             try step()
@@ -95,7 +102,7 @@ struct BenchClimaXTrain: ParsableCommand {
         let t1 = clock.now
         try loss.backward()
         let t2 = clock.now
-        optimizer.step()
+        try optimizer.step()
         let t3 = clock.now
         print(String(format: "phases (factored): forward %.3f s, backward %.3f s, AdamW %.3f s", (t1 - t0).inSeconds, (t2 - t1).inSeconds, (t3 - t2).inSeconds))
         let profile = AutogradProfile.drain()

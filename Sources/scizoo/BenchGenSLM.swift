@@ -4,9 +4,10 @@ import Foundation
 import GenomeLM
 import Kernels
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
-struct BenchGenSLMTrain: ParsableCommand {
+struct BenchGenSLMTrain: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-train",
         abstract: "Tokens/s of full GPT-NeoX training steps (forward, backward, AdamW) on random codon tokens.",
@@ -17,21 +18,24 @@ struct BenchGenSLMTrain: ParsableCommand {
     @Option var batch: Int = 1
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let configuration = try shape.configuration(maxPositions: Swift.max(2048, seq))
         let (hidden, layers, heads, ff, vocab, rotaryPct) = (shape.hidden, shape.layers, shape.heads, shape.ff, shape.vocab, shape.rotaryPct)
         let model = GPTNeoXForCausalLM(configuration, seed: 0)
-        let optimizer = Adam.adamW(model.namedParameters(), learningRate: 1e-4)
+        // The trainers' optimiser path: ZeRO stage 0 on a world of one (AdamW, fused update).
+        let optimizer = try ZeROOptimizer(model.namedParameters(), settings: ZeROSettings(),
+                                          adam: AdamSettings(learningRate: 1e-4, weightDecay: 0.01, decoupled: true),
+                                          groups: ProcessGroups(world: InProcessWorld.single()))
         var generator = RandomGenerator(seed: 1)
         let ids = generator.uniform([batch, seq], low: 5, high: Double(vocab), dtype: .float64).cast(to: .int64)
         let mask = Tensor.ones([batch, seq], dtype: .int64)
         func step() throws {
             model.zeroGrad()
             try model.loss(ids, attentionMask: mask).backward()
-            optimizer.step()
+            try optimizer.step()
         }
         try step()
         let clock = ContinuousClock()
@@ -63,7 +67,7 @@ struct BenchGenSLMTrain: ParsableCommand {
         var loss = Tensor.zeros([])
         let forward = time { loss = model.loss(ids, attentionMask: mask) }
         let backward = try time { try loss.backward() }
-        let update = time { optimizer.step() }
+        let update = try time { try optimizer.step() }
         print(String(format: "phases forward (no graph) %.3f s; forward %.3f s, backward %.3f s, AdamW %.3f s", inference, forward, backward, update))
         let profile = AutogradProfile.drain()
         if !profile.isEmpty {

@@ -10,7 +10,7 @@ import Kernels
 import ParallelRuntime
 import TensorCore
 
-struct BenchUlysses: ParsableCommand {
+struct BenchUlysses: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "ulysses",
         abstract: "Ulysses under mpirun: bytes/layer vs 4·N·h/P, time/layer, peak memory/rank, longest sequence under a memory cap.",
@@ -29,11 +29,12 @@ struct BenchUlysses: ParsableCommand {
     @Option(help: "Longest sequence tried.") var maxSeq: Int = 65536
     @Option(help: "Timed training steps (forward + backward) per P.") var steps: Int = 3
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+    static var startsMPI: MPIStart { .always }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         let world = try MPICommunicator.world()  // before any BLAS work
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let configuration = GPTNeoXConfiguration(vocabSize: vocab, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
                                                  intermediateSize: ff, hiddenAct: "gelu_fast", rotaryPct: 0.25,
                                                  maxPositionEmbeddings: Swift.max(maxSeq, seq))

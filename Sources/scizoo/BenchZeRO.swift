@@ -11,7 +11,7 @@ import ParallelRuntime
 import TensorCore
 import TensorIO
 
-struct BenchZeRO: ParsableCommand {
+struct BenchZeRO: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "zero",
         abstract: "Model-state bytes per rank and step time for ZeRO stages 0–3 with and without cpu/nvme offload.",
@@ -32,11 +32,12 @@ struct BenchZeRO: ParsableCommand {
     @Option(help: "Memory budget in MiB: report whether peak RSS stays under it plus the fixed overhead.") var budgetMib: Int?
     @Option(help: "ZeRO sub_group_size (elements per optimiser sub-group).") var subGroupSize: Int = 1_000_000
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+    static var startsMPI: MPIStart { .underMPIRun }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         let world: any Communicator = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : InProcessWorld.single()
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         let log = RankLog(rank: world.rank, size: world.size)
         let groups = try ProcessGroups(world: world)
         let folder = nvmePath ?? FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-bench-zero").path

@@ -1,5 +1,6 @@
 // `scizoo checkpoint …`: tools for ZeRO checkpoint folders.
 import ArgumentParser
+import Kernels
 import ParallelRuntime
 
 struct CheckpointCommand: ParsableCommand {
@@ -9,7 +10,8 @@ struct CheckpointCommand: ParsableCommand {
         subcommands: [ConsolidateCheckpoint.self])
 }
 
-struct ConsolidateCheckpoint: ParsableCommand {
+struct ConsolidateCheckpoint: SciZooCommand {
+    static var errorName: String { "checkpoint consolidate" }
     static let configuration = CommandConfiguration(
         commandName: "consolidate",
         abstract: "Stream a ZeRO checkpoint's per-rank shards into one SciZoo checkpoint (DeepSpeed's zero_to_fp32).",
@@ -24,12 +26,8 @@ struct ConsolidateCheckpoint: ParsableCommand {
     @Option(help: "The consolidated checkpoint (.h5), written atomically.") var output: String
     @Flag(help: "Parameters only, without the optimiser state.") var weightsOnly = false
 
-    func run() throws {
-        do {
-            let count = try ZeROCheckpoint.consolidate(directory: directory, tag: tag, output: output, weightsOnly: weightsOnly)
-            print("consolidated \(count) parameters from \(directory)/\(tag ?? ZeROCheckpoint.latestTag(in: directory) ?? "?") into \(output)")
-        } catch {
-            throw fail("checkpoint consolidate", error)
-        }
+    func execute(budget: ThreadBudget) throws {
+        let count = try ZeROCheckpoint.consolidate(directory: directory, tag: tag, output: output, weightsOnly: weightsOnly)
+        print("consolidated \(count) parameters from \(directory)/\(tag ?? ZeROCheckpoint.latestTag(in: directory) ?? "?") into \(output)")
     }
 }

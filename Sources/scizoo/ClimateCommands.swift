@@ -6,7 +6,7 @@ import Kernels
 import ParallelRuntime
 import Recipes
 
-struct ClimateSynth: ParsableCommand {
+struct ClimateSynth: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climate-synth",
         abstract: "Write the synthetic 5.625° atmosphere (hourly, train/val/test shards in the ClimaX HDF5 layout).",
@@ -21,25 +21,23 @@ struct ClimateSynth: ParsableCommand {
     @Option(help: "Days per shard file.") var shardDays: Int = 30
     @Option(help: "Random seed of the forcing.") var seed: UInt64 = 2026
 
-    func run() throws {
-        do {
-            guard days >= 10 else { throw ValidationError("--days must be at least 10, got \(days)") }
-            var atmosphere = SyntheticAtmosphere(days: days, seed: seed)
-            atmosphere.shardDays = shardDays
-            let clock = ContinuousClock(), start = clock.now
-            let files = try atmosphere.write(to: output)
-            let (train, validation, test) = atmosphere.splitDays
-            print(String(format: "wrote %d shards to %@ (%d train / %d val / %d test days, 32×64, hourly) in %.1f s",
-                         files.count, output, train, validation, test, (clock.now - start).inSeconds))
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            throw fail("climate-synth", error)
-        }
+    func validate() throws {
+        guard days >= 10 else { throw ValidationError("--days must be at least 10, got \(days)") }
+        guard shardDays >= 1 else { throw ValidationError("--shard-days must be at least 1, got \(shardDays)") }
+    }
+
+    func execute(budget: ThreadBudget) throws {
+        var atmosphere = SyntheticAtmosphere(days: days, seed: seed)
+        atmosphere.shardDays = shardDays
+        let clock = ContinuousClock(), start = clock.now
+        let files = try atmosphere.write(to: output)
+        let (train, validation, test) = atmosphere.splitDays
+        print(String(format: "wrote %d shards to %@ (%d train / %d val / %d test days, 32×64, hourly) in %.1f s",
+                     files.count, output, train, validation, test, (clock.now - start).inSeconds))
     }
 }
 
-struct ClimateBaselines: ParsableCommand {
+struct ClimateBaselines: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climate-baselines",
         abstract: "Latitude-weighted RMSE and ACC of persistence and climatology on a split folder.")
@@ -48,23 +46,19 @@ struct ClimateBaselines: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Variables to score (either spelling).") var variables: [String] = ["geopotential_500", "temperature_850", "2m_temperature"]
     @Option(parsing: .upToNextOption, help: "Lead times in hours.") var leadHours: [Int] = [6, 24, 72, 120]
 
-    func run() throws {
-        do {
-            print("variable                   lead   persistence RMSE (ACC)    climatology RMSE (ACC)   [RMSE: WeatherBench global]")
-            for lead in leadHours {
-                let dataset = try ForecastDataset(directory: data, variables: variables, outVariables: variables, leadHours: lead)
-                for (name, scores) in ForecastBaselines.evaluate(dataset).sorted(by: { $0.key < $1.key }) {
-                    print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %4d h   %12.4g (%.3f)     %12.4g (%.3f)", lead,
-                                 scores.persistence.rmse(.global), scores.persistence.acc, scores.climatology.rmse(.global), scores.climatology.acc))
-                }
+    func execute(budget: ThreadBudget) throws {
+        print("variable                   lead   persistence RMSE (ACC)    climatology RMSE (ACC)   [RMSE: WeatherBench global]")
+        for lead in leadHours {
+            let dataset = try ForecastDataset(directory: data, variables: variables, outVariables: variables, leadHours: lead)
+            for (name, scores) in ForecastBaselines.evaluate(dataset).sorted(by: { $0.key < $1.key }) {
+                print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %4d h   %12.4g (%.3f)     %12.4g (%.3f)", lead,
+                             scores.persistence.rmse(.global), scores.persistence.acc, scores.climatology.rmse(.global), scores.climatology.acc))
             }
-        } catch {
-            throw fail("climate-baselines", error)
         }
     }
 }
 
-struct ClimaXFinetune: ParsableCommand {
+struct ClimaXFinetune: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climax-finetune",
         abstract: "Fine-tune ClimaX from a ClimaX YAML recipe (LightningCLI sections trainer, model, data).",
@@ -80,12 +74,12 @@ struct ClimaXFinetune: ParsableCommand {
     @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
     @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+    static var startsMPI: MPIStart { .underMPIRun }
 
-    func run() throws {
-        let world: MPICommunicator?
-        do { world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil } catch { throw fail("climax-finetune", error) }
+    func execute(budget: ThreadBudget) throws {
+        let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil
         let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         do {
             let settings = try ClimaXSettings.load(from: config)
             let directory = runDir ?? settings.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax"
@@ -108,7 +102,7 @@ struct ClimaXFinetune: ParsableCommand {
     }
 }
 
-struct ClimaXForecast: ParsableCommand {
+struct ClimaXForecast: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climax-forecast",
         abstract: "Forecast with a fine-tuned ClimaX checkpoint: forecast HDF5, truth/forecast/error maps (PNG), per-lead scores.")
@@ -121,22 +115,18 @@ struct ClimaXForecast: ParsableCommand {
     @Option(help: "Which of the chosen initial times the maps show.") var mapIndex: Int = 0
     @Option(help: "Output folder.") var output: String = "runs/climax/forecast"
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
-        do {
-            print("thread budget: \(budget)")
-            let report = try ClimaXForecaster.run(checkpoint: checkpoint, data: data, leads: leadHours.isEmpty ? nil : leadHours, stride: stride,
-                                                  variable: variable, mapIndex: mapIndex, output: output)
-            print(report.table)
-            print("scores: \(output)/scores.txt")
-        } catch {
-            throw fail("climax-forecast", error)
-        }
+    func execute(budget: ThreadBudget) throws {
+        print("thread budget: \(budget)")
+        let report = try ClimaXForecaster.run(checkpoint: checkpoint, data: data, leads: leadHours.isEmpty ? nil : leadHours, stride: stride,
+                                              variable: variable, mapIndex: mapIndex, output: output)
+        print(report.table)
+        print("scores: \(output)/scores.txt")
     }
 }
 
-struct ClimateConvertCommand: ParsableCommand {
+struct ClimateConvertCommand: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climate-convert",
         abstract: "Write the ClimaX HDF5 layout from ClimaX .npz shards or from a WeatherBench netCDF-4 tree.",
@@ -163,26 +153,23 @@ struct ClimateConvertCommand: ParsableCommand {
     @Option var numShards = 8
     @Option(help: "Hours kept per year (upstream drops a leap year's last day: 8760).") var hoursPerYear = 8760
 
-    func run() throws {
-        do {
-            let files: [String]
-            switch from {
-            case .npz: files = try ClimateConvert.fromNpz(root: input, output: output) { print($0) }
-            case .netcdf:
-                var years = ClimateConvert.Years()
-                (years.startTrain, years.startValidation, years.startTest, years.end) = (startTrainYear, startValYear, startTestYear, endYear)
-                (years.shards, years.hoursPerYear) = (numShards, hoursPerYear)
-                guard years.startTrain < years.startValidation, years.startValidation < years.startTest, years.startTest < years.end else {
-                    throw ValidationError("years must satisfy start-train < start-val < start-test < end")
-                }
-                files = try ClimateConvert.fromNetCDF(root: input, output: output, variables: variables, levels: levels.isEmpty ? nil : levels,
-                                                      years: years) { print($0) }
-            }
-            print("wrote \(files.count) shard(s) under \(output)")
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            throw fail("climate-convert", error)
+    func validate() throws {
+        guard startTrainYear < startValYear, startValYear < startTestYear, startTestYear < endYear else {
+            throw ValidationError("years must satisfy --start-train-year < --start-val-year < --start-test-year < --end-year")
         }
+    }
+
+    func execute(budget: ThreadBudget) throws {
+        let files: [String]
+        switch from {
+        case .npz: files = try ClimateConvert.fromNpz(root: input, output: output) { print($0) }
+        case .netcdf:
+            var years = ClimateConvert.Years()
+            (years.startTrain, years.startValidation, years.startTest, years.end) = (startTrainYear, startValYear, startTestYear, endYear)
+            (years.shards, years.hoursPerYear) = (numShards, hoursPerYear)
+            files = try ClimateConvert.fromNetCDF(root: input, output: output, variables: variables, levels: levels.isEmpty ? nil : levels,
+                                                  years: years) { print($0) }
+        }
+        print("wrote \(files.count) shard(s) under \(output)")
     }
 }

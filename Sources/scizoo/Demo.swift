@@ -10,7 +10,7 @@ import TensorIO
 import Glibc
 #endif
 
-struct Demo: ParsableCommand {
+struct Demo: SciZooCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write, stream back and reduce an HDF5 dataset (a smoke test of the runtime).")
 
@@ -24,52 +24,48 @@ struct Demo: ParsableCommand {
     var columns: Int = 256
 
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
     func validate() throws {
         guard rows > 0, columns > 0 else { throw ValidationError("--rows and --columns must be positive") }
     }
 
-    func run() throws {
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
+    func execute(budget: ThreadBudget) throws {
         print("thread budget: \(budget)")
         if let slash = output.lastIndex(of: "/") { try makeDirectories(String(output[..<slash])) }
-        do {
-            let blockRows = 512
-            // Write: rows arrive in blocks, as a converter that does not know its length would see them.
-            try HDF5File.writeAtomically(to: output) { file in
-                let root = try file.root
-                let values = try root.createDataset(
-                    "values", dtype: .float32, shape: [0, columns],
-                    options: .extendible(gzipLevel: 6, chunks: [blockRows, columns]))
-                var generator = SplitMix64(seed: 42)
-                var start = 0
-                while start < rows {
-                    let count = min(blockRows, rows - start)
-                    let block = (0..<(count * columns)).map { _ in Float(generator.nextUnit() * 2 - 1) }
-                    try values.append(rows: block)
-                    start += count
-                }
-                try file.setAttribute("generator", .string("SplitMix64, seed 42, uniform in [-1, 1)"))
-            }
-            // Read back block by block and accumulate the Gram matrix XᵀX with OpenBLAS.
-            let file = try HDF5File(path: output, mode: .readOnly)
-            let values = try file.root.dataset("values")
-            var gram = [Float](repeating: 0, count: columns * columns)
+        let blockRows = 512
+        // Write: rows arrive in blocks, as a converter that does not know its length would see them.
+        try HDF5File.writeAtomically(to: output) { file in
+            let root = try file.root
+            let values = try root.createDataset(
+                "values", dtype: .float32, shape: [0, columns],
+                options: .extendible(gzipLevel: 6, chunks: [blockRows, columns]))
+            var generator = SplitMix64(seed: 42)
             var start = 0
             while start < rows {
                 let count = min(blockRows, rows - start)
-                let block: [Float] = try values.read(offset: [start, 0], count: [count, columns])
-                accumulateGram(block, rows: count, columns: columns, into: &gram)
+                let block = (0..<(count * columns)).map { _ in Float(generator.nextUnit() * 2 - 1) }
+                try values.append(rows: block)
                 start += count
             }
-            let trace = (0..<columns).reduce(0.0) { $0 + Double(gram[$1 * columns + $1]) }
-            // E[x²] = 1/3 for x uniform in [-1, 1): the trace of XᵀX / rows is ≈ columns / 3.
-            print("streamed \(rows) × \(columns) float32 rows through \(output) (gzip 6, chunks of \(blockRows) rows)")
-            print(String(format: "trace(XᵀX)/rows = %.4f (expected ≈ %.4f for uniform [-1, 1))",
-                         trace / Double(rows), Double(columns) / 3))
-        } catch {
-            throw fail("demo", error)
+            try file.setAttribute("generator", .string("SplitMix64, seed 42, uniform in [-1, 1)"))
         }
+        // Read back block by block and accumulate the Gram matrix XᵀX with OpenBLAS.
+        let file = try HDF5File(path: output, mode: .readOnly)
+        let values = try file.root.dataset("values")
+        var gram = [Float](repeating: 0, count: columns * columns)
+        var start = 0
+        while start < rows {
+            let count = min(blockRows, rows - start)
+            let block: [Float] = try values.read(offset: [start, 0], count: [count, columns])
+            accumulateGram(block, rows: count, columns: columns, into: &gram)
+            start += count
+        }
+        let trace = (0..<columns).reduce(0.0) { $0 + Double(gram[$1 * columns + $1]) }
+        // E[x²] = 1/3 for x uniform in [-1, 1): the trace of XᵀX / rows is ≈ columns / 3.
+        print("streamed \(rows) × \(columns) float32 rows through \(output) (gzip 6, chunks of \(blockRows) rows)")
+        print(String(format: "trace(XᵀX)/rows = %.4f (expected ≈ %.4f for uniform [-1, 1))",
+                     trace / Double(rows), Double(columns) / 3))
     }
 
     private func makeDirectories(_ path: String) throws {
@@ -77,7 +73,7 @@ struct Demo: ParsableCommand {
         for part in path.split(separator: "/") {
             prefix += part + "/"
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw fail("demo", DemoError.directory(prefix))
+                throw DemoError.directory(prefix)
             }
         }
     }

@@ -4,15 +4,15 @@ import Kernels
 import ParallelRuntime
 import TensorIO
 
-struct Environment: ParsableCommand {
+struct Environment: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "env",
         abstract: "Show cores, the thread budget, and the OpenBLAS, HDF5 and MPI libraries in use.")
 
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
+    func execute(budget: ThreadBudget) throws {
         #if DEBUG
         let mode = "debug (numerical code runs 25–200× slower; use -c release)"
         #else

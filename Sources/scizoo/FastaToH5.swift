@@ -2,8 +2,9 @@
 import ArgumentParser
 import Foundation
 import GenomeLM
+import Kernels
 
-struct FastaToH5: ParsableCommand {
+struct FastaToH5: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "fasta-to-h5",
         abstract: "Tokenise a FASTA file into GenSLM's HDF5 layout (input_ids, attention_mask, id, description, sequence).",
@@ -27,26 +28,22 @@ struct FastaToH5: ParsableCommand {
         guard blockSize >= 2 else { throw ValidationError("--block-size must be at least 2") }
     }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         let parts = split.split(separator: ",").compactMap { Double($0) }
-        do {
-            let vocabulary = try tokenizer.map { try CodonTokenizer.load(from: $0) } ?? .standard
-            let interactive = isatty(1) != 0
-            let results = try GenomeDatasetWriter.convert(
-                fasta: fasta, tokenizer: vocabulary, blockSize: blockSize, outputDirectory: outputDir,
-                split: DatasetSplit(train: parts[0], validation: parts[1], test: parts[2]), seed: seed,
-                progress: { written in
-                    if interactive {
-                        print("\rtokenised \(written) records", terminator: "")
-                        fflush(nil)
-                    } else if written % 10_000 == 0 {
-                        print("tokenised \(written) records")
-                    }
-                })
-            if interactive { print("") }
-            for (path, records) in results { print("wrote \(path): \(records) records × \(blockSize) tokens") }
-        } catch {
-            throw fail("fasta-to-h5", error)
-        }
+        let vocabulary = try tokenizer.map { try CodonTokenizer.load(from: $0) } ?? .standard
+        let interactive = isatty(1) != 0
+        let results = try GenomeDatasetWriter.convert(
+            fasta: fasta, tokenizer: vocabulary, blockSize: blockSize, outputDirectory: outputDir,
+            split: DatasetSplit(train: parts[0], validation: parts[1], test: parts[2]), seed: seed,
+            progress: { written in
+                if interactive {
+                    print("\rtokenised \(written) records", terminator: "")
+                    fflush(nil)
+                } else if written % 25_600 == 0 {
+                    print("tokenised \(written) records")
+                }
+            })
+        if interactive { print("") }
+        for (path, records) in results { print("wrote \(path): \(records) records × \(blockSize) tokens") }
     }
 }

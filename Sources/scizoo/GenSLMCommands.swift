@@ -8,7 +8,7 @@ import Recipes
 import TensorCore
 import TensorIO
 
-struct FindGenes: ParsableCommand {
+struct FindGenes: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "find-genes",
         abstract: "Write the open reading frames (ATG…stop, both strands) of a genome FASTA as a gene FASTA.")
@@ -17,34 +17,30 @@ struct FindGenes: ParsableCommand {
     @Option(help: "Minimum ORF length in bases, stop codon included.") var minLength: Int = 300
     @Option(help: "Output FASTA.") var output: String
 
-    func run() throws {
-        do {
-            var lines: [String] = []
-            var count = 0
-            for record in try FastaReader.readAll(path: genome) {
-                for orf in GeneFinder.openReadingFrames(in: record.sequence, minimumLength: minLength) {
-                    count += 1
-                    lines.append(">\(record.id)_orf\(count) \(record.id):\(orf.start + 1)-\(orf.end)(\(orf.strand)) length=\(orf.sequence.count)")
-                    var index = orf.sequence.startIndex
-                    while index < orf.sequence.endIndex {
-                        let next = orf.sequence.index(index, offsetBy: 70, limitedBy: orf.sequence.endIndex) ?? orf.sequence.endIndex
-                        lines.append(String(orf.sequence[index..<next]))
-                        index = next
-                    }
+    func execute(budget: ThreadBudget) throws {
+        var lines: [String] = []
+        var count = 0
+        for record in try FastaReader.readAll(path: genome) {
+            for orf in GeneFinder.openReadingFrames(in: record.sequence, minimumLength: minLength) {
+                count += 1
+                lines.append(">\(record.id)_orf\(count) \(record.id):\(orf.start + 1)-\(orf.end)(\(orf.strand)) length=\(orf.sequence.count)")
+                var index = orf.sequence.startIndex
+                while index < orf.sequence.endIndex {
+                    let next = orf.sequence.index(index, offsetBy: 70, limitedBy: orf.sequence.endIndex) ?? orf.sequence.endIndex
+                    lines.append(String(orf.sequence[index..<next]))
+                    index = next
                 }
             }
-            let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // Written to a temporary name and renamed: a kill never leaves half a FASTA behind the name.
-            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
-            print("wrote \(output): \(count) genes of at least \(minLength) bases from \(genome)")
-        } catch {
-            throw fail("find-genes", error)
         }
+        let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Written to a temporary name and renamed: a kill never leaves half a FASTA behind the name.
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        print("wrote \(output): \(count) genes of at least \(minLength) bases from \(genome)")
     }
 }
 
-struct GenSLMTrain: ParsableCommand {
+struct GenSLMTrain: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-train",
         abstract: "Train a GenSLM GPT-NeoX model from a GenSLM YAML recipe (ModelSettings keys).",
@@ -64,13 +60,12 @@ struct GenSLMTrain: ParsableCommand {
     var dataParallelSize: Int?
     @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+    static var startsMPI: MPIStart { .underMPIRun }
 
-    func run() throws {
-        // MPI starts before any BLAS work (see MPIProcess.world).
-        let world: MPICommunicator?
-        do { world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil } catch { throw fail("genslm-train", error) }
+    func execute(budget: ThreadBudget) throws {
+        let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil
         let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         do {
             let settings = try GenSLMSettings.load(from: config)
             var groups: ProcessGroups?
@@ -108,7 +103,7 @@ struct TrainedModelOptions: ParsableArguments {
     }
 }
 
-struct GenSLMGenerate: ParsableCommand {
+struct GenSLMGenerate: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-generate",
         abstract: "Sample new gene sequences from a trained GenSLM model (top-k, top-p, temperature) into a FASTA file.")
@@ -125,39 +120,35 @@ struct GenSLMGenerate: ParsableCommand {
     @Option var seed: UInt64 = 0
     @Option(help: "Output FASTA.") var output: String
 
-    func run() throws {
-        do {
-            let trained = try self.trained.load()
-            var knownSequences = Set<String>()
-            for file in known { for record in try FastaReader.readAll(path: file) { knownSequences.insert(record.sequence.uppercased()) } }
-            var options = SamplingOptions()
-            options.topK = topK
-            options.topP = topP
-            options.temperature = temperature
-            options.maxTokens = maxTokens
-            options.cutAtStopCodon = cutAtStop
-            var generator = RandomGenerator(seed: seed)
-            var found: [String] = []
-            var attempts = 0
-            while found.count < num {
-                attempts += 1
-                guard attempts <= 100 * num else {
-                    throw FileError(file: output, message: "only \(found.count) unique new sequences after \(attempts - 1) draws")
-                }
-                let sequence = trained.model.generate(prompt: prompt, tokenizer: trained.tokenizer, options: options, generator: &generator)
-                if knownSequences.contains(sequence) || found.contains(sequence) { continue }
-                found.append(sequence)
+    func execute(budget: ThreadBudget) throws {
+        let trained = try self.trained.load()
+        var knownSequences = Set<String>()
+        for file in known { for record in try FastaReader.readAll(path: file) { knownSequences.insert(record.sequence.uppercased()) } }
+        var options = SamplingOptions()
+        options.topK = topK
+        options.topP = topP
+        options.temperature = temperature
+        options.maxTokens = maxTokens
+        options.cutAtStopCodon = cutAtStop
+        var generator = RandomGenerator(seed: seed)
+        var found: [String] = []
+        var attempts = 0
+        while found.count < num {
+            attempts += 1
+            guard attempts <= 100 * num else {
+                throw FileError(file: output, message: "only \(found.count) unique new sequences after \(attempts - 1) draws")
             }
-            let text = found.enumerated().map { ">generated_\($0.offset + 1) prompt=\(prompt) seed=\(seed)\n\($0.element)" }.joined(separator: "\n") + "\n"
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-            print("wrote \(output): \(found.count) sequences (\(attempts) draws) from \(trained.checkpoint)")
-        } catch {
-            throw fail("genslm-generate", error)
+            let sequence = trained.model.generate(prompt: prompt, tokenizer: trained.tokenizer, options: options, generator: &generator)
+            if knownSequences.contains(sequence) || found.contains(sequence) { continue }
+            found.append(sequence)
         }
+        let text = found.enumerated().map { ">generated_\($0.offset + 1) prompt=\(prompt) seed=\(seed)\n\($0.element)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: output, atomically: true, encoding: .utf8)
+        print("wrote \(output): \(found.count) sequences (\(attempts) draws) from \(trained.checkpoint)")
     }
 }
 
-struct GenSLMEmbed: ParsableCommand {
+struct GenSLMEmbed: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-embed",
         abstract: "Embed FASTA sequences with a trained GenSLM model: final-layer-norm states mean-pooled over real tokens, to HDF5.")
@@ -169,27 +160,23 @@ struct GenSLMEmbed: ParsableCommand {
     var perTokenStates = false
     @Flag(help: "Also write every token's logits (token-logits [N, block, vocab]).") var logits = false
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
-        ThreadBudget.install(requested: threadOptions.threads)
-        do {
-            let trained = try self.trained.load()
-            let records = try FastaReader.readAll(path: fasta)
-            let outputs = records.map {
-                trained.model.embeddingOutputs(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize, logits: logits)
-            }
-            let rows = outputs.map(\.mean)
-            try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output,
-                                            perToken: perTokenStates ? outputs.map(\.states) : nil,
-                                            logits: logits ? outputs.compactMap(\.logits) : nil, blockSize: trained.blockSize)
-            print("wrote \(output): \(records.count) embeddings of \(rows.first?.count ?? 0) values from \(trained.checkpoint)")
-        } catch {
-            throw fail("genslm-embed", error)
+    func execute(budget: ThreadBudget) throws {
+        let trained = try self.trained.load()
+        let records = try FastaReader.readAll(path: fasta)
+        let outputs = records.map {
+            trained.model.embeddingOutputs(of: $0.sequence, tokenizer: trained.tokenizer, blockSize: trained.blockSize, logits: logits)
         }
+        let rows = outputs.map(\.mean)
+        try GenSLMEmbeddingWriter.write(rows, indices: Array(0..<records.count), sequences: records.map(\.sequence), to: output,
+                                        perToken: perTokenStates ? outputs.map(\.states) : nil,
+                                        logits: logits ? outputs.compactMap(\.logits) : nil, blockSize: trained.blockSize)
+        print("wrote \(output): \(records.count) embeddings of \(rows.first?.count ?? 0) values from \(trained.checkpoint)")
     }
 }
 
-struct GenSLMExport: ParsableCommand {
+struct GenSLMExport: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-export",
         abstract: "Export a trained GenSLM model's weights to Hugging Face safetensors (GPTNeoXForCausalLM names) with its config.json.")
@@ -197,22 +184,18 @@ struct GenSLMExport: ParsableCommand {
     @OptionGroup var trained: TrainedModelOptions
     @Option(help: "Output folder: model.safetensors and config.json.") var output: String
 
-    func run() throws {
-        do {
-            let trained = try self.trained.load()
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            try Safetensors.write(trained.model.huggingFaceStateDict(), metadata: ["format": "pt"], to: output + "/model.safetensors")
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(trained.model.configuration).write(to: URL(fileURLWithPath: output + "/config.json"), options: .atomic)
-            print("wrote \(output)/model.safetensors and \(output)/config.json from \(trained.checkpoint)")
-        } catch {
-            throw fail("genslm-export", error)
-        }
+    func execute(budget: ThreadBudget) throws {
+        let trained = try self.trained.load()
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try Safetensors.write(trained.model.huggingFaceStateDict(), metadata: ["format": "pt"], to: output + "/model.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(trained.model.configuration).write(to: URL(fileURLWithPath: output + "/config.json"), options: .atomic)
+        print("wrote \(output)/model.safetensors and \(output)/config.json from \(trained.checkpoint)")
     }
 }
 
-struct GenSLMSynthesize: ParsableCommand {
+struct GenSLMSynthesize: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-synthesize",
         abstract: "Write synthetic genes from a codon-usage and gene-length model fitted on real genes (how Datasets/genslm/ was made).",
@@ -223,26 +206,22 @@ struct GenSLMSynthesize: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 7
     @Option(help: "Output FASTA.") var output: String
 
-    func run() throws {
-        do {
-            let records = try FastaReader.readAll(path: genes)
-            let model = try CodonUsageModel(fitting: records.map(\.sequence), file: genes)
-            let sampled = model.sample(count: num, seed: seed)
-            var lines: [String] = []
-            for (index, gene) in sampled.enumerated() {
-                lines.append(">synthetic_\(index + 1) length=\(gene.count) model=codon-markov-1 fitted-on=\(records.count)-genes seed=\(seed)")
-                var start = gene.startIndex
-                while start < gene.endIndex {
-                    let end = gene.index(start, offsetBy: 70, limitedBy: gene.endIndex) ?? gene.endIndex
-                    lines.append(String(gene[start..<end]))
-                    start = end
-                }
+    func execute(budget: ThreadBudget) throws {
+        let records = try FastaReader.readAll(path: genes)
+        let model = try CodonUsageModel(fitting: records.map(\.sequence), file: genes)
+        let sampled = model.sample(count: num, seed: seed)
+        var lines: [String] = []
+        for (index, gene) in sampled.enumerated() {
+            lines.append(">synthetic_\(index + 1) length=\(gene.count) model=codon-markov-1 fitted-on=\(records.count)-genes seed=\(seed)")
+            var start = gene.startIndex
+            while start < gene.endIndex {
+                let end = gene.index(start, offsetBy: 70, limitedBy: gene.endIndex) ?? gene.endIndex
+                lines.append(String(gene[start..<end]))
+                start = end
             }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
-            print("wrote \(output): \(num) synthetic genes (\(sampled.map(\.count).min() ?? 0)–\(sampled.map(\.count).max() ?? 0) bases) "
-                  + "from a model fitted on \(records.count) genes of \(genes), seed \(seed)")
-        } catch {
-            throw fail("genslm-synthesize", error)
         }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        print("wrote \(output): \(num) synthetic genes (\(sampled.map(\.count).min() ?? 0)–\(sampled.map(\.count).max() ?? 0) bases) "
+              + "from a model fitted on \(records.count) genes of \(genes), seed \(seed)")
     }
 }

@@ -1,8 +1,9 @@
 // `scizoo inspect FILE`: the tree of an HDF5 file, readable (what `h5ls -r -v` tells).
 import ArgumentParser
+import Kernels
 import TensorIO
 
-struct Inspect: ParsableCommand {
+struct Inspect: SciZooCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the groups, datasets (shape, dtype, chunks, filters) and attributes of an HDF5 file.")
 
@@ -12,13 +13,8 @@ struct Inspect: ParsableCommand {
     @Option(help: "Show at most this many elements of array attributes.")
     var maxValues: Int = 8
 
-    func run() throws {
-        let entries: [HDF5TreeEntry]
-        do {
-            entries = try HDF5File(path: file, mode: .readOnly).tree()
-        } catch {
-            throw fail("inspect", error)
-        }
+    func execute(budget: ThreadBudget) throws {
+        let entries = try HDF5File(path: file, mode: .readOnly).tree()
         print("\(file)")
         for entry in entries {
             print(Self.render(entry, maxValues: maxValues))

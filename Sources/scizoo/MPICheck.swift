@@ -1,9 +1,11 @@
 // `scizoo mpi-check`: proves the ranks of a job can talk (an all-reduce of rank ids).
 import ArgumentParser
 import Foundation
+import Kernels
 import ParallelRuntime
 
-struct MPICheck: ParsableCommand {
+struct MPICheck: SciZooCommand {
+    static var startsMPI: MPIStart { .always }
     static let configuration = CommandConfiguration(
         commandName: "mpi-check",
         abstract: "All-reduce the rank ids of every rank and check the sum (run under mpirun).")
@@ -13,9 +15,8 @@ struct MPICheck: ParsableCommand {
     @Option(help: "Folder for the ZeRO check's NVMe swap files (default: a temporary folder).")
     var nvmePath: String?
 
-    func run() throws {
-        let world: MPIProcess
-        do { world = try MPIProcess.world() } catch { throw fail("mpi-check", error) }
+    func execute(budget: ThreadBudget) throws {
+        let world = try MPIProcess.world()
         if let failRank, failRank == world.rank {
             // The other ranks are about to wait in an all-reduce: abort the job instead of leaving them there.
             world.abort("failing on purpose (--fail-rank \(failRank)); the job stops")

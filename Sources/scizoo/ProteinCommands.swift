@@ -6,7 +6,7 @@ import ProteinFolding
 import Recipes
 import TensorCore
 
-struct ProteinMetrics: ParsableCommand {
+struct ProteinMetrics: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "protein-metrics",
         abstract: "Compare a model structure (PDB or mmCIF) with a reference: lDDT-Cα, all-atom lDDT, Cα-RMSD, GDT_TS/HA, TM-score, dRMSD.",
@@ -21,36 +21,32 @@ struct ProteinMetrics: ParsableCommand {
     @Option(help: "Model chain (default: the only chain, else the reference's chain id).") var modelChain: String?
     @Option(help: "Also write the numbers (and per-residue lDDT-Cα) to this JSON file.") var json: String?
 
-    func run() throws {
-        do {
-            let referenceStructure = try ProteinStructure.read(reference), modelStructure = try ProteinStructure.read(model)
-            let referenceChain = try referenceStructure.chain(chain)
-            let modelChainID = modelChain ?? (modelStructure.chains.count == 1 ? nil : referenceChain.id)
-            let result = try StructureMetrics.compare(model: try modelStructure.chain(modelChainID), reference: referenceChain)
-            print("model     \(model)")
-            print("reference \(reference) chain \(referenceChain.id): \(result.pairedResidues) of \(result.referenceResidues) residues paired")
-            print(String(format: "lDDT-Cα %.4f  all-atom lDDT %.4f  Cα-RMSD %.3f Å  GDT_TS %.4f  GDT_HA %.4f  TM-score %.4f  dRMSD %.3f Å",
-                         result.lddtCA, result.lddtAllAtom, result.rmsdCA, result.gdtTS, result.gdtHA, result.tmScore, result.drmsdCA))
-            if let json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                try encoder.encode(result).write(to: URL(fileURLWithPath: json), options: .atomic)
-                print("wrote \(json)")
-            }
-        } catch {
-            throw fail("protein-metrics", error)
+    func execute(budget: ThreadBudget) throws {
+        let referenceStructure = try ProteinStructure.read(reference), modelStructure = try ProteinStructure.read(model)
+        let referenceChain = try referenceStructure.chain(chain)
+        let modelChainID = modelChain ?? (modelStructure.chains.count == 1 ? nil : referenceChain.id)
+        let result = try StructureMetrics.compare(model: try modelStructure.chain(modelChainID), reference: referenceChain)
+        print("model     \(model)")
+        print("reference \(reference) chain \(referenceChain.id): \(result.pairedResidues) of \(result.referenceResidues) residues paired")
+        print(String(format: "lDDT-Cα %.4f  all-atom lDDT %.4f  Cα-RMSD %.3f Å  GDT_TS %.4f  GDT_HA %.4f  TM-score %.4f  dRMSD %.3f Å",
+                     result.lddtCA, result.lddtAllAtom, result.rmsdCA, result.gdtTS, result.gdtHA, result.tmScore, result.drmsdCA))
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: json), options: .atomic)
+            print("wrote \(json)")
         }
     }
 }
 
-struct Fold: ParsableCommand {
+struct Fold: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "fold",
         abstract: "Fold a protein from its FASTA and MSA folder with the AlphaFold 2 monomer network (templates off), on the CPU.",
         discussion: """
             Writes <tag>_<preset>_unrelaxed.pdb (pLDDT in the B-factor column), <tag>_<preset>_confidence.json \
-            (per-residue pLDDT; pTM and pAE for _ptm presets) and timings.json into --output. \
-            In progress: weight import is not written yet, so only --random-weights runs, and the PDB holds backbone atoms (N, CA, C).
+            (per-residue pLDDT; pTM and pAE for _ptm presets) and timings.json into --output; --cif adds mmCIF. \
+            Weights are DeepMind's AlphaFold .npz parameters (--weights); the structure is all-atom, side chains included.
             """)
 
     @Option(help: "Query FASTA (one record).") var fasta: String
@@ -64,63 +60,62 @@ struct Fold: ParsableCommand {
     @Option(help: "Recycling iterations (3 = 4 passes, as upstream).") var recycles: Int = 3
     @Flag(help: "Also write <tag>_<preset>_unrelaxed.cif (mmCIF).") var cif = false
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
-        do {
-            ThreadBudget.install(requested: threadOptions.threads)
-            let chosen = try AlphaFoldPreset(preset)
-            if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
-            guard weights != nil || randomWeights else {
-                throw ValidationError("no weights: pass --weights params_\(preset).npz (AlphaFold's parameters), or --random-weights for a smoke run")
-            }
-            guard recycles >= 0 else { throw ValidationError("--recycles must be 0 or more, got \(recycles)") }
-            let query = try AlignmentParsers.query(fastaAt: fasta)
-            let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
-            let tag = query.description.split(separator: " ").first.map(String.init) ?? "query"
-            print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, "
-                  + (weights.map { "weights \($0)" } ?? "random weights"))
-            let clock = ContinuousClock(), start = clock.now
-            var generator = RandomGenerator(seed: seed)
-            let model = AlphaFold(preset: chosen, generator: &generator)
-            if let weights {
-                try AlphaFoldWeights.load(weights, into: model)
-            } else {
-                // With AlphaFold's zero-initialised layers at zero a random network is the identity and
-                // puts every residue at the origin.
-                model.redrawZeroParameters(std: 0.02, seed: seed &+ 1)
-            }
-            model.eval()
-            let setup = clock.now - start
-            let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
-                print(String(format: "pass %d/%d: %.1f s", pass + 1, recycles + 1, seconds))
-            }
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            let base = (output as NSString).appendingPathComponent("\(tag)_\(preset)")
-            let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), "
-                           + (weights.map { "weights " + ($0 as NSString).lastPathComponent } ?? "RANDOM WEIGHTS"),
-                           "all heavy atoms, unrelaxed; B-factor column = pLDDT"]
-            try StructureWriter.pdb(result, remarks: remarks).write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
-            if cif {
-                try StructureWriter.mmCIF(result, name: "\(tag)_\(preset)").write(toFile: base + "_unrelaxed.cif", atomically: true, encoding: .utf8)
-            }
-            var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues]
-            if let ptm = result.ptm { confidence["ptm"] = ptm }
-            if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
-            try JSONSerialization.data(withJSONObject: confidence, options: [.sortedKeys, .withoutEscapingSlashes])
-                .write(to: URL(fileURLWithPath: base + "_confidence.json"), options: .atomic)
-            let timings: [String: Any] = ["setup_seconds": setup.inSeconds,
-                                          "pass_seconds": result.passSeconds, "preset": preset]
-            try JSONSerialization.data(withJSONObject: timings, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-                .write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("timings.json")), options: .atomic)
-            print(String(format: "wrote %@_unrelaxed.pdb (mean pLDDT %.1f%@), %@_confidence.json, timings.json", base,
-                         result.plddt.reduce(0, +) / Double(result.plddt.count), result.ptm.map { String(format: ", pTM %.3f", $0) } ?? "", base))
-        } catch {
-            throw fail("fold", error)
+    func validate() throws {
+        if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+        guard weights != nil || randomWeights else {
+            throw ValidationError("no weights: pass --weights params_\(preset).npz (AlphaFold's parameters), or --random-weights for a smoke run")
         }
+        guard recycles >= 0 else { throw ValidationError("--recycles must be 0 or more, got \(recycles)") }
+    }
+
+    func execute(budget: ThreadBudget) throws {
+        let chosen = try AlphaFoldPreset(preset)
+        let query = try AlignmentParsers.query(fastaAt: fasta)
+        let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
+        let tag = query.description.split(separator: " ").first.map(String.init) ?? "query"
+        print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, "
+              + (weights.map { "weights \($0)" } ?? "random weights"))
+        let clock = ContinuousClock(), start = clock.now
+        var generator = RandomGenerator(seed: seed)
+        let model = AlphaFold(preset: chosen, generator: &generator)
+        if let weights {
+            try AlphaFoldWeights.load(weights, into: model)
+        } else {
+            // With AlphaFold's zero-initialised layers at zero a random network is the identity and
+            // puts every residue at the origin.
+            model.redrawZeroParameters(std: 0.02, seed: seed &+ 1)
+        }
+        model.eval()
+        let setup = clock.now - start
+        let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
+            print(String(format: "pass %d/%d: %.1f s", pass + 1, recycles + 1, seconds))
+        }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let base = (output as NSString).appendingPathComponent("\(tag)_\(preset)")
+        let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), "
+                       + (weights.map { "weights " + ($0 as NSString).lastPathComponent } ?? "RANDOM WEIGHTS"),
+                       "all heavy atoms, unrelaxed; B-factor column = pLDDT"]
+        try StructureWriter.pdb(result, remarks: remarks).write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
+        if cif {
+            try StructureWriter.mmCIF(result, name: "\(tag)_\(preset)").write(toFile: base + "_unrelaxed.cif", atomically: true, encoding: .utf8)
+        }
+        var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues]
+        if let ptm = result.ptm { confidence["ptm"] = ptm }
+        if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
+        try JSONSerialization.data(withJSONObject: confidence, options: [.sortedKeys, .withoutEscapingSlashes])
+            .write(to: URL(fileURLWithPath: base + "_confidence.json"), options: .atomic)
+        let timings: [String: Any] = ["setup_seconds": setup.inSeconds,
+                                      "pass_seconds": result.passSeconds, "preset": preset]
+        try JSONSerialization.data(withJSONObject: timings, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+            .write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent("timings.json")), options: .atomic)
+        print(String(format: "wrote %@_unrelaxed.pdb (mean pLDDT %.1f%@), %@_confidence.json, timings.json", base,
+                     result.plddt.reduce(0, +) / Double(result.plddt.count), result.ptm.map { String(format: ", pTM %.3f", $0) } ?? "", base))
     }
 }
 
-struct BenchFold: ParsableCommand {
+struct BenchFold: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "fold",
         abstract: "Seconds and peak memory of a full AlphaFold monomer inference with random weights on a random MSA of the given sizes.")
@@ -133,10 +128,10 @@ struct BenchFold: ParsableCommand {
     @Option(help: "Chunk size over leading axes (default: none).") var chunkSize: Int?
     @Option(help: "Evoformer blocks (default: the preset's 48; fewer for a quick profile).") var evoformerBlocks: Int?
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
+    func execute(budget: ThreadBudget) throws {
         buildModeWarning()
-        let budget = ThreadBudget.install(requested: threadOptions.threads)
         var generator = RandomGenerator(seed: 5)
         // A random alignment: row 0 the query, every row 10 % gaps, a few deletions.
         let rows = msa + extra
@@ -197,7 +192,7 @@ struct BenchFold: ParsableCommand {
     }
 }
 
-struct FoldFineTuneCommand: ParsableCommand {
+struct FoldFineTuneCommand: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "fold-finetune",
         abstract: "Smoke fine-tuning of AlphaFold on one query with its true structure: the training losses per step and how many parameters the gradient reaches.")
@@ -223,37 +218,37 @@ struct FoldFineTuneCommand: ParsableCommand {
     @Option(help: "Stop after this step with a checkpoint to --resume from.") var stopAtStep: Int?
     @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
     @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
-    func run() throws {
-        do {
-            ThreadBudget.install(requested: threadOptions.threads)
-            if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
-            guard weights != nil || randomWeights else { throw ValidationError("no weights: pass --weights params.npz or --random-weights") }
-            guard steps > 0, crop > 0, clusters > 0, extra >= 0, recycles >= 0 else {
-                throw ValidationError("--steps, --crop and --clusters must be positive, --extra and --recycles not negative")
-            }
-            var chosen = try AlphaFoldPreset(preset)
-            if let evoformerBlocks { chosen.evoformerBlocks = evoformerBlocks }
-            let query = try AlignmentParsers.query(fastaAt: fasta)
-            let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
-            let target = try FoldingTarget(chain: try ProteinStructure.read(structure).chain(chain), sequence: query.sequence, file: structure)
-            var generator = RandomGenerator(seed: seed)
-            let model = AlphaFold(preset: chosen, generator: &generator)
-            if let weights { try AlphaFoldWeights.load(weights, into: model) } else { model.redrawZeroParameters(std: 0.02, seed: seed &+ 1) }
-            var settings = FoldFineTuneSettings()
-            (settings.steps, settings.crop, settings.maxClusters, settings.maxExtra) = (steps, crop, clusters, extra)
-            (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
-            print("fold-finetune: preset \(preset) (\(chosen.evoformerBlocks) Evoformer blocks)")
-            let task = FoldFineTuneTask(model: model, raw: raw, target: target, settings: settings, runDirectory: runDir)
-            let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep)
-            print("trained \(outcome.steps) steps; metrics: \(outcome.metrics); checkpoint: \(outcome.lastCheckpoint)")
-            model.eval()
-            if let saveWeights {
-                try AlphaFoldWeights.save(model, to: saveWeights)
-                print("wrote \(saveWeights)")
-            }
-        } catch {
-            throw fail("fold-finetune", error)
+    func validate() throws {
+        if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+        guard weights != nil || randomWeights else { throw ValidationError("no weights: pass --weights params.npz or --random-weights") }
+        guard steps > 0, crop > 0, clusters > 0, extra >= 0, recycles >= 0 else {
+            throw ValidationError("--steps, --crop and --clusters must be positive, --extra and --recycles not negative")
+        }
+        if let stopAtStep, !(1...steps).contains(stopAtStep) { throw ValidationError("--stop-at-step must be within 1…\(steps), got \(stopAtStep)") }
+    }
+
+    func execute(budget: ThreadBudget) throws {
+        var chosen = try AlphaFoldPreset(preset)
+        if let evoformerBlocks { chosen.evoformerBlocks = evoformerBlocks }
+        let query = try AlignmentParsers.query(fastaAt: fasta)
+        let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
+        let target = try FoldingTarget(chain: try ProteinStructure.read(structure).chain(chain), sequence: query.sequence, file: structure)
+        var generator = RandomGenerator(seed: seed)
+        let model = AlphaFold(preset: chosen, generator: &generator)
+        if let weights { try AlphaFoldWeights.load(weights, into: model) } else { model.redrawZeroParameters(std: 0.02, seed: seed &+ 1) }
+        var settings = FoldFineTuneSettings()
+        (settings.steps, settings.crop, settings.maxClusters, settings.maxExtra) = (steps, crop, clusters, extra)
+        (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
+        print("fold-finetune: preset \(preset) (\(chosen.evoformerBlocks) Evoformer blocks)")
+        let task = FoldFineTuneTask(model: model, raw: raw, target: target, settings: settings, runDirectory: runDir)
+        let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep)
+        print("trained \(outcome.steps) steps; metrics: \(outcome.metrics); checkpoint: \(outcome.lastCheckpoint)")
+        model.eval()
+        if let saveWeights {
+            try AlphaFoldWeights.save(model, to: saveWeights)
+            print("wrote \(saveWeights)")
         }
     }
 }

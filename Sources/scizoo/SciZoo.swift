@@ -1,5 +1,6 @@
 // The `scizoo` command: recipes, tools and benchmarks of the SciZoo package.
 import ArgumentParser
+import Kernels
 import ParallelRuntime
 
 @main
@@ -27,6 +28,46 @@ struct ThreadOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 }
+
+/// What every scizoo subcommand shares: the thread budget is installed before its work, argument
+/// checks live in `validate()` (ArgumentParser prints them with the usage line), and any other
+/// error from the work is one line naming the command (`scizoo fold: error: q.fasta:3: …`).
+protocol SciZooCommand: ParsableCommand {
+    /// The threads asked for (--threads); nil: SCIZOO_NUM_THREADS, else cores / ranks on the node.
+    var threads: Int? { get }
+    /// The name in error lines (the command's own, or its path for nested commands).
+    static var errorName: String { get }
+    /// Whether MPI starts before the work (and before any BLAS call, see MPIProcess.world): never,
+    /// when launched by mpirun, or always (a world of one without mpirun).
+    static var startsMPI: MPIStart { get }
+    /// The command's work, with the budget in force.
+    func execute(budget: ThreadBudget) throws
+}
+
+extension SciZooCommand {
+    var threads: Int? { nil }
+    static var errorName: String { _commandName }
+    static var startsMPI: MPIStart { .never }
+
+    func run() throws {
+        do {
+            switch Self.startsMPI {
+            case .never: break
+            case .underMPIRun: if MPIProcess.isLaunchedByMPI { _ = try MPIProcess.world() }
+            case .always: _ = try MPIProcess.world()
+            }
+            try execute(budget: ThreadBudget.install(requested: threads))
+        } catch let error as ExitCode {
+            throw error  // already reported (failOnRank under mpirun)
+        } catch let error as ValidationError {
+            throw error  // a usage error: ArgumentParser prints it with the usage line
+        } catch {
+            throw fail(Self.errorName, error)
+        }
+    }
+}
+
+enum MPIStart { case never, underMPIRun, always }
 
 /// Prints one error line naming the command and exits non-zero: the contract for data errors.
 func fail(_ command: String, _ error: any Error) -> ExitCode {

@@ -98,6 +98,19 @@ struct CLITests {
         }
     }
 
+    @Test("a bad flag is a usage error with the usage line; a bad file is one error line naming the command")
+    func usageAndDataErrors() throws {
+        let flag = try CLI.run(["climate-synth", "--days", "3", "--output", "/tmp/never-written"])
+        #expect(flag.status == 64, "ArgumentParser's usage exit code: \(flag.standardError)")
+        #expect(flag.standardError.contains("--days must be at least 10") && flag.standardError.contains("Usage: scizoo climate-synth"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written"))
+        let weights = try CLI.run(["fold", "--fasta", "q.fa", "--weights", "w.npz", "--random-weights"])
+        #expect(weights.status == 64 && weights.standardError.contains("exclude each other") && weights.standardError.contains("Usage: scizoo fold"))
+        let data = try CLI.run(["fasta-to-h5", "--fasta", "/nonexistent/genes.fa", "--output-dir", "/tmp"])
+        #expect(data.status == 1 && data.standardError.hasPrefix("scizoo fasta-to-h5: error: /nonexistent/genes.fa"), "\(data.standardError)")
+        #expect(data.standardError.split(separator: "\n").count == 1)
+    }
+
     // MPI is initialised in a fresh process: OpenMPI's singleton start forks, and forking a process
     // whose OpenBLAS threads are busy (as in the parallel test runner) hangs in OpenBLAS's at-fork
     // handler. The CLI initialises MPI before any BLAS work.

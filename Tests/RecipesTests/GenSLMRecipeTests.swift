@@ -95,6 +95,22 @@ struct GenSLMRecipeTests {
         #expect(checkpoint.step == 6 && checkpoint.config.contains("\"max_steps\":6"))
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")).contains { $0.contains(".tmp-") })
 
+        // The files name their tokenizer; a recipe with another vocabulary is refused before any step.
+        let upstream = Fixtures.shared("genslm/tokenizer_files/codon_wordlevel_69vocab.json").path
+        let train = try HDF5File(path: directory.appendingPathComponent("genes_train.h5").path)
+        #expect(try train.attribute("tokenizer").stringValue == "scizoo-codons")
+        #expect(try train.attribute("tokenizer_fingerprint").stringValue == CodonTokenizer.standard.fingerprint)
+        try train.close()
+        #expect(try CodonTokenizer.load(from: upstream).fingerprint != CodonTokenizer.standard.fingerprint)
+        var otherVocabulary = try GenSLMSettings.load(from: recipe)
+        otherVocabulary.tokenizerFile = upstream
+        do {
+            _ = try GenSLMTrainer(settings: otherVocabulary, runDirectory: directory.appendingPathComponent("mismatch").path).run()
+            Issue.record("training on ids of another vocabulary must be refused")
+        } catch let error as FileError {
+            #expect(error.file.hasSuffix("genes_train.h5") && error.message.contains("codon_wordlevel_69vocab.json"), "\(error)")
+        }
+
         // Resume with a longer run: it continues from step 6.
         var longer = try GenSLMSettings.load(from: recipe)
         longer.maxSteps = 9

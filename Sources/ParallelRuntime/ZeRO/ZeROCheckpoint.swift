@@ -171,6 +171,30 @@ public enum ZeROCheckpoint {
         try zero.restoreMoments(m, v, step: Int(state["step"]?.item() ?? Double(checkpoint.step)))
     }
 
+    /// Writes a one-process run's whole state straight into one SciZoo checkpoint, the file
+    /// `consolidate` would make from its shards (no shards written and read back).
+    public static func saveConsolidated(_ zero: ZeROOptimizer, output: String, step: Int, client: String = "{}") throws {
+        precondition(zero.groups.world.size == 1, "saveConsolidated: a world of one owns the whole model; use save on \(zero.groups.world.size) ranks")
+        let (m, v) = try zero.momentsOfPartition()
+        try HDF5File.writeAtomically(to: output) { file in
+            try file.setAttribute("format", .string(Checkpoint.format))
+            try file.setAttribute("version", .int(Checkpoint.version))
+            try file.setAttribute("step", .int(Int64(step)))
+            try file.setAttribute("config", .string(client))
+            let root = try file.root
+            let parameters = try root.createGroup("parameters")
+            let optimizer = try root.createGroup("optimizer")
+            for (index, (name, parameter)) in zero.parameters.enumerated() {
+                guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: 0) else { continue }
+                let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
+                try parameters.write(name, values, shape: parameter.shape)
+                try optimizer.write(name + ".exp_avg", Array(m[offset..<(offset + range.count)]), shape: parameter.shape)
+                try optimizer.write(name + ".exp_avg_sq", Array(v[offset..<(offset + range.count)]), shape: parameter.shape)
+            }
+            try optimizer.write("step", [Int64(zero.stepCount)], shape: [])
+        }
+    }
+
     /// Streams the shards of a tag into one SciZoo checkpoint (parameters and, unless
     /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
     public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {

@@ -182,4 +182,8 @@ extension HDF5File {
     public func attribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue {
         try root.attribute(name)
     }
+
+    public func hasAttribute(_ name: String) -> Bool {
+        (try? root.hasAttribute(name)) ?? false
+    }
 }

@@ -80,6 +80,17 @@ public final class HDF5File {
         try HDF5Library.call("close file", file: path, object: nil) { H5Fclose(id) }
     }
 
+    /// `writeAtomically` for several files filled together (one pass over the input feeding each):
+    /// every file is renamed into place only once `body` has finished.
+    @discardableResult
+    public static func writeAtomically<R>(_ paths: [String], _ body: ([HDF5File]) throws -> R) throws -> R {
+        func nest(_ index: Int, _ opened: [HDF5File]) throws -> R {
+            guard index < paths.count else { return try body(opened) }
+            return try writeAtomically(to: paths[index]) { file in try nest(index + 1, opened + [file]) }
+        }
+        return try nest(0, [])
+    }
+
     /// Writes a file so that `path` holds either the old content or the complete new one:
     /// `body` writes to a temporary name beside `path`, which is then fsynced and renamed.
     /// If `body` throws, the temporary file is removed and `path` is untouched.
