@@ -4,6 +4,7 @@
 import ClimateForecasting
 import Foundation
 import ParallelRuntime
+import TensorCore
 import TensorIO
 
 /// What a checkpoint records besides tensors: enough to rebuild the model and to resume.
@@ -40,6 +41,38 @@ public struct ClimaXCheckpointInfo: Codable, Sendable {
     }
 }
 
+extension ClimaXCheckpointInfo {
+    /// A checkpoint's record, which must be of this recipe's model, variables and lead time.
+    static func decode(_ text: String, file: String, for s: ClimaXSettings) throws -> ClimaXCheckpointInfo {
+        let saved = try decode(text, file: file)
+        guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == s.leadHours else {
+            throw FileError(file: file, message: "was written for another model, variables or lead time than this recipe's")
+        }
+        return saved
+    }
+
+    /// A fresh run's record: the recipe's model and data, and the training split's statistics.
+    init(settings s: ClimaXSettings, statisticsOf train: ForecastDataset) {
+        self.init(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours, region: s.region,
+                  step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
+        for (v, name) in train.variables.enumerated() { (mean[name], std[name]) = (train.inputMean[v], train.inputStd[v]) }
+        for (v, name) in train.outVariables.enumerated() { (mean[name], std[name]) = (train.outputMean[v], train.outputStd[v]) }
+    }
+}
+
+extension ClimaXSettings {
+    /// ZeRO from Lightning's strategy: stage 0 is plain data parallelism; stages 1–3 partition Adam's
+    /// state, gradients and parameters, offloaded to the host when asked.
+    var zeroSettings: ZeROSettings {
+        var zero = ZeROSettings()
+        zero.stage = zeroStage
+        if offloadOptimizer { zero.offloadOptimizer.device = .cpu }
+        if offloadParameters { zero.offloadParam.device = .cpu }
+        if let paramPersistenceThreshold { zero.paramPersistenceThreshold = paramPersistenceThreshold }
+        return zero
+    }
+}
+
 /// The training and validation splits, checked against the recipe.
 struct ClimaXData {
     let train: ForecastDataset, validation: ForecastDataset
@@ -64,6 +97,26 @@ struct ClimaXData {
         self.latitudes = (region?.rows ?? 0..<train.height).map { latitudes[$0] }
         for key in s.ignoredKeys { log("note: accepted but not used on this runtime: \(key)") }
         for warning in ClimateVariables.unitWarnings(means: train.shards[0].mean) { log("note: \(train.files[0]): \(warning)") }
+    }
+
+    /// The model: seeded by the recipe, its dropout and drop-path masks per rank (as each rank's
+    /// data differs), from pretrained_path when given.
+    func model(dataParallelRank: Int, log: (String) -> Void) throws -> ClimaX {
+        let s = settings
+        let model = ClimaX(s.net, seed: s.seed)
+        model.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: dataParallelRank))
+        if let pretrained = s.pretrainedPath {
+            let fresh = try ClimaXWeights.load(model, from: s.resolve(pretrained))
+            log("initial weights from \(s.resolve(pretrained))" + (fresh.isEmpty ? "" : "; not in the checkpoint, initialised afresh: \(fresh.joined(separator: ", "))"))
+        }
+        return model
+    }
+
+    /// Per output variable: per-sample RMSE and ACC, one line.
+    static func summary(_ scores: ForecastScores, variables: [String]) -> String {
+        variables.map { name in
+            String(format: "%@ %.4g (acc %.3f)", ClimateVariables.short(name), scores.model[name]!.rmse(.perSample), scores.model[name]!.acc)
+        }.joined(separator: ", ")
     }
 
     /// The line that opens the run.
@@ -93,7 +146,7 @@ enum ClimaXTest {
         let scores = try ForecastEvaluation.evaluate(tested, data: data, batches: batches, region: region,
                                                      combine: { ranks > 1 ? try groups.dataParallel.allReduce($0, .sum) : $0 })
         let test = scores.logEntries(split: "test", leadHours: s.leadHours, variables: s.outVariables)
-        log(ClimaXTrainer.testTable(scores, variables: s.outVariables, leadHours: s.leadHours, samples: data.pairs.count))
+        log(testTable(scores, variables: s.outVariables, leadHours: s.leadHours, samples: data.pairs.count))
         if groups.world.rank == 0 {
             let metrics = try MetricsFile(appendingTo: runDirectory + "/metrics.jsonl", writes: true)
             metrics.record(test.merging(["step": Double(step)]) { a, _ in a })
@@ -102,11 +155,9 @@ enum ClimaXTest {
         }
         return test
     }
-}
 
-extension ClimaXTrainer {
     /// The test table: model, persistence and climatology per variable, RMSE in both conventions and ACC.
-    public static func testTable(_ scores: ForecastScores, variables: [String], leadHours: Int, samples: Int) -> String {
+    static func testTable(_ scores: ForecastScores, variables: [String], leadHours: Int, samples: Int) -> String {
         var lines = ["test split, \(samples) forecasts at \(leadHours) h; latitude-weighted RMSE (ClimaX per-sample mean | WeatherBench global) and ACC:",
                      "variable                     model                          persistence                    climatology"]
         for name in variables {

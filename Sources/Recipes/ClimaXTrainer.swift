@@ -19,28 +19,10 @@ public struct ClimaXRunSummary: Sendable {
     public var test: [String: Double]
 }
 
-public final class ClimaXTrainer {
-    let task: ClimaXTask
-    let run: TrainingRun<ClimaXTask>
+/// ClimaX fine-tuning: `TrainingRun` on a `ClimaXTask`.
+public typealias ClimaXTrainer = TrainingRun<ClimaXTask>
 
-    public init(settings: ClimaXSettings, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
-                log: @escaping (String) -> Void = { print($0) }) {
-        task = ClimaXTask(settings: settings, runDirectory: runDirectory)
-        run = TrainingRun(task: task, runDirectory: runDirectory, groups: groups, showsProgress: showsProgress, log: log)
-    }
-
-    public func run(resume: Bool = false, stopAtStep: Int? = nil) throws -> ClimaXRunSummary {
-        let outcome = try run.run(resume: resume, stopAtStep: stopAtStep)
-        // Test with the best checkpoint, as upstream's trainer.test(ckpt_path="best").
-        let test = outcome.steps < task.totalSteps && !outcome.stoppedEarly ? [:]
-            : try ClimaXTest.run(settings: task.s, checkpoint: outcome.bestCheckpoint, runDirectory: run.runDirectory, region: task.region,
-                                 groups: task.groups, step: outcome.steps, log: run.log)
-        return ClimaXRunSummary(steps: outcome.steps, stoppedEarly: outcome.stoppedEarly, bestValidation: outcome.bestValidation,
-                                checkpoint: outcome.bestCheckpoint, metrics: outcome.metrics, test: test)
-    }
-}
-
-final class ClimaXTask: TrainingTask {
+public final class ClimaXTask: RecipeTask {
     let s: ClimaXSettings
     let runDirectory: String
     private(set) var network: ClimaX!
@@ -51,54 +33,39 @@ final class ClimaXTask: TrainingTask {
     private var latitudes: [Double] = []
     private var info: ClimaXCheckpointInfo!
 
-    init(settings: ClimaXSettings, runDirectory: String) { (s, self.runDirectory) = (settings, runDirectory) }
+    public init(settings: ClimaXSettings, runDirectory: String) { (s, self.runDirectory) = (settings, runDirectory) }
 
-    var model: Module { network }
+    public var model: Module { network }
 
-    func prepare(groups: ProcessGroups, log: @escaping (String) -> Void) throws -> TrainingPlan {
+    public func prepare(groups: ProcessGroups, log: @escaping (String) -> Void) throws -> TrainingPlan {
         self.groups = groups
         let data = try ClimaXData(settings: s, log: log)
         (train, validation, region, latitudes) = (data.train, data.validation, data.region, data.latitudes)
-        network = ClimaX(s.net, seed: s.seed)
-        // Dropout and drop-path masks differ per rank, as each rank's data does.
-        network.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: groups.dataParallelRank))
-        if let pretrained = s.pretrainedPath {
-            let fresh = try ClimaXWeights.load(network, from: s.resolve(pretrained))
-            log("initial weights from \(s.resolve(pretrained))" + (fresh.isEmpty ? "" : "; not in the checkpoint, initialised afresh: \(fresh.joined(separator: ", "))"))
-        }
-        info = ClimaXCheckpointInfo(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours, region: s.region,
-                                    step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
-        for (v, name) in train.variables.enumerated() { (info.mean[name], info.std[name]) = (train.inputMean[v], train.inputStd[v]) }
-        for (v, name) in train.outVariables.enumerated() { (info.mean[name], info.std[name]) = (train.outputMean[v], train.outputStd[v]) }
+        network = try data.model(dataParallelRank: groups.dataParallelRank, log: log)
+        info = ClimaXCheckpointInfo(settings: s, statisticsOf: train)
         let batchesPerEpoch = try batches(epoch: 0).count
         guard batchesPerEpoch > 0 else {
             throw FileError(file: train.directory, message: "\(train.pairs.count) training pairs make no batch of \(s.batchSize) on each of \(groups.dataParallelSize) rank(s)")
         }
         totalSteps = s.maxSteps > 0 ? Swift.min(s.maxSteps, s.maxEpochs * batchesPerEpoch) : s.maxEpochs * batchesPerEpoch
-        // ZeRO stage 0 is plain data parallelism; stages 1–3 partition Adam's state, gradients and parameters.
-        var zero = ZeROSettings()
-        zero.stage = s.zeroStage
-        if s.offloadOptimizer { zero.offloadOptimizer.device = .cpu }
-        if s.offloadParameters { zero.offloadParam.device = .cpu }
-        if let threshold = s.paramPersistenceThreshold { zero.paramPersistenceThreshold = threshold }
         let exempt = Set(network.namedParameters().map(\.0).filter(ClimaX.isExemptFromWeightDecay))
         var plan = TrainingPlan(totalSteps: totalSteps, adam: AdamSettings(learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2,
                                                                             weightDecay: s.weightDecay, decoupled: true, decayExempt: exempt),
                                 validateEvery: s.valCheckInterval, checkpointDirectory: runDirectory + "/checkpoints", logEvery: s.logEveryNSteps,
                                 description: data.describe(network, batchesPerEpoch: batchesPerEpoch, ranks: groups.dataParallelSize, totalSteps: totalSteps))
-        (plan.zero, plan.maxEpochs, plan.checkpointAfterValidation, plan.patience) = (zero, s.maxEpochs, true, s.patience)
+        (plan.zero, plan.maxEpochs, plan.checkpointAfterValidation, plan.patience) = (s.zeroSettings, s.maxEpochs, true, s.patience)
         (plan.lossKey, plan.monitorKey) = ("train/w_mse", "val/w_rmse")
         return plan
     }
 
-    func install(hooks: (any ModuleHooks)?) { network.parameterHooks = hooks }
+    public func install(hooks: (any ModuleHooks)?) { network.parameterHooks = hooks }
 
-    func batches(epoch: Int) throws -> [[Int]] {
+    public func batches(epoch: Int) throws -> [[Int]] {
         train.batches(epoch: epoch, batchSize: s.batchSize, shuffle: true, bufferSize: s.bufferSize, seed: s.seed,
                       rank: groups.dataParallelRank, ranks: groups.dataParallelSize)
     }
 
-    func loss(_ batch: [Int]) throws -> MicroBatchLoss {
+    public func loss(_ batch: [Int]) throws -> MicroBatchLoss {
         network.train()
         let (inputs, targets, leadTimes) = train.batch(batch, region: region)
         let forecast = network(inputs, leadTimes: leadTimes, variables: train.variables, outVariables: train.outVariables, region: region)
@@ -106,12 +73,12 @@ final class ClimaXTask: TrainingTask {
         return MicroBatchLoss(loss: loss, labels: Double(batch.count), items: Double(batch.count))
     }
 
-    func learningRate(at step: Int) -> Double {
+    public func learningRate(at step: Int) -> Double {
         LinearWarmupCosineAnnealing(baseRate: s.learningRate, warmupSteps: s.warmupSteps, totalSteps: s.scheduleSteps,
                                     warmupStart: s.warmupStartLR, minimum: s.etaMin).learningRate(at: step)
     }
 
-    func evaluate(step: Int) throws -> Evaluation? {
+    public func evaluate(step: Int) throws -> Evaluation? {
         let ranks = groups.dataParallelSize
         let batches = Array(validation.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: groups.dataParallelRank, ranks: ranks,
                                                dropLast: false).prefix(s.limitValBatches))
@@ -119,27 +86,30 @@ final class ClimaXTask: TrainingTask {
         let scores = try ForecastEvaluation.evaluate(network, data: validation, batches: batches, region: region,
                                                      combine: { ranks > 1 ? try groups.dataParallel.allReduce($0, .sum) : $0 })
         let entries = scores.logEntries(split: "val", leadHours: s.leadHours, variables: s.outVariables)
-        let score = entries["val/w_rmse"]!
-        let parts = s.outVariables.map { name in
-            String(format: "%@ %.4g (acc %.3f)", ClimateVariables.short(name), scores.model[name]!.rmse(.perSample), scores.model[name]!.acc)
-        }
+        let score = entries["val/w_rmse"]!, summary = ClimaXData.summary(scores, variables: s.outVariables)
         return Evaluation(entries: entries, score: score) { improved in
-            String(format: "step %d  val/w_rmse %.4g%@  ", step, score, improved ? " (best)" : "") + parts.joined(separator: ", ")
+            String(format: "step %d  val/w_rmse %.4g%@  ", step, score, improved ? " (best)" : "") + summary
         }
     }
 
-    func checkpointRecord(_ progress: TrainingProgress) -> String {
+    /// The test split scored with the best checkpoint (after a completed or early-stopped run).
+    public func finish(_ outcome: TrainingOutcome, groups: ProcessGroups, log: (String) -> Void) throws -> ClimaXRunSummary {
+        let test = outcome.steps < totalSteps && !outcome.stoppedEarly ? [:]
+            : try ClimaXTest.run(settings: s, checkpoint: outcome.bestCheckpoint, runDirectory: runDirectory, region: region,
+                                 groups: groups, step: outcome.steps, log: log)
+        return ClimaXRunSummary(steps: outcome.steps, stoppedEarly: outcome.stoppedEarly, bestValidation: outcome.bestValidation,
+                                checkpoint: outcome.bestCheckpoint, metrics: outcome.metrics, test: test)
+    }
+
+    public func checkpointRecord(_ progress: TrainingProgress) -> String {
         (info.step, info.epoch, info.batchesInEpoch) = (progress.step, progress.epoch, progress.batchesInEpoch)
         (info.bestScore, info.checksWithoutImprovement) = (progress.bestScore, progress.checksWithoutImprovement)
         info.dropoutOffset = network.generator.offset
         return info.encoded()
     }
 
-    func restore(record: String, step: Int, file: String) throws -> TrainingProgress {
-        let saved = try ClimaXCheckpointInfo.decode(record, file: file)
-        guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == s.leadHours else {
-            throw FileError(file: file, message: "was written for another model, variables or lead time than this recipe's")
-        }
+    public func restore(record: String, step: Int, file: String) throws -> TrainingProgress {
+        let saved = try ClimaXCheckpointInfo.decode(record, file: file, for: s)
         // Every rank draws masks of the same shapes, so rank 0's counter is every rank's.
         network.generator = RandomGenerator(seed: network.generator.seed, offset: saved.dropoutOffset)
         (info, info.recipe) = (saved, s.json)

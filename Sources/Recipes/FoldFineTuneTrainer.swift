@@ -58,6 +58,11 @@ public final class FoldFineTuneTask: TrainingTask {
         return (entries, text)
     }
 
+    public func finish(_ outcome: TrainingOutcome, groups: ProcessGroups, log: (String) -> Void) throws -> TrainingOutcome {
+        alphaFold.eval()
+        return outcome
+    }
+
     public func checkpointRecord(_ progress: TrainingProgress) -> String { "{\"task\": \"fold-finetune\"}" }
 
     public func restore(record: String, step: Int, file: String) throws -> TrainingProgress {

@@ -61,6 +61,42 @@ struct GenSLMData {
         return (zero, deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue)
     }
 
+    /// Training sequences used and optimiser steps. batch_size is per rank (as in GenSLM's Lightning
+    /// runs): a step consumes batch × accumulation × DP samples.
+    func schedule(settings s: GenSLMSettings, dataParallelSize: Int) throws -> (examples: Int, steps: Int) {
+        let examples = s.smallSubset > 0 ? Swift.min(s.smallSubset, train.count) : train.count
+        guard examples / dataParallelSize >= batchSize else {
+            throw FileError(file: s.resolve(s.trainFile),
+                            message: "\(examples) sequences make no batch of \(batchSize) on each of \(dataParallelSize) data-parallel rank(s)")
+        }
+        let stepsPerEpoch = Swift.max(1, examples / (batchSize * accumulation * dataParallelSize))
+        return (examples, s.maxSteps > 0 ? s.maxSteps : s.epochs * stepsPerEpoch)
+    }
+
+    /// The model: seeded alike on every rank, split over the sequence-parallel group, from load_pt_checkpoint when given.
+    func model(settings s: GenSLMSettings, groups: ProcessGroups, log: (String) -> Void) throws -> GPTNeoXForCausalLM {
+        let model = GPTNeoXForCausalLM(configuration, seed: RankSeeds(base: s.randomSeed).model)
+        if groups.world.size > 1 { try model.enableSequenceParallelism(groups.sequenceParallel) }
+        if let initial = s.loadCheckpoint {
+            try model.loadHuggingFace(try Safetensors.read(from: s.resolve(initial)).tensors)
+            log("initial weights from \(s.resolve(initial))")
+        }
+        return model
+    }
+
+    /// The line that opens the run.
+    func describe(_ model: GPTNeoXForCausalLM, settings s: GenSLMSettings, examples: Int, totalSteps: Int, groups: ProcessGroups,
+                  stage: Int) -> String {
+        "GPT-NeoX \(configuration.numHiddenLayers) layers × \(configuration.hiddenSize), \(model.parameterCount) parameters; \(examples) "
+            + "training sequences of \(s.blockSize) tokens; \(totalSteps) steps of \(batchSize) × \(accumulation) × "
+            + "\(groups.dataParallelSize) data-parallel rank(s), sequences split over \(groups.sequenceParallelSize); ZeRO stage \(stage)"
+    }
+
+    /// The validation batches: consecutive rows, limit_val_batches of them.
+    static func validationBatches(_ reader: GenomeBatchReader, settings s: GenSLMSettings) -> [[Int]] {
+        stride(from: 0, to: reader.count, by: s.batchSize).prefix(s.limitValBatches).map { Array($0..<Swift.min(reader.count, $0 + s.batchSize)) }
+    }
+
     /// Token ids and attention mask of `indices`, cut to `blockSize` tokens.
     static func rows(_ reader: GenomeBatchReader, _ indices: [Int], blockSize: Int) throws -> (Tensor, Tensor) {
         let batch = try reader.batch(indices)

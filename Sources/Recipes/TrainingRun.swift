@@ -17,11 +17,7 @@ public struct MicroBatchLoss {
     public var labels: Double
     public var items: Double
 
-    public init(loss: Tensor, labels: Double, items: Double) {
-        self.loss = loss
-        self.labels = labels
-        self.items = items
-    }
+    public init(loss: Tensor, labels: Double, items: Double) { (self.loss, self.labels, self.items) = (loss, labels, items) }
 }
 
 /// A validation's outcome: the entries for metrics.jsonl, the monitored score (lower is better)
@@ -32,9 +28,7 @@ public struct Evaluation {
     public var line: (_ improved: Bool) -> String
 
     public init(entries: [String: Double], score: Double, line: @escaping (_ improved: Bool) -> String) {
-        self.entries = entries
-        self.score = score
-        self.line = line
+        (self.entries, self.score, self.line) = (entries, score, line)
     }
 }
 
@@ -82,18 +76,16 @@ public struct TrainingPlan {
     public var description: String
 
     public init(totalSteps: Int, adam: AdamSettings, validateEvery: Int, checkpointDirectory: String, logEvery: Int, description: String) {
-        self.totalSteps = totalSteps
-        self.adam = adam
-        self.validateEvery = validateEvery
-        self.checkpointDirectory = checkpointDirectory
-        self.logEvery = logEvery
-        self.description = description
+        (self.totalSteps, self.adam, self.validateEvery) = (totalSteps, adam, validateEvery)
+        (self.checkpointDirectory, self.logEvery, self.description) = (checkpointDirectory, logEvery, description)
     }
 }
 
 /// What a domain implements to be trained by `TrainingRun`.
 public protocol TrainingTask: AnyObject {
     associatedtype Batch
+    /// What the run returns to its caller, made by `finish`.
+    associatedtype Summary
 
     /// The model being trained (valid after `prepare`).
     var model: Module { get }
@@ -113,10 +105,27 @@ public protocol TrainingTask: AnyObject {
     func restore(record: String, step: Int, file: String) throws -> TrainingProgress
     /// Extra metrics entries and log text for the step just taken (`gradientNorm`: before clipping).
     func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String)
+    /// After the last step: what the domain does with a finished run (a loss curve, a test split).
+    func finish(_ outcome: TrainingOutcome, groups: ProcessGroups, log: (String) -> Void) throws -> Summary
 }
 
 extension TrainingTask {
     public func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String) { ([:], "") }
+}
+
+/// A task made from a recipe (GenSLM's YAML, ClimaX's LightningCLI YAML).
+public protocol RecipeTask: TrainingTask {
+    associatedtype Settings
+    init(settings: Settings, runDirectory: String)
+}
+
+extension TrainingRun where Task: RecipeTask {
+    /// The run of a recipe's task, in `runDirectory` (metrics, checkpoints).
+    public convenience init(settings: Task.Settings, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
+                            log: @escaping (String) -> Void = { print($0) }) {
+        self.init(task: Task(settings: settings, runDirectory: runDirectory), runDirectory: runDirectory, groups: groups,
+                  showsProgress: showsProgress, log: log)
+    }
 }
 
 /// What a finished run did.
@@ -145,16 +154,18 @@ public final class TrainingRun<Task: TrainingTask> {
 
     public init(task: Task, runDirectory: String, groups: ProcessGroups? = nil, showsProgress: Bool = true,
                 log: @escaping (String) -> Void = { print($0) }) {
-        self.task = task
-        self.runDirectory = runDirectory
-        self.groups = groups
-        self.showsProgress = showsProgress
-        self.log = log
+        (self.task, self.runDirectory, self.groups, self.showsProgress, self.log) = (task, runDirectory, groups, showsProgress, log)
     }
 
-    /// Trains to the plan's end (or `stopAtStep`, leaving a checkpoint to `resume` from).
-    public func run(resume: Bool = false, stopAtStep: Int? = nil) throws -> TrainingOutcome {
+    /// Trains to the plan's end (or `stopAtStep`, leaving a checkpoint to `resume` from), then
+    /// lets the task finish.
+    public func run(resume: Bool = false, stopAtStep: Int? = nil) throws -> Task.Summary {
         let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
+        let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep)
+        return try task.finish(outcome, groups: groups, log: log)
+    }
+
+    private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?) throws -> TrainingOutcome {
         let isPrimary = groups.world.rank == 0, ranks = groups.dataParallelSize
         let plan = try task.prepare(groups: groups, log: log)
         let model = task.model

@@ -212,20 +212,20 @@ public struct RecipeSection {
     }
 
     public mutating func strings(_ key: String) throws -> [String]? {
-        guard let node = value(key) else { return nil }
-        guard case .list(let items) = node.value else { throw error(key, expected: "a list of strings") }
-        return try items.map { item in
-            guard case .string(let v) = item.value else { throw error(key, expected: "a list of strings") }
-            return v
-        }
+        try list(key, expected: "a list of strings") { if case .string(let v) = $0 { v } else { nil } }
     }
 
     public mutating func ints(_ key: String) throws -> [Int]? {
+        try list(key, expected: "a list of integers") { if case .int(let v) = $0 { v } else { nil } }
+    }
+
+    /// The list under `key`, each element converted by `element` (nil: the wrong type).
+    private mutating func list<T>(_ key: String, expected: String, _ element: (RecipeNode.Value) -> T?) throws -> [T]? {
         guard let node = value(key) else { return nil }
-        guard case .list(let items) = node.value else { throw error(key, expected: "a list of integers") }
+        guard case .list(let items) = node.value else { throw error(key, expected: expected) }
         return try items.map { item in
-            guard case .int(let v) = item.value else { throw error(key, expected: "a list of integers") }
-            return v
+            guard let converted = element(item.value) else { throw error(key, expected: expected) }
+            return converted
         }
     }
 

@@ -110,11 +110,8 @@ struct BenchOps: SciZooCommand {
         commandName: "ops",
         abstract: "GB/s of fused layer norm, softmax, GELU and Adam against a plain copy of the same bytes.")
 
-    @Option(help: "Rows of the [rows, columns] float32 input.")
-    var rows: Int = 4096
-
-    @Option(help: "Columns (the normalised / softmax axis).")
-    var columns: Int = 1024
+    @Option(help: "Rows of the [rows, columns] float32 input.") var rows: Int = 4096
+    @Option(help: "Columns (the normalised / softmax axis).") var columns: Int = 1024
 
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }

@@ -78,10 +78,7 @@ struct BenchEvoformerAttention: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func validate() throws {
-        let parts = config.split(separator: ",").compactMap { Int($0) }
-        guard parts.count == 5, parts.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--config must be five positive integers B,N,L,H,D, got '\(config)'")
-        }
+        _ = try attentionDimensions(config, names: "B,N,L,H,D")
         guard ["float32", "float64"].contains(dtype) else { throw ValidationError("--dtype must be float32 or float64") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
     }
@@ -155,12 +152,7 @@ struct BenchSelfAttention: SciZooCommand {
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
-    func validate() throws {
-        let parts = config.split(separator: ",").compactMap { Int($0) }
-        guard parts.count == 4, parts.allSatisfy({ $0 > 0 }) else {
-            throw ValidationError("--config must be four positive integers B,S,H,D, got '\(config)'")
-        }
-    }
+    func validate() throws { _ = try attentionDimensions(config, names: "B,S,H,D") }
 
     func execute(budget: ThreadBudget) throws {
         buildModeWarning()
@@ -196,3 +188,12 @@ struct BenchSelfAttention: SciZooCommand {
 }
 
 extension AttentionMethod: ExpressibleByArgument {}
+
+/// The positive extents of `--config` (one per name of `names`, comma-separated).
+func attentionDimensions(_ config: String, names: String) throws -> [Int] {
+    let parts = config.split(separator: ",").compactMap { Int($0) }, count = names.split(separator: ",").count
+    guard parts.count == count, parts.allSatisfy({ $0 > 0 }) else {
+        throw ValidationError("--config must be \(count) positive integers \(names), got '\(config)'")
+    }
+    return parts
+}

@@ -58,7 +58,7 @@ struct ClimateBaselines: SciZooCommand {
     }
 }
 
-struct ClimaXFinetune: SciZooCommand {
+struct ClimaXFinetune: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "climax-finetune",
         abstract: "Fine-tune ClimaX from a ClimaX YAML recipe (LightningCLI sections trainer, model, data).",
@@ -70,28 +70,22 @@ struct ClimaXFinetune: SciZooCommand {
 
     @Option(help: "ClimaX YAML recipe.") var config: String
     @Option(help: "Run folder (default: the recipe's trainer.default_root_dir, else runs/climax).") var runDir: String?
-    @Flag(help: "Resume from <run-dir>/checkpoints/last.h5 when it exists.") var resume = false
-    @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
-    @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
-    @OptionGroup var threadOptions: ThreadOptions
-    var threads: Int? { threadOptions.threads }
-    static var startsMPI: MPIStart { .underMPIRun }
+    @OptionGroup var training: TrainingRunOptions
 
     func execute(budget: ThreadBudget) throws {
-        let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil
-        let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
+        let (world, log) = try training.launch()
         do {
             let settings = try ClimaXSettings.load(from: config)
             let directory = runDir ?? settings.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax"
             var groups: ProcessGroups?
             if let world {
-                try LaunchCheck.requireSameConfiguration([settings.json, "resume=\(resume)", directory].joined(separator: "\n"),
+                try LaunchCheck.requireSameConfiguration([settings.json, "resume=\(training.resume)", directory].joined(separator: "\n"),
                                                          over: world, describing: "recipe or command line")
                 groups = try ProcessGroups(world: world)
             }
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
-            let summary = try trainer.run(resume: resume, stopAtStep: stopAtStep)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep)
             log("trained \(summary.steps) steps" + (summary.stoppedEarly ? " (stopped early)" : "")
                 + (summary.bestValidation.map { String(format: "; best val/w_rmse %.4g", $0) } ?? ""))
             log("checkpoint: \(summary.checkpoint)")

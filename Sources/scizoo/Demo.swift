@@ -14,14 +14,9 @@ struct Demo: SciZooCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write, stream back and reduce an HDF5 dataset (a smoke test of the runtime).")
 
-    @Option(help: "Output HDF5 file.")
-    var output: String = "runs/demo/demo.h5"
-
-    @Option(help: "Rows to stream.")
-    var rows: Int = 4096
-
-    @Option(help: "Columns per row.")
-    var columns: Int = 256
+    @Option(help: "Output HDF5 file.") var output: String = "runs/demo/demo.h5"
+    @Option(help: "Rows to stream.") var rows: Int = 4096
+    @Option(help: "Columns per row.") var columns: Int = 256
 
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }

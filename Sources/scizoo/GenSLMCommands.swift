@@ -40,7 +40,7 @@ struct FindGenes: SciZooCommand {
     }
 }
 
-struct GenSLMTrain: SciZooCommand {
+struct GenSLMTrain: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "genslm-train",
         abstract: "Train a GenSLM GPT-NeoX model from a GenSLM YAML recipe (ModelSettings keys).",
@@ -52,20 +52,14 @@ struct GenSLMTrain: SciZooCommand {
 
     @Option(help: "GenSLM YAML recipe.") var config: String
     @Option(help: "Run folder for metrics, the loss curve and (relative) checkpoints.") var runDir: String = "runs/genslm"
-    @Flag(help: "Resume from checkpoint_dir/last.h5 when it exists.") var resume = false
-    @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
     @Option(help: "Ranks that split each sequence (DeepSpeed's sequence_parallel_size; default: the recipe's, else 1).")
     var sequenceParallelSize: Int?
     @Option(help: "Ranks that split each batch (DeepSpeed's data_parallel_size; default: ranks / sequence-parallel size).")
     var dataParallelSize: Int?
-    @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
-    @OptionGroup var threadOptions: ThreadOptions
-    var threads: Int? { threadOptions.threads }
-    static var startsMPI: MPIStart { .underMPIRun }
+    @OptionGroup var training: TrainingRunOptions
 
     func execute(budget: ThreadBudget) throws {
-        let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil
-        let log = RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks)
+        let (world, log) = try training.launch()
         do {
             let settings = try GenSLMSettings.load(from: config)
             var groups: ProcessGroups?
@@ -73,14 +67,14 @@ struct GenSLMTrain: SciZooCommand {
                 let sp = sequenceParallelSize ?? settings.sequenceParallelSize, dp = dataParallelSize ?? settings.dataParallelSize
                 // The recipe as read, the layout and the flags that change the run: the same on every rank, or no run.
                 try LaunchCheck.requireSameConfiguration(
-                    [settings.json, "sp=\(sp.map(String.init) ?? "-")", "dp=\(dp.map(String.init) ?? "-")", "resume=\(resume)", runDir]
+                    [settings.json, "sp=\(sp.map(String.init) ?? "-")", "dp=\(dp.map(String.init) ?? "-")", "resume=\(training.resume)", runDir]
                         .joined(separator: "\n"), over: world, describing: "recipe or command line")
                 groups = try ProcessGroups(world: world, sequenceParallelSize: sp, dataParallelSize: dp)
             }
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = GenSLMTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive,
                                         log: { log($0) })
-            let summary = try trainer.run(resume: resume, stopAtStep: stopAtStep)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep)
             log(String(format: "trained %d steps: train loss %.4f%@, %.0f tokens/s", summary.steps, summary.finalTrainLoss,
                        summary.finalValidationLoss.map { String(format: ", val loss %.4f", $0) } ?? "", summary.tokensPerSecond))
             log("checkpoint: \(summary.checkpoint)")

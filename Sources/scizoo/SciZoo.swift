@@ -69,6 +69,34 @@ extension SciZooCommand {
 
 enum MPIStart { case never, underMPIRun, always }
 
+/// A command that trains from a recipe: MPI starts under mpirun, the budget follows --threads.
+protocol TrainingCommand: SciZooCommand {
+    var training: TrainingRunOptions { get }
+}
+
+extension TrainingCommand {
+    var threads: Int? { training.threadOptions.threads }
+    static var startsMPI: MPIStart { .underMPIRun }
+}
+
+/// The flags of the commands that train (genslm-train, climax-finetune).
+struct TrainingRunOptions: ParsableArguments {
+    @Flag(help: "Continue from the run folder's last checkpoint when there is one.") var resume = false
+    @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
+    @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if let stopAtStep, stopAtStep < 1 { throw ValidationError("--stop-at-step must be at least 1, got \(stopAtStep)") }
+    }
+
+    /// The MPI world under mpirun (nil without it) and this rank's log.
+    func launch() throws -> (world: MPICommunicator?, log: RankLog) {
+        let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil
+        return (world, RankLog(rank: world?.rank ?? 0, size: world?.size ?? 1, allRanks: logAllRanks))
+    }
+}
+
 /// Prints one error line naming the command and exits non-zero: the contract for data errors.
 func fail(_ command: String, _ error: any Error) -> ExitCode {
     let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
