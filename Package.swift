@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ProteinFolding", targets: ["ProteinFolding"]),
         .library(name: "ClimateForecasting", targets: ["ClimateForecasting"]),
         .library(name: "Graphs", targets: ["Graphs"]),
+        .library(name: "MolecularDynamics", targets: ["MolecularDynamics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,8 @@ let package = Package(
         // Shared by the molecular domains: graph batches, segment reductions, radial bases,
         // cutoffs, neighbour lists and differentiable edge geometry.
         .target(name: "Graphs", dependencies: ["TensorCore"]),
+        // ML force fields and molecular dynamics: systems and units, potentials, integrators.
+        .target(name: "MolecularDynamics", dependencies: ["Graphs"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
@@ -70,6 +73,8 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "GraphsTests", dependencies: ["Graphs", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
+        .testTarget(name: "MolecularDynamicsTests", dependencies: ["MolecularDynamics", "Graphs", "TensorCore", "TensorIO", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_argon_nve.py)
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
