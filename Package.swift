@@ -52,7 +52,7 @@ let package = Package(
         // cutoffs, neighbour lists and differentiable edge geometry.
         .target(name: "Graphs", dependencies: ["TensorCore"]),
         // ML force fields and molecular dynamics: systems and units, potentials, integrators.
-        .target(name: "MolecularDynamics", dependencies: ["Graphs"]),
+        .target(name: "MolecularDynamics", dependencies: ["Graphs", "TensorIO"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),

@@ -19,7 +19,7 @@ public struct AtomicSystem: Sendable {
         if let momenta, momenta.count != numbers.count { throw .invalid("\(momenta.count) momenta for \(numbers.count) atoms") }
         var resolved: [Double] = []
         for (atom, number) in numbers.enumerated() {
-            guard let mass = masses?[atom] ?? AtomicMasses.mass(of: number) else {
+            guard let mass = masses?[atom] ?? Elements.mass(of: number) else {
                 throw .invalid("atom \(atom): no standard mass for element \(number); give masses explicitly")
             }
             guard mass > 0 else { throw .invalid("atom \(atom): mass \(mass) must be positive") }

@@ -29,7 +29,7 @@ struct LennardJonesTests {
     @Test("units and masses are ASE's (CODATA 2014)")
     func units() {
         #expect(Units.fs == 0.09822694788464063 && Units.kB == 8.617330337217213e-05)
-        #expect(AtomicMasses.mass(of: 18) == 39.948 && AtomicMasses.mass(of: 1) == 1.008)
+        #expect(Elements.mass(of: 18) == 39.948 && Elements.mass(of: 1) == 1.008 && Elements.number(of: "Au") == 79 && Elements.symbols[79] == "Au")
     }
 
     @Test("fcc argon, 864 atoms: energy, forces and stress equal ASE's LennardJones")
