@@ -52,7 +52,7 @@ let package = Package(
         // cutoffs, neighbour lists and differentiable edge geometry.
         .target(name: "Graphs", dependencies: ["TensorCore"]),
         // ML force fields and molecular dynamics: systems and units, potentials, integrators.
-        .target(name: "MolecularDynamics", dependencies: ["Graphs", "TensorIO"]),
+        .target(name: "MolecularDynamics", dependencies: ["Graphs", "NeuralNetworks", "TensorCore", "TensorIO"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "GraphsTests", dependencies: ["Graphs", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
-        .testTarget(name: "MolecularDynamicsTests", dependencies: ["MolecularDynamics", "Graphs", "TensorCore", "TensorIO", "TestSupport"],
+        .testTarget(name: "MolecularDynamicsTests", dependencies: ["MolecularDynamics", "Graphs", "NeuralNetworks", "TensorCore", "TensorIO", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_argon_nve.py)
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)

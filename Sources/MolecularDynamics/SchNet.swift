@@ -1,0 +1,126 @@
+// SchNet as schnetpack builds it (schnetpack/representation/schnet.py, atomistic/atomwise.py,
+// nn/blocks.py): an element embedding, interaction blocks of continuous-filter convolutions whose
+// filters come from Gaussian radial features times a cosine cutoff, and an atomwise MLP summed
+// over atoms, plus schnetpack's standardisation (×std + mean per atom) and per-element reference
+// energies. Energies are differentiable in the positions twice over, so forces (−∂E/∂R) train
+// with a force loss. Defaults are schnetpack's: 128 features, 3 interactions, 20 Gaussians,
+// cutoff 5 Å, shifted softplus, max_z 100, an atomwise MLP 128 → 64 → 1 with SiLU.
+import Graphs
+import NeuralNetworks
+import TensorCore
+
+public struct SchNetConfiguration: Sendable, Equatable {
+    public var nAtomBasis = 128
+    public var nInteractions = 3
+    public var nRBF = 20
+    public var cutoff = 5.0
+    /// Filters of the continuous-filter convolution (schnetpack: n_atom_basis when None).
+    public var nFilters: Int?
+    public var maxZ = 100
+    public var dtype: DType = .float32
+
+    public init() {}
+}
+
+/// One interaction block: v = f2out(Σ_j in2f(x)_j ⊙ W(r_ij)·fcut(r_ij)).
+public final class SchNetInteraction: Module {
+    public let in2f: Linear
+    public let filterNetwork: [Linear]
+    public let f2out: [Linear]
+
+    init(features: Int, filters: Int, rbf: Int, dtype: DType, generator: inout RandomGenerator) {
+        in2f = Linear(features, filters, bias: false, initialization: .glorot, dtype: dtype, generator: &generator)
+        filterNetwork = [Linear(rbf, filters, initialization: .glorot, dtype: dtype, generator: &generator),
+                         Linear(filters, filters, initialization: .glorot, dtype: dtype, generator: &generator)]
+        f2out = [Linear(filters, features, initialization: .glorot, dtype: dtype, generator: &generator),
+                 Linear(features, features, initialization: .glorot, dtype: dtype, generator: &generator)]
+    }
+
+    /// - Parameters: `x` `[N, F]`; `radial` `[E, R]`; `cut` `[E]`; `first`/`second` `[E]` (i, j).
+    /// - Returns: the update `[N, F]`.
+    func callAsFunction(_ x: Tensor, radial: Tensor, cut: Tensor, first: Tensor, second: Tensor) -> Tensor {
+        let h = in2f(x)
+        let w = filterNetwork[1](filterNetwork[0](radial).shiftedSoftplus()) * cut.unsqueezed(axis: -1)
+        let messages = (h.indexSelect(axis: 0, second) * w).segmentSum(first, count: x.shape[0])
+        return f2out[1](f2out[0](messages).shiftedSoftplus())
+    }
+}
+
+public final class SchNet: Module {
+    public let configuration: SchNetConfiguration
+    /// `[max_z, F]`, row 0 (padding) zero, as nn.Embedding(padding_idx=0).
+    public let embedding: Parameter
+    public let interactions: [SchNetInteraction]
+    /// The atomwise output MLP, F → F/2 → 1 (schnetpack's pyramidal build_mlp with 2 layers).
+    public let outnet: [Linear]
+    /// Standardisation of the atomwise output (schnetpack's mean and stddev per atom).
+    public var mean = 0.0, stddev = 1.0
+    /// Reference energy per element, added per atom (schnetpack's atomref), `[max_z]`.
+    public var atomReference: [Double]
+
+    public init(_ configuration: SchNetConfiguration = SchNetConfiguration(), seed: UInt64 = 0) {
+        var generator = RandomGenerator(seed: seed)
+        let c = configuration, f = c.nAtomBasis
+        self.configuration = c
+        var table = generator.normal([c.maxZ, f], dtype: .float64).doubles
+        for k in 0..<f { table[k] = 0 }
+        embedding = Parameter(Tensor(table, shape: [c.maxZ, f]).cast(to: c.dtype))
+        interactions = (0..<c.nInteractions).map { _ in
+            SchNetInteraction(features: f, filters: c.nFilters ?? f, rbf: c.nRBF, dtype: c.dtype, generator: &generator)
+        }
+        let hidden = Swift.max(1, f / 2)
+        outnet = [Linear(f, hidden, initialization: .glorot, dtype: c.dtype, generator: &generator),
+                  Linear(hidden, 1, initialization: .glorot, dtype: c.dtype, generator: &generator)]
+        atomReference = Array(repeating: 0, count: c.maxZ)
+    }
+
+    /// Per-atom energies `[N]` of one structure.
+    /// - Parameters: `numbers` atomic numbers; `positions` `[N, 3]`; `pairs` within the cutoff
+    ///   (shifts in `cell` rows `[3, 3]` for periodic images).
+    public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
+        let c = configuration
+        precondition(numbers.allSatisfy { $0 > 0 && $0 < c.maxZ }, "SchNet: atomic numbers must lie in 1..<\(c.maxZ)")
+        let ids = Tensor(numbers.map(Int64.init), shape: [numbers.count])
+        let (first, second) = pairs.indexTensors
+        let vectors = EdgeGeometry.vectors(positions: positions, first: first, second: second,
+                                           shifts: cell == nil ? nil : pairs.shiftTensor(dtype: positions.dtype), cell: cell)
+        let distances = EdgeGeometry.distances(vectors)
+        let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(distances)
+        let cut = CutoffFunction.cosine(cutoff: c.cutoff)(distances)
+        var x = embedding.value.embedding(ids)
+        for interaction in interactions {
+            x = x + interaction(x, radial: radial, cut: cut, first: first, second: second)
+        }
+        let y = outnet[1](outnet[0](x).silu()).squeezed(axis: -1)
+        let reference = Tensor(numbers.map { atomReference[$0] }, shape: [numbers.count]).cast(to: y.dtype)
+        return y * stddev + mean + reference
+    }
+
+    /// E = Σ atomic energies (eV), a scalar.
+    public func energy(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
+        atomicEnergies(numbers: numbers, positions: positions, pairs: pairs, cell: cell).sum()
+    }
+}
+
+/// A trained (or any) SchNet as an MD potential: energy, forces by autograd, a Verlet list.
+public struct SchNetPotential: Potential {
+    public let model: SchNet
+    private var neighbours: VerletList
+
+    public init(model: SchNet, skin: Double = 0.5) {
+        self.model = model
+        neighbours = VerletList(cutoff: model.configuration.cutoff, skin: skin)
+    }
+
+    public mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult {
+        let pairs = try neighbours.update(positions: system.positions, cell: system.cell)
+        let dtype = model.configuration.dtype
+        let positions = Tensor(system.positions.flatMap { [$0.x, $0.y, $0.z] }, shape: [system.count, 3]).cast(to: dtype).requiringGrad()
+        let cell = system.cell.isPeriodic
+            ? Tensor(system.cell.vectors.flatMap { [$0.x, $0.y, $0.z] }, shape: [3, 3]).cast(to: dtype) : nil
+        let energy = model.energy(numbers: system.numbers, positions: positions, pairs: pairs, cell: cell)
+        let gradient = try grad(of: energy, wrt: positions).doubles
+        let forces = (0..<system.count).map { SIMD3(-gradient[3 * $0], -gradient[3 * $0 + 1], -gradient[3 * $0 + 2]) }
+        return PotentialResult(energy: energy.item(), forces: forces, stress: nil)
+    }
+}
