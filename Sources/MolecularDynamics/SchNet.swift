@@ -115,12 +115,31 @@ public struct SchNetPotential: Potential {
     public mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult {
         let pairs = try neighbours.update(positions: system.positions, cell: system.cell)
         let dtype = model.configuration.dtype
-        let positions = Tensor(system.positions.flatMap { [$0.x, $0.y, $0.z] }, shape: [system.count, 3]).cast(to: dtype).requiringGrad()
+        let periodic = system.cell.pbc.allSatisfy { $0 }
+        // Positions and cell under a homogeneous strain ε (zero here): r(1 + ε), cell(1 + ε). The
+        // stress is (1/V)·∂E/∂ε, ASE's sign, so periodic cells get it from the same backward pass.
+        let strain = Tensor.zeros([3, 3], dtype: dtype).requiringGrad()
+        let deformation = strain + Tensor.eye3(dtype)
+        let base = Tensor(system.positions.flatMap { [$0.x, $0.y, $0.z] }, shape: [system.count, 3]).cast(to: dtype).requiringGrad()
+        let positions = periodic ? base.matmul(deformation) : base
         let cell = system.cell.isPeriodic
-            ? Tensor(system.cell.vectors.flatMap { [$0.x, $0.y, $0.z] }, shape: [3, 3]).cast(to: dtype) : nil
+            ? Tensor(system.cell.vectors.flatMap { [$0.x, $0.y, $0.z] }, shape: [3, 3]).cast(to: dtype).matmul(periodic ? deformation : Tensor.eye3(dtype))
+            : nil
         let energy = model.energy(numbers: system.numbers, positions: positions, pairs: pairs, cell: cell)
-        let gradient = try grad(of: energy, wrt: positions).doubles
+        let gradients = try grad(of: [energy], wrt: periodic ? [base, strain] : [base], allowUnused: true)
+        let gradient = gradients[0]!.doubles
         let forces = (0..<system.count).map { SIMD3(-gradient[3 * $0], -gradient[3 * $0 + 1], -gradient[3 * $0 + 2]) }
-        return PotentialResult(energy: energy.item(), forces: forces, stress: nil)
+        var stress: [Double]?
+        if periodic, let dE = gradients[1]?.doubles {
+            let v = system.cell.volume
+            // Voigt xx, yy, zz, yz, xz, xy of the symmetrised (1/V)·∂E/∂ε.
+            stress = [dE[0], dE[4], dE[8], (dE[5] + dE[7]) / 2, (dE[2] + dE[6]) / 2, (dE[1] + dE[3]) / 2].map { $0 / v }
+        }
+        return PotentialResult(energy: energy.item(), forces: forces, stress: stress)
     }
+}
+
+extension Tensor {
+    /// The 3 × 3 identity.
+    static func eye3(_ dtype: DType) -> Tensor { Tensor([1.0, 0, 0, 0, 1, 0, 0, 0, 1], shape: [3, 3]).cast(to: dtype) }
 }

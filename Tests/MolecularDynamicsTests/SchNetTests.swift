@@ -94,6 +94,33 @@ struct SchNetTests {
         for (k, atom) in order.enumerated() { #expect(((swapped.forces[k] - base.forces[atom]) * (swapped.forces[k] - base.forces[atom])).sum() < 1e-18) }
     }
 
+    @Test("stress of a periodic cell equals finite differences of the energy under strain (ASE's sign)")
+    func stress() throws {
+        let model = Self.small()
+        let rows: [SIMD3<Double>] = [SIMD3(4.1, 0, 0), SIMD3(0.5, 3.8, 0), SIMD3(-0.3, 0.4, 4.3)]
+        let positions = [SIMD3<Double>(0.2, 0.1, 0.3), SIMD3(1.6, 1.4, 1.5), SIMD3(2.9, 0.7, 2.2)]
+        func evaluate(_ strain: [Double]) throws -> PotentialResult {
+            func deform(_ v: SIMD3<Double>) -> SIMD3<Double> {
+                SIMD3(v.x * (1 + strain[0]) + v.y * strain[3] + v.z * strain[6],
+                      v.x * strain[1] + v.y * (1 + strain[4]) + v.z * strain[7],
+                      v.x * strain[2] + v.y * strain[5] + v.z * (1 + strain[8]))
+            }
+            var potential = SchNetPotential(model: model)
+            let cell = try PeriodicCell(vectors: rows.map(deform), pbc: [true, true, true])
+            return try potential.evaluate(try AtomicSystem(numbers: [8, 1, 1], positions: positions.map(deform), cell: cell))
+        }
+        let stress = try #require(try evaluate(Array(repeating: 0, count: 9)).stress)
+        let volume = try PeriodicCell(vectors: rows, pbc: [true, true, true]).volume
+        let h = 1e-5
+        // Voigt component k ↔ symmetric strain entries.
+        for (k, entries) in [[0], [4], [8], [5, 7], [2, 6], [1, 3]].enumerated() {
+            var plus = [Double](repeating: 0, count: 9), minus = plus
+            for e in entries { plus[e] = h / Double(entries.count); minus[e] = -h / Double(entries.count) }
+            let numeric = (try evaluate(plus).energy - (try evaluate(minus).energy)) / (2 * h) / volume
+            #expect(abs(numeric - stress[k]) < 1e-7 + 1e-5 * abs(numeric), "stress[\(k)] \(stress[k]) vs \(numeric)")
+        }
+    }
+
     @Test("periodic images: a 2×2×2 supercell's energy is 8 times the cell's, and forces repeat")
     func supercell() throws {
         let model = Self.small()
