@@ -46,75 +46,54 @@ public final class SchNetInteraction: Module {
     }
 }
 
-public final class SchNet: Module {
+public final class SchNet: Module, AtomisticModel {
     public let configuration: SchNetConfiguration
     /// `[max_z, F]`, row 0 (padding) zero, as nn.Embedding(padding_idx=0).
     public let embedding: Parameter
     public let interactions: [SchNetInteraction]
-    /// The atomwise output MLP, F → F/2 → 1 (schnetpack's pyramidal build_mlp with 2 layers).
-    public let outnet: [Linear]
-    /// Standardisation of the atomwise output (schnetpack's mean and stddev per atom).
-    public var mean = 0.0, stddev = 1.0
-    /// Reference energy per element, added per atom (schnetpack's atomref), `[max_z]`.
-    public var atomReference: [Double]
+    public let output: AtomwiseOutput
 
     public init(_ configuration: SchNetConfiguration = SchNetConfiguration(), seed: UInt64 = 0) {
         var generator = RandomGenerator(seed: seed)
         let c = configuration, f = c.nAtomBasis
         self.configuration = c
-        var table = generator.normal([c.maxZ, f], dtype: .float64).doubles
-        for k in 0..<f { table[k] = 0 }
-        embedding = Parameter(Tensor(table, shape: [c.maxZ, f]).cast(to: c.dtype))
+        embedding = Parameter(paddedEmbeddingTable(rows: c.maxZ, features: f, dtype: c.dtype, generator: &generator))
         interactions = (0..<c.nInteractions).map { _ in
             SchNetInteraction(features: f, filters: c.nFilters ?? f, rbf: c.nRBF, dtype: c.dtype, generator: &generator)
         }
-        let hidden = Swift.max(1, f / 2)
-        outnet = [Linear(f, hidden, initialization: .glorot, dtype: c.dtype, generator: &generator),
-                  Linear(hidden, 1, initialization: .glorot, dtype: c.dtype, generator: &generator)]
-        atomReference = Array(repeating: 0, count: c.maxZ)
+        output = AtomwiseOutput(features: f, maxZ: c.maxZ, dtype: c.dtype, generator: &generator)
     }
 
-    /// Per-atom energies `[N]` of one structure.
-    /// - Parameters: `numbers` atomic numbers; `positions` `[N, 3]`; `pairs` within the cutoff
-    ///   (shifts in `cell` rows `[3, 3]` for periodic images).
+    public var cutoff: Double { configuration.cutoff }
+    public var dtype: DType { configuration.dtype }
+
     public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
         let c = configuration
-        precondition(numbers.allSatisfy { $0 > 0 && $0 < c.maxZ }, "SchNet: atomic numbers must lie in 1..<\(c.maxZ)")
-        let ids = Tensor(numbers.map(Int64.init), shape: [numbers.count])
-        let (first, second) = pairs.indexTensors
-        let vectors = EdgeGeometry.vectors(positions: positions, first: first, second: second,
-                                           shifts: cell == nil ? nil : pairs.shiftTensor(dtype: positions.dtype), cell: cell)
-        let distances = EdgeGeometry.distances(vectors)
-        let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(distances)
-        let cut = CutoffFunction.cosine(cutoff: c.cutoff)(distances)
-        var x = embedding.value.embedding(ids)
+        let edges = EdgeFeatures(numbers: numbers, maxZ: c.maxZ, positions: positions, pairs: pairs, cell: cell)
+        let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(edges.distances)
+        let cut = CutoffFunction.cosine(cutoff: c.cutoff)(edges.distances)
+        var x = embedding.value.embedding(edges.ids)
         for interaction in interactions {
-            x = x + interaction(x, radial: radial, cut: cut, first: first, second: second)
+            x = x + interaction(x, radial: radial, cut: cut, first: edges.first, second: edges.second)
         }
-        let y = outnet[1](outnet[0](x).silu()).squeezed(axis: -1)
-        let reference = Tensor(numbers.map { atomReference[$0] }, shape: [numbers.count]).cast(to: y.dtype)
-        return y * stddev + mean + reference
-    }
-
-    /// E = Σ atomic energies (eV), a scalar.
-    public func energy(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
-        atomicEnergies(numbers: numbers, positions: positions, pairs: pairs, cell: cell).sum()
+        return output(x, numbers: numbers)
     }
 }
 
-/// A trained (or any) SchNet as an MD potential: energy, forces by autograd, a Verlet list.
-public struct SchNetPotential: Potential {
-    public let model: SchNet
+/// Any atomistic model as an MD potential: energy, forces by autograd, the stress of periodic
+/// cells, pairs from a Verlet list.
+public struct MLPotential<Model: AtomisticModel>: Potential {
+    public let model: Model
     private var neighbours: VerletList
 
-    public init(model: SchNet, skin: Double = 0.5) {
+    public init(model: Model, skin: Double = 0.5) {
         self.model = model
-        neighbours = VerletList(cutoff: model.configuration.cutoff, skin: skin)
+        neighbours = VerletList(cutoff: model.cutoff, skin: skin)
     }
 
     public mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult {
         let pairs = try neighbours.update(positions: system.positions, cell: system.cell)
-        let dtype = model.configuration.dtype
+        let dtype = model.dtype
         let periodic = system.cell.pbc.allSatisfy { $0 }
         // Positions and cell under a homogeneous strain ε (zero here): r(1 + ε), cell(1 + ε). The
         // stress is (1/V)·∂E/∂ε, ASE's sign, so periodic cells get it from the same backward pass.
