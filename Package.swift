@@ -57,11 +57,11 @@ let package = Package(
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
         .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
+                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "MolecularDynamics", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
                 "TensorCore", "CBLAS", "COSShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
