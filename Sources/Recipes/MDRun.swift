@@ -2,7 +2,7 @@
 // frame; momenta when it has them, else a Maxwell–Boltzmann draw at temperature_K), a potential
 // (Lennard-Jones with ASE's parameters for now), an integrator (velocity Verlet or Langevin), and
 // the outputs: the trajectory as extended XYZ every write_every steps and the thermodynamic log
-// (step, time, Epot, Ekin, T, Etot) as JSON lines. A run that heats past the runaway limit or
+// (step, time, Epot, Ekin, T, Etot) as JSON lines, and the same frames in H5MD. A run that heats past the runaway limit or
 // meets a non-finite force stops with a message naming the step.
 import Foundation
 import MolecularDynamics
@@ -62,7 +62,7 @@ public struct MDSettings: Sendable {
 public enum MDRun {
     public struct Summary: Sendable {
         public var steps: Int
-        public var trajectory: String, log: String
+        public var trajectory: String, h5md: String, log: String
         public var meanTemperature: Double
         public var energyDrift: Double
     }
@@ -77,22 +77,24 @@ public enum MDRun {
             ? try Langevin(system: system, potential: potential, timestepFS: s.timestepFS, temperatureK: s.temperatureK,
                            frictionPerFS: s.friction, seed: s.seed)
             : try VelocityVerlet(system: system, potential: potential, timestepFS: s.timestepFS)
-        let trajectoryPath = output + "/trajectory.extxyz", logPath = output + "/thermo.jsonl"
+        let trajectoryPath = output + "/trajectory.extxyz", logPath = output + "/thermo.jsonl", h5mdPath = output + "/trajectory.h5md"
+        let h5md = try H5MDWriter(path: h5mdPath, species: system.numbers, periodic: system.cell.pbc)
         var frames: [AtomicFrame] = [], lines: [String] = [], temperatures: [Double] = []
         let initialEnergy = stepper.potentialEnergy + stepper.system.kineticEnergy
-        func record(_ step: Int) {
+        func record(_ step: Int) throws {
             let system = stepper.system
             let (epot, ekin) = (stepper.potentialEnergy, system.kineticEnergy)
             let fields: [String: Any] = ["step": step, "time_fs": Double(step) * s.timestepFS, "Epot": epot, "Ekin": ekin,
                                         "T": system.temperature, "Etot": epot + ekin]
             if let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) { lines.append(String(decoding: data, as: UTF8.self)) }
+            try h5md.append(step: step, timeFS: Double(step) * s.timestepFS, system: system, forces: stepper.forces, potentialEnergy: epot)
             var frame = AtomicFrame(system: system, energy: epot, forces: stepper.forces)
             frame.info["step"] = "\(step)"
             frames.append(frame)
             log(String(format: "step %d/%d  t %.1f fs  Epot %.4f eV  Ekin %.4f eV  T %.1f K  Etot %.5f eV", step, s.steps,
                        Double(step) * s.timestepFS, epot, ekin, system.temperature, epot + ekin))
         }
-        record(0)
+        try record(0)
         for step in 1...s.steps {
             try stepper.advance()
             let system = stepper.system
@@ -103,12 +105,13 @@ public enum MDRun {
             guard system.temperature <= s.runawayK else {
                 throw FileError(file: s.resolve(s.structure), message: String(format: "runaway: %.0f K at step %d exceeds runaway_temperature_K %.0f; shorten timestep_fs", system.temperature, step, s.runawayK))
             }
-            if step % s.writeEvery == 0 || step == s.steps { record(step) }
+            if step % s.writeEvery == 0 || step == s.steps { try record(step) }
         }
         try ExtendedXYZ.write(frames, to: trajectoryPath)
+        try h5md.close()
         try (lines.joined(separator: "\n") + "\n").write(toFile: logPath, atomically: true, encoding: .utf8)
         let drift = stepper.potentialEnergy + stepper.system.kineticEnergy - initialEnergy
-        return Summary(steps: s.steps, trajectory: trajectoryPath, log: logPath,
+        return Summary(steps: s.steps, trajectory: trajectoryPath, h5md: h5mdPath, log: logPath,
                        meanTemperature: temperatures.reduce(0, +) / Double(temperatures.count), energyDrift: drift)
     }
 }

@@ -18,7 +18,7 @@ struct MD: SciZooCommand {
         let settings = try MDSettings.load(from: config)
         let summary = try MDRun.run(settings, output: output)
         print(String(format: "ran %d steps: mean T %.1f K, total energy drift %.3g eV", summary.steps, summary.meanTemperature, summary.energyDrift))
-        print("trajectory: \(summary.trajectory)")
+        print("trajectory: \(summary.trajectory) and \(summary.h5md)")
         print("log:        \(summary.log)")
     }
 }

@@ -21,6 +21,19 @@ struct MDCLITests {
         let trajectory = try String(contentsOfFile: output + "/trajectory.extxyz", encoding: .utf8)
         #expect(trajectory.components(separatedBy: "Properties=species:S:1:pos:R:3:momenta:R:3:forces:R:3").count - 1 == 11)
 
+        // H5MD as h5py (and so MDAnalysis' reader) sees it.
+        let check = try Subprocess.python("""
+            import sys, h5py, numpy as np
+            f = h5py.File(sys.argv[1], 'r')
+            p = f['particles/all/position']
+            e = f['observables/total_energy/value'][:]
+            print([int(v) for v in f['h5md'].attrs['version']], p['value'].shape, [int(v) for v in p['step'][:3]], float(p['time'][1]),
+                  [b.decode() if isinstance(b, bytes) else b for b in f['particles/all/box'].attrs['boundary']],
+                  int(f['particles/all/species'][0]), f['particles/all/box/edges/value'].shape, bool(np.ptp(e) < 0.01))
+            """, arguments: [output + "/trajectory.h5md"])
+        #expect(check.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "[1, 1] (11, 108, 3) [0, 20, 40] 100.0 ['periodic', 'periodic', 'periodic'] 18 (11, 3, 3) True", "\(check)")
+
         let bad = try Fixtures.scratchDirectory().appendingPathComponent("bad.yaml").path
         try (try String(contentsOfFile: recipe, encoding: .utf8)).replacingOccurrences(of: "integrator: verlet", with: "integrator: nose-hoover")
             .replacingOccurrences(of: "structure: argon_fcc_108.extxyz", with: "structure: \(Fixtures.packageRoot.path)/Recipes/md/argon_fcc_108.extxyz")
