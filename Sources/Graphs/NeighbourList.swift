@@ -88,16 +88,33 @@ public enum NeighbourList {
         let grid = BinGrid(positions: positions, cutoff: cutoff, cell: cell, cellList: useCells)
         var pairs = grid.pairs(positions: positions, cutoff: cutoff)
         pairs.sortCanonically()
-        if let maxNeighbours {
-            for (atom, count) in pairs.neighbourCounts(atoms: positions.count).enumerated() where count > maxNeighbours {
-                throw .tooManyNeighbours(atom: atom, count: count, limit: maxNeighbours)
-            }
-        }
+        try pairs.requireAtMost(maxNeighbours, atoms: positions.count)
         return pairs
     }
 }
 
 extension NeighbourPairs {
+    /// Throws for the first atom with more than `limit` neighbours (nil: no limit): pairs are never dropped.
+    func requireAtMost(_ limit: Int?, atoms: Int) throws(NeighbourListError) {
+        guard let limit else { return }
+        for (atom, count) in neighbourCounts(atoms: atoms).enumerated() where count > limit {
+            throw .tooManyNeighbours(atom: atom, count: count, limit: limit)
+        }
+    }
+
+    /// Adds (i, j, S) when |r_j − r_i + S · cell| < cutoff (`cell` as rows).
+    mutating func appendIfWithin(_ cutoff: Double, _ i: Int, _ j: Int, shift: SIMD3<Int>, positions: [SIMD3<Double>], cell: [SIMD3<Double>]) {
+        let image = Double(shift.x) * cell[0] + Double(shift.y) * cell[1] + Double(shift.z) * cell[2]
+        let vector = positions[j] - positions[i] + image
+        let distance = length(vector)
+        guard distance < cutoff else { return }
+        first.append(i)
+        second.append(j)
+        shifts.append(shift)
+        vectors.append(vector)
+        distances.append(distance)
+    }
+
     /// Sorts by (first, second, shift) in place.
     mutating func sortCanonically() {
         let order = (0..<count).sorted { a, b in
@@ -226,16 +243,7 @@ struct BinGrid {
                         for i in atomsInBin[bin] {
                             for j in atomsInBin[otherBin] {
                                 if i == j && binShift == .zero { continue }
-                                let shift = binShift &- wraps[j] &+ wraps[i]
-                                let image = Double(shift.x) * frame[0] + Double(shift.y) * frame[1] + Double(shift.z) * frame[2]
-                                let vector = positions[j] - positions[i] + image
-                                let distance = length(vector)
-                                guard distance < cutoff else { continue }
-                                result.first.append(i)
-                                result.second.append(j)
-                                result.shifts.append(shift)
-                                result.vectors.append(vector)
-                                result.distances.append(distance)
+                                result.appendIfWithin(cutoff, i, j, shift: binShift &- wraps[j] &+ wraps[i], positions: positions, cell: frame)
                             }
                         }
                     }

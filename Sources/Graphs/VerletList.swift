@@ -31,24 +31,10 @@ public struct VerletList: Sendable {
             rebuilds += 1
         }
         var current = NeighbourPairs(first: [], second: [], shifts: [], vectors: [], distances: [])
-        let frame = cell.vectors
         for e in 0..<candidates.count {
-            let shift = candidates.shifts[e]
-            let image = Double(shift.x) * frame[0] + Double(shift.y) * frame[1] + Double(shift.z) * frame[2]
-            let vector = positions[candidates.second[e]] - positions[candidates.first[e]] + image
-            let distance = length(vector)
-            guard distance < cutoff else { continue }
-            current.first.append(candidates.first[e])
-            current.second.append(candidates.second[e])
-            current.shifts.append(shift)
-            current.vectors.append(vector)
-            current.distances.append(distance)
+            current.appendIfWithin(cutoff, candidates.first[e], candidates.second[e], shift: candidates.shifts[e], positions: positions, cell: cell.vectors)
         }
-        if let maxNeighbours {
-            for (atom, count) in current.neighbourCounts(atoms: positions.count).enumerated() where count > maxNeighbours {
-                throw .tooManyNeighbours(atom: atom, count: count, limit: maxNeighbours)
-            }
-        }
+        try current.requireAtMost(maxNeighbours, atoms: positions.count)
         return current
     }
 

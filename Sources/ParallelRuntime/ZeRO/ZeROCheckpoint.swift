@@ -176,6 +176,34 @@ public enum ZeROCheckpoint {
     public static func saveConsolidated(_ zero: ZeROOptimizer, output: String, step: Int, client: String = "{}") throws {
         precondition(zero.groups.world.size == 1, "saveConsolidated: a world of one owns the whole model; use save on \(zero.groups.world.size) ranks")
         let (m, v) = try zero.momentsOfPartition()
+        let owned = zero.parameters.indices.compactMap { index in zero.layout.ownedPieces(ofParameter: index, rank: 0).map { (index, $0) } }
+        try writeConsolidated(output: output, step: step, client: client, optimizerStep: zero.stepCount, weightsOnly: false,
+                              names: owned.map { zero.parameters[$0.0].0 }) { k in
+            let (index, (range, offset)) = owned[k]
+            let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
+            let slice = offset..<(offset + range.count)
+            return (zero.parameters[index].1.shape, values, Array(m[slice]), Array(v[slice]))
+        }
+    }
+
+    /// Streams the shards of a tag into one SciZoo checkpoint (parameters and, unless
+    /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
+    public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {
+        let shards = try Shards(directory: directory, tag: tag)
+        try writeConsolidated(output: output, step: shards.step, client: shards.client, optimizerStep: shards.optimizerStep,
+                              weightsOnly: weightsOnly, names: shards.names) { k in
+            let whole = try shards.parameter(shards.names[k])
+            return (whole.shape, whole.values, whole.expAvg, whole.expAvgSq)
+        }
+        return shards.names.count
+    }
+
+    /// The consolidated checkpoint layout (Checkpoint's format): attributes, then each parameter's
+    /// fp32 values and, unless `weightsOnly`, its Adam moments, made one at a time by `entry`.
+    private static func writeConsolidated(
+        output: String, step: Int, client: String, optimizerStep: Int, weightsOnly: Bool, names: [String],
+        entry: (Int) throws -> (shape: [Int], values: [Float], expAvg: [Float], expAvgSq: [Float])
+    ) throws {
         try HDF5File.writeAtomically(to: output) { file in
             try file.setAttribute("format", .string(Checkpoint.format))
             try file.setAttribute("version", .int(Checkpoint.version))
@@ -184,39 +212,15 @@ public enum ZeROCheckpoint {
             let root = try file.root
             let parameters = try root.createGroup("parameters")
             let optimizer = try root.createGroup("optimizer")
-            for (index, (name, parameter)) in zero.parameters.enumerated() {
-                guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: 0) else { continue }
-                let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
-                try parameters.write(name, values, shape: parameter.shape)
-                try optimizer.write(name + ".exp_avg", Array(m[offset..<(offset + range.count)]), shape: parameter.shape)
-                try optimizer.write(name + ".exp_avg_sq", Array(v[offset..<(offset + range.count)]), shape: parameter.shape)
-            }
-            try optimizer.write("step", [Int64(zero.stepCount)], shape: [])
-        }
-    }
-
-    /// Streams the shards of a tag into one SciZoo checkpoint (parameters and, unless
-    /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
-    public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {
-        let shards = try Shards(directory: directory, tag: tag)
-        try HDF5File.writeAtomically(to: output) { file in
-            try file.setAttribute("format", .string(Checkpoint.format))
-            try file.setAttribute("version", .int(Checkpoint.version))
-            try file.setAttribute("step", .int(Int64(shards.step)))
-            try file.setAttribute("config", .string(shards.client))
-            let root = try file.root
-            let parameters = try root.createGroup("parameters")
-            let optimizer = try root.createGroup("optimizer")
-            for name in shards.names {
-                let whole = try shards.parameter(name)
+            for (k, name) in names.enumerated() {
+                let whole = try entry(k)
                 try parameters.write(name, whole.values, shape: whole.shape)
                 if !weightsOnly {
                     try optimizer.write(name + ".exp_avg", whole.expAvg, shape: whole.shape)
                     try optimizer.write(name + ".exp_avg_sq", whole.expAvgSq, shape: whole.shape)
                 }
             }
-            if !weightsOnly { try optimizer.write("step", [Int64(shards.optimizerStep)], shape: []) }
+            if !weightsOnly { try optimizer.write("step", [Int64(optimizerStep)], shape: []) }
         }
-        return shards.names.count
     }
 }
