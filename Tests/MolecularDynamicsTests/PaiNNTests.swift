@@ -37,20 +37,8 @@ struct PaiNNTests {
             let forces = -(try grad(of: model.energy(numbers: SchNetTests.numbers, positions: r, pairs: pairs), wrt: r, createGraph: true))
             return (forces - reference).square().mean()
         }
-        let parameters = model.namedParameters()
-        let analytic = try grad(of: [try loss()], wrt: parameters.map { $0.1.value }, allowUnused: true)
-        for (index, (name, parameter)) in parameters.enumerated() {
-            let original = parameter.value, values = original.doubles, element = values.count / 3, h = 1e-5
-            var plus = values, minus = values
-            plus[element] += h
-            minus[element] -= h
-            parameter.value = Tensor(plus, shape: original.shape).requiringGrad()
-            let up = try loss().item()
-            parameter.value = Tensor(minus, shape: original.shape).requiringGrad()
-            let down = try loss().item()
-            parameter.value = original
-            let numeric = (up - down) / (2 * h), computed = analytic[index]?.doubles[element] ?? 0
-            #expect(abs(numeric - computed) <= 1e-7 + 1e-4 * abs(numeric), "\(name)[\(element)]: \(computed) vs \(numeric)")
+        for c in try ModelChecks.parameterGradients(model, h: 1e-5, elements: { [$0 / 3] }, loss: loss) {
+            #expect(abs(c.numeric - c.computed) <= 1e-7 + 1e-4 * abs(c.numeric), "\(c.name)[\(c.element)]: \(c.computed) vs \(c.numeric)")
         }
     }
 
@@ -69,12 +57,8 @@ struct PaiNNTests {
         let a = 3.2, unit = [SIMD3<Double>(0.2, 0.1, 0.3), SIMD3(1.6, 1.4, 1.5)]
         var one = PaiNNPotential(model: model)
         let cellResult = try one.evaluate(try AtomicSystem(numbers: [8, 1], positions: unit, cell: try PeriodicCell.box(a, a, a)))
-        var big: [SIMD3<Double>] = [], numbers: [Int] = []
-        for i in 0..<2 { for j in 0..<2 { for k in 0..<2 {
-            for (n, r) in zip([8, 1], unit) { numbers.append(n); big.append(r + SIMD3(Double(i), Double(j), Double(k)) * a) }
-        } } }
         var eight = PaiNNPotential(model: model)
-        let superResult = try eight.evaluate(try AtomicSystem(numbers: numbers, positions: big, cell: try PeriodicCell.box(2 * a, 2 * a, 2 * a)))
+        let superResult = try eight.evaluate(try ModelChecks.supercell(numbers: [8, 1], positions: unit, edge: a))
         #expect(abs(superResult.energy - 8 * cellResult.energy) < 1e-9 * max(1, abs(superResult.energy)))
         // The stress of the cell and of its supercell agree (an intensive quantity).
         let s1 = try #require(cellResult.stress), s8 = try #require(superResult.stress)

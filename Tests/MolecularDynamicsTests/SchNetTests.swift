@@ -48,25 +48,9 @@ struct SchNetTests {
             let forces = -(try grad(of: e, wrt: r, createGraph: true))
             return (forces - reference).square().mean() * 0.95 + (e - (-4107.0)).square() * 0.05
         }
-        let parameters = model.namedParameters()
-        let analytic = try grad(of: [try loss()], wrt: parameters.map { $0.1.value }, allowUnused: true)
         let h = 1e-4  // the energy term sits on ~4,000 eV of reference energies: smaller steps drown in rounding
-        for (index, (name, parameter)) in parameters.enumerated() {
-            let original = parameter.value
-            let values = original.doubles
-            for element in [0, values.count / 2, values.count - 1] {
-                var plus = values, minus = values
-                plus[element] += h
-                minus[element] -= h
-                parameter.value = Tensor(plus, shape: original.shape).requiringGrad()
-                let up = try loss().item()
-                parameter.value = Tensor(minus, shape: original.shape).requiringGrad()
-                let down = try loss().item()
-                parameter.value = original
-                let numeric = (up - down) / (2 * h)
-                let computed = analytic[index]?.doubles[element] ?? 0
-                #expect(abs(numeric - computed) <= 1e-6 + 1e-4 * abs(numeric), "\(name)[\(element)]: \(computed) vs \(numeric)")
-            }
+        for c in try ModelChecks.parameterGradients(model, h: h, elements: { [0, $0 / 2, $0 - 1] }, loss: loss) {
+            #expect(abs(c.numeric - c.computed) <= 1e-6 + 1e-4 * abs(c.numeric), "\(c.name)[\(c.element)]: \(c.computed) vs \(c.numeric)")
         }
     }
 
@@ -129,12 +113,8 @@ struct SchNetTests {
         let unit = [SIMD3<Double>(0.2, 0.1, 0.3), SIMD3(1.6, 1.4, 1.5)]
         var potential = SchNetPotential(model: model)
         let one = try potential.evaluate(try AtomicSystem(numbers: [8, 1], positions: unit, cell: cell))
-        var big: [SIMD3<Double>] = [], numbers: [Int] = []
-        for i in 0..<2 { for j in 0..<2 { for k in 0..<2 {
-            for (n, r) in zip([8, 1], unit) { numbers.append(n); big.append(r + SIMD3(Double(i), Double(j), Double(k)) * a) }
-        } } }
         var superPotential = SchNetPotential(model: model)
-        let eight = try superPotential.evaluate(try AtomicSystem(numbers: numbers, positions: big, cell: try PeriodicCell.box(2 * a, 2 * a, 2 * a)))
+        let eight = try superPotential.evaluate(try ModelChecks.supercell(numbers: [8, 1], positions: unit, edge: a))
         #expect(abs(eight.energy - 8 * one.energy) < 1e-9 * abs(eight.energy), "\(eight.energy) vs 8 × \(one.energy)")
         for (k, f) in eight.forces.enumerated() { #expect(((f - one.forces[k % 2]) * (f - one.forces[k % 2])).sum() < 1e-18) }
     }
