@@ -227,7 +227,7 @@ public final class TrainingRun<Task: TrainingTask> {
             try groups.world.barrier()
             savedAt = progress.step
         }
-        var validations: [(Int, Double)] = [], lastValidation: Double?
+        var validations: [(Int, Double)] = []
         var validatedAt: Int?
         /// Validates, records, saves when the plan says so; true when early stopping ends the run.
         func validate() throws -> Bool {
@@ -237,7 +237,6 @@ public final class TrainingRun<Task: TrainingTask> {
             let improved = progress.bestScore.map { evaluation.score < $0 } ?? true
             if improved { progress.bestScore = evaluation.score; progress.checksWithoutImprovement = 0 } else { progress.checksWithoutImprovement += 1 }
             validations.append((progress.step, evaluation.score))
-            lastValidation = evaluation.score
             log(evaluation.line(improved))
             if plan.checkpointAfterValidation { try save(best: improved) }
             return plan.patience.map { progress.checksWithoutImprovement >= $0 } ?? false
@@ -320,7 +319,7 @@ public final class TrainingRun<Task: TrainingTask> {
             stoppedEarly = true
         }
         if savedAt != progress.step { try save(best: false) }
-        return TrainingOutcome(steps: progress.step, lastLoss: lastLoss, lastValidation: lastValidation, bestValidation: progress.bestScore,
+        return TrainingOutcome(steps: progress.step, lastLoss: lastLoss, lastValidation: validations.last?.1, bestValidation: progress.bestScore,
                                stoppedEarly: stoppedEarly, throughput: items / Swift.max((clock.now - start).inSeconds, 1e-9),
                                trainLosses: trainLosses, validationScores: validations, lastCheckpoint: lastPath,
                                bestCheckpoint: FileManager.default.fileExists(atPath: bestPath) ? bestPath : lastPath, metrics: metricsPath)
