@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
         .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
@@ -65,7 +65,7 @@ let package = Package(
                 "TensorCore", "CBLAS", "COSShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "TestSupport", dependencies: ["TensorCore"]),
+        .target(name: "TestSupport", dependencies: ["NeuralNetworks", "TensorCore"]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CBLAS"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Kernels", "TestSupport"]),
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
         .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)

@@ -9,15 +9,84 @@ import TensorCore
 public protocol AtomisticModel: Module {
     var cutoff: Double { get }
     var dtype: DType { get }
-    /// Per-atom energies `[N]`: `positions` `[N, 3]`, pairs within the cutoff, `cell` `[3, 3]`
-    /// rows when the pairs carry periodic shifts.
-    func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor?) -> Tensor
+    /// The reference energies and standardisation the model adds to its atomwise outputs.
+    var output: AtomwiseOutput { get }
+    /// Per-atom energies `[N]` of one structure or of a batch of disjoint ones.
+    func atomicEnergies(_ graph: AtomisticGraph) -> Tensor
 }
 
 extension AtomisticModel {
+    /// Per-atom energies `[N]`: `positions` `[N, 3]`, pairs within the cutoff, `cell` `[3, 3]`
+    /// rows when the pairs carry periodic shifts.
+    public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
+        atomicEnergies(AtomisticGraph(numbers: numbers, positions: positions, pairs: pairs, cell: cell))
+    }
+
     /// E = Σ atomic energies (eV), a scalar.
     public func energy(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
         atomicEnergies(numbers: numbers, positions: positions, pairs: pairs, cell: cell).sum()
+    }
+
+    /// One energy per structure of a batch, `[B]` (eV).
+    public func energies(_ graph: AtomisticGraph) -> Tensor {
+        atomicEnergies(graph).segmentSum(graph.structureOfAtom, count: graph.structureCount)
+    }
+}
+
+/// What a model reads: atoms (of one structure, or of several concatenated), their pairs within
+/// the cutoff, and each pair's periodic image offset. Pair indices are global to the batch.
+public struct AtomisticGraph {
+    public var numbers: [Int]
+    /// `[N, 3]` Å, differentiable.
+    public var positions: Tensor
+    /// Pair (i, j) indices, `[E]` int64 each.
+    public var first: Tensor, second: Tensor
+    /// S·cell per pair `[E, 3]` (nil: no periodic images).
+    public var offsets: Tensor?
+    /// The structure each atom belongs to, `[N]` int64, and how many structures there are.
+    public var structureOfAtom: Tensor
+    public var structureCount: Int
+
+    /// One structure; `cell` `[3, 3]` rows when `pairs` carries periodic shifts.
+    public init(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) {
+        (self.numbers, self.positions) = (numbers, positions)
+        (first, second) = pairs.indexTensors
+        offsets = cell.map { pairs.shiftTensor(dtype: positions.dtype).matmul($0) }
+        structureOfAtom = Tensor(Array(repeating: Int64(0), count: numbers.count), shape: [numbers.count])
+        structureCount = 1
+    }
+
+    /// Structures side by side as one graph: `structures` hold numbers, positions, pairs and the
+    /// cell rows of each (nil for a molecule); positions become one `[N, 3]` tensor of `dtype`
+    /// that requires gradients, so forces of every structure come from one backward pass.
+    public init(batch structures: [(numbers: [Int], positions: [SIMD3<Double>], pairs: NeighbourPairs, cell: [SIMD3<Double>]?)],
+                dtype: DType) {
+        var numbers: [Int] = [], positions: [Double] = [], first: [Int64] = [], second: [Int64] = []
+        var offsets: [Double] = [], owner: [Int64] = []
+        var periodic = false
+        for (index, s) in structures.enumerated() {
+            let base = Int64(numbers.count)
+            numbers += s.numbers
+            positions += s.positions.flatMap { [$0.x, $0.y, $0.z] }
+            owner += Array(repeating: Int64(index), count: s.numbers.count)
+            first += s.pairs.first.map { Int64($0) + base }
+            second += s.pairs.second.map { Int64($0) + base }
+            for shift in s.pairs.shifts {
+                var offset = SIMD3<Double>.zero
+                if let cell = s.cell {
+                    periodic = periodic || shift != .zero
+                    offset = Double(shift.x) * cell[0] + Double(shift.y) * cell[1] + Double(shift.z) * cell[2]
+                }
+                offsets += [offset.x, offset.y, offset.z]
+            }
+        }
+        self.numbers = numbers
+        self.positions = Tensor(positions, shape: [numbers.count, 3]).cast(to: dtype).requiringGrad()
+        self.first = Tensor(first, shape: [first.count])
+        self.second = Tensor(second, shape: [second.count])
+        self.offsets = periodic ? Tensor(offsets, shape: [first.count, 3]).cast(to: dtype) : nil
+        structureOfAtom = Tensor(owner, shape: [owner.count])
+        structureCount = structures.count
     }
 }
 
@@ -50,12 +119,12 @@ struct EdgeFeatures {
     /// `[E, 3]` and `[E]`.
     let vectors: Tensor, distances: Tensor
 
-    init(numbers: [Int], maxZ: Int, positions: Tensor, pairs: NeighbourPairs, cell: Tensor?) {
-        precondition(numbers.allSatisfy { $0 > 0 && $0 < maxZ }, "atomic numbers must lie in 1..<\(maxZ)")
-        ids = Tensor(numbers.map(Int64.init), shape: [numbers.count])
-        (first, second) = pairs.indexTensors
-        vectors = EdgeGeometry.vectors(positions: positions, first: first, second: second,
-                                       shifts: cell == nil ? nil : pairs.shiftTensor(dtype: positions.dtype), cell: cell)
+    init(_ graph: AtomisticGraph, maxZ: Int) {
+        precondition(graph.numbers.allSatisfy { $0 > 0 && $0 < maxZ }, "atomic numbers must lie in 1..<\(maxZ)")
+        ids = Tensor(graph.numbers.map(Int64.init), shape: [graph.numbers.count])
+        (first, second) = (graph.first, graph.second)
+        let relative = EdgeGeometry.vectors(positions: graph.positions, first: first, second: second)
+        vectors = graph.offsets.map { relative + $0 } ?? relative
         distances = EdgeGeometry.distances(vectors)
     }
 }

@@ -92,20 +92,20 @@ public final class PaiNN: Module, AtomisticModel {
     public var cutoff: Double { configuration.cutoff }
     public var dtype: DType { configuration.dtype }
 
-    public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
+    public func atomicEnergies(_ graph: AtomisticGraph) -> Tensor {
         let c = configuration, f = c.nAtomBasis
-        let edges = EdgeFeatures(numbers: numbers, maxZ: c.maxZ, positions: positions, pairs: pairs, cell: cell)
+        let edges = EdgeFeatures(graph, maxZ: c.maxZ)
         let direction = edges.vectors / edges.distances.unsqueezed(axis: -1)
         let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(edges.distances)
         let filters = (filterNetwork(radial) * CutoffFunction.cosine(cutoff: c.cutoff)(edges.distances).unsqueezed(axis: -1))
             .split(Array(repeating: 3 * f, count: c.nInteractions), axis: -1)
         var q = embedding.value.embedding(edges.ids)
-        var mu = Tensor.zeros([numbers.count, 3, f], dtype: c.dtype)
+        var mu = Tensor.zeros([graph.numbers.count, 3, f], dtype: c.dtype)
         for k in 0..<c.nInteractions {
             (q, mu) = interactions[k](q: q, mu: mu, filters: filters[k], direction: direction, edges: edges)
             (q, mu) = mixing[k](q: q, mu: mu)
         }
-        return output(q, numbers: numbers)
+        return output(q, numbers: graph.numbers)
     }
 }
 

@@ -67,16 +67,16 @@ public final class SchNet: Module, AtomisticModel {
     public var cutoff: Double { configuration.cutoff }
     public var dtype: DType { configuration.dtype }
 
-    public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
+    public func atomicEnergies(_ graph: AtomisticGraph) -> Tensor {
         let c = configuration
-        let edges = EdgeFeatures(numbers: numbers, maxZ: c.maxZ, positions: positions, pairs: pairs, cell: cell)
+        let edges = EdgeFeatures(graph, maxZ: c.maxZ)
         let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(edges.distances)
         let cut = CutoffFunction.cosine(cutoff: c.cutoff)(edges.distances)
         var x = embedding.value.embedding(edges.ids)
         for interaction in interactions {
             x = x + interaction(x, radial: radial, cut: cut, first: edges.first, second: edges.second)
         }
-        return output(x, numbers: numbers)
+        return output(x, numbers: graph.numbers)
     }
 }
 

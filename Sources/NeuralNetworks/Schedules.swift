@@ -116,6 +116,20 @@ public final class ReduceLROnPlateau {
     private var badEpochs = 0
     private var cooldownLeft = 0
 
+    /// What a checkpoint keeps for a resumed run to cut the rate at the same evaluation.
+    public struct State: Codable, Sendable, Equatable {
+        public var rate: Double, best: Double, badEpochs: Int, cooldownLeft: Int
+
+        public init(rate: Double, best: Double, badEpochs: Int, cooldownLeft: Int) {
+            (self.rate, self.best, self.badEpochs, self.cooldownLeft) = (rate, best, badEpochs, cooldownLeft)
+        }
+    }
+
+    public var state: State {
+        get { State(rate: rate, best: best, badEpochs: badEpochs, cooldownLeft: cooldownLeft) }
+        set { (rate, best, badEpochs, cooldownLeft) = (newValue.rate, newValue.best, newValue.badEpochs, newValue.cooldownLeft) }
+    }
+
     public init(rate: Double, factor: Double = 0.1, patience: Int = 10, threshold: Double = 1e-4, cooldown: Int = 0,
                 minimumRate: Double = 0) {
         precondition(factor < 1, "ReduceLROnPlateau: factor must be < 1, got \(factor)")

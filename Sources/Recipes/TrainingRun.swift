@@ -103,6 +103,8 @@ public protocol TrainingTask: AnyObject {
     /// The checkpoint's client record (JSON) at `progress`, and the progress read back from one.
     func checkpointRecord(_ progress: TrainingProgress) -> String
     func restore(record: String, step: Int, file: String) throws -> TrainingProgress
+    /// Called once the optimiser has taken step `step` (an EMA of the weights updates here).
+    func afterStep(_ step: Int)
     /// Extra metrics entries and log text for the step just taken (`gradientNorm`: before clipping).
     func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String)
     /// After the last step: what the domain does with a finished run (a loss curve, a test split).
@@ -110,6 +112,7 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    public func afterStep(_ step: Int) {}
     public func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String) { ([:], "") }
 }
 
@@ -281,6 +284,7 @@ public final class TrainingRun<Task: TrainingTask> {
             let sums = try sumOverRanks([stepLoss, stepItems])
             try optimizer.step()
             progress.step += 1
+            task.afterStep(progress.step)
             lastLoss = sums[0] / Double(ranks)
             items += sums[1]
             trainLosses.append((progress.step, lastLoss))

@@ -37,7 +37,7 @@ struct PaiNNTests {
             let forces = -(try grad(of: model.energy(numbers: SchNetTests.numbers, positions: r, pairs: pairs), wrt: r, createGraph: true))
             return (forces - reference).square().mean()
         }
-        for c in try ModelChecks.parameterGradients(model, h: 1e-5, elements: { [$0 / 3] }, loss: loss) {
+        for c in try GradientCheck.parameters(model, h: 1e-5, elements: { [$0 / 3] }, loss: loss) {
             #expect(abs(c.numeric - c.computed) <= 1e-7 + 1e-4 * abs(c.numeric), "\(c.name)[\(c.element)]: \(c.computed) vs \(c.numeric)")
         }
     }

@@ -49,7 +49,7 @@ struct SchNetTests {
             return (forces - reference).square().mean() * 0.95 + (e - (-4107.0)).square() * 0.05
         }
         let h = 1e-4  // the energy term sits on ~4,000 eV of reference energies: smaller steps drown in rounding
-        for c in try ModelChecks.parameterGradients(model, h: h, elements: { [0, $0 / 2, $0 - 1] }, loss: loss) {
+        for c in try GradientCheck.parameters(model, h: h, elements: { [0, $0 / 2, $0 - 1] }, loss: loss) {
             #expect(abs(c.numeric - c.computed) <= 1e-6 + 1e-4 * abs(c.numeric), "\(c.name)[\(c.element)]: \(c.computed) vs \(c.numeric)")
         }
     }
