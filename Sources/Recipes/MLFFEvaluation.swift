@@ -30,9 +30,26 @@ public enum MLFFEvaluation {
         return Report(frames: frames.count, scores: scores)
     }
 
+    /// Where the weights come from: a checkpoint of mlff-train, or schnetpack's safetensors with
+    /// the architecture from a recipe's model section.
+    public enum Weights: Sendable {
+        case checkpoint(String)
+        case schnetpack(weights: String, recipe: String)
+
+        func model() throws -> any AtomisticModel {
+            switch self {
+            case .checkpoint(let path): return try MLFFCheckpoint.load(path).model
+            case .schnetpack(let weights, let recipe):
+                let model = try MLFFSettings.loadModel(from: recipe).makeModel()
+                try SchnetpackWeights.load(weights, into: model)
+                return model
+            }
+        }
+    }
+
     /// Writes every frame of `input` with the model's results; returns the frame count.
-    public static func predict(checkpoint: String, input: String, output: String) throws -> Int {
-        let (_, model) = try MLFFCheckpoint.load(checkpoint)
+    public static func predict(_ weights: Weights, input: String, output: String) throws -> Int {
+        let model = try weights.model()
         let frames = try ForceFieldData.open(input)
         let results = try predictFrames(model, frames)
         try ExtendedXYZ.write(results, to: output)

@@ -23,14 +23,15 @@ public struct MLFFSettings: Sendable {
     /// Per-element reference energies (eV) added to the atomwise outputs, by element symbol.
     public var atomReferences: [String: Double] = [:]
     // task
-    public var learningRate = 5e-4
+    public var learningRate = 1e-3
     public var weightDecay = 0.0
     public var warmupSteps = 0
     public var energyWeight = 0.01, forcesWeight = 0.99
     /// EMA of the weights for validation, checkpoints' evaluation weights and prediction (0: off).
-    public var emaDecay = 0.99
-    /// ReduceLROnPlateau on the validation loss: factor, patience (validations), min_lr.
-    public var plateauFactor = 0.5, plateauPatience = 10, minLearningRate = 1e-6
+    public var emaDecay = 0.995
+    /// ReduceLROnPlateau on the validation loss (schnetpack's: threshold 0): factor, patience and
+    /// cooldown in validations, min_lr.
+    public var plateauFactor = 0.5, plateauPatience = 75, plateauCooldown = 10, minLearningRate = 0.0
     // trainer
     public var maxEpochs = 100
     public var maxSteps = 0
@@ -79,6 +80,7 @@ public struct MLFFSettings: Sendable {
             s.emaDecay = try task.double("ema_decay") ?? s.emaDecay
             s.plateauFactor = try task.double("lr_factor") ?? s.plateauFactor
             s.plateauPatience = try task.int("lr_patience", minimum: 0) ?? s.plateauPatience
+            s.plateauCooldown = try task.int("lr_cooldown", minimum: 0) ?? s.plateauCooldown
             s.minLearningRate = try task.double("min_lr") ?? s.minLearningRate
             guard s.learningRate > 0 else { throw task.problem("lr", "must be positive, got \(s.learningRate)") }
             guard s.energyWeight >= 0, s.forcesWeight >= 0, s.energyWeight + s.forcesWeight > 0 else {
@@ -101,7 +103,19 @@ public struct MLFFSettings: Sendable {
         return s
     }
 
-    /// The model section alone (mlff-predict with schnetpack weights reads only this).
+    /// Only the recipe's model section (mlff-predict with schnetpack weights): the other sections may be there and are not read.
+    public static func loadModel(from path: String) throws -> MLFFSettings {
+        var r = try RecipeSection.load(path, expecting: "a force-field recipe with a model section")
+        var s = MLFFSettings()
+        s.baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard var model = try r.section("model") else { throw r.problem("model", "is required: model, cutoff, n_atom_basis, n_interactions, n_rbf") }
+        try s.readModel(&model)
+        r.accept(["seed", "data", "task", "trainer"])
+        try r.finish()
+        return s
+    }
+
+    /// The model section alone.
     public mutating func readModel(_ model: inout RecipeSection) throws {
         self.model = try model.string("model", oneOf: ["schnet", "painn"]) ?? self.model
         cutoff = try model.double("cutoff") ?? cutoff

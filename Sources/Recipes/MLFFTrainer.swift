@@ -50,7 +50,8 @@ public final class MLFFTask: RecipeTask {
         record.recipe = s.json
         record.energyPerAtom = try MLFFData.configureOutput(network.output, settings: s, frames: frames, train: split.train)
         ema = s.emaDecay > 0 ? WeightAverage(network, decay: s.emaDecay) : nil
-        plateau = ReduceLROnPlateau(rate: s.learningRate, factor: s.plateauFactor, patience: s.plateauPatience, minimumRate: s.minLearningRate)
+        plateau = ReduceLROnPlateau(rate: s.learningRate, factor: s.plateauFactor, patience: s.plateauPatience, threshold: 0,
+                                    cooldown: s.plateauCooldown, minimumRate: s.minLearningRate)
         let ranks = groups.dataParallelSize
         let perEpoch = split.train.count / (s.batchSize * ranks)
         guard perEpoch > 0 else {

@@ -71,14 +71,22 @@ struct MLFFPredict: SciZooCommand {
         commandName: "mlff-predict",
         abstract: "Energies and forces (and stress of periodic frames) of a force field, written as extended XYZ.")
 
-    @Option(help: "A checkpoint of scizoo mlff-train.") var checkpoint: String
+    @Option(help: "A checkpoint of scizoo mlff-train.") var checkpoint: String?
+    @Option(help: "schnetpack weights (a state_dict saved with safetensors.torch.save_file); needs --config.") var weights: String?
+    @Option(help: "A recipe whose model section (model, cutoff, n_atom_basis, n_interactions, n_rbf) describes --weights.") var config: String?
     @Option(help: "Frames (.extxyz, MD17 .npz, mlff-convert .h5).") var input: String
     @Option(help: "Output extended XYZ (written atomically).") var output: String
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
+    func validate() throws {
+        guard (checkpoint == nil) != (weights == nil) else { throw ValidationError("give --checkpoint or --weights (with --config), one of them") }
+        if weights != nil && config == nil { throw ValidationError("--weights needs --config, whose model section describes the architecture") }
+    }
+
     func execute(budget: ThreadBudget) throws {
-        let count = try MLFFEvaluation.predict(checkpoint: checkpoint, input: input, output: output)
+        let source: MLFFEvaluation.Weights = checkpoint.map { .checkpoint($0) } ?? .schnetpack(weights: weights!, recipe: config!)
+        let count = try MLFFEvaluation.predict(source, input: input, output: output)
         print("\(count) frames -> \(output)")
     }
 }
