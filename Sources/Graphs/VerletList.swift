@@ -38,6 +38,16 @@ public struct VerletList: Sendable {
         return current
     }
 
+    /// The positions of the last rebuild (empty before the first): with `rebuild(at:cell:)` a
+    /// restarted run gets the same candidate pairs, in the same order, as the run it continues.
+    public var referencePositions: [SIMD3<Double>] { reference }
+
+    public mutating func rebuild(at positions: [SIMD3<Double>], cell: PeriodicCell) throws(NeighbourListError) {
+        candidates = try NeighbourList.build(positions: positions, cutoff: cutoff + skin, cell: cell, strategy: strategy)
+        reference = positions
+        referenceCell = cell
+    }
+
     private func needsRebuild(positions: [SIMD3<Double>], cell: PeriodicCell) -> Bool {
         guard positions.count == reference.count, cell == referenceCell else { return true }
         let limit = (skin / 2) * (skin / 2)

@@ -62,4 +62,13 @@ public struct PotentialResult: Sendable {
 /// Anything that gives energies and forces: the trained models and classical potentials alike.
 public protocol Potential {
     mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult
+    /// The positions the neighbour list was last built at, and a rebuild there: what a restart
+    /// needs for the same pairs in the same order (bitwise continuation).
+    var neighbourReference: [SIMD3<Double>] { get }
+    mutating func restoreNeighbours(reference: [SIMD3<Double>], cell: PeriodicCell) throws
+}
+
+extension Potential {
+    public var neighbourReference: [SIMD3<Double>] { [] }
+    public mutating func restoreNeighbours(reference: [SIMD3<Double>], cell: PeriodicCell) throws {}
 }

@@ -51,10 +51,16 @@ public enum ExtendedXYZ {
             // Rows present before the end of the file (a final newline leaves one empty string).
             let present = Swift.max(0, (lines.last?.isEmpty == true ? lines.count - 1 : lines.count) - (index + 2))
             guard present >= count else {
-                throw FileError(file: file, line: start, message: "the frame declares \(count) atoms but the file ends after \(present) of them")
+                throw FileError(file: file, line: start, key: "frame \(frames.count)", message: "the frame declares \(count) atoms but the file ends after \(present) of them")
             }
-            var frame = try parseFrame(comment: String(lines[index + 1]), rows: lines[(index + 2)..<(index + 2 + count)].map(String.init),
+            var frame: AtomicFrame
+            do {
+                frame = try parseFrame(comment: String(lines[index + 1]), rows: lines[(index + 2)..<(index + 2 + count)].map(String.init),
                                        file: file, line: start)
+            } catch var error as FileError {
+                error.key = "frame \(frames.count)" + (error.key.map { ", \($0)" } ?? "")
+                throw error
+            }
             frame.line = start
             frames.append(frame)
             index += 2 + count

@@ -7,14 +7,14 @@
 import TensorCore
 
 public struct Langevin<P: Potential> {
-    public private(set) var system: AtomicSystem
-    public private(set) var potential: P
+    public internal(set) var system: AtomicSystem
+    public internal(set) var potential: P
     public let timestep: Double
     /// kT (eV) and the friction (1 / ASE time unit).
     public let kT: Double, friction: Double
     public let fixCenterOfMass: Bool
-    public private(set) var current: PotentialResult
-    public private(set) var generator: RandomGenerator
+    public internal(set) var current: PotentialResult
+    public internal(set) var generator: RandomGenerator
     public private(set) var steps = 0
 
     /// - Parameters: `timestepFS` in fs; `friction` in 1/fs (ASE takes 1/(ASE time); 0.01/fs is a

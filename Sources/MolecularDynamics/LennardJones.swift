@@ -20,6 +20,12 @@ public struct LennardJones: Potential {
         neighbours = VerletList(cutoff: self.rc * (1 + 1e-12), skin: skin)
     }
 
+    public var neighbourReference: [SIMD3<Double>] { neighbours.referencePositions }
+
+    public mutating func restoreNeighbours(reference: [SIMD3<Double>], cell: PeriodicCell) throws {
+        if !reference.isEmpty { try neighbours.rebuild(at: reference, cell: cell) }
+    }
+
     public mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult {
         let pairs = try neighbours.update(positions: system.positions, cell: system.cell)
         let rc2 = rc * rc, ro2 = ro * ro

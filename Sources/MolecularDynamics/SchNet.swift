@@ -91,6 +91,12 @@ public struct MLPotential<Model: AtomisticModel>: Potential {
         neighbours = VerletList(cutoff: model.cutoff, skin: skin)
     }
 
+    public var neighbourReference: [SIMD3<Double>] { neighbours.referencePositions }
+
+    public mutating func restoreNeighbours(reference: [SIMD3<Double>], cell: PeriodicCell) throws {
+        if !reference.isEmpty { try neighbours.rebuild(at: reference, cell: cell) }
+    }
+
     public mutating func evaluate(_ system: AtomicSystem) throws -> PotentialResult {
         let pairs = try neighbours.update(positions: system.positions, cell: system.cell)
         let dtype = model.dtype

@@ -10,10 +10,10 @@
 import Foundation
 
 public struct Berendsen<P: Potential> {
-    public private(set) var system: AtomicSystem
-    public private(set) var potential: P
+    public internal(set) var system: AtomicSystem
+    public internal(set) var potential: P
     public let timestep: Double, relaxationTime: Double, temperatureK: Double
-    public private(set) var current: PotentialResult
+    public internal(set) var current: PotentialResult
     public private(set) var steps = 0
 
     /// `timestepFS` and `relaxationFS` (ASE's `taut`) in fs, `temperatureK` in K.
@@ -46,15 +46,15 @@ public struct Berendsen<P: Potential> {
 }
 
 public struct NoseHooverChain<P: Potential> {
-    public private(set) var system: AtomicSystem
-    public private(set) var potential: P
+    public internal(set) var system: AtomicSystem
+    public internal(set) var potential: P
     public let timestep: Double
     public let kT: Double
     public let loops: Int
     /// Thermostat masses, positions and momenta, one per link of the chain.
     public let masses: [Double]
-    public private(set) var eta: [Double], etaMomenta: [Double]
-    public private(set) var current: PotentialResult
+    public internal(set) var eta: [Double], etaMomenta: [Double]
+    public internal(set) var current: PotentialResult
     public private(set) var steps = 0
 
     static var suzukiYoshida: [Double] {

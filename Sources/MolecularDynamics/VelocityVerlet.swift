@@ -2,11 +2,11 @@
 //   p ← p + ½Δt·F;  r ← r + Δt·p/m;  F ← F(r);  p ← p + ½Δt·F
 // with Δt in ASE's time unit (`Units.fs` per femtosecond), momenta in amu·Å per that unit.
 public struct VelocityVerlet<P: Potential> {
-    public private(set) var system: AtomicSystem
-    public private(set) var potential: P
+    public internal(set) var system: AtomicSystem
+    public internal(set) var potential: P
     public let timestep: Double
     /// The forces and energy at the current positions.
-    public private(set) var current: PotentialResult
+    public internal(set) var current: PotentialResult
     public private(set) var steps = 0
 
     /// - Parameter timestepFS: the timestep in femtoseconds.

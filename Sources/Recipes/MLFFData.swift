@@ -142,20 +142,22 @@ public struct ForceFieldScores: Sendable {
 /// A force-field checkpoint read back as a model: the recipe's architecture, the weights (the
 /// averaged ones when the run kept an EMA), and the output standardisation.
 public enum MLFFCheckpoint {
-    public static func load(_ path: String, averaged: Bool = true) throws -> (settings: MLFFSettings, model: any AtomisticModel) {
+    /// `dtype` overrides the recipe's precision (MD in float64 with a model trained in float32).
+    public static func load(_ path: String, averaged: Bool = true, dtype: DType? = nil) throws -> (settings: MLFFSettings, model: any AtomisticModel) {
         let checkpoint = try Checkpoint.read(from: path)
         let record = try MLFFCheckpointRecord.decode(checkpoint.config, file: path)
         var section = try RecipeSection.parse(record.recipe, file: path + " (its recipe)")
         var settings = MLFFSettings()
         if var model = try section.section("model") { try settings.readModel(&model) }
         settings.batchSize = 16
+        settings.dtype = dtype ?? settings.dtype
         let model = settings.makeModel()
         var weights = checkpoint.parameters
         if averaged, let name = record.emaFile {
             let file = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
             weights = try Checkpoint.read(from: file).parameters
         }
-        try model.loadStateDict(weights)
+        try model.loadStateDict(weights.map { ($0.0, $0.1.cast(to: settings.dtype)) })
         setReferences(model.output, settings: settings)
         model.output.mean = record.energyPerAtom
         return (settings, model)

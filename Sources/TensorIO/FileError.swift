@@ -7,7 +7,7 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
     /// 1-based line (nil or 0: the file as a whole).
     public let line: Int?
     /// What in the file, as it reads in the message: "key 'trainer.max_steps'", "variable 'z_500'".
-    public let key: String?
+    public var key: String?
     public let message: String
 
     public init(file: String, line: Int? = nil, key: String? = nil, message: String) {

@@ -35,11 +35,11 @@ struct MDCLITests {
                 == "[1, 1] (11, 108, 3) [0, 20, 40] 100.0 ['periodic', 'periodic', 'periodic'] 18 (11, 3, 3) True", "\(check)")
 
         let bad = try Fixtures.scratchDirectory().appendingPathComponent("bad.yaml").path
-        try (try String(contentsOfFile: recipe, encoding: .utf8)).replacingOccurrences(of: "integrator: verlet", with: "integrator: nose-hoover")
+        try (try String(contentsOfFile: recipe, encoding: .utf8)).replacingOccurrences(of: "integrator: verlet", with: "integrator: nose-hover")
             .replacingOccurrences(of: "structure: argon_fcc_108.extxyz", with: "structure: \(Fixtures.packageRoot.path)/Recipes/md/argon_fcc_108.extxyz")
             .write(toFile: bad, atomically: true, encoding: .utf8)
         let refused = try CLI.run(["md", "--config", bad, "--output", output])
-        #expect(refused.status == 1 && refused.standardError.contains("key 'integrator': 'nose-hoover' is not implemented yet"), "\(refused.standardError)")
+        #expect(refused.status == 1 && refused.standardError.contains("key 'integrator'") && refused.standardError.contains("nose-hoover"), "\(refused.standardError)")
         try "structure: x.extxyz\npotential: {type: lj}\nsteps: 10\ntimestep: 1\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let typo = try CLI.run(["md", "--config", bad, "--output", output])
         #expect(typo.standardError.contains("bad.yaml:4: unknown key 'timestep'; did you mean 'timestep_fs'?"), "\(typo.standardError)")
