@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "MolecularDynamics", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
+                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "MolecularDynamics", "Graphs", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
                 "TensorCore", "CBLAS", "COSShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -46,6 +46,7 @@ public final class MLFFTask: RecipeTask {
         self.groups = groups
         frames = try ForceFieldData.open(s.resolve(s.dataPath))
         split = try MLFFData.split(s, frames: frames)
+        if groups.world.rank == 0 { try writeSplit() }
         network = s.makeModel()
         record.recipe = s.json
         record.energyPerAtom = try MLFFData.configureOutput(network.output, settings: s, frames: frames, train: split.train)
@@ -168,6 +169,13 @@ public final class MLFFTask: RecipeTask {
         }
         record = saved
         return saved.progress
+    }
+
+    /// The split as frame indices (split.json in the run folder), so other tools can train and test on the same frames.
+    private func writeSplit() throws {
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let json: [String: Any] = ["data": frames.path, "train": split.train, "val": split.validation, "test": split.test]
+        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: URL(fileURLWithPath: runDirectory + "/split.json"), options: .atomic)
     }
 
     /// Runs `body` with the averaged weights in the model (the raw ones otherwise), then puts the raw ones back.

@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: ratios against a reference measured in the same run (use a release build).",
         subcommands: [BenchMatmul.self, BenchOps.self, BenchFold.self, BenchEvoformerAttention.self, BenchSelfAttention.self, BenchGenSLMTrain.self, BenchClimaXTrain.self,
-                      BenchUlysses.self, BenchZeRO.self])
+                      BenchUlysses.self, BenchZeRO.self, BenchMLFF.self])
 }
 
 /// Timing of one benchmark: median, min and max seconds over the runs.

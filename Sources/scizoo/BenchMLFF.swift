@@ -1,0 +1,147 @@
+// `scizoo bench mlff`: energy+force calls of a force field on periodic boxes of N atoms (calls/s,
+// atom-steps/s, ns/day at 1 fs) and training molecules/s on the bundled ethanol frames, with
+// schnetpack running the same configuration in the same run as the reference
+// (Scripts/mlff/schnetpack_twin.py; skipped with a note when schnetpack is not installed).
+import ArgumentParser
+import CBLAS
+import Foundation
+import Graphs
+import Kernels
+import MolecularDynamics
+import Recipes
+import TensorCore
+
+enum BenchForceField: String, ExpressibleByArgument, CaseIterable { case schnet, painn }
+
+struct BenchMLFF: SciZooCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlff",
+        abstract: "Force-field energy+forces calls/s, atom-steps/s and ns/day on periodic boxes, and training molecules/s, against schnetpack in the same run.",
+        discussion: """
+            The boxes are argon at liquid density (0.0213 atoms/Å³) on a jittered grid, the structure the twin builds. \
+            Models have schnetpack's default sizes (128 features, 3 interactions, 20 Gaussians, cutoff 5 Å), float32. \
+            Training runs the smoke recipe's model on batches of 10 bundled ethanol frames (forces in the loss).
+            """)
+
+    @Option(help: "schnet or painn.") var model: BenchForceField = .schnet
+    @Option(parsing: .upToNextOption, help: "Box sizes (atoms).") var atoms: [Int] = [100, 1000, 10000]
+    @Option(help: "Seconds per measurement (after one warm-up call).") var seconds: Double = 3
+    @Flag(help: "Skip the schnetpack reference.") var noReference = false
+    @Flag(help: "Skip the training measurement.") var noTraining = false
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+
+    func execute(budget: ThreadBudget) throws {
+        buildModeWarning()
+        print(machineDescription(budget: budget))
+        let network: any AtomisticModel = model == .painn ? PaiNN() : SchNet()
+        print("\(model.rawValue): 128 features, 3 interactions, 20 Gaussians, cutoff 5 Å, float32")
+        print("atoms  pairs     ours calls/s  atom-steps/s  ns/day@1fs   schnetpack calls/s  ours/schnetpack")
+        for n in atoms {
+            let system = try Self.argonBox(atoms: n)
+            let (rate, pairs) = try Self.callsPerSecond(network, system, seconds: seconds)
+            let twin = noReference ? nil : Self.twin(["bench", "--model", model.rawValue, "--atoms", "\(n)", "--seconds", "\(seconds)",
+                                                      "--threads", "\(budget.threads)"])
+            let reference = twin?["calls_per_second"] as? Double
+            print(String(format: "%5d  %8d  %13.2f  %12.0f  %10.3f   %18@  %15@", n, pairs, rate, rate * Double(n), rate * 0.0864,
+                         reference.map { String(format: "%.2f", $0) } ?? "-", reference.map { String(format: "%.2f×", rate / $0) } ?? "-"))
+        }
+        if !noTraining { try training(budget: budget) }
+    }
+
+    /// Argon at liquid density on a jittered simple-cubic grid in a periodic cube (the twin's box).
+    static func argonBox(atoms n: Int) throws -> AtomicSystem {
+        let side = Int(ceil(pow(Double(n), 1.0 / 3) - 1e-9)), edge = pow(Double(n) / 0.0213, 1.0 / 3)
+        var generator = RandomGenerator(seed: 0)
+        let jitter = generator.normal([n * 3], dtype: .float64).doubles
+        var positions: [SIMD3<Double>] = []
+        outer: for i in 0..<side { for j in 0..<side { for k in 0..<side {
+            if positions.count == n { break outer }
+            let a = positions.count
+            positions.append((SIMD3(Double(i), Double(j), Double(k)) + 0.5) * (edge / Double(side))
+                             + 0.05 * SIMD3(jitter[3 * a], jitter[3 * a + 1], jitter[3 * a + 2]))
+        } } }
+        return try AtomicSystem(numbers: Array(repeating: 18, count: n), positions: positions, cell: try .box(edge, edge, edge))
+    }
+
+    static func callsPerSecond<Model: AtomisticModel>(_ model: Model, _ system: AtomicSystem, seconds: Double) throws -> (Double, Int) {
+        model.eval()
+        var potential = MLPotential(model: model)
+        _ = try potential.evaluate(system)
+        let clock = ContinuousClock(), start = clock.now
+        var calls = 0
+        while calls < 3 || (clock.now - start).inSeconds < seconds {
+            _ = try potential.evaluate(system)
+            calls += 1
+        }
+        let pairs = try NeighbourPairsCount.count(system, cutoff: model.cutoff)
+        return (Double(calls) / (clock.now - start).inSeconds, pairs)
+    }
+
+    /// Training molecules/s: the smoke recipe's model and batches, ours and schnetpack's.
+    func training(budget: ThreadBudget) throws {
+        let recipe = Self.packageFile("Recipes/mlff/smoke.yaml")
+        guard FileManager.default.fileExists(atPath: recipe) else { print("training: \(recipe) not found (run from the repository root)"); return }
+        var settings = try MLFFSettings.load(from: recipe)
+        (settings.model, settings.maxSteps, settings.valCheckInterval, settings.maxEpochs) = (model.rawValue, 100, 1000, 1)
+        let directory = NSTemporaryDirectory() + "scizoo-bench-mlff-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let summary = try MLFFTrainer(settings: settings, runDirectory: directory, showsProgress: false, log: { _ in }).run()
+        // The run's own rate at its last step (before the closing validation and checkpoint).
+        let lines = try String(contentsOfFile: summary.metrics, encoding: .utf8).split(separator: "\n")
+        let last = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.last { $0["molecules_per_second"] != nil }
+        let ours = last?["molecules_per_second"] as? Double ?? .nan
+        var line = String(format: "training (%@, batch %d, %d steps): ours %.0f molecules/s", model.rawValue, settings.batchSize,
+                          summary.steps, ours)
+        if !noReference, let twin = Self.twin(["train-speed", "--config", recipe, "--model", model.rawValue, "--steps", "100",
+                                               "--threads", "\(budget.threads)"]),
+           let reference = twin["train_molecules_per_second"] as? Double {
+            line += String(format: ", schnetpack %.0f, ours/schnetpack %.2f×", reference, ours / reference)
+        }
+        print(line)
+    }
+
+    static func packageFile(_ relative: String) -> String { FileManager.default.currentDirectoryPath + "/" + relative }
+
+    /// Runs the schnetpack twin; nil (with a note) when python3 or schnetpack is missing.
+    static func twin(_ arguments: [String]) -> [String: Any]? {
+        let script = packageFile("Scripts/mlff/schnetpack_twin.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script] + arguments
+        let pipe = Pipe(), errors = Pipe()
+        (process.standardOutput, process.standardError) = (pipe, errors)
+        do { try process.run() } catch { print("reference: cannot start python3 (\(error))"); return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        _ = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let json = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+            print("reference: schnetpack twin unavailable (pip install schnetpack; see Scripts/mlff/schnetpack_twin.py)")
+            return nil
+        }
+        return json
+    }
+}
+
+/// The number of directed pairs within the cutoff (reported beside each box).
+enum NeighbourPairsCount {
+    static func count(_ system: AtomicSystem, cutoff: Double) throws -> Int {
+        try NeighbourList.build(positions: system.positions, cutoff: cutoff, cell: system.cell).count
+    }
+}
+
+/// "CPU: AMD EPYC 7763 64-Core Processor; OpenBLAS core Zen; 2 threads; release build": every
+/// benchmark number is read with its machine.
+func machineDescription(budget: ThreadBudget) -> String {
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last
+        .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    #if DEBUG
+    let mode = "debug build"
+    #else
+    let mode = "release build"
+    #endif
+    return "CPU: \(model); OpenBLAS core \(core); thread budget \(budget); \(mode)"
+}
