@@ -9,13 +9,17 @@ import TensorCore
 public protocol AtomisticModel: Module {
     var cutoff: Double { get }
     var dtype: DType { get }
-    /// The reference energies and standardisation the model adds to its atomwise outputs.
-    var output: AtomwiseOutput { get }
+    /// The standardisation and reference energies the model adds to its atomwise outputs.
+    var energyScale: EnergyScale { get }
     /// Per-atom energies `[N]` of one structure or of a batch of disjoint ones.
     func atomicEnergies(_ graph: AtomisticGraph) -> Tensor
 }
 
 extension AtomisticModel {
+    /// The most neighbours an atom may have (ViSNet's max_num_neighbors); more is an error, never
+    /// a silent truncation. nil: no limit.
+    public var maxNeighbours: Int? { nil }
+
     /// Per-atom energies `[N]`: `positions` `[N, 3]`, pairs within the cutoff, `cell` `[3, 3]`
     /// rows when the pairs carry periodic shifts.
     public func atomicEnergies(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) -> Tensor {
@@ -90,26 +94,38 @@ public struct AtomisticGraph {
     }
 }
 
-/// schnetpack's `Atomwise` head (pyramidal MLP F → F/2 → 1 with SiLU) followed by its
-/// standardisation (×stddev + mean per atom) and per-element reference energies (atomref).
-public final class AtomwiseOutput: Module {
-    public let outnet: [Linear]
+/// What every model adds to its raw atomwise outputs y: y·stddev + mean + atomref(Z), the mean
+/// and stddev per atom (schnetpack's standardisation) and a reference energy per element. Plain
+/// numbers, not weights: checkpoints record them beside the parameters.
+public final class EnergyScale {
     public var mean = 0.0, stddev = 1.0
     /// Reference energy per element, `[max_z]`.
     public var atomReference: [Double]
+
+    public init(maxZ: Int) { atomReference = Array(repeating: 0, count: maxZ) }
+
+    /// Raw outputs `[N]` → per-atom energies `[N]`.
+    public func callAsFunction(_ y: Tensor, numbers: [Int]) -> Tensor {
+        let reference = Tensor(numbers.map { atomReference[$0] }, shape: [numbers.count]).cast(to: y.dtype)
+        return y * stddev + mean + reference
+    }
+}
+
+/// schnetpack's `Atomwise` head (pyramidal MLP F → F/2 → 1 with SiLU) followed by the energy scale.
+public final class AtomwiseOutput: Module {
+    public let outnet: [Linear]
+    public let scale: EnergyScale
 
     init(features: Int, maxZ: Int, dtype: DType, generator: inout RandomGenerator) {
         let hidden = Swift.max(1, features / 2)
         outnet = [Linear(features, hidden, initialization: .glorot, dtype: dtype, generator: &generator),
                   Linear(hidden, 1, initialization: .glorot, dtype: dtype, generator: &generator)]
-        atomReference = Array(repeating: 0, count: maxZ)
+        scale = EnergyScale(maxZ: maxZ)
     }
 
     /// `x` `[N, F]` → per-atom energies `[N]`.
     func callAsFunction(_ x: Tensor, numbers: [Int]) -> Tensor {
-        let y = outnet[1](outnet[0](x).silu()).squeezed(axis: -1)
-        let reference = Tensor(numbers.map { atomReference[$0] }, shape: [numbers.count]).cast(to: y.dtype)
-        return y * stddev + mean + reference
+        scale(outnet[1](outnet[0](x).silu()).squeezed(axis: -1), numbers: numbers)
     }
 }
 

@@ -54,9 +54,11 @@ public enum ForceFieldData {
 
     /// The pairs within `cutoff` of a frame; two atoms closer than 1e-6 Å (overlapping) are an
     /// error naming the file and the frame, not a NaN force later.
-    public static func pairs(of frame: AtomicFrame, cutoff: Double, index: Int, source: any FrameSource) throws -> NeighbourPairs {
+    public static func pairs(of frame: AtomicFrame, cutoff: Double, maxNeighbours: Int? = nil, index: Int, source: any FrameSource) throws -> NeighbourPairs {
         let pairs: NeighbourPairs
-        do { pairs = try NeighbourList.build(positions: frame.system.positions, cutoff: cutoff, cell: frame.system.cell) } catch {
+        do {
+            pairs = try NeighbourList.build(positions: frame.system.positions, cutoff: cutoff, cell: frame.system.cell, maxNeighbours: maxNeighbours)
+        } catch {
             throw FileError(file: source.path, key: place(frame, index: index), message: "\(error)")
         }
         if let k = pairs.distances.firstIndex(where: { $0 < 1e-6 }) {

@@ -90,6 +90,7 @@ public final class PaiNN: Module, AtomisticModel {
     }
 
     public var cutoff: Double { configuration.cutoff }
+    public var energyScale: EnergyScale { output.scale }
     public var dtype: DType { configuration.dtype }
 
     public func atomicEnergies(_ graph: AtomisticGraph) -> Tensor {

@@ -65,6 +65,7 @@ public final class SchNet: Module, AtomisticModel {
     }
 
     public var cutoff: Double { configuration.cutoff }
+    public var energyScale: EnergyScale { output.scale }
     public var dtype: DType { configuration.dtype }
 
     public func atomicEnergies(_ graph: AtomisticGraph) -> Tensor {
@@ -88,7 +89,7 @@ public struct MLPotential<Model: AtomisticModel>: Potential {
 
     public init(model: Model, skin: Double = 0.5) {
         self.model = model
-        neighbours = VerletList(cutoff: model.cutoff, skin: skin)
+        neighbours = VerletList(cutoff: model.cutoff, skin: skin, maxNeighbours: model.maxNeighbours)
     }
 
     public var neighbourReference: [SIMD3<Double>] { neighbours.referencePositions }

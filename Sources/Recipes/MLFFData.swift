@@ -23,7 +23,7 @@ enum MLFFData {
 
     /// Sets the model's reference energies (the recipe's atomrefs) and its mean energy per atom,
     /// schnetpack 2's standardisation: mean over the training frames of (E − Σ atomref) / N.
-    static func configureOutput(_ output: AtomwiseOutput, settings s: MLFFSettings, frames: any FrameSource, train: [Int]) throws -> Double {
+    static func configureOutput(_ output: EnergyScale, settings s: MLFFSettings, frames: any FrameSource, train: [Int]) throws -> Double {
         setReferences(output, settings: s)
         var total = 0.0
         for index in train {
@@ -37,7 +37,7 @@ enum MLFFData {
         return output.mean
     }
 
-    static func setReferences(_ output: AtomwiseOutput, settings s: MLFFSettings) {
+    static func setReferences(_ output: EnergyScale, settings s: MLFFSettings) {
         for (symbol, energy) in s.atomReferences { if let z = Elements.number(of: symbol) { output.atomReference[z] = energy } }
     }
 
@@ -48,13 +48,13 @@ enum MLFFData {
         var atomCounts: [Int]
     }
 
-    static func load(_ indices: [Int], from frames: any FrameSource, cutoff: Double, dtype: DType) throws -> Batch {
+    static func load(_ indices: [Int], from frames: any FrameSource, cutoff: Double, maxNeighbours: Int? = nil, dtype: DType) throws -> Batch {
         var structures: [(numbers: [Int], positions: [SIMD3<Double>], pairs: NeighbourPairs, cell: [SIMD3<Double>]?)] = []
         var energies: [Double] = [], forces: [Double] = [], counts: [Int] = []
         for index in indices {
             let frame = try frames.frame(index)
             let (energy, f) = try ForceFieldData.checkedReference(frame, index: index, source: frames)
-            let pairs = try ForceFieldData.pairs(of: frame, cutoff: cutoff, index: index, source: frames)
+            let pairs = try ForceFieldData.pairs(of: frame, cutoff: cutoff, maxNeighbours: maxNeighbours, index: index, source: frames)
             let system = frame.system
             structures.append((system.numbers, system.positions, pairs, system.cell.isPeriodic ? system.cell.vectors : nil))
             energies.append(energy)
@@ -83,7 +83,7 @@ enum MLFFData {
         var scores = ForceFieldScores()
         for start in stride(from: 0, to: mine.count, by: s.batchSize) {
             let chunk = Array(mine[start..<Swift.min(mine.count, start + s.batchSize)])
-            let batch = try load(chunk, from: frames, cutoff: s.cutoff, dtype: s.dtype)
+            let batch = try load(chunk, from: frames, cutoff: s.cutoff, maxNeighbours: model.maxNeighbours, dtype: s.dtype)
             let (energies, forces) = try predict(model, batch.graph, createGraph: false)
             let e = energies.doubles, f = forces.doubles
             scores.add(energies: e, reference: batch.energies.doubles, forces: f, referenceForces: batch.forces.doubles, atomCounts: batch.atomCounts)
@@ -158,10 +158,9 @@ public enum MLFFCheckpoint {
             weights = try Checkpoint.read(from: file).parameters
         }
         try model.loadStateDict(weights.map { ($0.0, $0.1.cast(to: settings.dtype)) })
-        setReferences(model.output, settings: settings)
-        model.output.mean = record.energyPerAtom
+        MLFFData.setReferences(model.energyScale, settings: settings)
+        model.energyScale.mean = record.energyPerAtom
         return (settings, model)
     }
 
-    private static func setReferences(_ output: AtomwiseOutput, settings: MLFFSettings) { MLFFData.setReferences(output, settings: settings) }
 }

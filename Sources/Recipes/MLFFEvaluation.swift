@@ -41,7 +41,7 @@ public enum MLFFEvaluation {
             case .checkpoint(let path): return try MLFFCheckpoint.load(path).model
             case .schnetpack(let weights, let recipe):
                 let model = try MLFFSettings.loadModel(from: recipe).makeModel()
-                try SchnetpackWeights.load(weights, into: model)
+                if let visnet = model as? ViSNet { try ViSNetWeights.load(weights, into: visnet) } else { try SchnetpackWeights.load(weights, into: model) }
                 return model
             }
         }

@@ -19,6 +19,8 @@ public struct MLFFSettings: Sendable {
     public var model = "schnet"
     public var cutoff = 5.0
     public var nAtomBasis = 128, nInteractions = 3, nRBF = 20
+    /// ViSNet's own (AI2BMD's names): attention heads, spherical-harmonic degree, neighbour limit.
+    public var numHeads = 8, lmax = 2, maxNumNeighbors = 32
     public var dtype: DType = .float32
     /// Per-element reference energies (eV) added to the atomwise outputs, by element symbol.
     public var atomReferences: [String: Double] = [:]
@@ -117,11 +119,31 @@ public struct MLFFSettings: Sendable {
 
     /// The model section alone.
     public mutating func readModel(_ model: inout RecipeSection) throws {
-        self.model = try model.string("model", oneOf: ["schnet", "painn"]) ?? self.model
+        self.model = try model.string("model", oneOf: ["schnet", "painn", "visnet"]) ?? self.model
         cutoff = try model.double("cutoff") ?? cutoff
-        nAtomBasis = try model.int("n_atom_basis", minimum: 1) ?? nAtomBasis
-        nInteractions = try model.int("n_interactions", minimum: 1) ?? nInteractions
-        nRBF = try model.int("n_rbf", minimum: 1) ?? nRBF
+        if self.model == "visnet" {
+            // AI2BMD's names (schnetpack's are accepted too) and ViSNet's defaults.
+            func either(_ ours: String, _ theirs: String) throws -> Int? {
+                if model.contains(ours) && model.contains(theirs) { throw model.problem(theirs, "and '\(ours)' name the same setting; give one") }
+                return try model.int(ours, minimum: 1) ?? model.int(theirs, minimum: 1)
+            }
+            nAtomBasis = try either("n_atom_basis", "embedding_dimension") ?? 256
+            nInteractions = try either("n_interactions", "num_layers") ?? 9
+            nRBF = try either("n_rbf", "num_rbf") ?? 32
+            numHeads = try model.int("num_heads", minimum: 1) ?? numHeads
+            lmax = try model.int("lmax", minimum: 1) ?? lmax
+            maxNumNeighbors = try model.int("max_num_neighbors", minimum: 1) ?? maxNumNeighbors
+            _ = try model.string("rbf_type", oneOf: ["expnorm"])
+            _ = try model.string("activation", oneOf: ["silu"])
+            _ = try model.string("attn_activation", oneOf: ["silu"])
+            _ = try model.string("vecnorm_type", oneOf: ["none"])
+            guard lmax <= 2 else { throw model.problem("lmax", "must be 1 or 2 (AI2BMD's Sphere), got \(lmax)") }
+            guard nAtomBasis % numHeads == 0 else { throw model.problem("num_heads", "must divide the \(nAtomBasis) channels") }
+        } else {
+            nAtomBasis = try model.int("n_atom_basis", minimum: 1) ?? nAtomBasis
+            nInteractions = try model.int("n_interactions", minimum: 1) ?? nInteractions
+            nRBF = try model.int("n_rbf", minimum: 1) ?? nRBF
+        }
         if let name = try model.string("dtype", oneOf: ["float32", "float64"]) { dtype = name == "float64" ? .float64 : .float32 }
         if var references = try model.section("atomrefs") {
             for key in references.keys {
@@ -141,6 +163,11 @@ public struct MLFFSettings: Sendable {
     /// The model the recipe describes, with seeded initial weights.
     public func makeModel() -> any AtomisticModel {
         switch model {
+        case "visnet":
+            var c = ViSNetConfiguration()
+            (c.hiddenChannels, c.numLayers, c.numRBF, c.cutoff, c.dtype) = (nAtomBasis, nInteractions, nRBF, cutoff, dtype)
+            (c.numHeads, c.lmax, c.maxNumNeighbors) = (numHeads, lmax, maxNumNeighbors)
+            return ViSNet(c, seed: seed)
         case "painn":
             var c = PaiNNConfiguration()
             (c.nAtomBasis, c.nInteractions, c.nRBF, c.cutoff, c.dtype) = (nAtomBasis, nInteractions, nRBF, cutoff, dtype)
@@ -154,6 +181,7 @@ public struct MLFFSettings: Sendable {
 
     /// "schnet (F 128, 3 interactions, 20 RBF, cutoff 5 Å, float32)".
     public var modelDescription: String {
-        "\(model) (F \(nAtomBasis), \(nInteractions) interactions, \(nRBF) RBF, cutoff \(cutoff) Å, \(dtype == .float64 ? "float64" : "float32"))"
+        "\(model) (F \(nAtomBasis), \(nInteractions) \(model == "visnet" ? "layers, \(numHeads) heads, lmax \(lmax)," : "interactions,") \(nRBF) RBF, "
+            + "cutoff \(cutoff) Å, \(dtype == .float64 ? "float64" : "float32"))"
     }
 }

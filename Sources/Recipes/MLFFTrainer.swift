@@ -49,7 +49,7 @@ public final class MLFFTask: RecipeTask {
         if groups.world.rank == 0 { try writeSplit() }
         network = s.makeModel()
         record.recipe = s.json
-        record.energyPerAtom = try MLFFData.configureOutput(network.output, settings: s, frames: frames, train: split.train)
+        record.energyPerAtom = try MLFFData.configureOutput(network.energyScale, settings: s, frames: frames, train: split.train)
         ema = s.emaDecay > 0 ? WeightAverage(network, decay: s.emaDecay) : nil
         plateau = ReduceLROnPlateau(rate: s.learningRate, factor: s.plateauFactor, patience: s.plateauPatience, threshold: 0,
                                     cooldown: s.plateauCooldown, minimumRate: s.minLearningRate)
@@ -87,7 +87,7 @@ public final class MLFFTask: RecipeTask {
 
     public func loss(_ batch: [Int]) throws -> MicroBatchLoss {
         network.train()
-        let loaded = try MLFFData.load(batch, from: frames, cutoff: s.cutoff, dtype: s.dtype)
+        let loaded = try MLFFData.load(batch, from: frames, cutoff: s.cutoff, maxNeighbours: network.maxNeighbours, dtype: s.dtype)
         let (energies, forces) = try MLFFData.predict(network, loaded.graph, createGraph: true)
         let energyError = energies - loaded.energies, forceError = forces - loaded.forces
         let loss = energyError.square().mean() * s.energyWeight + forceError.square().mean() * s.forcesWeight

@@ -11,7 +11,7 @@ import Recipes
 struct MLFFTrain: TrainingCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlff-train",
-        abstract: "Train a force field (SchNet, PaiNN) on energies and forces from a recipe (schnetpack's keys).",
+        abstract: "Train a force field (SchNet, PaiNN, ViSNet) on energies and forces from a recipe (schnetpack's keys).",
         discussion: """
             Outputs in --run-dir: metrics.jsonl, checkpoints/last.h5 and best.h5 (written atomically, with the \
             averaged weights beside them as ema-step*.h5), test_scores.json. Under `mpirun -np N` every step's batch \
@@ -72,7 +72,7 @@ struct MLFFPredict: SciZooCommand {
         abstract: "Energies and forces (and stress of periodic frames) of a force field, written as extended XYZ.")
 
     @Option(help: "A checkpoint of scizoo mlff-train.") var checkpoint: String?
-    @Option(help: "schnetpack weights (a state_dict saved with safetensors.torch.save_file); needs --config.") var weights: String?
+    @Option(help: "schnetpack SchNet/PaiNN or AI2BMD ViSNet weights (a state_dict saved with safetensors.torch.save_file); needs --config.") var weights: String?
     @Option(help: "A recipe whose model section (model, cutoff, n_atom_basis, n_interactions, n_rbf) describes --weights.") var config: String?
     @Option(help: "Frames (.extxyz, MD17 .npz, mlff-convert .h5).") var input: String
     @Option(help: "Output extended XYZ (written atomically).") var output: String

@@ -14,7 +14,7 @@ struct PaiNNTests {
         var c = PaiNNConfiguration()
         (c.nAtomBasis, c.nInteractions, c.nRBF, c.cutoff, c.maxZ, c.dtype) = (6, 2, 5, 3.5, 10, .float64)
         let model = PaiNN(c, seed: 8)
-        (model.output.mean, model.output.stddev) = (0.2, 1.3)
+        (model.energyScale.mean, model.energyScale.stddev) = (0.2, 1.3)
         return model
     }
 

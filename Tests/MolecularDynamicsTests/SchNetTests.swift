@@ -15,9 +15,9 @@ struct SchNetTests {
         var c = SchNetConfiguration()
         (c.nAtomBasis, c.nInteractions, c.nRBF, c.cutoff, c.maxZ, c.dtype) = (8, 2, 6, 3.5, 10, .float64)
         let model = SchNet(c, seed: 5)
-        (model.output.mean, model.output.stddev) = (-0.3, 1.7)
-        model.output.atomReference[1] = -13.6
-        model.output.atomReference[8] = -2040.0
+        (model.energyScale.mean, model.energyScale.stddev) = (-0.3, 1.7)
+        model.energyScale.atomReference[1] = -13.6
+        model.energyScale.atomReference[8] = -2040.0
         return model
     }
 
