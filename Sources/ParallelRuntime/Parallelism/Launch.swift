@@ -10,6 +10,8 @@ import Glibc
 public struct LaunchError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+
+    public init(_ message: String) { self.message = message }
 }
 
 public enum LaunchCheck {
@@ -31,7 +33,7 @@ public enum LaunchCheck {
         let differing = all.indices.filter { all[$0] != all[0] }
         guard differing.isEmpty else {
             func hex(_ value: Int64) -> String { String(UInt64(bitPattern: value), radix: 16) }
-            throw LaunchError(message: "ranks \(differing) run a different \(what) than rank 0 (fingerprints \(differing.map { hex(all[$0]) }) "
+            throw LaunchError("ranks \(differing) run a different \(what) than rank 0 (fingerprints \(differing.map { hex(all[$0]) }) "
                               + "vs \(hex(all[0]))); every rank must read the same files and flags")
         }
     }
