@@ -20,13 +20,15 @@ struct MD: SciZooCommand {
     @Option(help: "Output folder: trajectory.extxyz, trajectory.h5md, thermo.jsonl, restart.h5.") var output: String = "runs/md"
     @Flag(help: "Continue from the output folder's restart.h5 (bit for bit).") var resume = false
     @Option(help: "Stop after this step, leaving restart.h5 to --resume from.") var stopAtStep: Int?
+    @Flag(help: "Run the spatial-decomposition engine even on one rank (the baseline of a weak-scaling measurement).") var spatialDecomposition = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
     static var startsMPI: MPIStart { .underMPIRun }
 
     func execute(budget: ThreadBudget) throws {
         let settings = try MDSettings.load(from: config)
-        if MPIProcess.isLaunchedByMPI, let world = try? MPICommunicator.world(), world.size > 1 {
+        let world: (any Communicator)? = MPIProcess.isLaunchedByMPI ? try? MPICommunicator.world() : (spatialDecomposition ? InProcessWorld.single() : nil)
+        if let world, world.size > 1 || spatialDecomposition {
             do {
                 if resume || stopAtStep != nil { throw LaunchError("--resume and --stop-at-step run on one rank; the spatial decomposition writes no restart file yet") }
                 let log = RankLog(rank: world.rank, size: world.size, allRanks: false)
@@ -34,7 +36,7 @@ struct MD: SciZooCommand {
                 log(String(format: "ran %d steps on %d ranks: %.4f s/step, total energy drift %.3g eV; %d ghosts on rank 0",
                            summary.steps, world.size, summary.secondsPerStep, summary.energyDrift, summary.ghostsPerRank))
             } catch {
-                throw failOnRank("md", error, world: try? MPICommunicator.world())
+                throw failOnRank("md", error, world: world)
             }
             return
         }
