@@ -93,7 +93,8 @@ struct BenchMLFF: SciZooCommand {
         let recipe = Self.packageFile("Recipes/mlff/smoke.yaml")
         guard FileManager.default.fileExists(atPath: recipe) else { print("training: \(recipe) not found (run from the repository root)"); return }
         var settings = try MLFFSettings.load(from: recipe)
-        (settings.model, settings.maxSteps, settings.valCheckInterval, settings.maxEpochs) = (model.rawValue, 100, 1000, 1)
+        // Only the model changes (the temporary run's checkpoints are not read back: no test split).
+        (settings.model, settings.maxSteps, settings.valCheckInterval, settings.maxEpochs, settings.numTest) = (model.rawValue, 100, 1000, 1, 0)
         let directory = NSTemporaryDirectory() + "scizoo-bench-mlff-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let summary = try MLFFTrainer(settings: settings, runDirectory: directory, showsProgress: false, log: { _ in }).run()
