@@ -73,4 +73,24 @@ struct MLFFTrainingTests {
             }
         }
     }
+
+    @Test("data parallel: 2 ranks of batch 5 give the curve of one process of batch 10 (train loss and validation scores)")
+    func dataParallel() throws {
+        var s = try Self.settings()
+        (s.batchSize, s.maxEpochs, s.valCheckInterval, s.emaDecay) = (10, 2, 4, 0.9)
+        let root = try Fixtures.scratchDirectory().path
+        let single = try MLFFTrainer(settings: s, runDirectory: root + "/one", showsProgress: false, log: { _ in }).run()
+        s.batchSize = 5
+        let settings = s
+        try InProcessWorld.run(size: 2) { world in
+            _ = try MLFFTrainer(settings: settings, runDirectory: root + "/two", groups: try ProcessGroups(world: world), showsProgress: false, log: { _ in }).run()
+        }
+        func curve(_ directory: String) throws -> [Double] {
+            try Self.metrics(directory).compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double] }
+                .compactMap { $0["train/loss"] ?? $0["val/forces_mae"] }
+        }
+        let (one, two) = (try curve(root + "/one"), try curve(root + "/two"))
+        #expect(single.steps == 8 && one.count == 8 + 2 && one.count == two.count, "\(one.count) vs \(two.count) entries")
+        for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-5 * abs(a), "\(a) vs \(b)") }
+    }
 }
