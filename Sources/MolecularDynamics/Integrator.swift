@@ -18,50 +18,56 @@ public protocol Integrator {
     mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws
 }
 
-extension VelocityVerlet: Integrator {
-    public var state: [Double] { [] }
+/// What every integrator here shares: a system, a potential and the forces at the current positions.
+protocol PotentialStepper: Integrator {
+    var system: AtomicSystem { get set }
+    var potential: P { get set }
+    var current: PotentialResult { get set }
+}
+
+extension PotentialStepper {
     public var neighbourReference: [SIMD3<Double>] { potential.neighbourReference }
 
-    public mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws {
+    /// Puts `system` back with the neighbour list of the recorded run and re-evaluates the forces.
+    mutating func resume(_ system: AtomicSystem, neighbourReference: [SIMD3<Double>]) throws {
         self.system = system
         try potential.restoreNeighbours(reference: neighbourReference, cell: system.cell)
         current = try potential.evaluate(system)
     }
 }
 
-extension Berendsen: Integrator {
+extension VelocityVerlet: PotentialStepper {
     public var state: [Double] { [] }
-    public var neighbourReference: [SIMD3<Double>] { potential.neighbourReference }
 
     public mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws {
-        self.system = system
-        try potential.restoreNeighbours(reference: neighbourReference, cell: system.cell)
-        current = try potential.evaluate(system)
+        try resume(system, neighbourReference: neighbourReference)
     }
 }
 
-extension Langevin: Integrator {
+extension Berendsen: PotentialStepper {
+    public var state: [Double] { [] }
+
+    public mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws {
+        try resume(system, neighbourReference: neighbourReference)
+    }
+}
+
+extension Langevin: PotentialStepper {
     /// The noise generator's counter (exact as a Double below 2⁵³ draws).
     public var state: [Double] { [Double(generator.offset)] }
-    public var neighbourReference: [SIMD3<Double>] { potential.neighbourReference }
 
     public mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws {
-        self.system = system
         generator = RandomGenerator(seed: generator.seed, offset: UInt64(state[0]))
-        try potential.restoreNeighbours(reference: neighbourReference, cell: system.cell)
-        current = try potential.evaluate(system)
+        try resume(system, neighbourReference: neighbourReference)
     }
 }
 
-extension NoseHooverChain: Integrator {
+extension NoseHooverChain: PotentialStepper {
     /// η and p_η of every link.
     public var state: [Double] { eta + etaMomenta }
-    public var neighbourReference: [SIMD3<Double>] { potential.neighbourReference }
 
     public mutating func restore(system: AtomicSystem, state: [Double], neighbourReference: [SIMD3<Double>]) throws {
-        self.system = system
         (eta, etaMomenta) = (Array(state[..<masses.count]), Array(state[masses.count...]))
-        try potential.restoreNeighbours(reference: neighbourReference, cell: system.cell)
-        current = try potential.evaluate(system)
+        try resume(system, neighbourReference: neighbourReference)
     }
 }

@@ -77,12 +77,7 @@ struct ClimaXFinetune: TrainingCommand {
         do {
             let settings = try ClimaXSettings.load(from: config)
             let directory = runDir ?? settings.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax"
-            var groups: ProcessGroups?
-            if let world {
-                try LaunchCheck.requireSameConfiguration([settings.json, "resume=\(training.resume)", directory].joined(separator: "\n"),
-                                                         over: world, describing: "recipe or command line")
-                groups = try ProcessGroups(world: world)
-            }
+            let groups = try training.processGroups(world: world, configuration: [settings.json, directory])
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
             let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep)

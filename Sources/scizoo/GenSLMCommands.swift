@@ -62,15 +62,11 @@ struct GenSLMTrain: TrainingCommand {
         let (world, log) = try training.launch()
         do {
             let settings = try GenSLMSettings.load(from: config)
-            var groups: ProcessGroups?
-            if let world {
-                let sp = sequenceParallelSize ?? settings.sequenceParallelSize, dp = dataParallelSize ?? settings.dataParallelSize
-                // The recipe as read, the layout and the flags that change the run: the same on every rank, or no run.
-                try LaunchCheck.requireSameConfiguration(
-                    [settings.json, "sp=\(sp.map(String.init) ?? "-")", "dp=\(dp.map(String.init) ?? "-")", "resume=\(training.resume)", runDir]
-                        .joined(separator: "\n"), over: world, describing: "recipe or command line")
-                groups = try ProcessGroups(world: world, sequenceParallelSize: sp, dataParallelSize: dp)
-            }
+            let sp = sequenceParallelSize ?? settings.sequenceParallelSize, dp = dataParallelSize ?? settings.dataParallelSize
+            // The recipe as read, the layout and the flags that change the run: the same on every rank, or no run.
+            let groups = try training.processGroups(world: world, configuration: [settings.json, "sp=\(sp.map(String.init) ?? "-")",
+                                                                                  "dp=\(dp.map(String.init) ?? "-")", runDir],
+                                                    sequenceParallelSize: sp, dataParallelSize: dp)
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = GenSLMTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive,
                                         log: { log($0) })

@@ -26,12 +26,7 @@ struct MLFFTrain: TrainingCommand {
         let (world, log) = try training.launch()
         do {
             let settings = try MLFFSettings.load(from: config)
-            var groups: ProcessGroups?
-            if let world {
-                try LaunchCheck.requireSameConfiguration([settings.json, "resume=\(training.resume)", runDir].joined(separator: "\n"),
-                                                         over: world, describing: "recipe or command line")
-                groups = try ProcessGroups(world: world)
-            }
+            let groups = try training.processGroups(world: world, configuration: [settings.json, runDir])
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = MLFFTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive, log: { log($0) })
             let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep)

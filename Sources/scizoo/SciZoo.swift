@@ -90,6 +90,16 @@ struct TrainingRunOptions: ParsableArguments {
         if let stopAtStep, stopAtStep < 1 { throw ValidationError("--stop-at-step must be at least 1, got \(stopAtStep)") }
     }
 
+    /// Under mpirun, the process groups, once every rank has read the same recipe and flags
+    /// (`configuration`, with --resume added); nil without mpirun.
+    func processGroups(world: MPICommunicator?, configuration: [String], sequenceParallelSize: Int? = nil,
+                       dataParallelSize: Int? = nil) throws -> ProcessGroups? {
+        guard let world else { return nil }
+        try LaunchCheck.requireSameConfiguration((configuration + ["resume=\(resume)"]).joined(separator: "\n"), over: world,
+                                                 describing: "recipe or command line")
+        return try ProcessGroups(world: world, sequenceParallelSize: sequenceParallelSize, dataParallelSize: dataParallelSize)
+    }
+
     /// The MPI world under mpirun (nil without it) and this rank's log.
     func launch() throws -> (world: MPICommunicator?, log: RankLog) {
         let world = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : nil

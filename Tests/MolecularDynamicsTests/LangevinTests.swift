@@ -57,16 +57,9 @@ struct LangevinTests {
         }
         let mean = temperatures.reduce(0, +) / Double(temperatures.count)
         #expect(abs(mean - 300) < 6, "mean temperature \(mean) K")
-        // Kolmogorov–Smirnov against Gamma(3/2, kT): F(x) = erf(√x) − 2√(x/π)·e^(−x), x = E/kT.
         let kT = Units.kB * 300
-        let sorted = kinetic.map { $0 / kT }.sorted()
-        var statistic = 0.0
-        for (index, x) in sorted.enumerated() {
-            let cdf = erf(x.squareRoot()) - 2 * (x / Double.pi).squareRoot() * exp(-x)
-            statistic = max(statistic, abs(cdf - Double(index) / Double(sorted.count)), abs(cdf - Double(index + 1) / Double(sorted.count)))
-        }
-        let critical = 1.63 / Double(sorted.count).squareRoot()  // 1 % level
-        print("LangevinTests: mean temperature \(mean) K; KS statistic \(statistic) over \(sorted.count) samples (critical \(critical))")
-        #expect(statistic < critical, "KS statistic \(statistic) over \(sorted.count) samples (critical \(critical))")
+        let (statistic, critical) = KolmogorovSmirnov.canonicalKineticEnergies(kinetic.map { $0 / kT })
+        print("LangevinTests: mean temperature \(mean) K; KS statistic \(statistic) over \(kinetic.count) samples (critical \(critical))")
+        #expect(statistic < critical, "KS statistic \(statistic) over \(kinetic.count) samples (critical \(critical))")
     }
 }

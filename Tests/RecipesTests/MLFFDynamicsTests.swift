@@ -83,13 +83,7 @@ struct MLFFDynamicsTests {
             if step % 20 == 0 { temperatures.append(dynamics.system.temperature) }
             if step % 400 == 0 { kinetic += zip(dynamics.system.momenta, dynamics.system.masses).map { ($0 * $0).sum() / (2 * $1) } }
         }
-        let kT = Units.kB * 300
-        let sorted = kinetic.map { $0 / kT }.sorted()
-        var statistic = 0.0
-        for (index, x) in sorted.enumerated() {
-            let cdf = erf(x.squareRoot()) - 2 * (x / Double.pi).squareRoot() * exp(-x)
-            statistic = max(statistic, abs(cdf - Double(index) / Double(sorted.count)), abs(cdf - Double(index + 1) / Double(sorted.count)))
-        }
-        return (temperatures.reduce(0, +) / Double(temperatures.count), statistic, 1.63 / Double(sorted.count).squareRoot())
+        let (statistic, critical) = KolmogorovSmirnov.canonicalKineticEnergies(kinetic.map { $0 / (Units.kB * 300) })
+        return (temperatures.reduce(0, +) / Double(temperatures.count), statistic, critical)
     }
 }
