@@ -67,24 +67,12 @@ struct LennardJonesTests {
         #expect(abs(dynamics.totalEnergy - start) / Double(system.count) < 1e-3)
     }
 
-    /// The reference twin: the same energy written in tensor ops over the graph layer's edge
-    /// geometry, so autograd gives forces (−∂E/∂R) and the stress ((1/V)·cellᵀ·∂E/∂cell).
+    /// The reference twin: `LennardJonesModel`, the same energy in tensor ops over the graph layer's
+    /// edge geometry, so autograd gives forces (−∂E/∂R) and the stress ((1/V)·cellᵀ·∂E/∂cell).
     static func twinEnergy(positions: Tensor, cell: Tensor, pairs: NeighbourPairs, sigma: Double, epsilon: Double, rc: Double,
                            ro: Double, smooth: Bool) -> Tensor {
-        let (first, second) = pairs.indexTensors
-        let d = EdgeGeometry.vectors(positions: positions, first: first, second: second, shifts: pairs.shiftTensor(), cell: cell)
-        let r2 = d.square().sum(axis: -1)
-        let c6 = (r2.reciprocal() * (sigma * sigma)).pow(3)
-        var energy = (c6.square() - c6) * (4 * epsilon)
-        if smooth {
-            let rc2 = rc * rc, ro2 = ro * ro
-            let inside = (r2 < ro2).cast(to: .float64)
-            let ramp = (r2 * -1 + rc2).square() * (r2 * 2 + (rc2 - 3 * ro2)) * (1 / ((rc2 - ro2) * (rc2 - ro2) * (rc2 - ro2)))
-            energy = energy * (inside + (1 - inside) * ramp)
-        } else {
-            energy = energy - 4 * epsilon * (pow(sigma / rc, 12) - pow(sigma / rc, 6))
-        }
-        return energy.sum() * 0.5
+        let graph = AtomisticGraph(numbers: Array(repeating: 18, count: positions.shape[0]), positions: positions, pairs: pairs, cell: cell)
+        return LennardJonesModel(sigma: sigma, epsilon: epsilon, rc: rc, ro: ro, smooth: smooth).atomicEnergies(graph).sum()
     }
 
     @Test("analytic forces and stress equal autograd's through the graph layer (float64), shifted and smooth", arguments: [false, true])
