@@ -4,6 +4,7 @@
 // (schnetpack's random split by counts) or from index files (rMD17's csv: one index per line).
 import Foundation
 import Graphs
+import TensorCore
 import TensorIO
 
 /// Frames that can be read one at a time.
@@ -81,8 +82,8 @@ public struct FrameSplit: Sendable, Equatable {
         guard train > 0, validation >= 0, rest >= (test ?? 0) else {
             throw FileError(file: file, message: "\(count) frames cannot be split into \(train) train, \(validation) validation and \(test.map(String.init) ?? "the rest") test")
         }
-        var generator = SplitMixSequence(seed: seed), order = Array(0..<count)
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+        var generator = RandomGenerator(seed: seed)
+        let order = generator.permutation(count)
         let tested = Array(order[(train + validation)...].prefix(test ?? rest))
         return FrameSplit(train: Array(order[..<train]), validation: Array(order[train..<(train + validation)]), test: tested)
     }
@@ -103,18 +104,5 @@ public struct FrameSplit: Sendable, Equatable {
             result.append(index)
         }
         return result
-    }
-}
-
-/// SplitMix64: splits and shuffles fixed by their seed on every platform.
-public struct SplitMixSequence {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

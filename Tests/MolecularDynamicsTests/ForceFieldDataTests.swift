@@ -12,8 +12,10 @@ import TensorIO
 @Suite("Force-field data")
 struct ForceFieldDataTests {
     static func frames() throws -> [AtomicFrame] {
-        var generator = SplitMixSequence(seed: 7)
-        func uniform() -> Double { Double(generator.next() % 1_000_000) / 1_000_000 }
+        var generator = RandomGenerator(seed: 7)
+        let draws = generator.uniform([45], dtype: .float64).doubles
+        var next = 0
+        func uniform() -> Double { defer { next += 1 }; return draws[next] }
         let molecule = try AtomicSystem(numbers: [8, 1, 1], positions: [SIMD3(0, 0, 0.1), SIMD3(0.76, 0, -0.45), SIMD3(-0.76, 0, -0.45)])
         var result: [AtomicFrame] = []
         for k in 0..<5 {
