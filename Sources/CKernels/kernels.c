@@ -220,6 +220,91 @@ AVX2 static void gelu_tanh_avx2(const float *x, float *y, ptrdiff_t n, int deriv
 }
 #endif
 
+// ---- logistic family: softplus, sigmoid, SiLU ----------------------------------------------
+// All three start from e = e^{-|x|} in (0, 1], so no tail overflows. softplus(x) = max(x, 0) +
+// log1p(e), with log1p(e) = log(u) + (e - (u - 1))/u for u = 1 + e rounded (the correction
+// restores the bits of e lost in the rounding) and log(u) by Cephes' logf polynomial on
+// m = u or u/2 in [sqrt(1/2), sqrt(2)]. sigmoid(x) = 1/(1 + e) for x >= 0, e/(1 + e) below.
+
+static const float log_p[9] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f, -1.2420140846e-1f,
+                               1.4249322787e-1f, -1.6668057665e-1f, 2.0000714765e-1f, -2.4999993993e-1f,
+                               3.3333331174e-1f};
+static const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+
+static inline float log1p_unit_scalar(float e) {
+    // e in [0, 1]: u = 1 + e in [1, 2].
+    float u = 1.0f + e;
+    float k = u > 1.41421356f ? 1.0f : 0.0f;
+    float m = u > 1.41421356f ? 0.5f * u : u;
+    float f = m - 1.0f, z = f * f;
+    float p = log_p[0];
+    for (int i = 1; i < 9; i++) p = p * f + log_p[i];
+    float y = f * z * p + k * ln2_lo - 0.5f * z;
+    float log_u = f + y + k * ln2_hi;
+    return log_u + (e - (u - 1.0f)) / u;
+}
+
+static void logistic_portable(const float *x, float *y, ptrdiff_t n, int op) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = exp_scalar(-fabsf(v));
+        if (op == SCIZOO_SOFTPLUS) {
+            y[i] = (v > 0 ? v : 0.0f) + log1p_unit_scalar(e);
+        } else {
+            float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            y[i] = op == SCIZOO_SIGMOID ? s : v * s;
+        }
+        if (v != v) y[i] = v;
+    }
+}
+
+#if SCIZOO_HAVE_X86
+AVX2 static inline __m256 log1p_unit_avx2(__m256 e) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 u = _mm256_add_ps(one, e);
+    __m256 high = _mm256_cmp_ps(u, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    __m256 k = _mm256_and_ps(high, one);
+    __m256 m = _mm256_blendv_ps(u, _mm256_mul_ps(_mm256_set1_ps(0.5f), u), high);
+    __m256 f = _mm256_sub_ps(m, one), z = _mm256_mul_ps(f, f);
+    __m256 p = _mm256_set1_ps(log_p[0]);
+    for (int i = 1; i < 9; i++) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(log_p[i]));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(f, z), p);
+    y = _mm256_fmadd_ps(k, _mm256_set1_ps(ln2_lo), y);
+    y = _mm256_fnmadd_ps(_mm256_set1_ps(0.5f), z, y);
+    __m256 log_u = _mm256_fmadd_ps(k, _mm256_set1_ps(ln2_hi), _mm256_add_ps(f, y));
+    __m256 correction = _mm256_div_ps(_mm256_sub_ps(e, _mm256_sub_ps(u, one)), u);
+    return _mm256_add_ps(log_u, correction);
+}
+
+AVX2 static inline __m256 logistic_avx2_lanes(__m256 v, int op) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    __m256 e = exp_avx2(_mm256_or_ps(v, sign));  // e^{-|x|}
+    __m256 r;
+    if (op == SCIZOO_SOFTPLUS) {
+        r = _mm256_add_ps(_mm256_max_ps(v, _mm256_setzero_ps()), log1p_unit_avx2(e));
+    } else {
+        __m256 d = _mm256_add_ps(one, e);
+        __m256 nonnegative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ);
+        __m256 s = _mm256_div_ps(_mm256_blendv_ps(e, one, nonnegative), d);
+        r = op == SCIZOO_SIGMOID ? s : _mm256_mul_ps(v, s);
+    }
+    // NaN in, NaN out.
+    return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+AVX2 static void logistic_avx2(const float *x, float *y, ptrdiff_t n, int op) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, logistic_avx2_lanes(_mm256_loadu_ps(x + i), op));
+    if (i < n) {
+        // Tail: the same vector formula on padded lanes, so every element gets the same bits.
+        float in[8] = {0}, out[8];
+        for (ptrdiff_t k = 0; k < n - i; k++) in[k] = x[i + k];
+        _mm256_storeu_ps(out, logistic_avx2_lanes(_mm256_loadu_ps(in), op));
+        for (ptrdiff_t k = 0; k < n - i; k++) y[i + k] = out[k];
+    }
+}
+#endif
+
 // ---- dispatch ---------------------------------------------------------------------------
 
 static int use_avx2 = -1;
@@ -270,4 +355,11 @@ void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int d
     if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { gelu_tanh_avx2(x, y, n, derivative); return; }
 #endif
     gelu_tanh_portable(x, y, n, derivative);
+}
+
+void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op) {
+#if SCIZOO_HAVE_X86
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { logistic_avx2(x, y, n, op); return; }
+#endif
+    logistic_portable(x, y, n, op);
 }

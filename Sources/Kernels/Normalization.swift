@@ -256,3 +256,21 @@ public func geluTanhFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutable
         scizoo_gelu_tanh_f32(rawPath, x.value + range.lowerBound, y.value + range.lowerBound, range.count, derivative ? 1 : 0)
     }
 }
+
+/// The logistic family on Float through CKernels' vectorised exp and log1p.
+public enum LogisticFunction: Int32, Sendable, CaseIterable {
+    case softplus = 0, sigmoid = 1, silu = 2
+}
+
+/// softplus, sigmoid or SiLU of `count` floats, minus `shift`, in parallel chunks (`output` may
+/// equal `input`).
+public func logisticFloat(_ function: LogisticFunction, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                          count: Int, minus shift: Float = 0, path: KernelPath = .automatic) {
+    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
+    let x = UncheckedSendable(input), y = UncheckedSendable(output)
+    parallelFor(count, minChunk: 1 << 15) { range in
+        let out = y.value + range.lowerBound
+        scizoo_logistic_f32(rawPath, x.value + range.lowerBound, out, range.count, function.rawValue)
+        if shift != 0 { for i in 0..<range.count { out[i] -= shift } }
+    }
+}

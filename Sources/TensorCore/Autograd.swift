@@ -119,6 +119,12 @@ extension Tensor {
     /// The same values, cut from the graph.
     public func detached() -> Tensor { withNode(nil) }
 
+    /// Whether a backward rule running now should compute this input's gradient: it requires grad
+    /// and, when gradients were asked for chosen inputs only, leads to one of them.
+    var needsGradient: Bool {
+        Autograd.isNeeded(node)
+    }
+
     /// The gradient accumulated in this leaf by `backward()`.
     public var grad: Tensor? { node?.grad }
 
@@ -189,6 +195,16 @@ public enum AutogradProfile {
 }
 
 enum Autograd {
+    /// While a backward pass runs for chosen inputs: the nodes whose gradients are wanted (nil:
+    /// every node's). Rules read it through `Tensor.needsGradient`.
+    @TaskLocal static var needed: Set<ObjectIdentifier>?
+
+    /// Whether the gradient of the tensor with this node is wanted by the running backward pass.
+    static func isNeeded(_ node: GradNode?) -> Bool {
+        guard let node else { return false }
+        return needed?.contains(ObjectIdentifier(node)) ?? true
+    }
+
     /// Propagates gradients from `outputs` to every reachable node; returns the totals of the
     /// nodes in `keep`, and hands each leaf's total to `deliverLeaf` the moment it is complete
     /// (every gradient is released as soon as it has been used, not kept to the end).
@@ -229,39 +245,57 @@ enum Autograd {
             }
         }
         let order = nodes.values.sorted { $0.id > $1.id }
+        // Gradients for chosen inputs only (`grad(of:wrt:)`, not `backward()`): the nodes that lead
+        // to one of them. Others are not run, and rules skip inputs off those paths (the weight
+        // gradients of a force evaluation, which wants −∂E/∂R only).
+        var needed: Set<ObjectIdentifier>?
+        if deliverLeaf == nil {
+            var reaching = Set<ObjectIdentifier>()
+            for node in order.reversed() {
+                let key = ObjectIdentifier(node)
+                if keep.contains(key) || node.inputNodes.contains(where: { $0.map { reaching.contains(ObjectIdentifier($0)) } ?? false }) {
+                    reaching.insert(key)
+                }
+            }
+            needed = reaching
+        }
         var result: [(GradNode, Tensor)] = []
         GradMode.$isEnabled.withValue(createGraph) {
-            for node in order {
-                let nodeKey = ObjectIdentifier(node)
-                guard let gradient = pending.removeValue(forKey: nodeKey) else { continue }
-                if keep.contains(nodeKey) { result.append((node, gradient)) }
-                guard let backward = node.backward else {
-                    deliverLeaf?(node, gradient)  // a leaf no op reached (an output that is a leaf)
-                    continue
-                }
-                let clock = ContinuousClock(), started = AutogradProfile.enabled ? clock.now : nil
-                let inputGradients = backward(gradient)
-                if let started {
-                    let elapsed = clock.now - started
-                    AutogradProfile.add(node.name, elapsed.inSeconds)
-                }
-                precondition(inputGradients.count == node.inputNodes.count,
-                             "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputNodes.count) inputs")
-                for (index, inputGradient) in inputGradients.enumerated() {
-                    guard let child = node.inputNodes[index], let inputGradient else { continue }
-                    precondition(inputGradient.shape == node.inputShapes[index],
-                                 "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(node.inputShapes[index])")
-                    let key = ObjectIdentifier(child)
-                    pending[key] = pending[key].map { $0 + inputGradient } ?? inputGradient
-                }
-                // Leaves whose last consumer this was are complete: deliver them now.
-                for child in node.inputNodes {
-                    guard let child, child.isLeaf else { continue }
-                    let key = ObjectIdentifier(child)
-                    consumers[key, default: 0] -= 1
-                    if consumers[key] == 0, let deliverLeaf, let total = pending.removeValue(forKey: key) {
-                        if keep.contains(key) { result.append((child, total)) }
-                        deliverLeaf(child, total)
+            Autograd.$needed.withValue(needed) {
+                for node in order {
+                    let nodeKey = ObjectIdentifier(node)
+                    guard let gradient = pending.removeValue(forKey: nodeKey) else { continue }
+                    if let needed, !needed.contains(nodeKey) { continue }
+                    if keep.contains(nodeKey) { result.append((node, gradient)) }
+                    guard let backward = node.backward else {
+                        deliverLeaf?(node, gradient)  // a leaf no op reached (an output that is a leaf)
+                        continue
+                    }
+                    let clock = ContinuousClock(), started = AutogradProfile.enabled ? clock.now : nil
+                    let inputGradients = backward(gradient)
+                    if let started {
+                        let elapsed = clock.now - started
+                        AutogradProfile.add(node.name, elapsed.inSeconds)
+                    }
+                    precondition(inputGradients.count == node.inputNodes.count,
+                                 "\(node.name): backward returned \(inputGradients.count) gradients for \(node.inputNodes.count) inputs")
+                    for (index, inputGradient) in inputGradients.enumerated() {
+                        guard let child = node.inputNodes[index], let inputGradient else { continue }
+                        if let needed, !needed.contains(ObjectIdentifier(child)) { continue }
+                        precondition(inputGradient.shape == node.inputShapes[index],
+                                     "\(node.name): gradient shape \(inputGradient.shape) differs from input shape \(node.inputShapes[index])")
+                        let key = ObjectIdentifier(child)
+                        pending[key] = pending[key].map { $0 + inputGradient } ?? inputGradient
+                    }
+                    // Leaves whose last consumer this was are complete: deliver them now.
+                    for child in node.inputNodes {
+                        guard let child, child.isLeaf else { continue }
+                        let key = ObjectIdentifier(child)
+                        consumers[key, default: 0] -= 1
+                        if consumers[key] == 0, let deliverLeaf, let total = pending.removeValue(forKey: key) {
+                            if keep.contains(key) { result.append((child, total)) }
+                            deliverLeaf(child, total)
+                        }
                     }
                 }
             }

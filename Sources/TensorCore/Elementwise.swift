@@ -3,6 +3,8 @@ import Kernels
 
 enum UnaryKind {
     case neg, exp, log, sqrt, rsqrt, abs, sign, sin, cos, tanh, sigmoid, relu, erf, softplus
+    /// softplus(x) − log 2, SchNet's activation, in one pass.
+    case shiftedSoftplus
     case square, reciprocal, geluExact, geluTanh, silu
     /// d/dx of the GELU forms, for the fused first-order backward.
     case geluExactDerivative, geluTanhDerivative
@@ -44,6 +46,9 @@ func applyUnary<T: TensorFloat>(_ kind: UnaryKind, _ input: UnsafePointer<T>, _ 
     case .softplus:
         // log(1 + eˣ) = Swift.max(x, 0) + log1p(e^−|x|), exact on both tails.
         for i in 0..<n { let x = input[i]; output[i] = Swift.max(x, 0) + T.log1p(T.exp(-Swift.abs(x))) }
+    case .shiftedSoftplus:
+        let log2 = T(0.69314718055994530942)
+        for i in 0..<n { let x = input[i]; output[i] = Swift.max(x, 0) + T.log1p(T.exp(-Swift.abs(x))) - log2 }
     case .square: for i in 0..<n { output[i] = input[i] * input[i] }
     case .reciprocal: for i in 0..<n { output[i] = 1 / input[i] }
     case .geluExact:
@@ -104,6 +109,14 @@ func unaryKernel(_ kind: UnaryKind, _ x: Tensor) -> Tensor {
                       count: x.count, derivative: derivative)
         return result
     }
+    if x.dtype == .float32, let function = logisticFunction(kind) {
+        // libm's log1pf and expf per element were the cost of SchNet and PaiNN; CKernels vectorises them.
+        var shift: Float = 0
+        if case .shiftedSoftplus = kind { shift = 0.69314718055994530942 }
+        logisticFloat(function, UnsafePointer(dense.storage.pointer(as: Float.self) + dense.offset), result.storage.pointer(as: Float.self),
+                      count: x.count, minus: shift)
+        return result
+    }
     func run<T: TensorFloat>(_: T.Type) {
         let input = UncheckedSendable(UnsafePointer(dense.storage.pointer(as: T.self) + dense.offset))
         let output = UncheckedSendable(result.storage.pointer(as: T.self))
@@ -113,6 +126,16 @@ func unaryKernel(_ kind: UnaryKind, _ x: Tensor) -> Tensor {
     }
     if x.dtype == .float32 { run(Float.self) } else { run(Double.self) }
     return result
+}
+
+/// The CKernels function that computes `kind` on Float, if any.
+private func logisticFunction(_ kind: UnaryKind) -> LogisticFunction? {
+    switch kind {
+    case .softplus, .shiftedSoftplus: .softplus
+    case .sigmoid: .sigmoid
+    case .silu: .silu
+    default: nil
+    }
 }
 
 /// The numpy broadcast of two shapes; traps with both shapes when they are incompatible.

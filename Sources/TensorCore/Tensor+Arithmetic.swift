@@ -48,7 +48,7 @@ extension Tensor {
     /// log(1 + eˣ), computed stably.
     public func softplus() -> Tensor { unary(.softplus, "softplus") { g, x, _ in g * x.sigmoid() } }
     /// softplus(x) − log 2 (SchNet's shifted softplus, zero at the origin).
-    public func shiftedSoftplus() -> Tensor { softplus() - 0.69314718055994530942 }
+    public func shiftedSoftplus() -> Tensor { unary(.shiftedSoftplus, "shifted-softplus") { g, x, _ in g * x.sigmoid() } }
     public func square() -> Tensor { unary(.square, "square") { g, x, _ in g * x * 2 } }
     public func reciprocal() -> Tensor {
         unary(.reciprocal, "reciprocal") { g, x, y in
@@ -101,16 +101,17 @@ extension Tensor {
         let a = self, b = other
         return Tensor.recording(value, name, [a, b]) { grad in
             let (ga, gb) = backward(grad, a, b)
-            return [a.requiresGrad ? ga?.sumToShape(a.shape) : nil, b.requiresGrad ? gb?.sumToShape(b.shape) : nil]
+            return [a.needsGradient ? ga?.sumToShape(a.shape) : nil, b.needsGradient ? gb?.sumToShape(b.shape) : nil]
         }
     }
 
     /// A binary op whose gradients do not depend on the operands (add, sub): only shapes are kept.
     func linearBinary(_ kind: BinaryKind, _ other: Tensor, _ name: String, sign: Double) -> Tensor {
         let value = binaryKernel(kind, self, other)
-        let shapeA = shape, shapeB = other.shape, needA = requiresGrad, needB = other.requiresGrad
+        let shapeA = shape, shapeB = other.shape, nodeA = node, nodeB = other.node
         return Tensor.recording(value, name, [self, other]) { grad in
-            [needA ? grad.sumToShape(shapeA) : nil, needB ? (sign < 0 ? -grad : grad).sumToShape(shapeB) : nil]
+            [Autograd.isNeeded(nodeA) ? grad.sumToShape(shapeA) : nil,
+             Autograd.isNeeded(nodeB) ? (sign < 0 ? -grad : grad).sumToShape(shapeB) : nil]
         }
     }
 
@@ -118,17 +119,17 @@ extension Tensor {
     public func sigmoidGated(by gate: Tensor) -> Tensor {
         binary(.sigmoidGate, gate, "sigmoid-gate") { g, a, b in
             let s = b.sigmoid()
-            return (g * s, b.requiresGrad ? g * a * s * (1 - s) : nil)
+            return (a.needsGradient ? g * s : nil, b.needsGradient ? g * a * s * (1 - s) : nil)
         }
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.add, b, "add", sign: 1) }
     public static func - (a: Tensor, b: Tensor) -> Tensor { a.linearBinary(.sub, b, "sub", sign: -1) }
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        a.binary(.mul, b, "mul") { g, a, b in (b.requiresGrad || a.requiresGrad ? g * b : nil, g * a) }
+        a.binary(.mul, b, "mul") { g, a, b in (a.needsGradient ? g * b : nil, b.needsGradient ? g * a : nil) }
     }
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        a.binary(.div, b, "div") { g, a, b in (g / b, b.requiresGrad ? -(g * a / (b * b)) : nil) }
+        a.binary(.div, b, "div") { g, a, b in (a.needsGradient ? g / b : nil, b.needsGradient ? -(g * a / (b * b)) : nil) }
     }
     /// Element-wise maximum; ties send the gradient to the first operand.
     public func maximum(_ other: Tensor) -> Tensor {
@@ -192,8 +193,8 @@ extension Tensor {
         if a.dtype == .float32 { run(Float.self) } else { run(Double.self) }
         let mask = c.cast(to: a.dtype, differentiable: false)
         return Tensor.recording(out, "where", [a, b]) { grad in
-            [a.requiresGrad ? (grad * mask).sumToShape(a.shape) : nil,
-             b.requiresGrad ? (grad * (1 - mask)).sumToShape(b.shape) : nil]
+            [a.needsGradient ? (grad * mask).sumToShape(a.shape) : nil,
+             b.needsGradient ? (grad * (1 - mask)).sumToShape(b.shape) : nil]
         }
     }
 

@@ -224,7 +224,7 @@ extension Tensor {
                                                                            bias2 == nil ? nil : $0[bias1 == nil ? 3 : 4]) }
             }
             let g = evoformerAttentionBackward(q, k, v, biases: [bias1, bias2], output: output, lse: lse, gradOutput: grad,
-                                               needBias1: bias1?.requiresGrad ?? false, needBias2: bias2?.requiresGrad ?? false,
+                                               needBias1: bias1?.needsGradient ?? false, needBias2: bias2?.needsGradient ?? false,
                                                tiling: tiling)
             var result: [Tensor?] = [g.dq, g.dk, g.dv]
             if bias1 != nil { result.append(g.dbias1) }
@@ -235,7 +235,7 @@ extension Tensor {
 
     /// Gradients of `reference(inputs)` weighted by `grad`, recorded for higher orders.
     static func referenceGradients(_ inputs: [Tensor], _ grad: Tensor, _ reference: ([Tensor]) -> Tensor) -> [Tensor?] {
-        let differentiable = inputs.enumerated().filter(\.element.requiresGrad)
+        let differentiable = inputs.enumerated().filter(\.element.needsGradient)
         let output = reference(inputs)
         guard output.requiresGrad else { return inputs.map { _ in nil } }
         let grads = (try? Autograd.gradients(of: output, wrt: differentiable.map(\.element), seed: grad)) ?? []

@@ -172,7 +172,7 @@ extension Tensor {
         }
         return Tensor.recording(out, "concat", tensors) { grad in
             zip(tensors, starts).map { tensor, start in
-                tensor.requiresGrad ? grad.sliced(axis: axis, start, start + tensor.shape[axis]) : nil
+                tensor.needsGradient ? grad.sliced(axis: axis, start, start + tensor.shape[axis]) : nil
             }
         }
     }

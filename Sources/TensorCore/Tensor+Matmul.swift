@@ -22,8 +22,8 @@ extension Tensor {
         let a = self, b = other
         let value = Tensor.matmulKernel(a, b)
         return Tensor.recording(value, "matmul", [a, b]) { grad in
-            [a.requiresGrad ? grad.matmul(b.mT).sumToShape(a.shape) : nil,
-             b.requiresGrad ? a.mT.matmul(grad).sumToShape(b.shape) : nil]
+            [a.needsGradient ? grad.matmul(b.mT).sumToShape(a.shape) : nil,
+             b.needsGradient ? a.mT.matmul(grad).sumToShape(b.shape) : nil]
         }
     }
 
@@ -109,9 +109,9 @@ extension Tensor {
         let x = self
         return Tensor.recording(result, "linear", [x, weight, bias]) { grad in
             let rowsGrad = grad.reshaped([rows, n])
-            return [x.requiresGrad ? grad.matmul(weight) : nil,
-                    weight.requiresGrad ? rowsGrad.mT.matmul(x.reshaped([rows, k])) : nil,
-                    bias.requiresGrad ? rowsGrad.sum(axis: 0) : nil]
+            return [x.needsGradient ? grad.matmul(weight) : nil,
+                    weight.needsGradient ? rowsGrad.mT.matmul(x.reshaped([rows, k])) : nil,
+                    bias.needsGradient ? rowsGrad.sum(axis: 0) : nil]
         }
     }
 }

@@ -148,8 +148,8 @@ extension Tensor {
                 if let bias { grads.append(grad.sumToShape(bias.shape)) }
             } else {
                 grads = Tensor.layerNormBackward(grad, x, w, mean, rstd, rows: rows, columns: columns,
-                                                 needX: input.requiresGrad, needW: weight?.requiresGrad ?? false,
-                                                 needB: bias?.requiresGrad ?? false, normalized: normalized)
+                                                 needX: input.needsGradient, needW: weight?.needsGradient ?? false,
+                                                 needB: bias?.needsGradient ?? false, normalized: normalized)
                 if weight == nil { grads.remove(at: 1) }
                 if bias == nil { grads.removeLast() }
             }

@@ -308,7 +308,7 @@ extension Tensor {
                 }
             }
             let g = selfAttentionBackward(q, k, v, bias: bias, masking: masking, scale: scale, output: output, lse: lse,
-                                          gradOutput: grad, needBias: bias?.requiresGrad ?? false, tiling: tiling)
+                                          gradOutput: grad, needBias: bias?.needsGradient ?? false, tiling: tiling)
             return [g.dq, g.dk, g.dv] + (bias == nil ? [] : [g.dbias])
         }
     }

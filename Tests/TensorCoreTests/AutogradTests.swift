@@ -55,6 +55,28 @@ struct AutogradTests {
         #expect(closeness(grads[0]!.doubles, [2, cos(2.0), 6], Tolerance(rtol: 1e-15, atol: 0)).passed)
     }
 
+    @Test("grad(of:wrt:) runs only the rules on paths to the chosen inputs and tells rules which inputs they need")
+    func pruning() throws {
+        let x = Tensor([1.0, 2]).requiringGrad(), w = Tensor([3.0, 4]).requiringGrad()
+        nonisolated(unsafe) var offPathRuns = 0
+        nonisolated(unsafe) var asked: [(Bool, Bool)] = []
+        // w alone feeds `off`; x and w feed `both`.
+        let off = Tensor.differentiable(w * 1, name: "off", inputs: [w]) { g in offPathRuns += 1; return [g] }
+        let both = Tensor.differentiable(x * w, name: "both", inputs: [x, w]) { g in
+            asked.append((x.needsGradient, w.needsGradient))
+            return [g * w, g * x]
+        }
+        let y = (off + both).sum()
+        let dx = try grad(of: y, wrt: x)
+        #expect(dx.doubles == [3, 4])
+        #expect(offPathRuns == 0)
+        #expect(asked.count == 1 && asked[0] == (true, false))
+        // backward() wants every leaf: every rule runs and every input is needed.
+        try y.backward()
+        #expect(offPathRuns == 1 && asked.last! == (true, true))
+        #expect(w.grad?.doubles == [2, 3])
+    }
+
     @Test("a diamond graph sums both paths; the third derivative of x⁴ is 24x")
     func diamondAndThirdOrder() throws {
         let x = Tensor([2.0]).requiringGrad()

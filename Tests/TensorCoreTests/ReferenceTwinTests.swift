@@ -84,6 +84,30 @@ struct ReferenceTwinTests {
         }
     }
 
+    @Test("Float softplus, sigmoid and SiLU on both paths against the Double formulas, tails and NaN included",
+          arguments: [KernelPath.portable, .avx2])
+    func logistic(path: KernelPath) {
+        let xs: [Float] = (0..<2001).map { Float($0 - 1000) / 40 } + [-100, 100, -87, 87, 1e-7, -1e-7, 0, 17.3, -17.3]
+        for function in LogisticFunction.allCases {
+            var output = [Float](repeating: 0, count: xs.count)
+            xs.withUnsafeBufferPointer { logisticFloat(function, $0.baseAddress!, &output, count: xs.count, path: path) }
+            let expected = xs.map { value -> Double in
+                let x = Double(value), sigmoid = 1 / (1 + exp(-x))
+                switch function {
+                case .softplus: return max(x, 0) + log1p(exp(-abs(x)))
+                case .sigmoid: return sigmoid
+                case .silu: return x * sigmoid
+                }
+            }
+            // Relative to each value: softplus far below zero is e^x, tiny and still exact to a few ulp.
+            let worst = zip(output, expected).map { abs(Double($0) - $1) / max(abs($1), 1e-30) }.max()!
+            #expect(worst < 1e-6, "\(path) \(function): worst relative error \(worst)")
+            var nan: [Float] = [.nan, 1]
+            logisticFloat(function, nan, &nan, count: 2, path: path)
+            #expect(nan[0].isNaN && !nan[1].isNaN)
+        }
+    }
+
     @Test("softmax and log-softmax rows against the textbook formula")
     func softmax() {
         var generator = RandomGenerator(seed: 5)

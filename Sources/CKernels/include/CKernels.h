@@ -25,4 +25,9 @@ void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float sca
 float scizoo_sum_f32(int path, const float *x, ptrdiff_t n);
 /// y = GELU (tanh form) of x, or its derivative when `derivative` is non-zero.
 void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative);
+
+enum { SCIZOO_SOFTPLUS = 0, SCIZOO_SIGMOID = 1, SCIZOO_SILU = 2 };
+/// y = softplus (log(1 + eˣ)), sigmoid or SiLU (x·sigmoid(x)) of x, by `op`; relative error of a
+/// few ulp, exact limits on both tails, NaN kept. y may equal x.
+void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op);
 #endif
