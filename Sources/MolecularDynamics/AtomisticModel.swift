@@ -43,8 +43,10 @@ public struct AtomisticGraph {
     public var numbers: [Int]
     /// `[N, 3]` Å, differentiable.
     public var positions: Tensor
-    /// Pair (i, j) indices, `[E]` int64 each.
-    public var first: Tensor, second: Tensor
+    /// Pair (i, j) indices, `[E]` int64 each, and the same pairs grouped by either end for the
+    /// fused pair-message ops.
+    public let first: Tensor, second: Tensor
+    public let pairIndex: PairIndex
     /// S·cell per pair `[E, 3]` (nil: no periodic images).
     public var offsets: Tensor?
     /// The structure each atom belongs to, `[N]` int64, and how many structures there are.
@@ -55,6 +57,7 @@ public struct AtomisticGraph {
     public init(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) {
         (self.numbers, self.positions) = (numbers, positions)
         (first, second) = pairs.indexTensors
+        pairIndex = PairIndex(first: pairs.first, second: pairs.second, atomCount: numbers.count)
         offsets = cell.map { pairs.shiftTensor(dtype: positions.dtype).matmul($0) }
         structureOfAtom = Tensor(Array(repeating: Int64(0), count: numbers.count), shape: [numbers.count])
         structureCount = 1
@@ -88,6 +91,7 @@ public struct AtomisticGraph {
         self.positions = Tensor(positions, shape: [numbers.count, 3]).cast(to: dtype).requiringGrad()
         self.first = Tensor(first, shape: [first.count])
         self.second = Tensor(second, shape: [second.count])
+        pairIndex = PairIndex(first: first.map { Int($0) }, second: second.map { Int($0) }, atomCount: numbers.count)
         self.offsets = periodic ? Tensor(offsets, shape: [first.count, 3]).cast(to: dtype) : nil
         structureOfAtom = Tensor(owner, shape: [owner.count])
         structureCount = structures.count

@@ -36,12 +36,12 @@ public final class SchNetInteraction: Module {
                  Linear(features, features, initialization: .glorot, dtype: dtype, generator: &generator)]
     }
 
-    /// - Parameters: `x` `[N, F]`; `radial` `[E, R]`; `cut` `[E]`; `first`/`second` `[E]` (i, j).
+    /// - Parameters: `x` `[N, F]`; `radial` `[E, R]`; `cut` `[E]`; the pairs (i, j).
     /// - Returns: the update `[N, F]`.
-    func callAsFunction(_ x: Tensor, radial: Tensor, cut: Tensor, first: Tensor, second: Tensor) -> Tensor {
-        let h = in2f(x)
-        let w = filterNetwork[1](filterNetwork[0](radial).shiftedSoftplus()) * cut.unsqueezed(axis: -1)
-        let messages = (h.indexSelect(axis: 0, second) * w).segmentSum(first, count: x.shape[0])
+    func callAsFunction(_ x: Tensor, radial: Tensor, cut: Tensor, pairs: PairIndex) -> Tensor {
+        let filters = filterNetwork[1](filterNetwork[0](radial).shiftedSoftplus())
+        // Σ_j h_j ⊙ W_ij · fcut(r_ij) in one pass over the pairs (schnetpack gathers, multiplies and scatters).
+        let messages = in2f(x).pairConvolution(filters: filters, scale: cut, pairs: pairs)
         return f2out[1](f2out[0](messages).shiftedSoftplus())
     }
 }
@@ -75,7 +75,7 @@ public final class SchNet: Module, AtomisticModel {
         let cut = CutoffFunction.cosine(cutoff: c.cutoff)(edges.distances)
         var x = embedding.value.embedding(edges.ids)
         for interaction in interactions {
-            x = x + interaction(x, radial: radial, cut: cut, first: edges.first, second: edges.second)
+            x = x + interaction(x, radial: radial, cut: cut, pairs: graph.pairIndex)
         }
         return output(x, numbers: graph.numbers)
     }

@@ -1,0 +1,204 @@
+// Fused pair messages: the continuous-filter convolution of SchNet (schnetpack's CFConv:
+// Σ_j x_j ⊙ W_ij · fcut(r_ij)) and the two ops its gradients need, each one pass over the pairs
+// instead of a gather, a broadcast product, a product and a scatter, each of which wrote its own
+// `[P, F]` tensor. The three ops are closed under differentiation (every gradient of one is one
+// of the three), so gradients of gradients — forces in a training loss — stay fused.
+//
+// A pair p joins atoms (i, j) = (first[p], second[p]). Each op reads one side of the pair as the
+// destination ("to") and the other as the source ("from"): `.forward` is to = i, from = j, the
+// message direction of schnetpack's interactions; `.reversed` swaps them (the gradient of a
+// forward convolution with respect to its source features is a reversed convolution).
+import Kernels
+
+/// Pairs of atoms grouped by either end, so a convolution sums each atom's pairs in a fixed
+/// order (pair order) on any thread count.
+public final class PairIndex: @unchecked Sendable {
+    public enum Direction: Sendable {
+        /// to = first (i), from = second (j).
+        case forward
+        /// to = second (j), from = first (i).
+        case reversed
+
+        var opposite: Direction { self == .forward ? .reversed : .forward }
+    }
+
+    public let first: [Int], second: [Int]
+    public let atomCount: Int
+    /// Per direction, the pairs sorted stably by destination and where each atom's run starts
+    /// (`[atomCount + 1]`).
+    private let forwardOrder: [Int], forwardStarts: [Int]
+    private let reversedOrder: [Int], reversedStarts: [Int]
+
+    /// `first` and `second` `[P]`, every index in `0..<atomCount`.
+    public init(first: [Int], second: [Int], atomCount: Int) {
+        precondition(first.count == second.count, "PairIndex: \(first.count) first and \(second.count) second indices")
+        for (i, j) in zip(first, second) {
+            precondition(i >= 0 && i < atomCount && j >= 0 && j < atomCount,
+                         "PairIndex: pair (\(i), \(j)) is outside 0..<\(atomCount)")
+        }
+        (self.first, self.second, self.atomCount) = (first, second, atomCount)
+        (forwardOrder, forwardStarts) = Self.grouped(by: first, atomCount)
+        (reversedOrder, reversedStarts) = Self.grouped(by: second, atomCount)
+    }
+
+    /// From int64 index tensors `[P]`.
+    public convenience init(first: Tensor, second: Tensor, atomCount: Int) {
+        self.init(first: first.indexValues(extent: atomCount, "PairIndex"), second: second.indexValues(extent: atomCount, "PairIndex"),
+                  atomCount: atomCount)
+    }
+
+    public var count: Int { first.count }
+
+    /// A counting sort by destination (stable: pair order within an atom's run).
+    private static func grouped(by destination: [Int], _ atoms: Int) -> ([Int], [Int]) {
+        var starts = [Int](repeating: 0, count: atoms + 1)
+        for atom in destination { starts[atom + 1] += 1 }
+        for atom in 0..<atoms { starts[atom + 1] += starts[atom] }
+        var next = starts, order = [Int](repeating: 0, count: destination.count)
+        for (pair, atom) in destination.enumerated() {
+            order[next[atom]] = pair
+            next[atom] += 1
+        }
+        return (order, starts)
+    }
+
+    func ends(_ direction: Direction) -> (to: [Int], from: [Int]) {
+        direction == .forward ? (first, second) : (second, first)
+    }
+
+    func groups(_ direction: Direction) -> (order: [Int], starts: [Int]) {
+        direction == .forward ? (forwardOrder, forwardStarts) : (reversedOrder, reversedStarts)
+    }
+}
+
+extension Tensor {
+    /// The continuous-filter convolution: `out[to] = Σ_{pairs p into to} self[from_p] ⊙ filters[p] · scale[p]`.
+    /// `self` `[N, F]` atom features, `filters` `[P, F]`, `scale` `[P]` (the cutoff function) →
+    /// `[N, F]`; an atom without pairs gets zeros.
+    public func pairConvolution(filters: Tensor, scale: Tensor, pairs: PairIndex, direction: PairIndex.Direction = .forward) -> Tensor {
+        PairMessages.check("pairConvolution", atoms: [self], rows: [filters], scale: scale, pairs)
+        let x = self
+        let value = PairMessages.convolution(x, filters, scale, pairs, direction)
+        return Tensor.recording(value, "pair-convolution", [x, filters, scale]) { grad in
+            [x.needsGradient ? grad.pairConvolution(filters: filters, scale: scale, pairs: pairs, direction: direction.opposite) : nil,
+             filters.needsGradient ? grad.pairProduct(x, scale: scale, pairs: pairs, direction: direction) : nil,
+             scale.needsGradient ? grad.pairContraction(x, filters, pairs: pairs, direction: direction) : nil]
+        }
+    }
+
+    /// Per pair, `self[to_p] ⊙ other[from_p] · scale[p]`: `self`, `other` `[N, F]`, `scale` `[P]` → `[P, F]`.
+    public func pairProduct(_ other: Tensor, scale: Tensor, pairs: PairIndex, direction: PairIndex.Direction = .forward) -> Tensor {
+        PairMessages.check("pairProduct", atoms: [self, other], rows: [], scale: scale, pairs)
+        let u = self, h = other
+        let value = PairMessages.product(u, h, scale, pairs, direction)
+        return Tensor.recording(value, "pair-product", [u, h, scale]) { grad in
+            [u.needsGradient ? h.pairConvolution(filters: grad, scale: scale, pairs: pairs, direction: direction) : nil,
+             h.needsGradient ? u.pairConvolution(filters: grad, scale: scale, pairs: pairs, direction: direction.opposite) : nil,
+             scale.needsGradient ? u.pairContraction(h, grad, pairs: pairs, direction: direction) : nil]
+        }
+    }
+
+    /// Per pair, `Σ_f self[to_p, f] · other[from_p, f] · weights[p, f]`: `self`, `other` `[N, F]`,
+    /// `weights` `[P, F]` → `[P]`.
+    public func pairContraction(_ other: Tensor, _ weights: Tensor, pairs: PairIndex, direction: PairIndex.Direction = .forward) -> Tensor {
+        PairMessages.check("pairContraction", atoms: [self, other], rows: [weights], scale: nil, pairs)
+        let u = self, h = other
+        let value = PairMessages.contraction(u, h, weights, pairs, direction)
+        return Tensor.recording(value, "pair-contraction", [u, h, weights]) { grad in
+            [u.needsGradient ? h.pairConvolution(filters: weights, scale: grad, pairs: pairs, direction: direction) : nil,
+             h.needsGradient ? u.pairConvolution(filters: weights, scale: grad, pairs: pairs, direction: direction.opposite) : nil,
+             weights.needsGradient ? u.pairProduct(h, scale: grad, pairs: pairs, direction: direction) : nil]
+        }
+    }
+}
+
+/// The kernels: rows of F contiguous values, Float or Double, in parallel over atoms or pairs.
+enum PairMessages {
+    /// Multiply-adds below which a second thread costs more to wake than it saves.
+    static let grain = 1 << 15
+
+    /// Traps naming the op unless `atoms` are `[N, F]`, `rows` `[P, F]`, `scale` `[P]`, all one float dtype.
+    static func check(_ op: String, atoms: [Tensor], rows: [Tensor], scale: Tensor?, _ pairs: PairIndex) {
+        let width = atoms[0].rank == 2 ? atoms[0].shape[1] : -1
+        for x in atoms {
+            precondition(x.shape == [pairs.atomCount, width], "\(op): atom features \(x.shape) must be [\(pairs.atomCount), F]")
+        }
+        for w in rows { precondition(w.shape == [pairs.count, width], "\(op): pair rows \(w.shape) must be [\(pairs.count), \(width)]") }
+        if let scale { precondition(scale.shape == [pairs.count], "\(op): per-pair scale \(scale.shape) must be [\(pairs.count)]") }
+        for tensor in atoms + rows + (scale.map { [$0] } ?? []) {
+            precondition(tensor.dtype == atoms[0].dtype && tensor.dtype.isFloatingPoint,
+                         "\(op): needs float32 or float64 operands of one dtype, got \(tensor.dtype) and \(atoms[0].dtype)")
+        }
+    }
+
+    /// out[a] = Σ_{q in a's run} x[from[p]] ⊙ w[p] · s[p], p = order[q].
+    static func convolution(_ x: Tensor, _ w: Tensor, _ s: Tensor, _ pairs: PairIndex, _ direction: PairIndex.Direction) -> Tensor {
+        let width = x.shape[1], atoms = pairs.atomCount
+        let out = Tensor(uninitializedShape: [atoms, width], dtype: x.dtype, zeroed: false)
+        let (x, w, s) = (x.contiguousStorageView(), w.contiguousStorageView(), s.contiguousStorageView())
+        let from = pairs.ends(direction).from, (order, starts) = pairs.groups(direction)
+        func run<T: TensorFloat>(_: T.Type) {
+            let pointers = UncheckedSendable((x.storage.pointer(as: T.self) + x.offset, w.storage.pointer(as: T.self) + w.offset,
+                                              s.storage.pointer(as: T.self) + s.offset, out.storage.pointer(as: T.self)))
+            let perAtom = Swift.max(1, pairs.count / Swift.max(1, atoms))
+            parallelFor(atoms, minChunk: Swift.max(1, PairMessages.grain / Swift.max(1, perAtom * width))) { range in
+                let (px, pw, ps, po) = pointers.value
+                for atom in range {
+                    let row = po + atom * width
+                    row.initialize(repeating: 0, count: width)
+                    for q in starts[atom]..<starts[atom + 1] {
+                        let p = order[q], scale = ps[p]
+                        let source = px + from[p] * width, filter = pw + p * width
+                        for f in 0..<width { row[f] += source[f] * filter[f] * scale }
+                    }
+                }
+            }
+        }
+        if x.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return out
+    }
+
+    /// out[p] = u[to[p]] ⊙ h[from[p]] · s[p].
+    static func product(_ u: Tensor, _ h: Tensor, _ s: Tensor, _ pairs: PairIndex, _ direction: PairIndex.Direction) -> Tensor {
+        let width = u.shape[1]
+        let out = Tensor(uninitializedShape: [pairs.count, width], dtype: u.dtype, zeroed: false)
+        let (u, h, s) = (u.contiguousStorageView(), h.contiguousStorageView(), s.contiguousStorageView())
+        let (to, from) = pairs.ends(direction)
+        func run<T: TensorFloat>(_: T.Type) {
+            let pointers = UncheckedSendable((u.storage.pointer(as: T.self) + u.offset, h.storage.pointer(as: T.self) + h.offset,
+                                              s.storage.pointer(as: T.self) + s.offset, out.storage.pointer(as: T.self)))
+            parallelFor(pairs.count, minChunk: Swift.max(1, PairMessages.grain / Swift.max(1, width))) { range in
+                let (pu, ph, ps, po) = pointers.value
+                for p in range {
+                    let a = pu + to[p] * width, b = ph + from[p] * width, row = po + p * width, scale = ps[p]
+                    for f in 0..<width { row[f] = a[f] * b[f] * scale }
+                }
+            }
+        }
+        if u.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return out
+    }
+
+    /// out[p] = Σ_f u[to[p], f] · h[from[p], f] · w[p, f].
+    static func contraction(_ u: Tensor, _ h: Tensor, _ w: Tensor, _ pairs: PairIndex, _ direction: PairIndex.Direction) -> Tensor {
+        let width = u.shape[1]
+        let out = Tensor(uninitializedShape: [pairs.count], dtype: u.dtype, zeroed: false)
+        let (u, h, w) = (u.contiguousStorageView(), h.contiguousStorageView(), w.contiguousStorageView())
+        let (to, from) = pairs.ends(direction)
+        func run<T: TensorFloat>(_: T.Type) {
+            let pointers = UncheckedSendable((u.storage.pointer(as: T.self) + u.offset, h.storage.pointer(as: T.self) + h.offset,
+                                              w.storage.pointer(as: T.self) + w.offset, out.storage.pointer(as: T.self)))
+            parallelFor(pairs.count, minChunk: Swift.max(1, PairMessages.grain / Swift.max(1, width))) { range in
+                let (pu, ph, pw, po) = pointers.value
+                for p in range {
+                    let a = pu + to[p] * width, b = ph + from[p] * width, c = pw + p * width
+                    var total: T = 0
+                    for f in 0..<width { total += a[f] * b[f] * c[f] }
+                    po[p] = total
+                }
+            }
+        }
+        if u.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return out
+    }
+}
