@@ -16,8 +16,13 @@ public struct MicroBatchLoss {
     public var loss: Tensor
     public var labels: Double
     public var items: Double
+    /// The leaves that take gradients (nil: every leaf of the graph). A force-matching loss names
+    /// the weights, so the positions are not differentiated a second time.
+    public var leaves: [Tensor]?
 
-    public init(loss: Tensor, labels: Double, items: Double) { (self.loss, self.labels, self.items) = (loss, labels, items) }
+    public init(loss: Tensor, labels: Double, items: Double, leaves: [Tensor]? = nil) {
+        (self.loss, self.labels, self.items, self.leaves) = (loss, labels, items, leaves)
+    }
 }
 
 /// A validation's outcome: the entries for metrics.jsonl, the monitored score (lower is better)
@@ -277,7 +282,7 @@ public final class TrainingRun<Task: TrainingTask> {
                 // data-parallel ranks gives the loss of the combined batch.
                 let total = try sumOverRanks([micro.labels])[0]
                 let weight = total > 0 ? micro.labels * Double(ranks) / total : 1
-                try (micro.loss * (weight / Double(plan.accumulation))).backward()
+                try (micro.loss * (weight / Double(plan.accumulation))).backward(inputs: micro.leaves)
                 stepLoss += micro.loss.item() * weight / Double(plan.accumulation)
                 stepItems += micro.items
             }

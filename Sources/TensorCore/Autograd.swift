@@ -143,10 +143,16 @@ extension Tensor {
 
     /// Accumulates d(self)/d(leaf) into every leaf's `.grad`. `self` must be a scalar unless
     /// `gradient` is given. Gradients accumulate across calls, as in PyTorch.
-    public func backward(gradient: Tensor? = nil, createGraph: Bool = false) throws {
+    ///
+    /// `inputs` (torch's `backward(inputs=)`): only these leaves receive gradients, and only the
+    /// rules on paths to them run — a force-matching loss does not differentiate the positions
+    /// a second time.
+    public func backward(gradient: Tensor? = nil, createGraph: Bool = false, inputs: [Tensor]? = nil) throws {
         // Each leaf's gradient is stored as soon as the last op that used it has run, so hooks
         // placed after those ops (ZeRO stage 3's reduce-scatter) find it there.
-        _ = try Autograd.run(outputs: [self], gradOutputs: gradient.map { [$0] }, createGraph: createGraph, keep: []) { node, grad in
+        let targets = inputs.map { Set($0.compactMap(\.node).map(ObjectIdentifier.init)) }
+        _ = try Autograd.run(outputs: [self], gradOutputs: gradient.map { [$0] }, createGraph: createGraph, keep: [],
+                             targets: targets) { node, grad in
             node.grad = node.grad.map { $0 + grad } ?? grad
         }
     }
@@ -208,7 +214,9 @@ enum Autograd {
     /// Propagates gradients from `outputs` to every reachable node; returns the totals of the
     /// nodes in `keep`, and hands each leaf's total to `deliverLeaf` the moment it is complete
     /// (every gradient is released as soon as it has been used, not kept to the end).
+    /// Only nodes on paths to `targets` run (nil: to `keep` when no leaf is delivered, else every node).
     static func run(outputs: [Tensor], gradOutputs: [Tensor]?, createGraph: Bool, keep: Set<ObjectIdentifier>,
+                    targets: Set<ObjectIdentifier>? = nil,
                     deliverLeaf: ((GradNode, Tensor) -> Void)? = nil) throws -> [(GradNode, Tensor)] {
         var pending: [ObjectIdentifier: Tensor] = [:]
         var nodes: [ObjectIdentifier: GradNode] = [:]
@@ -245,15 +253,15 @@ enum Autograd {
             }
         }
         let order = nodes.values.sorted { $0.id > $1.id }
-        // Gradients for chosen inputs only (`grad(of:wrt:)`, not `backward()`): the nodes that lead
-        // to one of them. Others are not run, and rules skip inputs off those paths (the weight
+        // Gradients for chosen inputs only (`grad(of:wrt:)`, or `backward(inputs:)`): the nodes that
+        // lead to one of them. Others are not run, and rules skip inputs off those paths (the weight
         // gradients of a force evaluation, which wants −∂E/∂R only).
         var needed: Set<ObjectIdentifier>?
-        if deliverLeaf == nil {
+        if let wanted = targets ?? (deliverLeaf == nil ? keep : nil) {
             var reaching = Set<ObjectIdentifier>()
             for node in order.reversed() {
                 let key = ObjectIdentifier(node)
-                if keep.contains(key) || node.inputNodes.contains(where: { $0.map { reaching.contains(ObjectIdentifier($0)) } ?? false }) {
+                if wanted.contains(key) || node.inputNodes.contains(where: { $0.map { reaching.contains(ObjectIdentifier($0)) } ?? false }) {
                     reaching.insert(key)
                 }
             }

@@ -110,6 +110,11 @@ struct BenchMLFF: SciZooCommand {
             line += String(format: ", schnetpack %.0f, ours/schnetpack %.2f×", reference, ours / reference)
         }
         print(line)
+        let profile = AutogradProfile.drain()
+        if !profile.isEmpty {
+            print("backward by op (all calls; SCIZOO_PROFILE_AUTOGRAD): "
+                  + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
+        }
     }
 
     static func packageFile(_ relative: String) -> String { FileManager.default.currentDirectoryPath + "/" + relative }

@@ -75,6 +75,12 @@ struct AutogradTests {
         try y.backward()
         #expect(offPathRuns == 1 && asked.last! == (true, true))
         #expect(w.grad?.doubles == [2, 3])
+        // backward(inputs:) fills only the named leaves and runs only the rules on paths to them.
+        x.zeroGrad()
+        w.zeroGrad()
+        try y.backward(inputs: [x])
+        #expect(x.grad?.doubles == [3, 4] && w.grad == nil)
+        #expect(offPathRuns == 1 && asked.last! == (true, false))
     }
 
     @Test("a diamond graph sums both paths; the third derivative of x⁴ is 24x")
