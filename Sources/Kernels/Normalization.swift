@@ -274,3 +274,15 @@ public func logisticFloat(_ function: LogisticFunction, _ input: UnsafePointer<F
         if shift != 0 { for i in 0..<range.count { out[i] -= shift } }
     }
 }
+
+/// softplus(x) − `shift` and sigmoid(x), its derivative, in one pass over `count` floats.
+public func softplusWithDerivativeFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                        derivative: UnsafeMutablePointer<Float>, count: Int, minus shift: Float = 0,
+                                        path: KernelPath = .automatic) {
+    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
+    let pointers = UncheckedSendable((input, output, derivative))
+    parallelFor(count, minChunk: 1 << 15) { range in
+        let (x, y, s) = pointers.value
+        scizoo_softplus_sigmoid_f32(rawPath, x + range.lowerBound, y + range.lowerBound, s + range.lowerBound, range.count, shift)
+    }
+}

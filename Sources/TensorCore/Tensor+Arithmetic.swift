@@ -3,6 +3,8 @@
 // it recomputes it when a graph of the backward pass is being recorded (createGraph), so
 // higher-order gradients see the output's dependence on the input.
 
+import Kernels
+
 extension Tensor {
     /// The forward output `y` for a backward rule: saved when only first-order gradients are
     /// wanted, recomputed from differentiable ops when recording a graph.
@@ -48,7 +50,20 @@ extension Tensor {
     /// log(1 + eˣ), computed stably.
     public func softplus() -> Tensor { unary(.softplus, "softplus") { g, x, _ in g * x.sigmoid() } }
     /// softplus(x) − log 2 (SchNet's shifted softplus, zero at the origin).
-    public func shiftedSoftplus() -> Tensor { unary(.shiftedSoftplus, "shifted-softplus") { g, x, _ in g * x.sigmoid() } }
+    public func shiftedSoftplus() -> Tensor {
+        guard dtype == .float32, GradMode.isEnabled, requiresGrad else {
+            return unary(.shiftedSoftplus, "shifted-softplus") { g, x, _ in g * x.sigmoid() }
+        }
+        // With a graph, the derivative (the sigmoid) comes out of the forward pass, so a first-order
+        // backward (forces) is one product instead of another transcendental pass.
+        let x = contiguousStorageView()
+        let value = Tensor(uninitializedShape: shape, dtype: .float32, zeroed: false)
+        let derivative = Tensor(uninitializedShape: shape, dtype: .float32, zeroed: false)
+        softplusWithDerivativeFloat(UnsafePointer(x.storage.pointer(as: Float.self) + x.offset), value.storage.pointer(as: Float.self),
+                                    derivative: derivative.storage.pointer(as: Float.self), count: count, minus: 0.69314718055994530942)
+        let input = self
+        return Tensor.recording(value, "shifted-softplus", [input]) { g in [g * Tensor.reuse(derivative) { input.sigmoid() }] }
+    }
     public func square() -> Tensor { unary(.square, "square") { g, x, _ in g * x * 2 } }
     public func reciprocal() -> Tensor {
         unary(.reciprocal, "reciprocal") { g, x, y in

@@ -26,6 +26,8 @@ struct BenchMLFF: SciZooCommand {
     @Option(help: "schnet or painn.") var model: BenchForceField = .schnet
     @Option(parsing: .upToNextOption, help: "Box sizes (atoms).") var atoms: [Int] = [100, 1000, 10000]
     @Option(help: "Seconds per measurement (after one warm-up call).") var seconds: Double = 3
+    @Option(help: "Rounds of each measurement, ours and schnetpack's alternating; medians are reported (shared machines are noisy).")
+    var rounds = 3
     @Flag(help: "Skip the schnetpack reference.") var noReference = false
     @Flag(help: "Skip the training measurement.") var noTraining = false
     @OptionGroup var threadOptions: ThreadOptions
@@ -46,13 +48,18 @@ struct BenchMLFF: SciZooCommand {
         }
         print(model == .visnet ? "visnet: 128 channels, 6 layers, 8 heads, lmax 1, 32 ExpNorm, cutoff 5 Å, float32 (no schnetpack twin: the reference column is empty)"
               : "\(model.rawValue): 128 features, 3 interactions, 20 Gaussians, cutoff 5 Å, float32")
-        print("atoms  pairs     ours calls/s  atom-steps/s  ns/day@1fs   schnetpack calls/s  ours/schnetpack")
+        print("atoms  pairs     ours calls/s  atom-steps/s  ns/day@1fs   schnetpack calls/s  ours/schnetpack  (medians of \(rounds) rounds)")
         for n in atoms {
             let system = try Self.argonBox(atoms: n)
-            let (rate, pairs) = try Self.callsPerSecond(network, system, seconds: seconds)
-            let twin = noReference || model == .visnet ? nil : Self.twin(["bench", "--model", model.rawValue, "--atoms", "\(n)", "--seconds", "\(seconds)",
-                                                      "--threads", "\(budget.threads)"])
-            let reference = twin?["calls_per_second"] as? Double
+            var ours: [Double] = [], references: [Double] = [], pairs = 0
+            for _ in 0..<Swift.max(1, rounds) {
+                let (rate, count) = try Self.callsPerSecond(network, system, seconds: seconds)
+                (pairs, ours) = (count, ours + [rate])
+                let twin = noReference || model == .visnet ? nil : Self.twin(["bench", "--model", model.rawValue, "--atoms", "\(n)",
+                                                                              "--seconds", "\(seconds)", "--threads", "\(budget.threads)"])
+                if let reference = twin?["calls_per_second"] as? Double { references.append(reference) }
+            }
+            let rate = median(ours), reference = references.isEmpty ? nil : median(references)
             print(String(format: "%5d  %8d  %13.2f  %12.0f  %10.3f   %18@  %15@", n, pairs, rate, rate * Double(n), rate * 0.0864,
                          reference.map { String(format: "%.2f", $0) } ?? "-", reference.map { String(format: "%.2f×", rate / $0) } ?? "-"))
         }
@@ -94,27 +101,42 @@ struct BenchMLFF: SciZooCommand {
         guard FileManager.default.fileExists(atPath: recipe) else { print("training: \(recipe) not found (run from the repository root)"); return }
         var settings = try MLFFSettings.load(from: recipe)
         // Only the model changes (the temporary run's checkpoints are not read back: no test split).
-        (settings.model, settings.maxSteps, settings.valCheckInterval, settings.maxEpochs, settings.numTest) = (model.rawValue, 100, 1000, 1, 0)
-        let directory = NSTemporaryDirectory() + "scizoo-bench-mlff-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let summary = try MLFFTrainer(settings: settings, runDirectory: directory, showsProgress: false, log: { _ in }).run()
-        // The run's own rate at its last step (before the closing validation and checkpoint).
-        let lines = try String(contentsOfFile: summary.metrics, encoding: .utf8).split(separator: "\n")
-        let last = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.last { $0["molecules_per_second"] != nil }
-        let ours = last?["molecules_per_second"] as? Double ?? .nan
-        var line = String(format: "training (%@, batch %d, %d steps): ours %.0f molecules/s", model.rawValue, settings.batchSize,
-                          summary.steps, ours)
-        if !noReference, model != .visnet, let twin = Self.twin(["train-speed", "--config", recipe, "--model", model.rawValue, "--steps", "100",
-                                               "--threads", "\(budget.threads)"]),
-           let reference = twin["train_molecules_per_second"] as? Double {
-            line += String(format: ", schnetpack %.0f, ours/schnetpack %.2f×", reference, ours / reference)
+        let steps = 200
+        (settings.model, settings.maxSteps, settings.valCheckInterval, settings.maxEpochs, settings.numTest) = (model.rawValue, steps, 10_000, 3, 0)
+        var ours: [Double] = [], references: [Double] = []
+        for round in 0..<Swift.max(1, rounds) {
+            let directory = NSTemporaryDirectory() + "scizoo-bench-mlff-\(getpid())-\(round)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let summary = try MLFFTrainer(settings: settings, runDirectory: directory, showsProgress: false, log: { _ in }).run()
+            // The run's own rate at its last step (before the closing validation and checkpoint).
+            let lines = try String(contentsOfFile: summary.metrics, encoding: .utf8).split(separator: "\n")
+            let last = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.last { $0["molecules_per_second"] != nil }
+            ours.append(last?["molecules_per_second"] as? Double ?? .nan)
+            if !noReference, model != .visnet,
+               let twin = Self.twin(["train-speed", "--config", recipe, "--model", model.rawValue, "--steps", "\(steps)", "--threads", "\(budget.threads)"]),
+               let reference = twin["train_molecules_per_second"] as? Double {
+                references.append(reference)
+            }
         }
+        var line = String(format: "training (%@, batch %d, %d steps, medians of %d rounds): ours %.0f molecules/s", model.rawValue, settings.batchSize,
+                          steps, ours.count, median(ours))
+        if !references.isEmpty {
+            line += String(format: ", schnetpack %.0f, ours/schnetpack %.2f×", median(references), median(ours) / median(references))
+        }
+        line += " [rounds: ours " + ours.map { String(format: "%.0f", $0) }.joined(separator: " ")
+            + (references.isEmpty ? "" : "; schnetpack " + references.map { String(format: "%.0f", $0) }.joined(separator: " ")) + "]"
         print(line)
         let profile = AutogradProfile.drain()
         if !profile.isEmpty {
             print("backward by op (all calls; SCIZOO_PROFILE_AUTOGRAD): "
                   + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
         }
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted(), middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     static func packageFile(_ relative: String) -> String { FileManager.default.currentDirectoryPath + "/" + relative }

@@ -102,6 +102,15 @@ struct ReferenceTwinTests {
             // Relative to each value: softplus far below zero is e^x, tiny and still exact to a few ulp.
             let worst = zip(output, expected).map { abs(Double($0) - $1) / max(abs($1), 1e-30) }.max()!
             #expect(worst < 1e-6, "\(path) \(function): worst relative error \(worst)")
+            if function == .softplus {
+                // The fused form: softplus − shift and the sigmoid, the same bits as the two kernels apart.
+                var shifted = [Float](repeating: 0, count: xs.count), derivative = shifted, sigmoid = shifted
+                xs.withUnsafeBufferPointer {
+                    softplusWithDerivativeFloat($0.baseAddress!, &shifted, derivative: &derivative, count: xs.count, minus: 0.5, path: path)
+                    logisticFloat(.sigmoid, $0.baseAddress!, &sigmoid, count: xs.count, path: path)
+                }
+                #expect(shifted == output.map { $0 - 0.5 } && derivative == sigmoid, "\(path): fused softplus and sigmoid")
+            }
             var nan: [Float] = [.nan, 1]
             logisticFloat(function, nan, &nan, count: 2, path: path)
             #expect(nan[0].isNaN && !nan[1].isNaN)

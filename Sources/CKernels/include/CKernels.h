@@ -30,4 +30,6 @@ enum { SCIZOO_SOFTPLUS = 0, SCIZOO_SIGMOID = 1, SCIZOO_SILU = 2 };
 /// y = softplus (log(1 + eˣ)), sigmoid or SiLU (x·sigmoid(x)) of x, by `op`; relative error of a
 /// few ulp, exact limits on both tails, NaN kept. y may equal x.
 void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op);
+/// y = softplus(x) − shift and sigmoid = sigmoid(x) (its derivative) in one pass.
+void scizoo_softplus_sigmoid_f32(int path, const float *x, float *y, float *sigmoid, ptrdiff_t n, float shift);
 #endif
