@@ -64,6 +64,11 @@ struct BenchMLFF: SciZooCommand {
                          reference.map { String(format: "%.2f", $0) } ?? "-", reference.map { String(format: "%.2f×", rate / $0) } ?? "-"))
         }
         if !noTraining { try training(budget: budget) }
+        let profile = AutogradProfile.drain()
+        if !profile.isEmpty {
+            print("backward by op (all measurements; SCIZOO_PROFILE_AUTOGRAD): "
+                  + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
+        }
     }
 
     /// Argon at liquid density on a jittered simple-cubic grid in a periodic cube (the twin's box).
@@ -126,11 +131,6 @@ struct BenchMLFF: SciZooCommand {
         line += " [rounds: ours " + ours.map { String(format: "%.0f", $0) }.joined(separator: " ")
             + (references.isEmpty ? "" : "; schnetpack " + references.map { String(format: "%.0f", $0) }.joined(separator: " ")) + "]"
         print(line)
-        let profile = AutogradProfile.drain()
-        if !profile.isEmpty {
-            print("backward by op (all calls; SCIZOO_PROFILE_AUTOGRAD): "
-                  + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
-        }
     }
 
     /// The middle value (the mean of the two middle ones for an even count).

@@ -58,6 +58,21 @@ struct PairMessageTests {
         }
     }
 
+    @Test("a first-order backward (one fused pass for the filter and scale gradients) equals the ops it fuses, bit for bit",
+          arguments: [DType.float32, .float64])
+    func fusedFirstOrder(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 6)
+        let x = generator.normal([5, 7], dtype: dtype).requiringGrad(), w = generator.normal([8, 7], dtype: dtype).requiringGrad()
+        let s = generator.normal([8], dtype: dtype).requiringGrad(), v = generator.normal([5, 7], dtype: dtype)
+        for direction in [PairIndex.Direction.forward, .reversed] {
+            let out = x.pairConvolution(filters: w, scale: s, pairs: Self.pairs, direction: direction)
+            let grads = try grad(of: [(out * v).sum()], wrt: [x, w, s])
+            #expect(grads[0]!.doubles == v.pairConvolution(filters: w, scale: s, pairs: Self.pairs, direction: direction == .forward ? .reversed : .forward).doubles)
+            #expect(grads[1]!.doubles == v.pairProduct(x, scale: s, pairs: Self.pairs, direction: direction).doubles)
+            #expect(grads[2]!.doubles == v.pairContraction(x, w, pairs: Self.pairs, direction: direction).doubles)
+        }
+    }
+
     @Test("sums run in pair order: the same bits on one thread and on two")
     func determinism() {
         var generator = RandomGenerator(seed: 5)
