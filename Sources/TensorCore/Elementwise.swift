@@ -17,7 +17,11 @@ enum UnaryKind {
     case positive
 }
 
-enum BinaryKind { case add, sub, mul, div, maximum, minimum, sigmoidGate }
+enum BinaryKind {
+    case add, sub, mul, div, maximum, minimum, sigmoidGate
+    /// g·s·(1 − s) for g and s = sigmoid(x): the sigmoid's first-order backward in one pass.
+    case sigmoidDerivativeProduct
+}
 
 enum CompareKind { case equal, notEqual, less, lessEqual, greater, greaterEqual }
 
@@ -177,6 +181,8 @@ func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> Tensor {
             case .div: for i in 0..<n { z[i] = x[i &* sx] / y[i &* sy] }
             case .maximum: for i in 0..<n { z[i] = Swift.max(x[i &* sx], y[i &* sy]) }
             case .minimum: for i in 0..<n { z[i] = Swift.min(x[i &* sx], y[i &* sy]) }
+            case .sigmoidDerivativeProduct:
+                for i in 0..<n { let s = y[i &* sy]; z[i] = x[i &* sx] * s * (1 - s) }
             case .sigmoidGate:
                 for i in 0..<n {
                     let g = y[i &* sy]

@@ -37,10 +37,15 @@ extension Tensor {
             return g * (1 - t * t)
         }
     }
-    public func sigmoid() -> Tensor {
-        unary(.sigmoid, "sigmoid") { g, x, y in
-            let s = Tensor.reuse(y) { x.sigmoid() }
-            return g * s * (1 - s)
+    public func sigmoid() -> Tensor { Tensor.sigmoidRecorded(input: self, value: unaryKernel(.sigmoid, self)) }
+
+    /// `value` = sigmoid(`input`), computed elsewhere, recorded as the sigmoid op.
+    static func sigmoidRecorded(input: Tensor, value: Tensor) -> Tensor {
+        recording(value, "sigmoid", [input]) { g in
+            // First order: g·s·(1 − s) in one pass; with a graph, differentiable ops.
+            guard GradMode.isEnabled else { return [binaryKernel(.sigmoidDerivativeProduct, g, value)] }
+            let s = input.sigmoid()
+            return [g * s * (1 - s)]
         }
     }
     public func relu() -> Tensor { unary(.relu, "relu") { g, x, _ in g * unaryKernel(.positive, x) } }
@@ -62,7 +67,10 @@ extension Tensor {
         softplusWithDerivativeFloat(UnsafePointer(x.storage.pointer(as: Float.self) + x.offset), value.storage.pointer(as: Float.self),
                                     derivative: derivative.storage.pointer(as: Float.self), count: count, minus: 0.69314718055994530942)
         let input = self
-        return Tensor.recording(value, "shifted-softplus", [input]) { g in [g * Tensor.reuse(derivative) { input.sigmoid() }] }
+        return Tensor.recording(value, "shifted-softplus", [input]) { g in
+            // With a graph (forces in a loss) the kept derivative is recorded as the sigmoid it is.
+            [g * (GradMode.isEnabled ? Tensor.sigmoidRecorded(input: input, value: derivative) : derivative)]
+        }
     }
     public func square() -> Tensor { unary(.square, "square") { g, x, _ in g * x * 2 } }
     public func reciprocal() -> Tensor {
