@@ -209,64 +209,111 @@ public enum DistributedMD {
         public var ghostsPerRank: Int
     }
 
-    /// `scizoo md` under mpirun: velocity Verlet over slab domains, outputs from rank 0.
-    public static func run(_ s: MDSettings, output: String, world: any Communicator, log: (String) -> Void) throws -> Summary {
+    /// `scizoo md` under mpirun: velocity Verlet over slab domains, outputs from rank 0; with
+    /// `resume`, continues from `output/restart.h5` (written by rank 0 every `restart_every` steps
+    /// and at a `stopAtStep`), bit for bit on the same number of ranks.
+    public static func run(_ s: MDSettings, output: String, world: any Communicator, resume: Bool = false, stopAtStep: Int? = nil,
+                           log: (String) -> Void) throws -> Summary {
         guard s.integrator == "verlet" else {
             throw LaunchError("under mpirun, md runs velocity Verlet by spatial decomposition; integrator '\(s.integrator)' runs on one rank")
         }
+        var s = s
+        s.stopAtStep = stopAtStep
         let start = try ExtendedXYZ.read(s.resolve(s.structure))
         guard var system = start.first?.system else { throw FileError(file: s.resolve(s.structure), message: "holds no frame") }
         if system.momenta.allSatisfy({ $0 == .zero }) { system.thermalize(temperatureK: s.temperatureK, seed: s.seed) }
         switch s.potential {
         case .lennardJones(let sigma, let epsilon, let rc, let smooth):
             return try run(LennardJonesModel(sigma: sigma, epsilon: epsilon, rc: rc, smooth: smooth), depth: 1, s, system: system,
-                           output: output, world: world, log: log)
+                           output: output, world: world, resume: resume, log: log)
         case .model(let checkpoint, _):
             let model = try MLFFCheckpoint.load(s.resolve(checkpoint), dtype: s.dtype).model
             let depth = (model as? SchNet)?.configuration.nInteractions ?? (model as? PaiNN)?.configuration.nInteractions
                 ?? (model as? ViSNet)?.configuration.numLayers ?? 1
-            return try runOpened(model, depth: depth, s, system: system, output: output, world: world, log: log)
+            return try runOpened(model, depth: depth, s, system: system, output: output, world: world, resume: resume, log: log)
         }
     }
 
     private static func runOpened<Model: AtomisticModel>(_ model: Model, depth: Int, _ s: MDSettings, system: AtomicSystem, output: String,
-                                                         world: any Communicator, log: (String) -> Void) throws -> Summary {
-        try run(model, depth: depth, s, system: system, output: output, world: world, log: log)
+                                                         world: any Communicator, resume: Bool, log: (String) -> Void) throws -> Summary {
+        try run(model, depth: depth, s, system: system, output: output, world: world, resume: resume, log: log)
     }
 
     static func run<Model: AtomisticModel>(_ model: Model, depth: Int, _ s: MDSettings, system: AtomicSystem, output: String,
-                                           world: any Communicator, log: (String) -> Void) throws -> Summary {
+                                           world: any Communicator, resume: Bool = false, log: (String) -> Void) throws -> Summary {
         model.eval()
         let primary = world.rank == 0
         if primary { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-        let engine = try DistributedVerlet(model: model, system: system, world: world, timestepFS: s.timestepFS, depth: depth)
+        let trajectoryPath = output + "/trajectory.extxyz", logPath = output + "/thermo.jsonl", restartPath = output + "/restart.h5"
+        let partialTrajectory = trajectoryPath + ".partial", partialLog = logPath + ".partial"
+        // Every rank reads the restart file (the output folder is shared, as the structure file is).
+        var start = system, first = 1, restart: MDRestart?
+        if resume {
+            let saved = try MDRestart.read(restartPath, recipe: s.json)
+            guard saved.positions.count == system.count else {
+                throw FileError(file: restartPath, message: "holds \(saved.positions.count) atoms; the recipe's structure has \(system.count)")
+            }
+            (start, first, restart) = (saved.system(like: system), saved.step + 1, saved)
+        }
+        let engine = try DistributedVerlet(model: model, system: start, world: world, timestepFS: s.timestepFS, depth: depth)
         log("spatial decomposition: \(world.size) slabs along the first cell vector, halo \(String(format: "%.2f", model.cutoff * Double(depth))) Å "
             + "(cutoff × \(depth)); rank 0 owns \(engine.atoms.count) atoms and sees \(engine.ghostCount) ghosts")
-        var frames: [AtomicFrame] = [], lines: [String] = []
-        let initial = engine.potentialEnergy + (try engine.kineticEnergy())
-        func record(_ step: Int) throws {
-            let (whole, forces) = try engine.gathered(template: system)
+        let initial = try restart?.initialEnergy ?? engine.potentialEnergy + engine.kineticEnergy()
+        // Rank 0 streams the outputs under temporary names; a resume keeps what the restart step vouches for.
+        var trajectory: AppendingFile?, thermo: AppendingFile?
+        if primary {
+            var keptFrames: [AtomicFrame] = [], keptLines: [String] = []
+            if let restart {
+                keptFrames = try ExtendedXYZ.read(partialTrajectory).filter { Int($0.info["step"] ?? "") ?? .max <= restart.step }
+                keptLines = try String(contentsOfFile: partialLog, encoding: .utf8).split(separator: "\n").map(String.init).prefix(keptFrames.count).map { $0 }
+                log("resumed from \(restartPath) at step \(restart.step)")
+            }
+            trajectory = try AppendingFile(path: partialTrajectory, startingWith: ExtendedXYZ.format(keptFrames))
+            thermo = try AppendingFile(path: partialLog, startingWith: keptLines.map { $0 + "\n" }.joined())
+        }
+        func record(_ step: Int, _ whole: AtomicSystem, _ forces: [SIMD3<Double>]) throws {
             let (epot, ekin) = (engine.potentialEnergy, whole.kineticEnergy)
             guard primary else { return }
             let fields: [String: Any] = ["step": step, "time_fs": Double(step) * s.timestepFS, "Epot": epot, "Ekin": ekin, "T": whole.temperature, "Etot": epot + ekin]
-            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self))
+            try thermo?.append(String(decoding: try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self) + "\n")
             var frame = AtomicFrame(system: whole, energy: epot, forces: forces)
             frame.info["step"] = "\(step)"
-            frames.append(frame)
+            try trajectory?.append(ExtendedXYZ.format([frame]))
             log(String(format: "step %d/%d  Epot %.5f eV  Ekin %.5f eV  T %.1f K  Etot %.6f eV", step, s.steps, epot, ekin, whole.temperature, epot + ekin))
         }
-        try record(0)
+        if first == 1 {
+            let (whole, forces) = try engine.gathered(template: system)
+            try record(0, whole, forces)
+        }
+        let last = Swift.min(s.steps, s.stopAtStep ?? s.steps)
         let clock = ContinuousClock(), started = clock.now
-        for step in 1...s.steps {
-            try engine.step()
-            if step % s.writeEvery == 0 || step == s.steps { try record(step) }
+        if first <= last {
+            for step in first...last {
+                try engine.step()
+                let writes = step % s.writeEvery == 0 || step == s.steps, restarts = step % s.restartEvery == 0 || step == last
+                guard writes || restarts else { continue }
+                let (whole, forces) = try engine.gathered(template: system)
+                if writes { try record(step, whole, forces) }
+                if restarts, primary {
+                    // The outputs reach the disk before the restart file that vouches for them.
+                    try trajectory?.synchronize()
+                    try thermo?.synchronize()
+                    try MDRestart(step: step, positions: whole.positions, momenta: whole.momenta, state: [], neighbourReference: [],
+                                  initialEnergy: initial, temperatureSum: 0).write(to: restartPath, recipe: s.json)
+                }
+            }
         }
-        let seconds = (clock.now - started).inSeconds / Double(s.steps)
+        let steps = Swift.max(0, last - first + 1)
+        let seconds = (clock.now - started).inSeconds / Double(Swift.max(steps, 1))
+        if last < s.steps {
+            try trajectory?.synchronize()
+            try thermo?.synchronize()
+            log("stopped at step \(last) as asked; continue with --resume (on \(world.size) ranks)")
+            return Summary(steps: last, secondsPerStep: seconds, energyDrift: .nan, ghostsPerRank: engine.ghostCount)
+        }
         let drift = engine.potentialEnergy + (try engine.kineticEnergy()) - initial
-        if primary {
-            try ExtendedXYZ.write(frames, to: output + "/trajectory.extxyz")
-            try (lines.joined(separator: "\n") + "\n").write(toFile: output + "/thermo.jsonl", atomically: true, encoding: .utf8)
-        }
+        try trajectory?.finish(as: trajectoryPath)
+        try thermo?.finish(as: logPath)
         return Summary(steps: s.steps, secondsPerStep: seconds, energyDrift: drift, ghostsPerRank: engine.ghostCount)
     }
 }

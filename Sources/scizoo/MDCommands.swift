@@ -30,9 +30,8 @@ struct MD: SciZooCommand {
         let world: (any Communicator)? = MPIProcess.isLaunchedByMPI ? try? MPICommunicator.world() : (spatialDecomposition ? InProcessWorld.single() : nil)
         if let world, world.size > 1 || spatialDecomposition {
             do {
-                if resume || stopAtStep != nil { throw LaunchError("--resume and --stop-at-step run on one rank; the spatial decomposition writes no restart file yet") }
                 let log = RankLog(rank: world.rank, size: world.size, allRanks: false)
-                let summary = try DistributedMD.run(settings, output: output, world: world, log: { log($0) })
+                let summary = try DistributedMD.run(settings, output: output, world: world, resume: resume, stopAtStep: stopAtStep, log: { log($0) })
                 log(String(format: "ran %d steps on %d ranks: %.4f s/step, total energy drift %.3g eV; %d ghosts on rank 0",
                            summary.steps, world.size, summary.secondsPerStep, summary.energyDrift, summary.ghostsPerRank))
             } catch {

@@ -72,4 +72,25 @@ struct DistributedMDTests {
         let worst = try Self.compare(model, depth: 2, ranks: 2, steps: 40, timestepFS: 1)
         #expect(worst < 1e-9, "positions differ by \(worst) Å")
     }
+
+    @Test("a 2-slab run stopped at step 60 and resumed writes the uninterrupted run's trajectory and log, byte for byte")
+    func resume() throws {
+        var settings = try MDSettings.load(from: Fixtures.packageRoot.appendingPathComponent("Recipes/md/smoke.yaml").path)
+        (settings.steps, settings.writeEvery, settings.restartEvery) = (100, 20, 50)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-dmd-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (whole, split) = (directory + "/whole", directory + "/split"), shared = Shared(settings)
+        try InProcessWorld.run(size: 2) { world in _ = try DistributedMD.run(shared.model, output: whole, world: world, log: { _ in }) }
+        try InProcessWorld.run(size: 2) { world in
+            _ = try DistributedMD.run(shared.model, output: split, world: world, stopAtStep: 60, log: { _ in })
+        }
+        #expect(!FileManager.default.fileExists(atPath: split + "/trajectory.extxyz"), "a stopped run leaves no finished trajectory behind the final name")
+        try InProcessWorld.run(size: 2) { world in
+            _ = try DistributedMD.run(shared.model, output: split, world: world, resume: true, log: { _ in })
+        }
+        for file in ["trajectory.extxyz", "thermo.jsonl"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/" + file)), b = try Data(contentsOf: URL(fileURLWithPath: split + "/" + file))
+            #expect(!a.isEmpty && a == b, "\(file) differs after stop and resume")
+        }
+    }
 }
