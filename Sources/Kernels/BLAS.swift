@@ -74,7 +74,7 @@ struct GEMMBlock {
 @inline(__always)
 func forEachGEMMBlock(_ layoutA: MatrixLayout, _ layoutB: MatrixLayout, m: Int, n: Int, k: Int, _ body: (GEMMBlock) -> Void) {
     let flops = 2 * m * n * k
-    let parts = flops < 1 << 22 ? 1 : flops < 1 << 26 ? 2 : 4
+    let parts = flops < 1 << 24 ? 1 : flops < 1 << 26 ? 2 : 4
     let alongRows = m >= n
     let side = alongRows ? m : n
     // Blocks of whole 16-element panels, so every block keeps the micro-kernels' full width.
