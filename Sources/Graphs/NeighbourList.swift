@@ -43,6 +43,26 @@ public struct NeighbourPairs: Sendable, Equatable {
         Tensor(shifts.flatMap { [Double($0.x), Double($0.y), Double($0.z)] }, shape: [count, 3]).cast(to: dtype)
     }
 
+    /// Each unordered pair once: (i, j, S) with i < j, or i = j with S's first non-zero component
+    /// positive; its mirror (j, i, −S) is left out. For models whose pair terms depend on the
+    /// distance only (SchNet's filters), which then do half the pair work and send each pair's
+    /// message both ways. Traps unless the pairs come in mirrored couples, as every list built
+    /// here does.
+    public var undirected: NeighbourPairs {
+        var half = NeighbourPairs(first: [], second: [], shifts: [], vectors: [], distances: [])
+        for p in 0..<count where Self.isCanonical(first[p], second[p], shifts[p]) {
+            half.first.append(first[p]); half.second.append(second[p]); half.shifts.append(shifts[p])
+            half.vectors.append(vectors[p]); half.distances.append(distances[p])
+        }
+        precondition(2 * half.count == count, "undirected pairs: \(count) pairs are not mirrored couples (\(half.count) canonical)")
+        return half
+    }
+
+    private static func isCanonical(_ i: Int, _ j: Int, _ s: SIMD3<Int>) -> Bool {
+        if i != j { return i < j }
+        return s.x != 0 ? s.x > 0 : s.y != 0 ? s.y > 0 : s.z > 0
+    }
+
     /// Neighbours per atom, `[N]`.
     public func neighbourCounts(atoms: Int) -> [Int] {
         var counts = [Int](repeating: 0, count: atoms)

@@ -43,22 +43,31 @@ public struct AtomisticGraph {
     public var numbers: [Int]
     /// `[N, 3]` Å, differentiable.
     public var positions: Tensor
-    /// Pair (i, j) indices, `[E]` int64 each, and the same pairs grouped by either end for the
-    /// fused pair-message ops.
-    public let first: Tensor, second: Tensor
-    public let pairIndex: PairIndex
-    /// S·cell per pair `[E, 3]` (nil: no periodic images).
-    public var offsets: Tensor?
+    /// Every ordered pair (i, j): both directions of each neighbour.
+    public let pairs: GraphPairs
+    /// Each unordered pair once (`NeighbourPairs.undirected`), for models whose pair terms depend
+    /// on the distance only.
+    public let undirectedPairs: GraphPairs
     /// The structure each atom belongs to, `[N]` int64, and how many structures there are.
     public var structureOfAtom: Tensor
     public var structureCount: Int
 
+    /// Pair (i, j) indices `[E]` int64, and S·cell per pair `[E, 3]` (nil: no periodic images).
+    public var first: Tensor { pairs.first }
+    public var second: Tensor { pairs.second }
+    public var offsets: Tensor? { pairs.offsets }
+    public var pairIndex: PairIndex { pairs.index }
+
     /// One structure; `cell` `[3, 3]` rows when `pairs` carries periodic shifts.
     public init(numbers: [Int], positions: Tensor, pairs: NeighbourPairs, cell: Tensor? = nil) {
         (self.numbers, self.positions) = (numbers, positions)
-        (first, second) = pairs.indexTensors
-        pairIndex = PairIndex(first: pairs.first, second: pairs.second, atomCount: numbers.count)
-        offsets = cell.map { pairs.shiftTensor(dtype: positions.dtype).matmul($0) }
+        func set(_ pairs: NeighbourPairs) -> GraphPairs {
+            let (first, second) = pairs.indexTensors
+            return GraphPairs(first: first, second: second, index: PairIndex(first: pairs.first, second: pairs.second, atomCount: numbers.count),
+                              offsets: cell.map { pairs.shiftTensor(dtype: positions.dtype).matmul($0) })
+        }
+        self.pairs = set(pairs)
+        undirectedPairs = set(pairs.undirected)
         structureOfAtom = Tensor(Array(repeating: Int64(0), count: numbers.count), shape: [numbers.count])
         structureCount = 1
     }
@@ -68,16 +77,41 @@ public struct AtomisticGraph {
     /// that requires gradients, so forces of every structure come from one backward pass.
     public init(batch structures: [(numbers: [Int], positions: [SIMD3<Double>], pairs: NeighbourPairs, cell: [SIMD3<Double>]?)],
                 dtype: DType) {
-        var numbers: [Int] = [], positions: [Double] = [], first: [Int64] = [], second: [Int64] = []
-        var offsets: [Double] = [], owner: [Int64] = []
-        var periodic = false
+        var numbers: [Int] = [], positions: [Double] = [], owner: [Int64] = []
         for (index, s) in structures.enumerated() {
-            let base = Int64(numbers.count)
             numbers += s.numbers
             positions += s.positions.flatMap { [$0.x, $0.y, $0.z] }
             owner += Array(repeating: Int64(index), count: s.numbers.count)
-            first += s.pairs.first.map { Int64($0) + base }
-            second += s.pairs.second.map { Int64($0) + base }
+        }
+        self.numbers = numbers
+        self.positions = Tensor(positions, shape: [numbers.count, 3]).cast(to: dtype).requiringGrad()
+        pairs = GraphPairs(concatenating: structures.map { ($0.numbers.count, $0.pairs, $0.cell) }, dtype: dtype)
+        undirectedPairs = GraphPairs(concatenating: structures.map { ($0.numbers.count, $0.pairs.undirected, $0.cell) }, dtype: dtype)
+        structureOfAtom = Tensor(owner, shape: [owner.count])
+        structureCount = structures.count
+    }
+}
+
+/// One set of pairs of an `AtomisticGraph`, as the models read them.
+public struct GraphPairs {
+    /// (i, j) indices `[E]` int64 each, and the same pairs grouped by either end for the fused
+    /// pair-message ops.
+    public let first: Tensor, second: Tensor
+    public let index: PairIndex
+    /// S·cell per pair `[E, 3]` (nil: no periodic images).
+    public let offsets: Tensor?
+
+    init(first: Tensor, second: Tensor, index: PairIndex, offsets: Tensor?) {
+        (self.first, self.second, self.index, self.offsets) = (first, second, index, offsets)
+    }
+
+    /// The pairs of structures laid side by side, indices offset by the atoms before each.
+    init(concatenating structures: [(atoms: Int, pairs: NeighbourPairs, cell: [SIMD3<Double>]?)], dtype: DType) {
+        var first: [Int] = [], second: [Int] = [], offsets: [Double] = [], atoms = 0
+        var periodic = false
+        for s in structures {
+            first += s.pairs.first.map { $0 + atoms }
+            second += s.pairs.second.map { $0 + atoms }
             for shift in s.pairs.shifts {
                 var offset = SIMD3<Double>.zero
                 if let cell = s.cell {
@@ -86,15 +120,12 @@ public struct AtomisticGraph {
                 }
                 offsets += [offset.x, offset.y, offset.z]
             }
+            atoms += s.atoms
         }
-        self.numbers = numbers
-        self.positions = Tensor(positions, shape: [numbers.count, 3]).cast(to: dtype).requiringGrad()
-        self.first = Tensor(first, shape: [first.count])
-        self.second = Tensor(second, shape: [second.count])
-        pairIndex = PairIndex(first: first.map { Int($0) }, second: second.map { Int($0) }, atomCount: numbers.count)
+        self.first = Tensor(first.map(Int64.init), shape: [first.count])
+        self.second = Tensor(second.map(Int64.init), shape: [second.count])
+        index = PairIndex(first: first, second: second, atomCount: atoms)
         self.offsets = periodic ? Tensor(offsets, shape: [first.count, 3]).cast(to: dtype) : nil
-        structureOfAtom = Tensor(owner, shape: [owner.count])
-        structureCount = structures.count
     }
 }
 
@@ -139,12 +170,14 @@ struct EdgeFeatures {
     /// `[E, 3]` and `[E]`.
     let vectors: Tensor, distances: Tensor
 
-    init(_ graph: AtomisticGraph, maxZ: Int) {
+    /// Over `pairs` (the graph's ordered pairs unless given).
+    init(_ graph: AtomisticGraph, maxZ: Int, pairs: GraphPairs? = nil) {
         precondition(graph.numbers.allSatisfy { $0 > 0 && $0 < maxZ }, "atomic numbers must lie in 1..<\(maxZ)")
+        let pairs = pairs ?? graph.pairs
         ids = Tensor(graph.numbers.map(Int64.init), shape: [graph.numbers.count])
-        (first, second) = (graph.first, graph.second)
+        (first, second) = (pairs.first, pairs.second)
         let relative = EdgeGeometry.vectors(positions: graph.positions, first: first, second: second)
-        vectors = graph.offsets.map { relative + $0 } ?? relative
+        vectors = pairs.offsets.map { relative + $0 } ?? relative
         distances = EdgeGeometry.distances(vectors)
     }
 }

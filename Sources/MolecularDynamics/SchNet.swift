@@ -36,12 +36,15 @@ public final class SchNetInteraction: Module {
                  Linear(features, features, initialization: .glorot, dtype: dtype, generator: &generator)]
     }
 
-    /// - Parameters: `x` `[N, F]`; `radial` `[E, R]`; `cut` `[E]`; the pairs (i, j).
+    /// - Parameters: `x` `[N, F]`; `radial` `[E, R]`; `cut` `[E]`; the unordered pairs {i, j}.
     /// - Returns: the update `[N, F]`.
     func callAsFunction(_ x: Tensor, radial: Tensor, cut: Tensor, pairs: PairIndex) -> Tensor {
         let filters = filterNetwork[1](filterNetwork[0](radial).shiftedSoftplus())
-        // Σ_j h_j ⊙ W_ij · fcut(r_ij) in one pass over the pairs (schnetpack gathers, multiplies and scatters).
-        let messages = in2f(x).pairConvolution(filters: filters, scale: cut, pairs: pairs)
+        // Σ_j h_j ⊙ W_ij · fcut(r_ij), j → i and i → j, each direction one pass over the pairs
+        // (schnetpack gathers, multiplies and scatters).
+        let h = in2f(x)
+        let messages = h.pairConvolution(filters: filters, scale: cut, pairs: pairs, direction: .forward)
+            + h.pairConvolution(filters: filters, scale: cut, pairs: pairs, direction: .reversed)
         return f2out[1](f2out[0](messages).shiftedSoftplus())
     }
 }
@@ -70,12 +73,14 @@ public final class SchNet: Module, AtomisticModel {
 
     public func atomicEnergies(_ graph: AtomisticGraph) -> Tensor {
         let c = configuration
-        let edges = EdgeFeatures(graph, maxZ: c.maxZ)
+        // Filters depend on |r_ij| only, so they are computed once per unordered pair and each
+        // pair's message goes both ways (half the filter network's work; schnetpack does it twice).
+        let edges = EdgeFeatures(graph, maxZ: c.maxZ, pairs: graph.undirectedPairs)
         let radial = RadialBasis.gaussian(count: c.nRBF, cutoff: c.cutoff)(edges.distances)
         let cut = CutoffFunction.cosine(cutoff: c.cutoff)(edges.distances)
         var x = embedding.value.embedding(edges.ids)
         for interaction in interactions {
-            x = x + interaction(x, radial: radial, cut: cut, pairs: graph.pairIndex)
+            x = x + interaction(x, radial: radial, cut: cut, pairs: graph.undirectedPairs.index)
         }
         return output(x, numbers: graph.numbers)
     }

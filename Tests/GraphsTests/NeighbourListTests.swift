@@ -106,6 +106,13 @@ struct NeighbourListTests {
         let images = Dictionary(grouping: keys(pairs), by: { [$0.i, $0.j] })
         #expect((images[[0, 1]]?.count ?? 0) > 1, "several images of neighbour 1 around atom 0")
         #expect((images[[0, 0]]?.count ?? 0) > 0, "atom 0 neighbours its own images")
+
+        // Each unordered pair once: with its mirrors, exactly the full list (self-images included).
+        let half = pairs.undirected
+        let mirrored = keys(half).map { PairKey(i: $0.j, j: $0.i, s: $0.s.map { -$0 }) }
+        #expect(half.count * 2 == pairs.count && Set(keys(half) + mirrored) == Set(keys(pairs)))
+        #expect(keys(half).filter { $0.i == 0 && $0.j == 0 }.count * 2 == images[[0, 0]]!.count)
+        #expect(half.distances == half.first.indices.map { p in pairs.distances[keys(pairs).firstIndex(of: keys(half)[p])!] })
     }
 
     @Test("both strategies equal the every-image reference twin on random systems")
