@@ -44,7 +44,9 @@ let package = Package(
         .target(name: "CKernels"),
         // Operating-system calls Swift cannot make directly (O_DIRECT, malloc_trim, mremap).
         .target(name: "COSShims"),
-        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
+        // OpenBLAS's kernel set chosen for the CPU before main (a re-exec when OpenBLAS falls back to generic kernels).
+        .target(name: "CBLASSelection", dependencies: ["CBLAS"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "CBLASSelection"]),
         .target(name: "TensorCore", dependencies: ["Kernels", "COSShims"]),
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Kernels"]),
         .target(name: "TensorIO", dependencies: ["TensorCore", "CHDF5", "CZlib", "Yams"]),
@@ -82,7 +84,7 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["scizoo", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "Kernels", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)
     ],
     swiftLanguageModes: [.v6]

@@ -58,10 +58,34 @@ func pairedTiming(runs: Int = 31, reference: () -> Void, candidate: () -> Void) 
     return (Timing(seconds: a), Timing(seconds: b), ratios.sorted()[ratios.count / 2])
 }
 
-func buildModeWarning() {
+/// Every benchmark's first lines: the machine a number belongs to (CPU model, OpenBLAS kernels,
+/// threads, build mode), and a warning on debug builds.
+func printBenchHeader(_ budget: ThreadBudget?, log: (String) -> Void = { print($0) }) {
     #if DEBUG
-    print("warning: this is a debug build; numbers are not meaningful. Build with `swift build -c release`.")
+    log("warning: this is a debug build; numbers are not meaningful. Build with `swift build -c release`.")
+    let mode = "debug build"
+    #else
+    let mode = "release build"
     #endif
+    log("CPU: \(cpuModelName()); OpenBLAS core \(BLASSelection.summary); "
+        + "SciZoo row kernels \(KernelPath.avx2Available ? "AVX2+FMA" : "portable"); "
+        + "\(budget.map { "thread budget \($0)" } ?? "threads as each row says"); \(mode)")
+}
+
+/// The environment for a reference twin (Python's own BLAS): without the OPENBLAS_CORETYPE SciZoo
+/// set for its own OpenBLAS, so the twin's library picks its kernels as it would for a user.
+func referenceEnvironment() -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    if [.chosen, .fellBack].contains(BLASSelection.decision) { environment["OPENBLAS_CORETYPE"] = nil }
+    for key in environment.keys where key.hasPrefix("SCIZOO_BLAS_") { environment[key] = nil }
+    return environment
+}
+
+/// /proc/cpuinfo's model name.
+func cpuModelName() -> String {
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    return cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last
+        .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
 }
 
 struct BenchMatmul: ParsableCommand {
@@ -76,7 +100,7 @@ struct BenchMatmul: ParsableCommand {
     var threads: [Int] = [1, 2]
 
     func run() {
-        buildModeWarning()
+        printBenchHeader(nil)
         print("size  threads  ours GFLOP/s  OpenBLAS GFLOP/s  ours/OpenBLAS")
         for count in threads {
             ThreadBudget.install(requested: count)
@@ -117,14 +141,13 @@ struct BenchOps: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         let n = rows * columns
         var generator = RandomGenerator(seed: 1)
         let x = generator.normal([rows, columns])
         let weight = generator.normal([columns]), bias = generator.normal([columns])
         var output = [Float](repeating: 0, count: n)
         var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         print("input [\(rows), \(columns)] float32 = \(String(format: "%.1f", Double(n * 4) / 1_048_576)) MiB; bytes counted: reads + writes")
 
         var copyTarget = [Float](repeating: 0, count: 7 * n)

@@ -84,7 +84,7 @@ struct BenchEvoformerAttention: SciZooCommand {
     }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         let dims = config.split(separator: ",").compactMap { Int($0) }
         let (b, n, l, h, d) = (dims[0], dims[1], dims[2], dims[3], dims[4])
         let type: DType = dtype == "float64" ? .float64 : .float32
@@ -99,7 +99,6 @@ struct BenchEvoformerAttention: SciZooCommand {
         let tiling = AttentionTiling(queries: tileQueries ?? defaults.queries, keys: tileKeys ?? defaults.keys)
         let perProblem = Double(l) * Double(l) * Double(d) * Double(b * n * h)
         let flops = (mode == .fwd ? 4 : 14) * perProblem
-        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         let label = "evoformer-attention \(config) \(mode.rawValue) \(method.rawValue) \(dtype)"
             + (method == .fused ? " tiles \(tiling.queries)×\(tiling.keys)" : "")
         let last = try runAttentionBench(runs: runs, flops: flops, label: label) {
@@ -155,7 +154,7 @@ struct BenchSelfAttention: SciZooCommand {
     func validate() throws { _ = try attentionDimensions(config, names: "B,S,H,D") }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         let dims = config.split(separator: ",").compactMap { Int($0) }
         let (b, s, h, d) = (dims[0], dims[1], dims[2], dims[3])
         var generator = RandomGenerator(seed: 0)
@@ -165,7 +164,6 @@ struct BenchSelfAttention: SciZooCommand {
         let masking = AttentionMasking(causal: causal)
         let tiling = AttentionTiling(queries: tileQueries, keys: tileKeys)
         let flops = (mode == .fwd ? 4 : 14) * Double(s) * Double(s) * Double(d) * Double(b * h) * (causal ? 0.5 : 1)
-        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         let label = "attention \(config) \(causal ? "causal" : "full") \(mode.rawValue) \(method.rawValue)"
             + (method == .fused ? " tiles \(tileQueries)×\(tileKeys)" : "")
         let last = try runAttentionBench(runs: runs, flops: flops, label: label) {

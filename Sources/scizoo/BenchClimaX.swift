@@ -31,7 +31,7 @@ struct BenchClimaXTrain: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         var c: ClimaXConfiguration
         switch model {
         case .released: c = .released
@@ -70,7 +70,6 @@ struct BenchClimaXTrain: SciZooCommand {
             }
             return Timing(seconds: seconds)
         }
-        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         print("ClimaX \(model.rawValue): embed \(c.embedDim), depth \(c.depth), \(c.numHeads) heads, patch \(c.patchSize), "
               + "\(network.parameterCount) parameters; batch \(batch), \(variables.count) variables → \(outputs.count), \(h)×\(w)")
         let textbookFLOPs = 3 * Double(batch) * Self.textbookForwardFLOPs(c, variables: variables.count, outputs: outputs.count)

@@ -21,7 +21,7 @@ struct BenchGenSLMTrain: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         let configuration = try shape.configuration(maxPositions: Swift.max(2048, seq))
         let (hidden, layers, heads, ff, vocab, rotaryPct) = (shape.hidden, shape.layers, shape.heads, shape.ff, shape.vocab, shape.rotaryPct)
         let model = GPTNeoXForCausalLM(configuration, seed: 0)
@@ -49,7 +49,6 @@ struct BenchGenSLMTrain: SciZooCommand {
         let timing = Timing(seconds: seconds)
         let tokens = Double(batch * seq)
         let flopsPerToken = 6 * Double(model.parameterCount) + 12 * Double(layers * seq * hidden)
-        print("thread budget: \(budget); AVX2+FMA row kernels: \(KernelPath.avx2Available ? "on" : "off")")
         print("GPT-NeoX hidden \(hidden), \(layers) layers, \(heads) heads, ff \(ff), vocab \(vocab), rotary \(rotaryPct); "
               + "\(model.parameterCount) parameters; batch \(batch) × seq \(seq)")
         print(String(format: "step   median %.4f s  min %.4f s  max %.4f s  (%d steps)", timing.median, timing.minimum, timing.maximum, steps))

@@ -34,8 +34,7 @@ struct BenchMLFF: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
-        print(machineDescription(budget: budget))
+        printBenchHeader(budget)
         let network: any AtomisticModel
         switch model {
         case .schnet: network = SchNet()
@@ -147,6 +146,7 @@ struct BenchMLFF: SciZooCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script] + arguments
+        process.environment = referenceEnvironment()
         let pipe = Pipe(), errors = Pipe()
         (process.standardOutput, process.standardError) = (pipe, errors)
         do { try process.run() } catch { print("reference: cannot start python3 (\(error))"); return nil }
@@ -167,19 +167,4 @@ enum NeighbourPairsCount {
     static func count(_ system: AtomicSystem, cutoff: Double) throws -> Int {
         try NeighbourList.build(positions: system.positions, cutoff: cutoff, cell: system.cell).count
     }
-}
-
-/// "CPU: AMD EPYC 7763 64-Core Processor; OpenBLAS core Zen; 2 threads; release build": every
-/// benchmark number is read with its machine.
-func machineDescription(budget: ThreadBudget) -> String {
-    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last
-        .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-    let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
-    #if DEBUG
-    let mode = "debug build"
-    #else
-    let mode = "release build"
-    #endif
-    return "CPU: \(model); OpenBLAS core \(core); thread budget \(budget); \(mode)"
 }

@@ -34,12 +34,12 @@ struct BenchUlysses: SciZooCommand {
 
     func execute(budget: ThreadBudget) throws {
         let world = try MPICommunicator.world()  // before any BLAS work
-        buildModeWarning()
         let configuration = GPTNeoXConfiguration(vocabSize: vocab, hiddenSize: hidden, numHiddenLayers: layers, numAttentionHeads: heads,
                                                  intermediateSize: ff, hiddenAct: "gelu_fast", rotaryPct: 0.25,
                                                  maxPositionEmbeddings: Swift.max(maxSeq, seq))
         try configuration.validate(file: "command line")
         let log = RankLog(rank: world.rank, size: world.size)
+        printBenchHeader(budget, log: { log($0) })
         log("thread budget: \(budget); \(world.size) rank(s) on \(ProcessInfo.processInfo.activeProcessorCount) core(s)"
             + (world.size > ProcessInfo.processInfo.activeProcessorCount ? " (oversubscribed: times are shared, memory is not)" : ""))
         log("GPT-NeoX stack: hidden \(hidden), \(heads) heads, \(layers) layers, ff \(ff), float32; traffic, time and memory at S = \(seq)")

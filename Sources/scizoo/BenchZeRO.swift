@@ -37,8 +37,8 @@ struct BenchZeRO: SciZooCommand {
 
     func execute(budget: ThreadBudget) throws {
         let world: any Communicator = MPIProcess.isLaunchedByMPI ? try MPICommunicator.world() : InProcessWorld.single()
-        buildModeWarning()
         let log = RankLog(rank: world.rank, size: world.size)
+        printBenchHeader(budget, log: { log($0) })
         let groups = try ProcessGroups(world: world)
         let folder = nvmePath ?? FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-bench-zero").path
         let configuration = try shape.configuration(maxPositions: Swift.max(2048, seq))

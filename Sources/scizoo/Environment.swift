@@ -21,7 +21,9 @@ struct Environment: SciZooCommand {
         print("scizoo \(SciZoo.version) (\(mode) build)")
         print("cores:         \(budget.cores)")
         print("thread budget: \(budget)")
+        print("CPU:           \(cpuModelName())")
         print("OpenBLAS:      \(ThreadBudget.blasConfiguration), \(ThreadBudget.blasThreads) thread(s)")
+        print("BLAS kernels:  \(BLASSelection.summary)")
         print("HDF5:          \(HDF5Info.libraryVersion)")
         print("MPI:           \(MPIProcess.libraryVersion)")
         if MPIProcess.isLaunchedByMPI {

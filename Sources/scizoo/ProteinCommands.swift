@@ -131,7 +131,7 @@ struct BenchFold: SciZooCommand {
     var threads: Int? { threadOptions.threads }
 
     func execute(budget: ThreadBudget) throws {
-        buildModeWarning()
+        printBenchHeader(budget)
         var generator = RandomGenerator(seed: 5)
         // A random alignment: row 0 the query, every row 10 % gaps, a few deletions.
         let rows = msa + extra

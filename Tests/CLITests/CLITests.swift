@@ -1,5 +1,6 @@
 // Runs the built `scizoo` binary as a user would.
 import Foundation
+import Kernels
 import Testing
 import TestSupport
 import ProteinFolding
@@ -42,6 +43,41 @@ struct CLITests {
             #expect(environment.standardOutput.contains(key), "\(key)")
         }
         #expect(try CLI.run(["env", "--threads", "0"]).status != 0)
+    }
+
+    @Test("BLAS kernels: OpenBLAS's choice, OPENBLAS_CORETYPE kept, a generic core replaced after a self-test (also under mpirun), a failed self-test falls back")
+    func blasKernelSelection() throws {
+        let best = BLASSelection.best
+        guard !best.isEmpty else { return }  // not x86-64: nothing to choose
+        // Empty values clear what this test process may itself have been started with.
+        let clean = ["OPENBLAS_CORETYPE": "", "SCIZOO_BLAS_PHASE": "", "SCIZOO_BLAS_DETECTED": "", "SCIZOO_BLAS_SELF_TEST_ERROR": "",
+                     "SCIZOO_BLAS_TEST_START_CORE": "", "SCIZOO_BLAS_TEST_FAIL_SELF_TEST": ""]
+        func kernels(_ settings: [String: String], mpirun: Bool = false) throws -> (lines: [String], warnings: String) {
+            let environment = clean.merging(settings) { $1 }
+            let result = mpirun
+                ? try Subprocess.run("/usr/bin/env", ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", try CLI.executable, "env"],
+                                     environment: environment)
+                : try Subprocess.run(try CLI.executable, ["env"], environment: environment)
+            #expect(result.status == 0, "\(settings): \(result.standardError)")
+            let lines = result.standardOutput.split(separator: "\n").filter { $0.hasPrefix("BLAS kernels:") }
+            return (lines.map { String($0.dropFirst("BLAS kernels:".count)).trimmingCharacters(in: .whitespaces) }, result.standardError)
+        }
+        let own = try kernels([:]).lines
+        #expect(own.count == 1 && (own[0].hasPrefix("\(best) (OpenBLAS's choice") || own[0].hasPrefix("\(best) (chosen by SciZoo")), "\(own)")
+
+        let kept = try kernels(["OPENBLAS_CORETYPE": "Prescott"]).lines
+        #expect(kept == ["Prescott (OPENBLAS_CORETYPE set in the environment: kept; best for this CPU: \(best); CPU has \(BLASSelection.features))"])
+
+        // Started on OpenBLAS's SSE3 kernels, as Debian's 0.3.21 does on CPUs newer than itself.
+        let chosen = try kernels(["SCIZOO_BLAS_TEST_START_CORE": "Prescott"]).lines
+        #expect(chosen.count == 1 && chosen[0].hasPrefix("\(best) (chosen by SciZoo: OpenBLAS picked Prescott") && chosen[0].contains("self-test passed"),
+                "\(chosen)")
+        let ranks = try kernels(["SCIZOO_BLAS_TEST_START_CORE": "Prescott"], mpirun: true).lines
+        #expect(ranks.count == 2 && ranks.allSatisfy { $0.hasPrefix("\(best) (chosen by SciZoo") }, "\(ranks)")
+
+        let failed = try kernels(["SCIZOO_BLAS_TEST_START_CORE": "Prescott", "SCIZOO_BLAS_TEST_FAIL_SELF_TEST": "1"])
+        #expect(failed.lines.count == 1 && failed.lines[0].hasPrefix("Prescott (SciZoo's choice \(best) failed the GEMM self-test"), "\(failed.lines)")
+        #expect(failed.warnings.contains("warning: OpenBLAS's \(best) kernels failed SciZoo's GEMM self-test"))
     }
 
     @Test("inspect lists every object of a file h5py wrote")
