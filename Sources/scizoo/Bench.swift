@@ -81,6 +81,25 @@ func referenceEnvironment() -> [String: String] {
     return environment
 }
 
+/// Runs a Python reference twin under `referenceEnvironment()` (plus `environment`) and returns the
+/// JSON objects it printed, one per line; empty when python3 or the twin's packages are missing or it fails.
+func runPythonTwin(_ script: String, _ arguments: [String], environment: [String: String] = [:]) -> [[String: Any]] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    process.environment = referenceEnvironment().merging(environment) { $1 }
+    let output = Pipe(), errors = Pipe()
+    (process.standardOutput, process.standardError) = (output, errors)
+    do { try process.run() } catch { return [] }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    _ = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return [] }
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+}
+
 /// /proc/cpuinfo's model name.
 func cpuModelName() -> String {
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -91,7 +110,9 @@ func cpuModelName() -> String {
 struct BenchMatmul: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "matmul",
-        abstract: "GFLOP/s of Tensor.matmul (single-threaded OpenBLAS calls on the thread budget) against OpenBLAS's own threaded sgemm on the same buffers.")
+        abstract: "GFLOP/s of Tensor.matmul (single-threaded OpenBLAS calls on the thread budget) against OpenBLAS's own threaded sgemm on the same buffers, and with --compare numpy against the BLAS a Python user has.")
+
+    enum Comparison: String, ExpressibleByArgument { case numpy }
 
     @Option(parsing: .upToNextOption, help: "Square sizes.")
     var sizes: [Int] = [256, 512, 1024, 2048]
@@ -99,33 +120,66 @@ struct BenchMatmul: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Thread counts.")
     var threads: [Int] = [1, 2]
 
+    @Option(help: "numpy: also run Scripts/bench/matmul_twin.py (numpy's bundled OpenBLAS, and PyTorch when installed) at each thread count.")
+    var compare: Comparison?
+
     func run() {
         printBenchHeader(nil)
-        print("size  threads  ours GFLOP/s  OpenBLAS GFLOP/s  ours/OpenBLAS")
+        var described = Set<String>()
+        print("size  threads  ours GFLOP/s  OpenBLAS GFLOP/s  ours/OpenBLAS" + (compare == nil ? "" : "  numpy GFLOP/s  ours/numpy  torch GFLOP/s  ours/torch"))
         for count in threads {
             ThreadBudget.install(requested: count)
+            var ours: [Double] = [], direct: [Double] = []
             for n in sizes {
-                var generator = RandomGenerator(seed: UInt64(n))
-                let a = generator.normal([n, n]), b = generator.normal([n, n])
-                var c = [Float](repeating: 0, count: n * n)
-                // The reference is OpenBLAS's own threading at the same count.
-                let direct = a.withElements(as: Float.self) { pa in
-                    b.withElements(as: Float.self) { pb in
-                        BLASGate.withOpenBLASThreads(count) {
-                            Timing.measure {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                                            pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
-                            }
-                        }
+                let (oursRate, directRate) = Self.measure(n, threads: count)
+                ours.append(oursRate)
+                direct.append(directRate)
+            }
+            var twin: [String: [Int: Double]] = [:]
+            if compare == .numpy {
+                let threadVariables = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"].map { ($0, "\(count)") }
+                let rows = runPythonTwin(FileManager.default.currentDirectoryPath + "/Scripts/bench/matmul_twin.py",
+                                         ["--threads", "\(count)", "--sizes"] + sizes.map(String.init),
+                                         environment: Dictionary(uniqueKeysWithValues: threadVariables))
+                if rows.isEmpty { print("reference: the numpy twin did not run (python3 with numpy; Scripts/bench/matmul_twin.py)") }
+                for row in rows {
+                    guard let library = row["library"] as? String, let n = row["size"] as? Int, let rate = row["gflops"] as? Double else { continue }
+                    twin[library, default: [:]][n] = rate
+                    if let description = row["description"] as? String, described.insert(description).inserted { print("reference: \(description)") }
+                }
+            }
+            for (k, n) in sizes.enumerated() {
+                var line = String(format: "%4d  %7d  %12.1f  %16.1f  %12.1f%%", n, count, ours[k], direct[k], 100 * ours[k] / direct[k])
+                if compare != nil {
+                    for library in ["numpy", "torch"] {
+                        line += twin[library]?[n].map { String(format: "  %13.1f  %9.1f%%", $0, 100 * ours[k] / $0) } ?? "              -           -"
                     }
                 }
-                usleep(300_000)  // OpenBLAS's idle workers spin for a while after the reference; let them sleep
-                let ours = Timing.measure { _ = a.matmul(b) }
-                let flops = 2 * Double(n) * Double(n) * Double(n)
-                let oursRate = flops / ours.median / 1e9, directRate = flops / direct.median / 1e9
-                print(String(format: "%4d  %7d  %12.1f  %16.1f  %12.1f%%", n, count, oursRate, directRate, 100 * oursRate / directRate))
+                print(line)
             }
         }
+    }
+
+    /// GFLOP/s of `Tensor.matmul` and of OpenBLAS's own threading at the same count, on n × n float32.
+    static func measure(_ n: Int, threads count: Int) -> (ours: Double, openBLAS: Double) {
+        var generator = RandomGenerator(seed: UInt64(n))
+        let a = generator.normal([n, n]), b = generator.normal([n, n])
+        var c = [Float](repeating: 0, count: n * n)
+        // The reference is OpenBLAS's own threading at the same count.
+        let direct = a.withElements(as: Float.self) { pa in
+            b.withElements(as: Float.self) { pb in
+                BLASGate.withOpenBLASThreads(count) {
+                    Timing.measure {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                                    pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, &c, Int32(n))
+                    }
+                }
+            }
+        }
+        usleep(300_000)  // OpenBLAS's idle workers spin for a while after the reference; let them sleep
+        let ours = Timing.measure { _ = a.matmul(b) }
+        let flops = 2 * Double(n) * Double(n) * Double(n)
+        return (flops / ours.median / 1e9, flops / direct.median / 1e9)
     }
 }
 

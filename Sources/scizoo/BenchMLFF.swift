@@ -142,19 +142,7 @@ struct BenchMLFF: SciZooCommand {
 
     /// Runs the schnetpack twin; nil (with a note) when python3 or schnetpack is missing.
     static func twin(_ arguments: [String]) -> [String: Any]? {
-        let script = packageFile("Scripts/mlff/schnetpack_twin.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        process.environment = referenceEnvironment()
-        let pipe = Pipe(), errors = Pipe()
-        (process.standardOutput, process.standardError) = (pipe, errors)
-        do { try process.run() } catch { print("reference: cannot start python3 (\(error))"); return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        _ = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+        guard let json = runPythonTwin(packageFile("Scripts/mlff/schnetpack_twin.py"), arguments).last else {
             print("reference: schnetpack twin unavailable (pip install schnetpack; see Scripts/mlff/schnetpack_twin.py)")
             return nil
         }
