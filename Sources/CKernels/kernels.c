@@ -244,7 +244,7 @@ static inline float log1p_unit_scalar(float e) {
     return log_u + (e - (u - 1.0f)) / u;
 }
 
-static void logistic_portable(const float *x, float *y, ptrdiff_t n, int op) {
+static void logistic_portable(const float *x, float *y, ptrdiff_t n, int op, float shift) {
     for (ptrdiff_t i = 0; i < n; i++) {
         float v = x[i];
         float e = exp_scalar(-fabsf(v));
@@ -254,6 +254,7 @@ static void logistic_portable(const float *x, float *y, ptrdiff_t n, int op) {
             float s = v >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
             y[i] = op == SCIZOO_SIGMOID ? s : v * s;
         }
+        y[i] -= shift;
         if (v != v) y[i] = v;
     }
 }
@@ -304,14 +305,15 @@ AVX2 static inline __m256 logistic_avx2_lanes(__m256 v, int op) {
     return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 
-AVX2 static void logistic_avx2(const float *x, float *y, ptrdiff_t n, int op) {
+AVX2 static void logistic_avx2(const float *x, float *y, ptrdiff_t n, int op, float shift) {
+    const __m256 offset = _mm256_set1_ps(shift);
     ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, logistic_avx2_lanes(_mm256_loadu_ps(x + i), op));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_sub_ps(logistic_avx2_lanes(_mm256_loadu_ps(x + i), op), offset));
     if (i < n) {
         // Tail: the same vector formula on padded lanes, so every element gets the same bits.
         float in[8] = {0}, out[8];
         for (ptrdiff_t k = 0; k < n - i; k++) in[k] = x[i + k];
-        _mm256_storeu_ps(out, logistic_avx2_lanes(_mm256_loadu_ps(in), op));
+        _mm256_storeu_ps(out, _mm256_sub_ps(logistic_avx2_lanes(_mm256_loadu_ps(in), op), offset));
         for (ptrdiff_t k = 0; k < n - i; k++) y[i + k] = out[k];
     }
 }
@@ -389,18 +391,17 @@ void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int d
     gelu_tanh_portable(x, y, n, derivative);
 }
 
-void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op) {
+void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op, float shift) {
 #if SCIZOO_HAVE_X86
-    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { logistic_avx2(x, y, n, op); return; }
+    if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { logistic_avx2(x, y, n, op, shift); return; }
 #endif
-    logistic_portable(x, y, n, op);
+    logistic_portable(x, y, n, op, shift);
 }
 
 void scizoo_softplus_sigmoid_f32(int path, const float *x, float *y, float *sigmoid, ptrdiff_t n, float shift) {
 #if SCIZOO_HAVE_X86
     if (path > 0 || (path < 0 && scizoo_kernels_use_avx2())) { softplus_sigmoid_avx2(x, y, sigmoid, n, shift); return; }
 #endif
-    logistic_portable(x, y, n, SCIZOO_SOFTPLUS);
-    logistic_portable(x, sigmoid, n, SCIZOO_SIGMOID);
-    for (ptrdiff_t i = 0; i < n; i++) y[i] -= shift;
+    logistic_portable(x, y, n, SCIZOO_SOFTPLUS, shift);
+    logistic_portable(x, sigmoid, n, SCIZOO_SIGMOID, 0);
 }

@@ -18,11 +18,14 @@ public enum KernelPath: Int32, Sendable, CaseIterable {
 
     /// Whether this CPU runs the AVX2+FMA path (and SCIZOO_NO_AVX2 is unset).
     public static var avx2Available: Bool { scizoo_kernels_use_avx2() != 0 }
+
+    /// The value the C kernels take: `.avx2` asked for on a CPU without it runs the portable path.
+    var resolved: Int32 { self == .avx2 && !Self.avx2Available ? Self.portable.rawValue : rawValue }
 }
 
 public func softmaxRows(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool,
                         path: KernelPath = .automatic) {
-    let path = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
+    let path = path.resolved
     let x = UncheckedSendable(input), y = UncheckedSendable(output)
     parallelFor(rows, minChunk: Swift.max(1, 8192 / Swift.max(1, columns))) { range in
         for row in range {
@@ -250,10 +253,9 @@ func layerNormBackwardGeneric<T: BinaryFloatingPoint>(
 /// GELU in its tanh form (or its derivative) over Float, in parallel chunks, through CKernels.
 public func geluTanhFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, derivative: Bool,
                           path: KernelPath = .automatic) {
-    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
     let x = UncheckedSendable(input), y = UncheckedSendable(output)
     parallelFor(count, minChunk: 1 << 15) { range in
-        scizoo_gelu_tanh_f32(rawPath, x.value + range.lowerBound, y.value + range.lowerBound, range.count, derivative ? 1 : 0)
+        scizoo_gelu_tanh_f32(path.resolved, x.value + range.lowerBound, y.value + range.lowerBound, range.count, derivative ? 1 : 0)
     }
 }
 
@@ -266,12 +268,9 @@ public enum LogisticFunction: Int32, Sendable, CaseIterable {
 /// equal `input`).
 public func logisticFloat(_ function: LogisticFunction, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                           count: Int, minus shift: Float = 0, path: KernelPath = .automatic) {
-    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
     let x = UncheckedSendable(input), y = UncheckedSendable(output)
     parallelFor(count, minChunk: 1 << 15) { range in
-        let out = y.value + range.lowerBound
-        scizoo_logistic_f32(rawPath, x.value + range.lowerBound, out, range.count, function.rawValue)
-        if shift != 0 { for i in 0..<range.count { out[i] -= shift } }
+        scizoo_logistic_f32(path.resolved, x.value + range.lowerBound, y.value + range.lowerBound, range.count, function.rawValue, shift)
     }
 }
 
@@ -279,10 +278,9 @@ public func logisticFloat(_ function: LogisticFunction, _ input: UnsafePointer<F
 public func softplusWithDerivativeFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                                         derivative: UnsafeMutablePointer<Float>, count: Int, minus shift: Float = 0,
                                         path: KernelPath = .automatic) {
-    let rawPath = path == .avx2 && !KernelPath.avx2Available ? KernelPath.portable.rawValue : path.rawValue
     let pointers = UncheckedSendable((input, output, derivative))
     parallelFor(count, minChunk: 1 << 15) { range in
         let (x, y, s) = pointers.value
-        scizoo_softplus_sigmoid_f32(rawPath, x + range.lowerBound, y + range.lowerBound, s + range.lowerBound, range.count, shift)
+        scizoo_softplus_sigmoid_f32(path.resolved, x + range.lowerBound, y + range.lowerBound, s + range.lowerBound, range.count, shift)
     }
 }

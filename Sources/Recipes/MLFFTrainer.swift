@@ -50,10 +50,11 @@ public final class MLFFTask: RecipeTask {
         split = try MLFFData.split(s, frames: frames)
         if groups.world.rank == 0 { try writeSplit() }
         network = s.makeModel()
-        parameters = network.parameters()
+        let named = network.namedParameters()
+        parameters = named.map(\.1)
         record.recipe = s.json
         record.energyPerAtom = try MLFFData.configureOutput(network.energyScale, settings: s, frames: frames, train: split.train)
-        ema = s.emaDecay > 0 ? WeightAverage(network, decay: s.emaDecay) : nil
+        ema = s.emaDecay > 0 ? WeightAverage(named, decay: s.emaDecay) : nil
         plateau = ReduceLROnPlateau(rate: s.learningRate, factor: s.plateauFactor, patience: s.plateauPatience, threshold: 0,
                                     cooldown: s.plateauCooldown, minimumRate: s.minLearningRate)
         let ranks = groups.dataParallelSize
@@ -197,13 +198,13 @@ final class WeightAverage {
     let decay: Double
     private(set) var updates = 0
     private var shadow: [(String, Tensor)]
-    /// The parameters averaged, in the shadow's order (looked up once: reflection per step cost
-    /// a tenth of a small model's step).
+    /// The parameters averaged, in the shadow's order (the trainer's handles: reflection per step
+    /// cost a tenth of a small model's step).
     private let parameters: [Parameter]
 
-    init(_ model: Module, decay: Double) {
+    /// `named`: the model's parameters by path, as `Module.namedParameters()` gives them.
+    init(_ named: [(String, Parameter)], decay: Double) {
         self.decay = decay
-        let named = model.namedParameters()
         shadow = named.map { ($0.0, $0.1.value.detached()) }
         parameters = named.map(\.1)
     }

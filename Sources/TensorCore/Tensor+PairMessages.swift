@@ -166,65 +166,45 @@ enum PairMessages {
 
     /// out[p] = u[to[p]] ⊙ h[from[p]] · s[p].
     static func product(_ u: Tensor, _ h: Tensor, _ s: Tensor, _ pairs: PairIndex, _ direction: PairIndex.Direction) -> Tensor {
-        let width = u.shape[1]
-        let out = Tensor(uninitializedShape: [pairs.count, width], dtype: u.dtype, zeroed: false)
-        let (u, h, s) = (u.contiguousStorageView(), h.contiguousStorageView(), s.contiguousStorageView())
-        let (to, from) = pairs.ends(direction)
-        func run<T: TensorFloat>(_: T.Type) {
-            let pointers = UncheckedSendable((u.storage.pointer(as: T.self) + u.offset, h.storage.pointer(as: T.self) + h.offset,
-                                              s.storage.pointer(as: T.self) + s.offset, out.storage.pointer(as: T.self)))
-            parallelFor(pairs.count, minChunk: Swift.max(1, PairMessages.grain / Swift.max(1, width))) { range in
-                let (pu, ph, ps, po) = pointers.value
-                for p in range {
-                    let a = pu + to[p] * width, b = ph + from[p] * width, row = po + p * width, scale = ps[p]
-                    for f in 0..<width { row[f] = a[f] * b[f] * scale }
-                }
-            }
-        }
-        if u.dtype == .float32 { run(Float.self) } else { run(Double.self) }
-        return out
+        perPair(u, h, scale: s, weights: nil, pairs, direction).product!
     }
 
     /// out[p] = Σ_f u[to[p], f] · h[from[p], f] · w[p, f].
     static func contraction(_ u: Tensor, _ h: Tensor, _ w: Tensor, _ pairs: PairIndex, _ direction: PairIndex.Direction) -> Tensor {
-        let width = u.shape[1]
-        let out = Tensor(uninitializedShape: [pairs.count], dtype: u.dtype, zeroed: false)
-        let (u, h, w) = (u.contiguousStorageView(), h.contiguousStorageView(), w.contiguousStorageView())
-        let (to, from) = pairs.ends(direction)
-        func run<T: TensorFloat>(_: T.Type) {
-            let pointers = UncheckedSendable((u.storage.pointer(as: T.self) + u.offset, h.storage.pointer(as: T.self) + h.offset,
-                                              w.storage.pointer(as: T.self) + w.offset, out.storage.pointer(as: T.self)))
-            parallelFor(pairs.count, minChunk: Swift.max(1, PairMessages.grain / Swift.max(1, width))) { range in
-                let (pu, ph, pw, po) = pointers.value
-                for p in range {
-                    let a = pu + to[p] * width, b = ph + from[p] * width, c = pw + p * width
-                    po[p] = tripleDot(a, b, c, width)
-                }
-            }
-        }
-        if u.dtype == .float32 { run(Float.self) } else { run(Double.self) }
-        return out
+        perPair(u, h, scale: nil, weights: w, pairs, direction).contraction!
     }
 
     /// The pairProduct (u[to] ⊙ h[from] · s) and pairContraction (Σ u[to] ⊙ h[from] ⊙ w) of the
     /// same operands in one pass: a convolution's first-order gradients for its filters and scale.
     static func productAndContraction(_ u: Tensor, _ h: Tensor, _ w: Tensor, _ s: Tensor, _ pairs: PairIndex,
                                       _ direction: PairIndex.Direction) -> (Tensor, Tensor) {
+        let both = perPair(u, h, scale: s, weights: w, pairs, direction)
+        return (both.product!, both.contraction!)
+    }
+
+    /// One pass over the pairs reading u[to[p]] and h[from[p]]: with `scale`, the product rows
+    /// u ⊙ h · s[p] `[P, F]`; with `weights`, the contractions Σ_f u ⊙ h ⊙ w[p] `[P]`.
+    private static func perPair(_ u: Tensor, _ h: Tensor, scale s: Tensor?, weights w: Tensor?, _ pairs: PairIndex,
+                                _ direction: PairIndex.Direction) -> (product: Tensor?, contraction: Tensor?) {
         let width = u.shape[1]
-        let product = Tensor(uninitializedShape: [pairs.count, width], dtype: u.dtype, zeroed: false)
-        let contraction = Tensor(uninitializedShape: [pairs.count], dtype: u.dtype, zeroed: false)
-        let (u, h, w, s) = (u.contiguousStorageView(), h.contiguousStorageView(), w.contiguousStorageView(), s.contiguousStorageView())
+        let product = s.map { _ in Tensor(uninitializedShape: [pairs.count, width], dtype: u.dtype, zeroed: false) }
+        let contraction = w.map { _ in Tensor(uninitializedShape: [pairs.count], dtype: u.dtype, zeroed: false) }
+        let (u, h) = (u.contiguousStorageView(), h.contiguousStorageView())
+        let (s, w) = (s?.contiguousStorageView(), w?.contiguousStorageView())
         let (to, from) = pairs.ends(direction)
         func run<T: TensorFloat>(_: T.Type) {
-            let inputs = UncheckedSendable((u.storage.pointer(as: T.self) + u.offset, h.storage.pointer(as: T.self) + h.offset,
-                                            w.storage.pointer(as: T.self) + w.offset, s.storage.pointer(as: T.self) + s.offset))
-            let outputs = UncheckedSendable((product.storage.pointer(as: T.self), contraction.storage.pointer(as: T.self)))
+            func address(_ t: Tensor?) -> UnsafeMutablePointer<T>? { t.map { $0.storage.pointer(as: T.self) + $0.offset } }
+            let inputs = UncheckedSendable((address(u)!, address(h)!, address(w), address(s)))
+            let outputs = UncheckedSendable((address(product), address(contraction)))
             parallelFor(pairs.count, minChunk: Swift.max(1, grain / Swift.max(1, width))) { range in
                 let (pu, ph, pw, ps) = inputs.value, (pp, pc) = outputs.value
                 for p in range {
-                    let a = pu + to[p] * width, b = ph + from[p] * width, c = pw + p * width, row = pp + p * width, scale = ps[p]
-                    for f in 0..<width { row[f] = a[f] * b[f] * scale }
-                    pc[p] = tripleDot(a, b, c, width)
+                    let a = pu + to[p] * width, b = ph + from[p] * width
+                    if let pp, let ps {
+                        let row = pp + p * width, scale = ps[p]
+                        for f in 0..<width { row[f] = a[f] * b[f] * scale }
+                    }
+                    if let pc, let pw { pc[p] = tripleDot(a, b, pw + p * width, width) }
                 }
             }
         }

@@ -27,9 +27,9 @@ float scizoo_sum_f32(int path, const float *x, ptrdiff_t n);
 void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative);
 
 enum { SCIZOO_SOFTPLUS = 0, SCIZOO_SIGMOID = 1, SCIZOO_SILU = 2 };
-/// y = softplus (log(1 + eˣ)), sigmoid or SiLU (x·sigmoid(x)) of x, by `op`; relative error of a
-/// few ulp, exact limits on both tails, NaN kept. y may equal x.
-void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op);
+/// y = softplus (log(1 + eˣ)), sigmoid or SiLU (x·sigmoid(x)) of x, by `op`, minus `shift`;
+/// relative error of a few ulp, exact limits on both tails, NaN kept. y may equal x.
+void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op, float shift);
 /// y = softplus(x) − shift and sigmoid = sigmoid(x) (its derivative) in one pass.
 void scizoo_softplus_sigmoid_f32(int path, const float *x, float *y, float *sigmoid, ptrdiff_t n, float shift);
 #endif
