@@ -54,6 +54,56 @@ public final class GPTNeoXAttention: Module {
         }
         return dense(context.reshaped([b, s, heads * headDimension]))
     }
+
+    /// Attention of new positions over the cached ones and themselves (inference): `x` `[B, n, hidden]`
+    /// at positions `cache.length`…; appends their rotated keys and values to `entry`.
+    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int) -> Tensor {
+        let (b, n) = (x.shape[0], x.shape[1])
+        let rotated = rotary.apply(queryKeyValue(x).reshaped([b, n, heads, 3 * headDimension]), parts: [0, headDimension], offset: offset)
+        let q = rotated.sliced(axis: 3, 0, headDimension)
+        entry.append(keys: rotated.sliced(axis: 3, headDimension, 2 * headDimension), values: rotated.sliced(axis: 3, 2 * headDimension, 3 * headDimension))
+        let context = Tensor.scaledDotProductAttention(q, entry.keys!, entry.values!, masking: AttentionMasking(causal: true, queryOffset: offset),
+                                                       method: method)
+        return dense(context.reshaped([b, n, heads * headDimension]))
+    }
+}
+
+/// Keys and values of the positions a model has already seen, per layer, so generating a token
+/// costs one position's work instead of the whole prefix's (Hugging Face's `past_key_values`).
+public final class KeyValueCache {
+    /// One layer's rotated keys and values `[B, T, H, d]`, in storage with room to grow (doubling),
+    /// so appending a token copies that token only.
+    struct Entry {
+        private var keyStorage: Tensor?, valueStorage: Tensor?
+        private(set) var length = 0
+
+        var keys: Tensor? { keyStorage?.sliced(axis: 1, 0, length) }
+        var values: Tensor? { valueStorage?.sliced(axis: 1, 0, length) }
+
+        mutating func append(keys k: Tensor, values v: Tensor) {
+            let n = k.shape[1], capacity = keyStorage?.shape[1] ?? 0
+            if length + n > capacity {
+                let grown = Swift.max(length + n, 2 * capacity, 64)
+                var shape = k.shape
+                shape[1] = grown
+                var (newKeys, newValues) = (Tensor.zeros(shape, dtype: k.dtype), Tensor.zeros(shape, dtype: v.dtype))
+                if let keys, let values {
+                    newKeys.replaceSlice(axis: 1, start: 0, with: keys)
+                    newValues.replaceSlice(axis: 1, start: 0, with: values)
+                }
+                (keyStorage, valueStorage) = (newKeys, newValues)
+            }
+            keyStorage!.replaceSlice(axis: 1, start: length, with: k)
+            valueStorage!.replaceSlice(axis: 1, start: length, with: v)
+            length += n
+        }
+    }
+
+    var entries: [Entry]
+    /// Positions seen so far.
+    public var length: Int { entries.first?.length ?? 0 }
+
+    public init(layers: Int) { entries = Array(repeating: Entry(), count: layers) }
 }
 
 public final class GPTNeoXLayer: Module {
@@ -76,7 +126,15 @@ public final class GPTNeoXLayer: Module {
     }
 
     func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
-        let attended = attention(inputLayernorm(x), keyMask: keyMask)
+        residual(x, attended: attention(inputLayernorm(x), keyMask: keyMask))
+    }
+
+    /// The layer on new positions with cached keys and values (inference).
+    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int) -> Tensor {
+        residual(x, attended: attention(inputLayernorm(x), appendingTo: &entry, at: offset))
+    }
+
+    private func residual(_ x: Tensor, attended: Tensor) -> Tensor {
         if parallelResidual {
             // x + Attn(LN₁ x) + MLP(LN₂ x)
             return x + attended + dense4hToH(activation(denseHTo4h(postAttentionLayernorm(x))))
@@ -153,6 +211,21 @@ public final class GPTNeoXForCausalLM: Module {
     /// Logits `[B, S, vocab]`.
     public func callAsFunction(_ ids: Tensor, attentionMask: Tensor? = nil) -> Tensor {
         logits(fromHidden: hiddenStates(ids, attentionMask: attentionMask))
+    }
+
+    /// Logits `[B, n, vocab]` of `ids` `[B, n]` continuing the positions in `cache` (which then holds
+    /// them too): the prompt once, then one token per call. Inference only (no graph is recorded).
+    public func logits(appending ids: Tensor, cache: KeyValueCache) -> Tensor {
+        precondition(ids.rank == 2, "GPTNeoX: ids must be [B, n], got \(ids.shape)")
+        let offset = cache.length
+        precondition(offset + ids.shape[1] <= configuration.maxPositionEmbeddings,
+                     "GPTNeoX: \(offset + ids.shape[1]) positions exceed max_position_embeddings \(configuration.maxPositionEmbeddings)")
+        precondition(sequenceParallelGroup == nil && parameterHooks == nil, "GPTNeoX: cached generation runs on whole, unpartitioned models")
+        return withNoGrad {
+            var h = embedIn(ids)
+            for (index, layer) in layers.enumerated() { h = layer(h, appendingTo: &cache.entries[index], at: offset) }
+            return embedOut(finalLayerNorm(h))
+        }
     }
 
     /// Next-token cross-entropy. By default only real tokens are predicted (labels on padding are

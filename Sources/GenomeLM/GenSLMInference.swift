@@ -11,43 +11,61 @@ public struct SamplingOptions: Sendable {
     public var maxTokens: Int = 64
     public var cutAtStopCodon = false
     public var seed: UInt64 = 0
+    /// Keys and values of earlier positions kept between tokens (Hugging Face's `use_cache`).
+    public var useCache = true
     public init() {}
 }
 
 extension GPTNeoXForCausalLM {
     /// Continues `prompt` (a DNA string, default "ATG" as in GenSLM's library) by sampling codon
-    /// tokens with top-k, then top-p, at `temperature`; special tokens are never drawn.
+    /// tokens with top-k, then top-p, at `temperature`; special tokens are never drawn. The prompt
+    /// runs once and each new token attends to the cached keys and values of those before it
+    /// (`options.useCache`, the default); without the cache every token re-runs the whole prefix.
     public func generate(prompt: String = "ATG", tokenizer: CodonTokenizer, options: SamplingOptions,
                          generator: inout RandomGenerator) -> String {
         var ids = tokenizer.tokenize(prompt).filter { !tokenizer.suffixIDs.contains($0) }
         let limit = Swift.min(options.maxTokens, configuration.maxPositionEmbeddings)
+        let cache = options.useCache ? KeyValueCache(layers: layers.count) : nil
+        var pending = ids
         while ids.count < limit {
-            let logits = withNoGrad { self(Tensor(ids, shape: [1, ids.count])) }
-            let row = logits.sliced(axis: 1, ids.count - 1).reshaped([configuration.vocabSize]).doubles
-            var candidates: [(Int, Double)] = row.enumerated().compactMap { index, value in
-                let id = Int64(index)
-                guard index < tokenizer.vocabularySize, !tokenizer.specialIDs.contains(id) else { return nil }
-                return (index, value / Swift.max(options.temperature, 1e-6))
+            let logits: Tensor
+            if let cache {
+                logits = self.logits(appending: Tensor(pending, shape: [1, pending.count]), cache: cache)
+            } else {
+                logits = withNoGrad { self(Tensor(ids, shape: [1, ids.count])) }
             }
-            candidates.sort { $0.1 > $1.1 }
-            if options.topK > 0 { candidates = Array(candidates.prefix(options.topK)) }
-            let top = candidates[0].1
-            var weights = candidates.map { exp($0.1 - top) }
-            let total = weights.reduce(0, +)
-            weights = weights.map { $0 / total }
-            // Nucleus: the smallest prefix whose probability reaches top_p.
-            var kept = 0, mass = 0.0
-            while kept < weights.count && (kept == 0 || mass < options.topP) { mass += weights[kept]; kept += 1 }
-            let draw = generator.uniform([1], dtype: .float64).item() * mass
-            var running = 0.0, choice = candidates[kept - 1].0
-            for index in 0..<kept {
-                running += weights[index]
-                if draw < running { choice = candidates[index].0; break }
-            }
+            let row = logits.sliced(axis: 1, logits.shape[1] - 1).reshaped([configuration.vocabSize]).doubles
+            let choice = Self.sample(row, tokenizer: tokenizer, options: options, generator: &generator)
             ids.append(Int64(choice))
+            pending = [Int64(choice)]
             if options.cutAtStopCodon, ["TAA", "TAG", "TGA"].contains(tokenizer.tokens[choice]) { break }
         }
         return tokenizer.decode(ids, cutAtStopCodon: options.cutAtStopCodon)
+    }
+
+    /// One token drawn from a row of logits: top-k, then the smallest prefix whose probability
+    /// reaches top-p, at the temperature; special tokens and ids beyond the vocabulary excluded.
+    static func sample(_ row: [Double], tokenizer: CodonTokenizer, options: SamplingOptions, generator: inout RandomGenerator) -> Int {
+        var candidates: [(Int, Double)] = row.enumerated().compactMap { index, value in
+            let id = Int64(index)
+            guard index < tokenizer.vocabularySize, !tokenizer.specialIDs.contains(id) else { return nil }
+            return (index, value / Swift.max(options.temperature, 1e-6))
+        }
+        candidates.sort { $0.1 > $1.1 }
+        if options.topK > 0 { candidates = Array(candidates.prefix(options.topK)) }
+        let top = candidates[0].1
+        var weights = candidates.map { exp($0.1 - top) }
+        let total = weights.reduce(0, +)
+        weights = weights.map { $0 / total }
+        var kept = 0, mass = 0.0
+        while kept < weights.count && (kept == 0 || mass < options.topP) { mass += weights[kept]; kept += 1 }
+        let draw = generator.uniform([1], dtype: .float64).item() * mass
+        var running = 0.0
+        for index in 0..<kept {
+            running += weights[index]
+            if draw < running { return candidates[index].0 }
+        }
+        return candidates[kept - 1].0
     }
 
     /// Mean of the final-layer-norm hidden states over real tokens, `[hidden]` (as Double).

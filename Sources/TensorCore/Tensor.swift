@@ -179,6 +179,19 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// Writes `values` over positions `start ..< start + values.shape[axis]` along `axis`, outside
+    /// autograd: in place when this tensor owns its storage alone (else it becomes a fresh copy
+    /// first), so a buffer with room to grow takes new rows at the cost of those rows.
+    public mutating func replaceSlice(axis: Int, start: Int, with values: Tensor) {
+        var expected = shape
+        expected[axis] = values.shape.count == rank ? values.shape[axis] : -1
+        precondition(values.shape == expected && start >= 0 && start + expected[axis] <= shape[axis] && values.dtype == dtype,
+                     "replaceSlice: \(values.shape) \(values.dtype) does not fit \(shape) \(dtype) at \(start) along axis \(axis)")
+        if !isKnownUniquelyReferenced(&storage) || !isContiguous { self = materialized() }
+        var window = Tensor(storage: storage, shape: values.shape, strides: strides, offset: offset + start * strides[axis])
+        window.copyElements(from: values)
+    }
+
     func withNode(_ node: GradNode?) -> Tensor {
         var copy = self
         copy.node = node
