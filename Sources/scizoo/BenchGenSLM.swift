@@ -6,6 +6,7 @@ import Kernels
 import NeuralNetworks
 import ParallelRuntime
 import TensorCore
+import TensorIO
 
 struct BenchGenSLMTrain: SciZooCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,8 @@ struct BenchGenSLMTrain: SciZooCommand {
     @Option var seq: Int = 1024
     @Option var batch: Int = 1
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
+    @Flag(help: "Also time the same model's training step in Hugging Face transformers (Scripts/bench/genslm_twin.py), in the same run.")
+    var compareTransformers = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -68,12 +71,84 @@ struct BenchGenSLMTrain: SciZooCommand {
         let backward = try time { try loss.backward() }
         let update = try time { try optimizer.step() }
         print(String(format: "phases forward (no graph) %.3f s; forward %.3f s, backward %.3f s, AdamW %.3f s", inference, forward, backward, update))
+        if compareTransformers {
+            let twin = transformersTwin(model, ["train", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(budget.threads)"])
+            if let rate = twin?["tokens_per_second"] as? Double {
+                print(String(format: "transformers %@ (torch %@): %.0f tokens/s; ours/transformers %.2f×", twin?["transformers"] as? String ?? "?",
+                             twin?["torch"] as? String ?? "?", rate, tokens / timing.median / rate))
+            }
+        }
         let profile = AutogradProfile.drain()
         if !profile.isEmpty {
             print("backward by op (all steps; SCIZOO_PROFILE_AUTOGRAD): "
                   + profile.prefix(12).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
         }
     }
+}
+
+struct BenchGenSLMGenerate: SciZooCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "genslm-generate",
+        abstract: "Tokens/s of sampling new codon tokens from GPT-NeoX: with the KV cache, without it, and Hugging Face transformers' generate on the same weights.")
+
+    @OptionGroup var shape: GPTNeoXShapeOptions
+    @Option(help: "New tokens per sequence (after a one-token prompt).") var newTokens: Int = 1024
+    @Option(help: "New tokens for the uncached path (it re-runs the whole prefix per token; 0 skips it).") var uncachedTokens: Int?
+    @Flag(help: "Skip the transformers reference.") var noReference = false
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
+
+    func execute(budget: ThreadBudget) throws {
+        printBenchHeader(budget)
+        let configuration = try shape.configuration(maxPositions: Swift.max(2048, newTokens + 8))
+        let model = GPTNeoXForCausalLM(configuration, seed: 0)
+        print("GPT-NeoX hidden \(shape.hidden), \(shape.layers) layers, \(shape.heads) heads, ff \(shape.ff), vocab \(shape.vocab); "
+              + "\(model.parameterCount) parameters; top-k 50, top-p 0.95, a one-token prompt")
+        func rate(tokens: Int, cache: Bool) -> Double {
+            var options = SamplingOptions()
+            (options.maxTokens, options.useCache) = (tokens + 1, cache)
+            var generator = RandomGenerator(seed: 1)
+            let clock = ContinuousClock(), start = clock.now
+            let sequence = model.generate(tokenizer: .standard, options: options, generator: &generator)
+            let elapsed = clock.now - start
+            precondition(sequence.count == 3 * (tokens + 1), "generated \(sequence.count / 3) tokens, expected \(tokens + 1)")
+            return Double(tokens) / elapsed.inSeconds
+        }
+        _ = rate(tokens: 8, cache: true)
+        let cached = rate(tokens: newTokens, cache: true)
+        print(String(format: "ours, KV cache:    %8.1f tokens/s (%d new tokens)", cached, newTokens))
+        let uncachedCount = uncachedTokens ?? newTokens
+        if uncachedCount > 0 {
+            let uncached = rate(tokens: uncachedCount, cache: false)
+            print(String(format: "ours, no cache:    %8.1f tokens/s (%d new tokens); the cache is %.1f× faster", uncached, uncachedCount,
+                         uncachedCount == newTokens ? cached / uncached : .nan))
+        }
+        if !noReference, let twin = transformersTwin(model, ["generate", "--new-tokens", "\(newTokens)", "--threads", "\(budget.threads)"]),
+           let reference = twin["tokens_per_second"] as? Double {
+            print(String(format: "transformers %@ (torch %@) generate, use_cache: %8.1f tokens/s; ours/transformers %.2f×",
+                         twin["transformers"] as? String ?? "?", twin["torch"] as? String ?? "?", reference, cached / reference))
+        }
+    }
+}
+
+/// Runs Scripts/bench/genslm_twin.py on `model`'s weights (Hugging Face names and config.json in a
+/// temporary folder); nil, with a note, when transformers is missing.
+func transformersTwin(_ model: GPTNeoXForCausalLM, _ arguments: [String]) -> [String: Any]? {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-genslm-twin-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Safetensors.write(model.huggingFaceStateDict(), metadata: ["format": "pt"], to: folder + "/model.safetensors")
+        try JSONEncoder().encode(model.configuration).write(to: URL(fileURLWithPath: folder + "/config.json"), options: .atomic)
+    } catch {
+        print("reference: cannot write the model for transformers (\(error))")
+        return nil
+    }
+    guard let json = runPythonTwin(FileManager.default.currentDirectoryPath + "/Scripts/bench/genslm_twin.py", arguments + ["--model", folder]).last else {
+        print("reference: transformers twin unavailable (pip install transformers; Scripts/bench/genslm_twin.py)")
+        return nil
+    }
+    return json
 }
 
 /// The GPT-NeoX shape the benchmarks build.

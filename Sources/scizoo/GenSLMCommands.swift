@@ -108,6 +108,7 @@ struct GenSLMGenerate: SciZooCommand {
     @Flag(help: "Cut each sequence after its first stop codon.") var cutAtStop = false
     @Option(parsing: .upToNextOption, help: "FASTA files of known sequences: generated ones that match are drawn again.") var known: [String] = []
     @Option var seed: UInt64 = 0
+    @Flag(help: "Re-run the whole prefix for every token instead of caching keys and values (same tokens, slower).") var noCache = false
     @Option(help: "Output FASTA.") var output: String
 
     func execute(budget: ThreadBudget) throws {
@@ -120,6 +121,7 @@ struct GenSLMGenerate: SciZooCommand {
         options.temperature = temperature
         options.maxTokens = maxTokens
         options.cutAtStopCodon = cutAtStop
+        options.useCache = !noCache
         var generator = RandomGenerator(seed: seed)
         var found: [String] = []
         var attempts = 0
