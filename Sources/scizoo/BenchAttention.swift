@@ -18,8 +18,10 @@ func peakRSS() -> Int {
 
 func gibibytes(_ bytes: Int) -> String { String(format: "%.3f GiB", Double(bytes) / 1_073_741_824) }
 
-/// Runs one configuration `runs` times; reports time, GFLOP/s and memory; returns the last run's tensors.
-func runAttentionBench(runs: Int, flops: Double, label: String, _ body: () throws -> [(String, Tensor)]) throws -> [(String, Tensor)] {
+/// Runs one configuration `runs` times; reports time, GFLOP/s and memory; returns the last run's
+/// tensors and the median seconds.
+func runAttentionBench(runs: Int, flops: Double, label: String,
+                       _ body: () throws -> [(String, Tensor)]) throws -> (results: [(String, Tensor)], median: Double) {
     var seconds: [Double] = [], peaks: [Int] = []
     var last: [(String, Tensor)] = []
     let clock = ContinuousClock()
@@ -44,7 +46,7 @@ func runAttentionBench(runs: Int, flops: Double, label: String, _ body: () throw
     let peak = peaks.max() ?? 0
     print("  memory extra tensor bytes (peak, beyond the inputs) \(gibibytes(peak)), of which results (output, lse, gradients) "
           + "\(gibibytes(resultBytes)) and working memory \(gibibytes(Swift.max(0, peak - resultBytes))); process peak RSS \(gibibytes(peakRSS()))")
-    return last
+    return (last, timing.median)
 }
 
 func saveAttentionRun(_ tensors: [(String, Tensor)], to path: String, attributes: [(String, HDF5AttributeValue)]) throws {
@@ -74,6 +76,8 @@ struct BenchEvoformerAttention: SciZooCommand {
     @Option(help: "Keys per tile (default: EvoformerAttention's for this L).") var tileKeys: Int?
     @Option(help: "float32 or float64") var dtype: String = "float32"
     @Option(help: "Write inputs, output, lse and gradients of the last run to this HDF5 file.") var save: String?
+    @Flag(help: "Also time PyTorch's naive path (Scripts/bench/evoformer_twin.py) on the same configuration, in the same run.")
+    var compareTorch = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -101,7 +105,7 @@ struct BenchEvoformerAttention: SciZooCommand {
         let flops = (mode == .fwd ? 4 : 14) * perProblem
         let label = "evoformer-attention \(config) \(mode.rawValue) \(method.rawValue) \(dtype)"
             + (method == .fused ? " tiles \(tiling.queries)×\(tiling.keys)" : "")
-        let last = try runAttentionBench(runs: runs, flops: flops, label: label) {
+        let (last, median) = try runAttentionBench(runs: runs, flops: flops, label: label) {
             let (lq, lk, lv, lb2) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad(), bias2.requiringGrad())
             var results: [(String, Tensor)]
             if mode == .fwd {
@@ -118,6 +122,15 @@ struct BenchEvoformerAttention: SciZooCommand {
                            ("dbias2", grads[3]!), ("dbias1", Tensor.zeros([b, n, 1, 1, l], dtype: type))]
             }
             return results
+        }
+        if compareTorch {
+            let twin = runPythonTwin(FileManager.default.currentDirectoryPath + "/Scripts/bench/evoformer_twin.py",
+                                     ["--config", config, "--mode", mode.rawValue, "--dtype", dtype, "--runs", "\(runs)", "--threads", "\(budget.threads)"]).last
+            if let reference = twin?["median"] as? Double {
+                print(String(format: "  torch %@ naive path: median %.4f s; ours %.2f× faster", twin?["torch"] as? String ?? "?", reference, reference / median))
+            } else {
+                print("  reference: the PyTorch twin did not run (pip install torch; Scripts/bench/evoformer_twin.py)")
+            }
         }
         if let save {
             var tensors = [("q", q), ("k", k), ("v", v), ("bias1", bias1), ("bias2", bias2)]
@@ -166,7 +179,7 @@ struct BenchSelfAttention: SciZooCommand {
         let flops = (mode == .fwd ? 4 : 14) * Double(s) * Double(s) * Double(d) * Double(b * h) * (causal ? 0.5 : 1)
         let label = "attention \(config) \(causal ? "causal" : "full") \(mode.rawValue) \(method.rawValue)"
             + (method == .fused ? " tiles \(tileQueries)×\(tileKeys)" : "")
-        let last = try runAttentionBench(runs: runs, flops: flops, label: label) {
+        let (last, _) = try runAttentionBench(runs: runs, flops: flops, label: label) {
             if mode == .fwd {
                 return [("out", withNoGrad { Tensor.scaledDotProductAttention(q, k, v, masking: masking, method: method, tiling: tiling) })]
             }
