@@ -290,6 +290,7 @@ public enum DistributedMD {
         if first <= last {
             for step in first...last {
                 try engine.step()
+                try FaultInjection.check(step: step, rank: world.rank)
                 let writes = step % s.writeEvery == 0 || step == s.steps, restarts = step % s.restartEvery == 0 || step == last
                 guard writes || restarts else { continue }
                 let (whole, forces) = try engine.gathered(template: system)

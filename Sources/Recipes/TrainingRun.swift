@@ -289,6 +289,7 @@ public final class TrainingRun<Task: TrainingTask> {
             let sums = try sumOverRanks([stepLoss, stepItems])
             try optimizer.step()
             progress.step += 1
+            try FaultInjection.check(step: progress.step, rank: groups.world.rank)
             task.afterStep(progress.step)
             lastLoss = sums[0] / Double(ranks)
             items += sums[1]
