@@ -152,6 +152,14 @@ public struct TrainingOutcome {
     public var metrics: String
 }
 
+/// A step whose loss or gradients are not finite (NaN or ±Inf). Training stops there, before the
+/// update; checkpoints written before it are untouched.
+public struct NonFiniteStep: Error, CustomStringConvertible {
+    public let step: Int
+    public let detail: String
+    public var description: String { "step \(step): \(detail); training stopped before this step's update (checkpoints from earlier steps are intact)" }
+}
+
 public final class TrainingRun<Task: TrainingTask> {
     public let task: Task
     public let runDirectory: String
@@ -171,6 +179,36 @@ public final class TrainingRun<Task: TrainingTask> {
         let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
         let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep)
         return try task.finish(outcome, groups: groups, log: log)
+    }
+
+    /// The first parameter (in the model's order) whose gradient holds a NaN or an infinity, named.
+    static func firstNonFiniteGradient(_ parameters: [(String, Parameter)]) -> String? {
+        for (name, parameter) in parameters {
+            guard let gradient = parameter.value.grad, let bad = firstNonFinite(gradient) else { continue }
+            return "the gradient of \(name) \(parameter.shape) is not finite (\(bad))"
+        }
+        return nil
+    }
+
+    /// What a non-finite loss says about the model: the first parameter holding a NaN or an
+    /// infinity, or, when all are finite, that an input or an activation overflowed.
+    static func nonFiniteLossDetail(_ loss: Double, _ parameters: [(String, Parameter)]) -> String {
+        for (name, parameter) in parameters {
+            if let bad = firstNonFinite(parameter.value) { return "the loss is \(loss): parameter \(name) \(parameter.shape) is not finite (\(bad))" }
+        }
+        return "the loss is \(loss) with every parameter finite: an input or an activation overflowed"
+    }
+
+    /// "element k is nan" for the first non-finite element of a float tensor.
+    private static func firstNonFinite(_ tensor: Tensor) -> String? {
+        func scan<T: BinaryFloatingPoint>(_: T.Type) -> String? where T: TensorElement {
+            tensor.withElements(as: T.self) { values in values.firstIndex { !$0.isFinite }.map { "element \($0) is \(values[$0])" } }
+        }
+        switch tensor.dtype {
+        case .float32: return scan(Float.self)
+        case .float64: return scan(Double.self)
+        default: return nil
+        }
     }
 
     private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?) throws -> TrainingOutcome {
@@ -286,8 +324,15 @@ public final class TrainingRun<Task: TrainingTask> {
                 stepLoss += micro.loss.item() * weight / Double(plan.accumulation)
                 stepItems += micro.items
             }
-            let sums = try sumOverRanks([stepLoss, stepItems])
+            // A non-finite loss or gradient on any rank stops every rank before the update, so the
+            // weights and the checkpoints written so far stay finite.
+            let fault = stepLoss.isFinite ? Self.firstNonFiniteGradient(parameters) : Self.nonFiniteLossDetail(stepLoss, parameters)
+            let sums = try sumOverRanks([stepLoss, stepItems, fault == nil ? 0 : 1])
+            if sums[2] > 0 { throw NonFiniteStep(step: progress.step + 1, detail: fault ?? "another rank's loss or gradients are not finite") }
             try optimizer.step()
+            if !optimizer.lastGradientNorm.isFinite {
+                throw NonFiniteStep(step: progress.step + 1, detail: "the reduced gradient's norm is \(optimizer.lastGradientNorm)")
+            }
             progress.step += 1
             try FaultInjection.check(step: progress.step, rank: groups.world.rank)
             task.afterStep(progress.step)

@@ -94,3 +94,27 @@ struct MLFFTrainingTests {
         for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-5 * abs(a), "\(a) vs \(b)") }
     }
 }
+
+@Suite("Non-finite steps")
+struct NonFiniteStepTests {
+    @Test("a learning rate that blows the weights up stops training at the first non-finite step, naming it, before its update")
+    func stopsAtTheStep() throws {
+        var s = try MLFFTrainingTests.settings()
+        s.learningRate = 1e30
+        let root = try Fixtures.scratchDirectory("nonfinite").path
+        do {
+            _ = try MLFFTrainer(settings: s, runDirectory: root, showsProgress: false, log: { _ in }).run()
+            Issue.record("training with a learning rate of 1e30 must stop at a non-finite step")
+        } catch let error as NonFiniteStep {
+            #expect(error.step > 1 && error.step < 80, "\(error)")
+            #expect(error.description.hasPrefix("step \(error.step): ") && error.description.contains("is not finite") || error.description.contains("overflowed"),
+                    "\(error)")
+            // The metrics stop at the step before; nothing was written for the failed one.
+            let steps = try MLFFTrainingTests.metrics(root).compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .compactMap { $0["step"] as? Int }
+            #expect(steps.allSatisfy { $0 < error.step })
+        }
+        // Gradients of a finite model are finite: the check names nothing.
+        #expect(MLFFTrainer.firstNonFiniteGradient([]) == nil)
+    }
+}
