@@ -35,6 +35,11 @@ public enum MD17Archive {
         try expect(energies, keys.energies, [[frames], [frames, 1]])
         try expect(forces, keys.forces, [[frames, atoms, 3]])
         let r = try positions.tensor().doubles, e = try energies.tensor().doubles, f = try forces.tensor().doubles
+        for (name, values, perFrame) in [(keys.positions, r, 3 * atoms), (keys.energies, e, e.count / Swift.max(frames, 1)), (keys.forces, f, 3 * atoms)] {
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw FileError(file: path, key: "array '\(name)'", message: "element \(index) (frame \(index / Swift.max(perFrame, 1))) is \(values[index]), not a finite number")
+            }
+        }
         return try (0..<frames).map { frame in
             func vectors(_ values: [Double], scale: Double) -> [SIMD3<Double>] {
                 (0..<atoms).map { a in

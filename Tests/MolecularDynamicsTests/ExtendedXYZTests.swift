@@ -59,11 +59,14 @@ struct ExtendedXYZTests {
         #expect(error(good + "3\nenergy=1\nH 0 0 0\n") == "f.extxyz:5: frame 1: the frame declares 3 atoms but the file ends after 1 of them")
         #expect(error("2\nProperties=species:S:1:pos:R:3:forces:R:3\nH 0 0 0 1 0\nH 0 0 1 1 0 0\n")
                 == "f.extxyz:3: frame 0: 6 columns, but Properties=species:S:1:pos:R:3:forces:R:3 needs 7")
-        #expect(error("1\nenergy=abc\nH 0 0 0\n") == "f.extxyz:2: frame 0, key 'energy': 'abc' is not a number")
+        #expect(error("1\nenergy=abc\nH 0 0 0\n") == "f.extxyz:2: frame 0, key 'energy': 'abc' is not a finite number")
+        #expect(error("1\nenergy=nan\nH 0 0 0\n") == "f.extxyz:2: frame 0, key 'energy': 'nan' is not a finite number")
+        #expect(error("1\nProperties=species:S:1:pos:R:3:forces:R:3\nH 0 0 0 1 inf 0\n")
+                == "f.extxyz:3: frame 0, column 'forces': 'inf' is not a finite number")
         #expect(error("1\n\nXx 0 0 0\n") == "f.extxyz:3: frame 0, column 'species': 'Xx' is not a chemical symbol")
         #expect(error("two\n\nH 0 0 0\n") == "f.extxyz:1: expected the number of atoms of a frame, got 'two'")
         #expect(error("1\nLattice=\"1 0 0 0 1 0\"\nH 0 0 0\n") == "f.extxyz:2: frame 0, key 'Lattice': needs 9 numbers (three cell vectors), got 6")
         #expect(error("1\nProperties=species:S:1:pos:R:3 note=\"open\nH 0 0 0\n") == "f.extxyz:2: frame 0: the value of 'note' opens a quote it never closes")
-        #expect(error("1\n\nH 0 0 x\n") == "f.extxyz:3: frame 0, column 'pos': 'x' is not a number")
+        #expect(error("1\n\nH 0 0 x\n") == "f.extxyz:3: frame 0, column 'pos': 'x' is not a finite number")
     }
 }

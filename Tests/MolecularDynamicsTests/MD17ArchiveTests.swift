@@ -7,7 +7,7 @@ import TensorIO
 
 @Suite("MD17 archives")
 struct MD17ArchiveTests {
-    @Test("sGDML's and rMD17's layouts read to eV and eV/Å; mismatched shapes and other archives are refused by name")
+    @Test("sGDML's and rMD17's layouts read to eV and eV/Å; mismatched shapes, NaN and other archives are refused by name")
     func layouts() throws {
         let folder = try Fixtures.scratchDirectory()
         _ = try Subprocess.python("""
@@ -20,6 +20,8 @@ struct MD17ArchiveTests {
                      old_indices=np.arange(4))
             np.savez(sys.argv[1] + '/bad.npz', z=z, R=R, E=E, F=F[:, :8])
             np.savez(sys.argv[1] + '/other.npz', x=z)
+            Fnan = F.copy(); Fnan[2, 5, 1] = np.nan
+            np.savez(sys.argv[1] + '/nan.npz', z=z, R=R, E=E, F=Fnan)
             np.save(sys.argv[1] + '/expected.npy', np.concatenate([R.ravel(), E.ravel() * 0.04336410390059322, F.ravel() * 0.04336410390059322]))
             """, arguments: [folder.path])
         let expectedBytes = try [UInt8](Data(contentsOf: folder.appendingPathComponent("expected.npy")))
@@ -34,6 +36,10 @@ struct MD17ArchiveTests {
         }
         #expect(throws: FileError(file: folder.path + "/bad.npz", key: "array 'F'", message: "shape [4, 8, 3], expected [4, 9, 3] for 4 frames of the 9 atoms in 'z'")) {
             try MD17Archive.read(folder.path + "/bad.npz")
+        }
+        // NaN in the data names the array, the element and its frame.
+        #expect(throws: FileError(file: folder.path + "/nan.npz", key: "array 'F'", message: "element 70 (frame 2) is nan, not a finite number")) {
+            try MD17Archive.read(folder.path + "/nan.npz")
         }
         do {
             _ = try MD17Archive.read(folder.path + "/other.npz")
