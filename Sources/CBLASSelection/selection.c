@@ -147,8 +147,13 @@ static const char *variable(const char *name) {
 static void reexecute(char **argv) {
     fflush(NULL);
     execv("/proc/self/exe", argv);
-    // exec failed (no /proc?): carry on with the kernels already loaded.
+    // exec failed (no /proc?): carry on with the kernels already loaded, and take back what was set
+    // for the new image so that child processes do not believe a choice was made.
     fprintf(stderr, "scizoo: could not re-execute to select OpenBLAS kernels; continuing with %s\n", selection.inUse);
+    unsetenv(phaseVariable);
+    unsetenv(detectedVariable);
+    unsetenv(errorVariable);
+    unsetenv("OPENBLAS_CORETYPE");
 }
 
 __attribute__((constructor)) static void selectBLASCore(int argc, char **argv, char **envp) {

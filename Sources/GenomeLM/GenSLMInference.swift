@@ -120,3 +120,15 @@ public enum GenSLMEmbeddingWriter {
         }
     }
 }
+
+extension GPTNeoXForCausalLM {
+    /// The weights under Hugging Face's names as `model.safetensors` and the configuration as
+    /// `config.json` in `folder` (created when missing): what transformers' `from_pretrained` reads.
+    public func writeHuggingFace(to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Safetensors.write(huggingFaceStateDict(), metadata: ["format": "pt"], to: folder + "/model.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(configuration).write(to: URL(fileURLWithPath: folder + "/config.json"), options: .atomic)
+    }
+}

@@ -137,9 +137,7 @@ func transformersTwin(_ model: GPTNeoXForCausalLM, _ arguments: [String]) -> [St
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-genslm-twin-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: folder) }
     do {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try Safetensors.write(model.huggingFaceStateDict(), metadata: ["format": "pt"], to: folder + "/model.safetensors")
-        try JSONEncoder().encode(model.configuration).write(to: URL(fileURLWithPath: folder + "/config.json"), options: .atomic)
+        try model.writeHuggingFace(to: folder)
     } catch {
         print("reference: cannot write the model for transformers (\(error))")
         return nil

@@ -178,11 +178,7 @@ struct GenSLMExport: SciZooCommand {
 
     func execute(budget: ThreadBudget) throws {
         let trained = try self.trained.load()
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        try Safetensors.write(trained.model.huggingFaceStateDict(), metadata: ["format": "pt"], to: output + "/model.safetensors")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(trained.model.configuration).write(to: URL(fileURLWithPath: output + "/config.json"), options: .atomic)
+        try trained.model.writeHuggingFace(to: output)
         print("wrote \(output)/model.safetensors and \(output)/config.json from \(trained.checkpoint)")
     }
 }
