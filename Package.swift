@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ClimateForecasting", targets: ["ClimateForecasting"]),
         .library(name: "Graphs", targets: ["Graphs"]),
         .library(name: "MolecularDynamics", targets: ["MolecularDynamics"]),
+        .library(name: "MolecularGraphs", targets: ["MolecularGraphs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +56,8 @@ let package = Package(
         .target(name: "Graphs", dependencies: ["TensorCore"]),
         // ML force fields and molecular dynamics: systems and units, potentials, integrators.
         .target(name: "MolecularDynamics", dependencies: ["Graphs", "NeuralNetworks", "TensorCore", "TensorIO"]),
+        // SFM: molecules from SMILES and MOL/SDF, RDKit's perception rules, OGB's graph features.
+        .target(name: "MolecularGraphs", dependencies: ["TensorIO", "TensorCore"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
@@ -63,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "scizoo",
             dependencies: [
-                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "MolecularDynamics", "Graphs", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
+                "Recipes", "GenomeLM", "ProteinFolding", "ClimateForecasting", "MolecularDynamics", "MolecularGraphs", "Graphs", "NeuralNetworks", "TensorIO", "ParallelRuntime", "Kernels",
                 "TensorCore", "CBLAS", "COSShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -77,6 +80,8 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
         .testTarget(name: "MolecularDynamicsTests", dependencies: ["MolecularDynamics", "Graphs", "NeuralNetworks", "TensorCore", "TensorIO", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_argon_nve.py)
+        .testTarget(name: "MolecularGraphsTests", dependencies: ["MolecularGraphs", "TensorIO", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Scripts/sfm/make_ogb_featurisation_fixture.py)
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
