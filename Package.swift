@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
         .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
@@ -89,7 +89,7 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["scizoo", "Kernels", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
+        .testTarget(name: "CLITests", dependencies: ["scizoo", "Kernels", "MolecularGraphs", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)
     ],
     swiftLanguageModes: [.v6]

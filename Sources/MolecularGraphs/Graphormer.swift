@@ -60,6 +60,19 @@ public struct GraphormerConfiguration: Sendable, Codable, Equatable {
     }
 }
 
+/// The random stream every dropout of one model draws from, reseeded per micro-batch by a trainer
+/// so that a resumed run draws what an uninterrupted one would.
+public final class DropoutStream {
+    var generator: RandomGenerator
+    init(seed: UInt64) { generator = RandomGenerator(seed: seed) }
+    public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+
+    func apply(_ x: Tensor, _ p: Double, training: Bool) -> Tensor {
+        guard training, p > 0 else { return x }
+        return x.dropout(p, training: true, generator: &generator)
+    }
+}
+
 /// Rows of `table` for `ids`, zero (and gradient-free) where the id is 0: `nn.Embedding(padding_idx=0)`.
 func paddedLookup(_ table: Tensor, _ ids: [Int], shape: [Int]) -> Tensor {
     let rows = table.embedding(Tensor(ids.map(Int64.init), shape: shape))
@@ -172,10 +185,12 @@ public final class GraphormerLayer: Module {
     public let selfAttentionLayerNorm: LayerNorm
     public let fc1: Linear, fc2: Linear
     public let finalLayerNorm: LayerNorm
-    let dropout: Dropout, activationDropout: Dropout
+    let dropout: Double, activationDropout: Double
     let preLayerNorm: Bool
+    let stream: DropoutStream
 
-    init(_ c: GraphormerConfiguration, generator: inout RandomGenerator) {
+    init(_ c: GraphormerConfiguration, stream: DropoutStream, generator: inout RandomGenerator) {
+        self.stream = stream
         selfAttention = GraphormerSelfAttention(c, generator: &generator)
         selfAttentionLayerNorm = LayerNorm(c.embeddingDim)
         fc1 = Linear(c.embeddingDim, c.ffnDim, generator: &generator)
@@ -185,19 +200,19 @@ public final class GraphormerLayer: Module {
             layer.bias!.value = .zeros(layer.bias!.shape)
         }
         finalLayerNorm = LayerNorm(c.embeddingDim)
-        dropout = Dropout(c.dropout)
-        activationDropout = Dropout(c.activationDropout)
+        dropout = c.dropout
+        activationDropout = c.activationDropout
         preLayerNorm = c.preLayerNorm
     }
 
     func callAsFunction(_ input: Tensor, bias: Tensor) -> Tensor {
         var x = preLayerNorm ? selfAttentionLayerNorm(input) : input
-        x = input + dropout(selfAttention(x, bias: bias))
+        x = input + stream.apply(selfAttention(x, bias: bias), dropout, training: isTraining)
         if !preLayerNorm { x = selfAttentionLayerNorm(x) }
         let residual = x
         if preLayerNorm { x = finalLayerNorm(x) }
-        x = fc2(activationDropout(fc1(x).gelu()))
-        x = residual + dropout(x)
+        x = fc2(stream.apply(fc1(x).gelu(), activationDropout, training: isTraining))
+        x = residual + stream.apply(x, dropout, training: isTraining)
         return preLayerNorm ? x : finalLayerNorm(x)
     }
 }
@@ -214,16 +229,19 @@ public final class GraphormerModel: Module {
     public let headLayerNorm: LayerNorm
     public let headOutput: Linear
     public let headBias: Parameter
-    let embeddingDropout: Dropout
+    /// Every dropout of the model draws from here; `dropout.reseed` makes a micro-batch's draws reproducible.
+    public let dropout: DropoutStream
 
     public init(_ c: GraphormerConfiguration, seed: UInt64) {
         precondition(c.embeddingDim % c.heads == 0, "Graphormer: embedding_dim \(c.embeddingDim) must divide into \(c.heads) heads")
         var generator = RandomGenerator(seed: seed)
         configuration = c
+        let stream = DropoutStream(seed: seed &+ 1)
+        dropout = stream
         nodeFeature = GraphNodeFeature(c, generator: &generator)
         attentionBias = GraphAttentionBias(c, generator: &generator)
         embeddingLayerNorm = c.normaliseEmbeddings ? LayerNorm(c.embeddingDim) : nil
-        layers = (0..<c.layers).map { _ in GraphormerLayer(c, generator: &generator) }
+        layers = (0..<c.layers).map { _ in GraphormerLayer(c, stream: stream, generator: &generator) }
         finalLayerNorm = c.preLayerNorm ? LayerNorm(c.embeddingDim) : nil
         headTransform = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
         headTransform.weight.value = normalTensor(headTransform.weight.shape, std: 0.02, generator: &generator)
@@ -232,7 +250,6 @@ public final class GraphormerModel: Module {
         headOutput = Linear(c.embeddingDim, c.classes, bias: false, generator: &generator)
         headOutput.weight.value = normalTensor(headOutput.weight.shape, std: 0.02, generator: &generator)
         headBias = Parameter(.zeros([1]))
-        embeddingDropout = Dropout(c.dropout)
     }
 
     /// The graph token's representation after the last layer, `[B, C]`.
@@ -241,7 +258,7 @@ public final class GraphormerModel: Module {
         let bias = attentionBias(batch)
         let (b, l) = (x.shape[0], x.shape[1])
         if let norm = embeddingLayerNorm { x = norm(x) }
-        x = embeddingDropout(x)
+        x = dropout.apply(x, configuration.dropout, training: isTraining)
         let pairBias = bias.reshaped([b, 1, configuration.heads, l, l])
         for layer in layers { x = layer(x, bias: pairBias) }
         if let norm = finalLayerNorm { x = norm(x) }

@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 import TestSupport
+import MolecularGraphs
 import TensorIO
 
 @Suite("scizoo mol-graphs")
@@ -28,5 +29,78 @@ struct MoleculeCLITests {
         try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
         let none = try CLI.run(["mol-graphs", "--input", empty, "--output", output + "2"])
         #expect(none.status != 0 && none.standardError.contains("no molecules"), "\(none.standardError)")
+    }
+}
+
+@Suite("scizoo graphormer-*")
+struct GraphormerCLITests {
+    /// 120 NCI-like molecules with a target that depends on the structure (heavy atoms / 10 plus rings / 2).
+    static func dataset(in folder: String) throws -> String {
+        let smiles = ["CCO", "CCN", "CCC", "c1ccccc1", "c1ccncc1", "CC(=O)O", "CC(=O)N", "OCCO", "C1CCCCC1", "c1ccc2ccccc2c1",
+                      "CC(C)O", "CCCCO", "c1ccoc1", "c1ccsc1", "NCCN", "N#CC", "C=CC=C", "OC(=O)c1ccccc1", "Cc1ccccc1", "ClCC"]
+        var lines = ["idx,smiles,target,split"]
+        for i in 0..<120 {
+            let s = smiles[i % smiles.count] + String(repeating: "C", count: i / smiles.count)
+            let molecule = try MolecularGraph.fromSMILES(s)
+            let rings = molecule.nodeFeatures.enumerated().filter { $0.offset % 9 == 8 }.map(\.element).reduce(0, +)
+            let target = Double(molecule.nodeCount) / 10 + Double(rings) / 2
+            lines.append("\(i),\(s),\(target),\(i < 96 ? "train" : (i < 108 ? "valid" : "test"))")
+        }
+        lines.append("120,\(String(repeating: "C", count: 40)),4.0,train")  // above max_nodes 32: left out, counted
+        let path = folder + "/molecules.csv"
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func recipe(_ data: String, in folder: String) throws -> String {
+        let text = """
+            seed: 3
+            data: {path: \(data), target: target, batch_size: 8, max_nodes: 32}
+            model: {arch: graphormer_slim, encoder_layers: 2, encoder_embed_dim: 16, encoder_ffn_embed_dim: 16, encoder_attention_heads: 4}
+            task: {lr: 1.0e-3, warmup_updates: 4}
+            trainer: {max_epoch: 3, log_interval: 4}
+            """
+        let path = folder + "/recipe.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("train, stop and resume bit for bit, predict; bad recipes and targets refused in one line")
+    func trainResumePredict() throws {
+        let folder = try Fixtures.scratchDirectory().path
+        let recipe = try Self.recipe(try Self.dataset(in: folder), in: folder)
+        let whole = try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", folder + "/whole", "--threads", "1"])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        #expect(whole.standardOutput.contains("left out 1 molecule(s) above max_nodes 32"), "\(whole.standardOutput)")
+        #expect(whole.standardOutput.contains("96 train, 12 valid, 12 test molecules"))
+        #expect(whole.standardOutput.contains("mean predictor"))
+        let first = try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", folder + "/split", "--threads", "1", "--stop-at-step", "20"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let second = try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", folder + "/split", "--threads", "1", "--resume"])
+        #expect(second.status == 0, "\(second.standardError)")
+        func losses(_ run: String) throws -> [String] {
+            try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { $0.replacingOccurrences(of: #""graphs_per_second":[^,}]*,?"#, with: "", options: .regularExpression) }
+        }
+        #expect(try losses("whole") == losses("split"))
+        let scores = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/whole/test_scores.json"))) as! [String: Double]
+        #expect(scores["test/mae"] != nil && scores["test/mean_predictor_mae"] != nil)
+
+        let predicted = try CLI.run(["graphormer-predict", "--checkpoint", folder + "/whole/checkpoints/best.h5", "--input", folder + "/molecules.csv",
+                                     "--output", folder + "/predictions.csv"])
+        #expect(predicted.status == 0 && predicted.standardOutput.contains("120 predictions"), "\(predicted.standardError)")
+        #expect(predicted.standardError.contains("skipped: \(folder)/molecules.csv:122: 40 atoms, above max_nodes 32"))
+        let rows = try String(contentsOfFile: folder + "/predictions.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "record,molecule,prediction" && rows.count == 121)
+        #expect(rows[1].hasPrefix("2,CCO,"))
+
+        // A missing target names its line; an unknown key names its line and the closest key.
+        try "idx,smiles,target\n0,CCO,1.0\n1,CCN,\n".write(toFile: folder + "/bad.csv", atomically: true, encoding: .utf8)
+        let badTarget = try CLI.run(["graphormer-train", "--config", try Self.recipe(folder + "/bad.csv", in: folder), "--run-dir", folder + "/bad"])
+        #expect(badTarget.status != 0 && badTarget.standardError.contains("bad.csv:3: target 'target' is '', not a finite number"), "\(badTarget.standardError)")
+        try (try String(contentsOfFile: recipe, encoding: .utf8)).replacingOccurrences(of: "warmup_updates", with: "warmup_update")
+            .write(toFile: folder + "/typo.yaml", atomically: true, encoding: .utf8)
+        let typo = try CLI.run(["graphormer-train", "--config", folder + "/typo.yaml", "--run-dir", folder + "/typo"])
+        #expect(typo.status != 0 && typo.standardError.contains("warmup_update") && typo.standardError.contains("warmup_updates"), "\(typo.standardError)")
     }
 }
