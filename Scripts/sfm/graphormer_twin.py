@@ -144,6 +144,35 @@ def fixture(encodings, out_path):
     os.replace(out_path + ".tmp", out_path)
 
 
+def bench(batches_path, steps, threads, rounds):
+    """Training graphs/s on the batches SciZoo's bench wrote (same model size, Adam, float32)."""
+    import json
+    import time
+    torch.set_num_threads(threads)
+    with h5py.File(batches_path) as f:
+        c = {k: int(v) if isinstance(v, (np.integer, int)) else float(v) for k, v in f.attrs.items()}
+        names = sorted(k for k in f.keys() if k.startswith("batch_"))
+        batches = [read_batch(f[name]) for name in names]
+    params = {k: v.float().requires_grad_(True) for k, v in init_parameters(c, seed=1, dtype=torch.float64).items()}
+    optimizer = torch.optim.Adam(params.values(), lr=1e-4)
+    graphs = batches[0]["x"].shape[0]
+    def step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        y = forward(params, c, batch)
+        (y - 1.0).abs().mean().backward()
+        optimizer.step()
+    step(batches[0])  # warm-up
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for k in range(steps):
+            step(batches[k % len(batches)])
+        rates.append(graphs * steps / (time.perf_counter() - start))
+    print(json.dumps({"graphs_per_second": sorted(rates)[len(rates) // 2], "torch": torch.__version__, "threads": threads}))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "fixture":
         fixture(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "bench":
+        bench(sys.argv[2], steps=int(sys.argv[3]), threads=int(sys.argv[4]), rounds=int(sys.argv[5]))
