@@ -13,8 +13,8 @@ E(LUMO) − E(HOMO) from the orbital energies and occupations, in eV. Splits: 80
 shuffle (seed 2026).
 
 Writes, beside this script: molecules.csv (idx, smiles, homolumogap, split, nci_line) and
-molecules.sdf (the relaxed conformers with the same fields as data items), each through a
-temporary name. Run: python3 Datasets/molecules/make_dataset.py [--limit N]
+molecules.sdf.gz (the relaxed conformers, hydrogens explicit, with the same fields as data items),
+each through a temporary name. Run: python3 Datasets/molecules/make_dataset.py [--limit N]
 """
 import argparse
 import os
@@ -101,12 +101,15 @@ def main():
     split = {}
     for rank, index in enumerate(order):
         split[index] = "train" if rank < 0.8 * len(rows) else ("valid" if rank < 0.9 * len(rows) else "test")
-    csv_path, sdf_path = os.path.join(here, "molecules.csv"), os.path.join(here, "molecules.sdf")
+    csv_path, sdf_path = os.path.join(here, "molecules.csv"), os.path.join(here, "molecules.sdf.gz")
     with open(csv_path + ".tmp", "w") as csv:
         csv.write("idx,smiles,homolumogap,split,nci_line\n")
         for i, (smiles, number, _, gap) in enumerate(rows):
             csv.write(f"{i},{smiles},{gap:.6f},{split[i]},{number}\n")
-    writer = Chem.SDWriter(sdf_path + ".tmp")
+    import gzip
+    import io
+    text = io.StringIO()
+    writer = Chem.SDWriter(text)
     for i, (smiles, number, mol, gap) in enumerate(rows):
         mol.SetProp("_Name", f"nci_{number}")
         mol.SetProp("idx", str(i))
@@ -114,6 +117,8 @@ def main():
         mol.SetProp("split", split[i])
         writer.write(mol)
     writer.close()
+    with open(sdf_path + ".tmp", "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as out:
+        out.write(text.getvalue().encode())
     os.replace(csv_path + ".tmp", csv_path)
     os.replace(sdf_path + ".tmp", sdf_path)
     print(f"{len(rows)} molecules in {time.time() - start:.0f} s; left out: {skipped}", file=sys.stderr)

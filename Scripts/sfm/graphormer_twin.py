@@ -7,6 +7,9 @@ parameters named as SciZoo names them. Used two ways:
            Tests/MolecularGraphsTests (GraphormerParityTests):
            python3 Scripts/sfm/graphormer_twin.py fixture ENCODINGS.h5 OUT.h5
   bench    training graphs/s of the same model on the same batches (called by `scizoo bench graphormer`)
+  train    trains the twin on a molecule CSV with the smoke recipe's settings, for the accuracy comparison:
+           scizoo mol-graphs --input Datasets/molecules/molecules.csv --output /tmp/g.h5
+           python3 Scripts/sfm/graphormer_twin.py train /tmp/g.h5 Datasets/molecules/molecules.csv Recipes/sfm/smoke.yaml
 
 Semantics followed (upstream files in brackets): padded embeddings are zero and gradient-free
 (nn.Embedding padding_idx=0); the bias is spatial + multi-hop edge term on node pairs, the graph
@@ -171,7 +174,135 @@ def bench(batches_path, steps, threads, rounds):
     print(json.dumps({"graphs_per_second": sorted(rates)[len(rates) // 2], "torch": torch.__version__, "threads": threads}))
 
 
+def encode(graph, max_hops=5):
+    """One graph's Graphormer inputs (upstream's preprocess_item semantics, written out in numpy)."""
+    n, e = graph["n"], graph["edge_index"].shape[1]
+    offsets = 1 + 512 * np.arange(9)
+    x = graph["node_feat"] + offsets
+    adjacency = np.zeros((n, n), dtype=bool)
+    edge_type = np.zeros((n, n, 3), dtype=np.int64)
+    for k in range(e):
+        i, j = graph["edge_index"][:, k]
+        adjacency[i, j] = True
+        edge_type[i, j] = graph["edge_feat"][k] + 2 + 512 * np.arange(3)
+    dist = np.where(adjacency, 1, 510)
+    np.fill_diagonal(dist, 0)
+    through = -np.ones((n, n), dtype=np.int64)
+    for k in range(n):
+        for i in range(n):
+            for j in range(n):
+                if dist[i, j] > dist[i, k] + dist[k, j]:
+                    dist[i, j] = dist[i, k] + dist[k, j]
+                    through[i, j] = k
+    through[dist >= 510] = 510
+    hops = max(0, min(int(dist.max()) if n else 0, max_hops))
+    edge_input = -np.ones((n, n, hops, 3), dtype=np.int64)
+    def inner(i, j):
+        k = through[i, j]
+        return [] if k == -1 else inner(i, k) + [k] + inner(k, j)
+    for i in range(n):
+        for j in range(n):
+            if i != j and through[i, j] != 510:
+                path = [i] + inner(i, j) + [j]
+                for h in range(min(len(path) - 1, hops)):
+                    edge_input[i, j, h] = edge_type[path[h], path[h + 1]]
+    return dict(x=x, degree=adjacency.sum(1), spd=dist, edge_input=edge_input, hops=hops, n=n)
+
+
+def collate(items):
+    b, n = len(items), max(it["n"] for it in items)
+    hops = max(it["hops"] for it in items)
+    x = np.zeros((b, n, 9), dtype=np.int64); degree = np.zeros((b, n), dtype=np.int64)
+    spd = np.zeros((b, n, n), dtype=np.int64); edge = np.zeros((b, n, n, hops, 3), dtype=np.int64)
+    bias = np.zeros((b, n + 1, n + 1), dtype=np.float32)
+    for g, it in enumerate(items):
+        m = it["n"]
+        x[g, :m] = it["x"] + 1; degree[g, :m] = it["degree"] + 1; spd[g, :m, :m] = it["spd"] + 1
+        edge[g, :m, :m, :it["hops"]] = it["edge_input"] + 1
+        bias[g, :, m + 1:] = -np.inf
+    return {"x": torch.from_numpy(x), "in_degree": torch.from_numpy(degree), "spatial_pos": torch.from_numpy(spd),
+            "edge_input": torch.from_numpy(edge), "attn_bias": torch.from_numpy(bias)}
+
+
+def train(graphs_path, csv_path, recipe_path):
+    """The smoke recipe's training (same model size, Adam, warm-up + linear decay, clipping, epochs, batch)."""
+    import csv
+    import json
+    import yaml
+    recipe = yaml.safe_load(open(recipe_path))
+    data, model, task, trainer = recipe["data"], recipe.get("model", {}), recipe.get("task", {}), recipe.get("trainer", {})
+    rows = list(csv.DictReader(open(csv_path)))
+    with h5py.File(graphs_path) as f:
+        nodes, edges = f["num_nodes"][...], f["num_edges"][...]
+        node_feat, edge_index, edge_feat = f["node_feat"][...], f["edge_index"][...], f["edge_feat"][...]
+    graphs, no, eo = [], 0, 0
+    for n, e in zip(nodes, edges):
+        graphs.append(dict(n=int(n), node_feat=node_feat[no:no + n], edge_index=edge_index[:, eo:eo + e], edge_feat=edge_feat[eo:eo + e]))
+        no += n; eo += e
+    items = [encode(g) for g in graphs]
+    targets = np.array([float(r[data.get("target", "homolumogap")]) for r in rows])
+    split = np.array([r["split"] for r in rows])
+    idx = {k: np.where(split == k)[0] for k in ("train", "valid", "test")}
+    c = config(layers=model.get("encoder_layers", 12), dim=model.get("encoder_embed_dim", 80), ffn=model.get("encoder_ffn_embed_dim", 80),
+               heads=model.get("encoder_attention_heads", 8))
+    torch.manual_seed(recipe.get("seed", 1))
+    params = {k: v.float() for k, v in init_parameters(c, seed=recipe.get("seed", 1), dtype=torch.float64).items()}
+    for k, v in params.items():  # upstream's initialisation: N(0, 0.02) weights, zero biases, unit norms
+        if k.endswith("LayerNorm.weight") or k.endswith("layerNorm.weight"):
+            v.fill_(1.0)
+        elif k.endswith(".bias") or k == "headBias":
+            v.zero_()
+        else:
+            v.normal_(0, 0.02)
+    params["headBias"].fill_(float(targets[idx["train"]].mean()))
+    for v in params.values():
+        v.requires_grad_(True)
+    batch_size, epochs = data.get("batch_size", 64), trainer.get("max_epoch", 100)
+    steps_per_epoch = len(idx["train"]) // batch_size
+    total = epochs * steps_per_epoch
+    lr, end, warmup = task.get("lr", 2e-4), task.get("end_learning_rate", 1e-9), task.get("warmup_updates", 0)
+    def rate(step):  # fairseq polynomial_decay, power 1, as a multiple of lr
+        update = step + 1
+        if warmup and update <= warmup:
+            return update / warmup
+        if update >= total:
+            return end / lr
+        return ((lr - end) * (1 - (update - warmup) / max(1, total - warmup)) + end) / lr
+    optimizer = torch.optim.Adam(params.values(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    rng = np.random.default_rng(recipe.get("seed", 1))
+    def mae(indices):
+        with torch.no_grad():
+            errors = []
+            for s in range(0, len(indices), batch_size):
+                chunk = indices[s:s + batch_size]
+                y = forward(params, c, collate([items[i] for i in chunk]))[:, 0].numpy()
+                errors += list(np.abs(y - targets[chunk]))
+        return float(np.mean(errors))
+    best, best_test = float("inf"), None
+    for epoch in range(epochs):
+        order = rng.permutation(idx["train"])
+        for k in range(steps_per_epoch):
+            chunk = order[k * batch_size:(k + 1) * batch_size]
+            y = forward(params, c, collate([items[i] for i in chunk]))[:, 0]
+            loss = (y - torch.from_numpy(targets[chunk]).float()).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params.values(), task.get("clip_norm", 5.0))
+            optimizer.step()
+            schedule.step()
+        val = mae(idx["valid"])
+        if val < best:
+            best, best_test = val, mae(idx["test"])
+        print(json.dumps({"epoch": epoch, "val/mae": val}), file=sys.stderr, flush=True)
+    mean = targets[idx["train"]].mean()
+    print(json.dumps({"val/mae": best, "test/mae": best_test, "test/mean_predictor_mae": float(np.abs(targets[idx["test"]] - mean).mean()),
+                      "steps": total}))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "train":
+        train(sys.argv[2], sys.argv[3], sys.argv[4])
     if sys.argv[1] == "fixture":
         fixture(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "bench":

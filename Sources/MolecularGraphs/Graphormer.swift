@@ -80,6 +80,9 @@ func paddedLookup(_ table: Tensor, _ ids: [Int], shape: [Int]) -> Tensor {
     return rows * keep
 }
 
+/// Replaces a parameter's value (upstream's N(0, 0.02) weights, zero biases), keeping it a gradient leaf.
+func reset(_ parameter: Parameter, _ value: Tensor) { parameter.value = value.detached().requiringGrad() }
+
 func normalTensor(_ shape: [Int], std: Double, generator: inout RandomGenerator) -> Tensor {
     generator.normal(shape, dtype: .float32) * std
 }
@@ -164,8 +167,8 @@ public final class GraphormerSelfAttention: Module {
         heads = c.heads
         func projection() -> Linear {
             let layer = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
-            layer.weight.value = normalTensor([c.embeddingDim, c.embeddingDim], std: 0.02, generator: &generator)
-            layer.bias!.value = .zeros([c.embeddingDim])
+            reset(layer.weight, normalTensor([c.embeddingDim, c.embeddingDim], std: 0.02, generator: &generator))
+            reset(layer.bias!, Tensor.zeros([c.embeddingDim]))
             return layer
         }
         qProj = projection(); kProj = projection(); vProj = projection(); outProj = projection()
@@ -196,8 +199,8 @@ public final class GraphormerLayer: Module {
         fc1 = Linear(c.embeddingDim, c.ffnDim, generator: &generator)
         fc2 = Linear(c.ffnDim, c.embeddingDim, generator: &generator)
         for layer in [fc1, fc2] {
-            layer.weight.value = normalTensor(layer.weight.shape, std: 0.02, generator: &generator)
-            layer.bias!.value = .zeros(layer.bias!.shape)
+            reset(layer.weight, normalTensor(layer.weight.shape, std: 0.02, generator: &generator))
+            reset(layer.bias!, Tensor.zeros(layer.bias!.shape))
         }
         finalLayerNorm = LayerNorm(c.embeddingDim)
         dropout = c.dropout
@@ -244,11 +247,11 @@ public final class GraphormerModel: Module {
         layers = (0..<c.layers).map { _ in GraphormerLayer(c, stream: stream, generator: &generator) }
         finalLayerNorm = c.preLayerNorm ? LayerNorm(c.embeddingDim) : nil
         headTransform = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
-        headTransform.weight.value = normalTensor(headTransform.weight.shape, std: 0.02, generator: &generator)
-        headTransform.bias!.value = .zeros([c.embeddingDim])
+        reset(headTransform.weight, normalTensor(headTransform.weight.shape, std: 0.02, generator: &generator))
+        reset(headTransform.bias!, Tensor.zeros([c.embeddingDim]))
         headLayerNorm = LayerNorm(c.embeddingDim)
         headOutput = Linear(c.embeddingDim, c.classes, bias: false, generator: &generator)
-        headOutput.weight.value = normalTensor(headOutput.weight.shape, std: 0.02, generator: &generator)
+        reset(headOutput.weight, normalTensor(headOutput.weight.shape, std: 0.02, generator: &generator))
         headBias = Parameter(.zeros([1]))
     }
 

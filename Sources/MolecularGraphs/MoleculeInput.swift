@@ -1,8 +1,9 @@
-// Molecule files in: SMILES lists (`.smi`, `.smiles`, `.txt`: a SMILES per line, anything after the
+// Molecule files in (each may be gzip-compressed, `.sdf.gz`): SMILES lists (`.smi`, `.smiles`, `.txt`: a SMILES per line, anything after the
 // first whitespace a name, `#` comments), CSV with a `smiles` column (PCQM4Mv2's layout: `idx`,
 // `smiles`, `homolumogap`), and MOL/SD files (V2000, V3000). Every molecule keeps where it came from
 // (line or record number) so outputs can be checked against the input.
 import Foundation
+import TensorIO
 
 public struct MoleculeEntry: Sendable {
     /// 1-based line (SMILES, CSV) or record (SDF) number.
@@ -18,8 +19,11 @@ public struct MoleculeEntry: Sendable {
 public enum MoleculeInputFormat: String, Sendable, CaseIterable {
     case smiles, csv, sdf
 
+    /// From the extension, a `.gz` after it allowed (`mols.sdf.gz`).
     public init(path: String) throws(MoleculeInputError) {
-        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        var url = URL(fileURLWithPath: path)
+        if url.pathExtension.lowercased() == "gz" { url = url.deletingPathExtension() }
+        switch url.pathExtension.lowercased() {
         case "smi", "smiles", "txt": self = .smiles
         case "csv": self = .csv
         case "sdf", "mol", "sd": self = .sdf
@@ -35,10 +39,11 @@ public enum MoleculeInput {
     public static func read(_ path: String, skipInvalid: Bool = false,
                             skipped: (MoleculeInputError) -> Void = { _ in }) throws -> [MoleculeEntry] {
         let format = try MoleculeInputFormat(path: path)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MoleculeInputError(file: path, line: 0, column: 0, message: "cannot read the file")
+        let bytes: [UInt8]
+        do { bytes = try CompressedText.read(path) } catch {
+            throw MoleculeInputError(file: path, line: 0, column: 0, message: "cannot read the file (missing, unreadable or a damaged gzip stream)")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw MoleculeInputError(file: path, line: 0, column: 0, message: "not UTF-8 text")
         }
         var entries: [MoleculeEntry] = []

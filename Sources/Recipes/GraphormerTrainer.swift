@@ -232,24 +232,11 @@ public final class GraphormerTask: RecipeTask {
 }
 
 /// What a Graphormer checkpoint records beside the weights: the recipe and where the run stands.
-struct GraphormerCheckpointRecord: Codable {
+struct GraphormerCheckpointRecord: CheckpointRecordCoding {
     var recipe = "{}"
     var progress = TrainingProgress()
 
-    func encoded() -> String {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
-    }
-
-    static func decode(_ text: String, file: String) throws -> GraphormerCheckpointRecord {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try decoder.decode(GraphormerCheckpointRecord.self, from: Data(text.utf8)) } catch {
-            throw FileError(file: file, message: "is not a Graphormer checkpoint (its record does not read: \(error))")
-        }
-    }
+    static let kind = "a Graphormer checkpoint"
 }
 
 /// A trained Graphormer from its checkpoint, for `graphormer-predict`.

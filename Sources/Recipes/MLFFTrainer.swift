@@ -230,7 +230,7 @@ final class WeightAverage {
 
 /// What an MLFF checkpoint records beside the weights: the recipe, the output standardisation,
 /// where the run stands, the plateau scheduler and the EMA file.
-struct MLFFCheckpointRecord: Codable {
+struct MLFFCheckpointRecord: CheckpointRecordCoding {
     var recipe = "{}"
     var energyPerAtom = 0.0
     var progress = TrainingProgress()
@@ -240,6 +240,16 @@ struct MLFFCheckpointRecord: Codable {
     var bestForcesMAE: Double?
     var bestStep: Int?
 
+    static let kind = "a force-field checkpoint"
+}
+
+/// A checkpoint's client record as JSON (sorted keys; infinities and NaN as strings).
+protocol CheckpointRecordCoding: Codable {
+    /// What the record belongs to, for the error when another file's record does not read.
+    static var kind: String { get }
+}
+
+extension CheckpointRecordCoding {
     func encoded() -> String {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -247,11 +257,11 @@ struct MLFFCheckpointRecord: Codable {
         return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    static func decode(_ text: String, file: String) throws -> MLFFCheckpointRecord {
+    static func decode(_ text: String, file: String) throws -> Self {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try decoder.decode(MLFFCheckpointRecord.self, from: Data(text.utf8)) } catch {
-            throw FileError(file: file, message: "is not a force-field checkpoint (its record does not read: \(error))")
+        do { return try decoder.decode(Self.self, from: Data(text.utf8)) } catch {
+            throw FileError(file: file, message: "is not \(kind) (its record does not read: \(error))")
         }
     }
 }

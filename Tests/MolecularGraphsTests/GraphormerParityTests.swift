@@ -72,6 +72,21 @@ import TensorIO
         }
     }
 
+    /// A freshly built model trains every parameter: each one is a gradient leaf and one backward
+    /// reaches it (a weight re-drawn without staying a leaf once froze every Linear layer).
+    @Test func everyParameterOfANewModelTakesAGradient() throws {
+        var configuration = GraphormerConfiguration(layers: 2, embeddingDim: 16, ffnDim: 24, heads: 4)
+        configuration.dropout = 0
+        let model = GraphormerModel(configuration, seed: 7)
+        let batch = try Self.batch("batch_1")
+        try (model(batch) * 1.5).sum().backward()
+        for (name, parameter) in model.namedParameters() {
+            #expect(parameter.value.requiresGrad, "\(name) is not a gradient leaf")
+            let largest = parameter.grad?.doubles.map(abs).max() ?? 0
+            #expect(largest > 0 || name.hasSuffix("kProj.bias"), "\(name) took no gradient")
+        }
+    }
+
     /// A graph padded into a batch gives the output it gives alone; no padding pattern makes NaN.
     @Test func paddedBatchesEqualSingleGraphs() throws {
         let file = try HDF5File(path: Self.fixtures.appendingPathComponent("graphormer_twin.h5").path)
