@@ -74,10 +74,11 @@ public final class DropoutStream {
 }
 
 /// Rows of `table` for `ids`, zero (and gradient-free) where the id is 0: `nn.Embedding(padding_idx=0)`.
+/// Row 0 is swapped for a constant zero row before the lookup, so padding costs no masking pass over
+/// the (large, for the multi-hop edges) result and row 0 never receives a gradient.
 func paddedLookup(_ table: Tensor, _ ids: [Int], shape: [Int]) -> Tensor {
-    let rows = table.embedding(Tensor(ids.map(Int64.init), shape: shape))
-    let keep = Tensor(ids.map { $0 == 0 ? 0.0 : 1.0 }, shape: shape + [1]).cast(to: table.dtype)
-    return rows * keep
+    let padded = Tensor.concat([Tensor.zeros([1, table.shape[1]], dtype: table.dtype), table.sliced(axis: 0, 1)], axis: 0)
+    return padded.embedding(Tensor(ids.map(Int64.init), shape: shape))
 }
 
 /// Replaces a parameter's value (upstream's N(0, 0.02) weights, zero biases), keeping it a gradient leaf.
@@ -177,8 +178,13 @@ public final class GraphormerSelfAttention: Module {
     /// - Parameters: x `[B, L, C]`; bias `[B, 1, H, L, L]`. - Returns: `[B, L, C]`.
     func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
         let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2]), d = c / heads
-        func split(_ t: Tensor) -> Tensor { t.reshaped([b, 1, l, heads, d]) }
-        let attended = Tensor.evoformerAttention(split(qProj(x)), split(kProj(x)), split(vProj(x)), biases: [nil, bias])
+        // One GEMM for the three projections (upstream's q, k and v weights, concatenated per call):
+        // three times the rows per call lets OpenBLAS use both threads on these small shapes.
+        let weight = Tensor.concat([qProj.weight.value, kProj.weight.value, vProj.weight.value], axis: 0)
+        let bias3 = Tensor.concat([qProj.bias!.value, kProj.bias!.value, vProj.bias!.value], axis: 0)
+        let qkv = x.linear(weight: weight, bias: bias3)  // [B, L, 3C]
+        func split(_ part: Int) -> Tensor { qkv.sliced(axis: 2, part * c, (part + 1) * c).reshaped([b, 1, l, heads, d]) }
+        let attended = Tensor.evoformerAttention(split(0), split(1), split(2), biases: [nil, bias])
         return outProj(attended.reshaped([b, l, c]))
     }
 }

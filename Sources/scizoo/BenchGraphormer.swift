@@ -76,6 +76,10 @@ struct BenchGraphormer: SciZooCommand {
             let reference = references.sorted()[references.count / 2]
             print(String(format: "twin   %.1f graphs/s (PyTorch %@, naive attention)   ours/twin %.2f×", reference, torchVersion, rate / reference))
         }
+        let profile = AutogradProfile.drain()
+        if !profile.isEmpty {
+            print("backward by op (all steps; SCIZOO_PROFILE_AUTOGRAD): " + profile.prefix(14).map { String(format: "%@ %.3f s", $0.0, $0.1) }.joined(separator: ", "))
+        }
         print("memory: one step's tensors beyond the weights \(gibibytes(scope.peakBytes)); the attention bias [B, H, L, L] is "
               + "\(gibibytes(biasBytes)) (built once per step, shared by every layer); process peak RSS \(gibibytes(peakRSS()))")
     }
