@@ -6,6 +6,9 @@ parameters named as SciZoo names them. Used two ways:
   fixture  weights, a collated batch, the outputs and every parameter's gradient, for
            Tests/MolecularGraphsTests (GraphormerParityTests):
            python3 Scripts/sfm/graphormer_twin.py fixture ENCODINGS.h5 OUT.h5
+  fixture3d the same for Transformer-M (the 3D channel and its atom head, each molecule in a given
+           mode), Tests/MolecularGraphsTests (TransformerMParityTests):
+           python3 Scripts/sfm/graphormer_twin.py fixture3d ENCODINGS.h5 OUT.h5
   bench    training graphs/s of the same model on the same batches (called by `scizoo bench graphormer`)
   train    trains the twin on a molecule CSV with the smoke recipe's settings, for the accuracy comparison:
            scizoo mol-graphs --input Datasets/molecules/molecules.csv --output /tmp/g.h5
@@ -16,7 +19,10 @@ Semantics followed (upstream files in brackets): padded embeddings are zero and 
 token's virtual distance on row 0 and column 0, plus the collator's 0/−inf base added twice
 [graphormer_layers.py]; post-LN layers with q scaled by head_dim^-0.5, softmax(qk + bias)v
 [graphormer_graph_encoder_layer.py, multihead_attention.py]; head Linear-GELU-LayerNorm-Linear
-(no bias) + learned scalar at the graph token [models/graphormer.py].
+(no bias) + learned scalar at the graph token [models/graphormer.py]. Transformer-M's 3D channel
+follows lsj2408/Transformer-M [modules/transformer_m_layers.py Molecule3DBias, GaussianLayer with
+pi written 3.14159, AtomTaskHead; transformer_m_encoder.py for the mode masks; data/collator.py for
+the atom-pair type ids], written out here in its own terms (masked_fill on the mode masks).
 """
 import math
 import sys
@@ -93,10 +99,16 @@ def forward(p, c, batch):
     t = p["attentionBias.graphTokenVirtualDistance"].view(1, h, 1, 1)
     body = torch.cat([t.expand(b, h, n, 1), pair], dim=3)
     bias = torch.cat([t.expand(b, h, 1, n + 1), body], dim=2) + 2 * base.unsqueeze(1)
+    return head(p, c, encoder(p, c, x, bias))
+
+
+def encoder(p, c, x, bias):
+    """Embedding LayerNorm and the post-LN layers on x [B, L, C] with the bias [B, H, L, L]."""
+    b, L, d = x.shape
+    h = c["heads"]
     def layer_norm(name, v):
         return F.layer_norm(v, (d,), p[name + ".weight"], p[name + ".bias"], 1e-5)
     x = layer_norm("embeddingLayerNorm", x)
-    L = n + 1
     for i in range(c["layers"]):
         pre = f"layers.{i}."
         lin = lambda name, v: F.linear(v, p[pre + name + ".weight"], p[pre + name + ".bias"])
@@ -107,10 +119,146 @@ def forward(p, c, batch):
         attended = (weights @ v).transpose(1, 2).reshape(b, L, d)
         x = layer_norm(pre + "selfAttentionLayerNorm", x + lin("selfAttention.outProj", attended))
         x = layer_norm(pre + "finalLayerNorm", x + lin("fc2", F.gelu(lin("fc1", x))))
-    token = x[:, 0, :]
-    y = F.gelu(F.linear(token, p["headTransform.weight"], p["headTransform.bias"]))
-    y = F.layer_norm(y, (d,), p["headLayerNorm.weight"], p["headLayerNorm.bias"], 1e-5)
+    return x
+
+
+def head(p, c, x):
+    """Linear-GELU-LayerNorm-Linear + learned scalar at the graph token."""
+    y = F.gelu(F.linear(x[:, 0, :], p["headTransform.weight"], p["headTransform.bias"]))
+    y = F.layer_norm(y, (c["dim"],), p["headLayerNorm.weight"], p["headLayerNorm.bias"], 1e-5)
     return F.linear(y, p["headOutput.weight"]) + p["headBias"]
+
+
+def init_3d_parameters(c, p, seed, dtype):
+    """Transformer-M's extra parameters, named as SciZoo names them."""
+    g = torch.Generator().manual_seed(seed)
+    def normal(*shape, std=0.3):
+        return (torch.randn(*shape, generator=g, dtype=torch.float64) * std).to(dtype)
+    k, d, h = c["kernels"], c["dim"], c["heads"]
+    p["structure.gaussians.means"] = torch.rand(1, k, generator=g, dtype=torch.float64).to(dtype) * 3
+    p["structure.gaussians.stds"] = 0.3 + torch.rand(1, k, generator=g, dtype=torch.float64).to(dtype) * 2
+    p["structure.gaussians.mul"] = 1 + normal(c["num_edges"], 1, std=0.2)
+    p["structure.gaussians.bias"] = normal(c["num_edges"], 1, std=0.2)
+    for name, (out, inp) in {"projection1": (k, k), "projection2": (h, k), "edgeProjection": (d, k)}.items():
+        p[f"structure.{name}.weight"] = normal(out, inp)
+        p[f"structure.{name}.bias"] = normal(out, std=0.1)
+    for name in ("qProj", "kProj", "vProj"):
+        p[f"atomHead.{name}.weight"] = normal(d, d)
+        p[f"atomHead.{name}.bias"] = normal(d, std=0.1)
+    for axis in range(3):
+        p[f"atomHead.forceProjections.{axis}.weight"] = normal(1, d)
+        p[f"atomHead.forceProjections.{axis}.bias"] = normal(1, std=0.1)
+    return p
+
+
+def forward_3d(p, c, batch, pos, mask_2d, mask_3d):
+    """Transformer-M's encoder, head and atom head in training form with given per-molecule masks
+    (mask_2d, mask_3d: [B] of 0/1, as transformer_m_encoder.py draws them). Returns (y, atom_output)."""
+    x_ids, degree, spd, edge_input, base = batch["x"], batch["in_degree"], batch["spatial_pos"], batch["edge_input"], batch["attn_bias"]
+    b, n = x_ids.shape[:2]
+    h, d = c["heads"], c["dim"]
+    # AtomFeature with mask_2d on the degrees.
+    node = padded(p["nodeFeature.atomEncoder"], x_ids).sum(-2)
+    degree_feature = padded(p["nodeFeature.inDegreeEncoder"], degree) + padded(p["nodeFeature.outDegreeEncoder"], degree)
+    node = node + degree_feature * mask_2d[:, None, None]
+    x = torch.cat([p["nodeFeature.graphToken"].unsqueeze(0).expand(b, 1, d), node], dim=1)
+    # MoleculeAttnBias with mask_2d on the spatial and edge terms.
+    bias = base.unsqueeze(1).repeat(1, h, 1, 1)
+    spatial = padded(p["attentionBias.spatialPositionEncoder"], spd).permute(0, 3, 1, 2) * mask_2d[:, None, None, None]
+    bias[:, :, 1:, 1:] = bias[:, :, 1:, 1:] + spatial
+    t = p["attentionBias.graphTokenVirtualDistance"].view(1, h, 1)
+    bias[:, :, 1:, 0] = bias[:, :, 1:, 0] + t
+    bias[:, :, 0, :] = bias[:, :, 0, :] + t
+    hops = min(edge_input.shape[3], c["multi_hop_max_dist"])
+    if hops > 0:
+        length = spd.clone()
+        length[length == 0] = 1
+        length = torch.where(length > 1, length - 1, length).clamp(0, c["multi_hop_max_dist"])
+        e = padded(p["attentionBias.edgeEncoder"], edge_input[:, :, :, :hops, :]).mean(-2)
+        maps = p["attentionBias.edgeDistanceEncoder"].reshape(-1, h, h)[:hops]
+        e = torch.einsum("bijdh,dhk->bijk", e, maps) / length.to(e.dtype).unsqueeze(-1)
+        bias[:, :, 1:, 1:] = bias[:, :, 1:, 1:] + e.permute(0, 3, 1, 2) * mask_2d[:, None, None, None]
+    bias = bias + base.unsqueeze(1)
+    # Molecule3DBias.
+    padding = x_ids.eq(0).all(dim=-1)
+    delta = pos.unsqueeze(1) - pos.unsqueeze(2)
+    dist = delta.norm(dim=-1)
+    delta = delta / (dist.unsqueeze(-1) + 1e-5)
+    atom = x_ids[:, :, 0]
+    types = torch.stack([atom.unsqueeze(-1).expand(b, n, n), atom.unsqueeze(1).expand(b, n, n)], dim=-1)
+    types = types + 1 + torch.tensor([0, 512])
+    mul = p["structure.gaussians.mul"][types].sum(dim=-2)
+    add = p["structure.gaussians.bias"][types].sum(dim=-2)
+    z = mul * dist.unsqueeze(-1) + add
+    mean, std = p["structure.gaussians.means"].view(-1), p["structure.gaussians.stds"].view(-1).abs() + 1e-2
+    gbf = torch.exp(-0.5 * ((z - mean) / std) ** 2) / ((2 * 3.14159) ** 0.5 * std)
+    lin = lambda name, v: F.linear(v, p[name + ".weight"], p[name + ".bias"])
+    bias_3d = lin("structure.projection2", F.gelu(lin("structure.projection1", gbf))).permute(0, 3, 1, 2).contiguous()
+    bias_3d = bias_3d.masked_fill(padding.unsqueeze(1).unsqueeze(2), float("-inf"))
+    gbf = gbf.masked_fill(padding.unsqueeze(1).unsqueeze(-1), 0.0)
+    merged = lin("structure.edgeProjection", gbf.sum(dim=-2))
+    merged, delta = merged * mask_3d[:, None, None], delta * mask_3d[:, None, None, None]
+    bias_3d = bias_3d.masked_fill(((bias_3d != float("-inf")) * (1 - mask_3d[:, None, None, None])).bool(), 0.0)
+    bias = torch.cat([bias[:, :, :1, :], torch.cat([bias[:, :, 1:, :1], bias[:, :, 1:, 1:] + bias_3d], dim=3)], dim=2)
+    x = torch.cat([x[:, :1, :], x[:, 1:, :] + merged * 0.01], dim=1)
+    x = encoder(p, c, x, bias)
+    y = head(p, c, x)
+    # AtomTaskHead on the atoms, with the atoms' block of the bias.
+    atoms = x[:, 1:, :]
+    q = lin("atomHead.qProj", atoms).view(b, n, h, -1).transpose(1, 2) * (d // h) ** -0.5
+    k = lin("atomHead.kProj", atoms).view(b, n, h, -1).transpose(1, 2)
+    v = lin("atomHead.vProj", atoms).view(b, n, h, -1).transpose(1, 2)
+    probs = torch.softmax(q @ k.transpose(-1, -2) + bias[:, :, 1:, 1:], dim=-1)
+    rot = (probs.unsqueeze(-1) * delta.unsqueeze(1)).permute(0, 1, 4, 2, 3)
+    out = (rot @ v.unsqueeze(2)).permute(0, 3, 2, 1, 4).contiguous().view(b, n, 3, -1)
+    force = torch.cat([lin(f"atomHead.forceProjections.{a}", out[:, :, a, :]) for a in range(3)], dim=-1)
+    return y, force
+
+
+def fixture_3d(encodings, out_path):
+    c = config()
+    c["kernels"] = 12
+    modes = [0, 1, 2, 0, 2]  # per molecule: 2D+3D, 2D, 3D (MoleculeMode's raw values)
+    with h5py.File(encodings) as f, h5py.File(out_path + ".tmp", "w") as out:
+        for key, value in c.items():
+            out.attrs[key] = value
+        weights = init_parameters(c, seed=11, dtype=torch.float64)
+        weights = init_3d_parameters(c, weights, seed=12, dtype=torch.float64)
+        weights = {k: v.float().double() for k, v in weights.items()}
+        w = out.create_group("weights")
+        for k, v in weights.items():
+            w.create_dataset(k, data=v.float().numpy(), compression="gzip")
+        g = torch.Generator().manual_seed(5)
+        positions = {}
+        for name in ("batch_1", "batch_4"):
+            b, n = f[name]["x"].shape[:2]
+            pos = torch.randn(b, n, 3, generator=g, dtype=torch.float64) * 1.3
+            pos = pos * (torch.from_numpy(f[name]["x"][...]) != 0).all(-1).unsqueeze(-1)
+            positions[name] = pos.float().double()
+            out.create_dataset(f"positions/{name}", data=positions[name].numpy())
+        out.create_dataset("modes", data=np.array(modes, dtype=np.int64))
+        mask_2d = torch.tensor([1.0 if m != 2 else 0.0 for m in modes])
+        mask_3d = torch.tensor([1.0 if m != 1 else 0.0 for m in modes])
+        for dtype, tag in ((torch.float64, "float64"), (torch.float32, "float32")):
+            p = {k: v.to(dtype) for k, v in weights.items()}
+            for name in ("batch_1", "batch_4"):
+                batch = read_batch(f[name])
+                batch["attn_bias"] = batch["attn_bias"].to(dtype)
+                params = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+                y, force = forward_3d(params, c, batch, positions[name].to(dtype), mask_2d.to(dtype), mask_3d.to(dtype))
+                wy = torch.linspace(0.3, 1.7, y.numel(), dtype=dtype).reshape(y.shape)
+                wf = torch.linspace(-1.1, 0.9, force.numel(), dtype=dtype).reshape(force.shape)
+                real = (torch.from_numpy(f[name]["x"][...]) != 0).all(-1).unsqueeze(-1).to(dtype)
+                ((y * wy).sum() + (force * wf * real).sum()).backward()
+                grp = out.create_group(f"{tag}/{name}")
+                grp.create_dataset("output", data=y.detach().numpy())
+                grp.create_dataset("atom_output", data=force.detach().numpy())
+                grp.create_dataset("loss_weights", data=wy.numpy())
+                grp.create_dataset("atom_loss_weights", data=(wf * real).numpy())
+                for k, v in params.items():
+                    grp.create_dataset("grad/" + k, data=v.grad.numpy(), compression="gzip", shuffle=True)
+    import os
+    os.replace(out_path + ".tmp", out_path)
 
 
 def read_batch(group):
@@ -305,5 +453,7 @@ if __name__ == "__main__":
         train(sys.argv[2], sys.argv[3], sys.argv[4])
     if sys.argv[1] == "fixture":
         fixture(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "fixture3d":
+        fixture_3d(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "bench":
         bench(sys.argv[2], steps=int(sys.argv[3]), threads=int(sys.argv[4]), rounds=int(sys.argv[5]))

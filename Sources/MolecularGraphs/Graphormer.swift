@@ -36,6 +36,18 @@ public struct GraphormerConfiguration: Sendable, Codable, Equatable {
     public var normaliseEmbeddings = true
     public var preLayerNorm = false
     public var classes = 1
+    /// Stochastic depth on the residual branches, rising linearly from 0 at the first layer to this
+    /// at the last (Transformer-M's `droppath_prob`; it replaces `dropout` there when positive).
+    public var dropPath = 0.0
+    /// Transformer-M's 3D channel (`add_3d`) and its settings.
+    public var add3D = false
+    /// No graph channel at all (`no_2d`): atoms, degrees-free, and the 3D channel only.
+    public var no2D = false
+    public var gaussianKernels = 128
+    /// Probabilities of training a molecule as 2D+3D, 2D only and 3D only (`mode_prob`).
+    public var modeProbabilities = [0.2, 0.2, 0.6]
+    /// Standard deviation (Å) of the noise put on positions for the denoising target (`noise_scale`).
+    public var noiseScale = 0.2
 
     public init(layers: Int, embeddingDim: Int, ffnDim: Int, heads: Int) {
         self.layers = layers
@@ -55,6 +67,14 @@ public struct GraphormerConfiguration: Sendable, Codable, Equatable {
             c.activationDropout = 0.1
             return c
         case "graphormer_large": return GraphormerConfiguration(layers: 24, embeddingDim: 1024, ffnDim: 1024, heads: 32)
+        case "transformer_m_l12", "transformer_m_l18":
+            // Transformer-M's README recipe: dropout 0, act-dropout 0.1, droppath 0.1, 3D channel on.
+            var c = GraphormerConfiguration(layers: name.hasSuffix("l12") ? 12 : 18, embeddingDim: 768, ffnDim: 768, heads: 32)
+            c.dropout = 0.0
+            c.activationDropout = 0.1
+            c.dropPath = 0.1
+            c.add3D = true
+            return c
         default: return nil
         }
     }
@@ -71,6 +91,20 @@ public final class DropoutStream {
         guard training, p > 0 else { return x }
         return x.dropout(p, training: true, generator: &generator)
     }
+
+    /// Stochastic depth: each molecule's branch `x` `[B, L, C]` kept with probability 1 − p (and
+    /// scaled by 1 / (1 − p)). Upstream's DropPath draws per token instead, because it sees fairseq's
+    /// [L, B, C] layout as [B, …]; per molecule is what stochastic depth means.
+    func dropPath(_ x: Tensor, _ p: Double, training: Bool) -> Tensor {
+        guard training, p > 0 else { return x }
+        let keep = 1 - p, b = x.shape[0]
+        let draws = generator.uniform([b], dtype: .float64).doubles
+        let mask = Tensor(draws.map { ($0 + keep).rounded(.down) / keep }, shape: [b, 1, 1]).cast(to: x.dtype)
+        return x * mask
+    }
+
+    /// One value in [0, 1) (a molecule's Transformer-M mode draw).
+    func uniform() -> Double { generator.uniform([1], dtype: .float64).doubles[0] }
 }
 
 /// Rows of `table` for `ids`, zero (and gradient-free) where the id is 0: `nn.Embedding(padding_idx=0)`.
@@ -102,13 +136,19 @@ public final class GraphNodeFeature: Module {
         graphToken = Parameter(normalTensor([1, c.embeddingDim], std: 0.02, generator: &generator))
     }
 
+    /// - Parameters: uses2D `[B]` (1, or 0 to leave the degrees out), nil when every molecule uses
+    ///   the graph; `atoms3D` `[B, N, C]` the 3D channel's atom features, already scaled.
     /// - Returns: `[B, N+1, C]`.
-    func callAsFunction(_ batch: GraphormerBatch) -> Tensor {
+    func callAsFunction(_ batch: GraphormerBatch, uses2D: Tensor? = nil, no2D: Bool = false, atoms3D: Tensor? = nil) -> Tensor {
         let (b, n) = (batch.graphs, batch.nodes), c = graphToken.shape[1]
-        let atoms = paddedLookup(atomEncoder.value, batch.x, shape: [b, n, 9]).sum(axis: 2)
-        let degrees = paddedLookup(inDegreeEncoder.value, batch.degree, shape: [b, n]) + paddedLookup(outDegreeEncoder.value, batch.degree, shape: [b, n])
+        var atoms = paddedLookup(atomEncoder.value, batch.x, shape: [b, n, 9]).sum(axis: 2)
+        if !no2D {
+            let degrees = paddedLookup(inDegreeEncoder.value, batch.degree, shape: [b, n]) + paddedLookup(outDegreeEncoder.value, batch.degree, shape: [b, n])
+            atoms = atoms + (uses2D.map { degrees * $0.reshaped([b, 1, 1]) } ?? degrees)
+        }
+        if let atoms3D { atoms = atoms + atoms3D }
         let token = graphToken.value.reshaped([1, 1, c]).expanded(to: [b, 1, c])
-        return Tensor.concat([token, atoms + degrees], axis: 1)
+        return Tensor.concat([token, atoms], axis: 1)
     }
 }
 
@@ -130,8 +170,23 @@ public final class GraphAttentionBias: Module {
         graphTokenVirtualDistance = Parameter(normalTensor([1, c.heads], std: 0.02, generator: &generator))
     }
 
+    /// - Parameters: uses2D `[B]` (1, or 0 to leave the graph terms out), nil when every molecule uses
+    ///   the graph; `pairs3D` `[B, H, N, N]` the 3D channel's bias on atom pairs.
     /// - Returns: `[B, H, N+1, N+1]`.
-    func callAsFunction(_ batch: GraphormerBatch) -> Tensor {
+    func callAsFunction(_ batch: GraphormerBatch, uses2D: Tensor? = nil, no2D: Bool = false, pairs3D: Tensor? = nil) -> Tensor {
+        let (b, n, h) = (batch.graphs, batch.nodes, heads), dtype = spatialPositionEncoder.value.dtype
+        var pairs = no2D ? Tensor.zeros([b, h, n, n], dtype: dtype) : graphPairs(batch)
+        if let uses2D, !no2D { pairs = pairs * uses2D.reshaped([b, 1, 1, 1]) }
+        if let pairs3D { pairs = pairs + pairs3D }
+        let t = graphTokenVirtualDistance.value.reshaped([1, h, 1, 1])
+        let body = Tensor.concat([t.expanded(to: [b, h, n, 1]), pairs], axis: 3)
+        let full = Tensor.concat([t.expanded(to: [b, h, 1, n + 1]), body], axis: 2)
+        let base = Tensor(batch.attnBias, shape: [b, 1, n + 1, n + 1]).cast(to: dtype)
+        return full + base + base
+    }
+
+    /// Spatial and multi-hop edge terms on atom pairs, `[B, H, N, N]`.
+    func graphPairs(_ batch: GraphormerBatch) -> Tensor {
         let (b, n, h) = (batch.graphs, batch.nodes, heads), dtype = spatialPositionEncoder.value.dtype
         var pairs = paddedLookup(spatialPositionEncoder.value, batch.spatialPos, shape: [b, n, n]).permuted([0, 3, 1, 2])
         let hops = min(batch.hops, multiHopMaxDist)
@@ -151,11 +206,7 @@ public final class GraphAttentionBias: Module {
             let edge = summed / Tensor(lengths, shape: [b * n * n, 1]).cast(to: dtype)
             pairs = pairs + edge.reshaped([b, n, n, h]).permuted([0, 3, 1, 2])
         }
-        let t = graphTokenVirtualDistance.value.reshaped([1, h, 1, 1])
-        let body = Tensor.concat([t.expanded(to: [b, h, n, 1]), pairs], axis: 3)
-        let full = Tensor.concat([t.expanded(to: [b, h, 1, n + 1]), body], axis: 2)
-        let base = Tensor(batch.attnBias, shape: [b, 1, n + 1, n + 1]).cast(to: dtype)
-        return full + base + base
+        return pairs
     }
 }
 
@@ -194,12 +245,13 @@ public final class GraphormerLayer: Module {
     public let selfAttentionLayerNorm: LayerNorm
     public let fc1: Linear, fc2: Linear
     public let finalLayerNorm: LayerNorm
-    let dropout: Double, activationDropout: Double
+    let dropout: Double, activationDropout: Double, dropPath: Double
     let preLayerNorm: Bool
     let stream: DropoutStream
 
-    init(_ c: GraphormerConfiguration, stream: DropoutStream, generator: inout RandomGenerator) {
+    init(_ c: GraphormerConfiguration, dropPath: Double = 0, stream: DropoutStream, generator: inout RandomGenerator) {
         self.stream = stream
+        self.dropPath = dropPath
         selfAttention = GraphormerSelfAttention(c, generator: &generator)
         selfAttentionLayerNorm = LayerNorm(c.embeddingDim)
         fc1 = Linear(c.embeddingDim, c.ffnDim, generator: &generator)
@@ -216,24 +268,41 @@ public final class GraphormerLayer: Module {
 
     func callAsFunction(_ input: Tensor, bias: Tensor) -> Tensor {
         var x = preLayerNorm ? selfAttentionLayerNorm(input) : input
-        x = input + stream.apply(selfAttention(x, bias: bias), dropout, training: isTraining)
+        x = input + branch(selfAttention(x, bias: bias))
         if !preLayerNorm { x = selfAttentionLayerNorm(x) }
         let residual = x
         if preLayerNorm { x = finalLayerNorm(x) }
         x = fc2(stream.apply(fc1(x).gelu(), activationDropout, training: isTraining))
-        x = residual + stream.apply(x, dropout, training: isTraining)
+        x = residual + branch(x)
         return preLayerNorm ? x : finalLayerNorm(x)
+    }
+
+    /// Dropout on a residual branch, or stochastic depth where the layer has a drop-path probability.
+    func branch(_ x: Tensor) -> Tensor {
+        dropPath > 0 ? stream.dropPath(x, dropPath, training: isTraining) : stream.apply(x, dropout, training: isTraining)
     }
 }
 
-/// Graphormer with upstream's prediction head; `callAsFunction` gives `[B, classes]` at the graph token.
+/// What one forward pass gives: the graph-level prediction and, with the 3D channel, the atom head's
+/// vectors (the denoising head's estimate of the noise on each atom's position).
+public struct GraphormerOutput {
+    /// `[B, classes]`, read at the graph token.
+    public var prediction: Tensor
+    /// `[B, N, 3]`, nil when no molecule of the batch went through the 3D channel.
+    public var atomVectors: Tensor?
+}
+
+/// Graphormer with upstream's prediction head, and with `add3D` Transformer-M (Graphormer plus the
+/// 3D channel and its atom head); `callAsFunction` gives `[B, classes]` at the graph token.
 public final class GraphormerModel: Module {
     public let configuration: GraphormerConfiguration
     public let nodeFeature: GraphNodeFeature
     public let attentionBias: GraphAttentionBias
+    public let structure: Molecule3DBias?
     public let embeddingLayerNorm: LayerNorm?
     public let layers: [GraphormerLayer]
     public let finalLayerNorm: LayerNorm?
+    public let atomHead: AtomTaskHead?
     public let headTransform: Linear
     public let headLayerNorm: LayerNorm
     public let headOutput: Linear
@@ -250,7 +319,11 @@ public final class GraphormerModel: Module {
         nodeFeature = GraphNodeFeature(c, generator: &generator)
         attentionBias = GraphAttentionBias(c, generator: &generator)
         embeddingLayerNorm = c.normaliseEmbeddings ? LayerNorm(c.embeddingDim) : nil
-        layers = (0..<c.layers).map { _ in GraphormerLayer(c, stream: stream, generator: &generator) }
+        // Drop-path probabilities rise linearly over the layers (torch.linspace(0, p, layers)).
+        layers = (0..<c.layers).map { i in
+            GraphormerLayer(c, dropPath: c.layers > 1 ? c.dropPath * Double(i) / Double(c.layers - 1) : c.dropPath,
+                            stream: stream, generator: &generator)
+        }
         finalLayerNorm = c.preLayerNorm ? LayerNorm(c.embeddingDim) : nil
         headTransform = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
         reset(headTransform.weight, normalTensor(headTransform.weight.shape, std: 0.02, generator: &generator))
@@ -259,23 +332,78 @@ public final class GraphormerModel: Module {
         headOutput = Linear(c.embeddingDim, c.classes, bias: false, generator: &generator)
         reset(headOutput.weight, normalTensor(headOutput.weight.shape, std: 0.02, generator: &generator))
         headBias = Parameter(.zeros([1]))
+        // Drawn last, so a 2D model's weights are the same with or without this channel's code.
+        structure = c.add3D ? Molecule3DBias(c, generator: &generator) : nil
+        atomHead = c.add3D ? AtomTaskHead(c, stream: stream, generator: &generator) : nil
+    }
+
+    /// Each molecule's mode when none is drawn: both channels where it has positions (and the model
+    /// the 3D channel), the graph only otherwise, so a batch mixing molecules with and without
+    /// structures treats each as it is (upstream switches the 3D channel per batch, on whether any
+    /// position in it is non-zero).
+    public func defaultModes(_ batch: GraphormerBatch) -> [MoleculeMode] {
+        batch.hasPositions.map { has in
+            guard configuration.add3D, has else { return .graphOnly }
+            return configuration.no2D ? .structureOnly : .both
+        }
+    }
+
+    /// Transformer-M's training draw: a mode per molecule from `modeProbabilities` (molecules
+    /// without positions always see the graph only).
+    public func drawModes(_ batch: GraphormerBatch) -> [MoleculeMode] {
+        let p = configuration.modeProbabilities
+        return batch.hasPositions.map { has in
+            let u = dropout.uniform()
+            guard configuration.add3D, has else { return .graphOnly }
+            if configuration.no2D { return .structureOnly }
+            return u < p[0] ? .both : (u < p[0] + p[1] ? .graphOnly : .structureOnly)
+        }
+    }
+
+    /// Every token after the last layer `[B, N+1, C]`, and the attention bias and directions the
+    /// atom head reads.
+    func encode(_ batch: GraphormerBatch, modes: [MoleculeMode]) -> (x: Tensor, bias: Tensor, directions: Tensor?) {
+        let c = configuration, (b, n) = (batch.graphs, batch.nodes)
+        let dtype = nodeFeature.graphToken.value.dtype
+        let uses2D = modes.allSatisfy(\.uses2D) ? nil : Tensor(modes.map { $0.uses2D ? 1.0 : 0.0 }, shape: [b]).cast(to: dtype)
+        var atoms3D: Tensor?, pairs3D: Tensor?, directions: Tensor?
+        if let structure, modes.contains(where: \.uses3D) {
+            let uses3D = Tensor(modes.map { $0.uses3D ? 1.0 : 0.0 }, shape: [b]).cast(to: dtype)
+            let keyMask = Tensor(batch.nodeCounts.flatMap { m in (0..<n).map { $0 < m ? 0.0 : -Double.infinity } }, shape: [b, 1, 1, n]).cast(to: dtype)
+            let positions = Tensor(batch.positions, shape: [b, n, 3]).cast(to: dtype)
+            let out = structure(batch, positions: positions, uses3D: uses3D, keyMask: keyMask)
+            (atoms3D, pairs3D, directions) = (out.atomFeatures * 0.01, out.bias, out.directions)
+        }
+        var x = nodeFeature(batch, uses2D: uses2D, no2D: c.no2D, atoms3D: atoms3D)
+        let bias = attentionBias(batch, uses2D: uses2D, no2D: c.no2D, pairs3D: pairs3D)
+        let l = x.shape[1]
+        if let norm = embeddingLayerNorm { x = norm(x) }
+        x = dropout.apply(x, c.dropout, training: isTraining)
+        let pairBias = bias.reshaped([b, 1, c.heads, l, l])
+        for layer in layers { x = layer(x, bias: pairBias) }
+        if let norm = finalLayerNorm { x = norm(x) }
+        return (x, bias, directions)
     }
 
     /// The graph token's representation after the last layer, `[B, C]`.
     public func graphRepresentation(_ batch: GraphormerBatch) -> Tensor {
-        var x = nodeFeature(batch)
-        let bias = attentionBias(batch)
-        let (b, l) = (x.shape[0], x.shape[1])
-        if let norm = embeddingLayerNorm { x = norm(x) }
-        x = dropout.apply(x, configuration.dropout, training: isTraining)
-        let pairBias = bias.reshaped([b, 1, configuration.heads, l, l])
-        for layer in layers { x = layer(x, bias: pairBias) }
-        if let norm = finalLayerNorm { x = norm(x) }
-        return x.sliced(axis: 1, 0, 1).reshaped([b, configuration.embeddingDim])
+        encode(batch, modes: defaultModes(batch)).x.sliced(axis: 1, 0, 1).reshaped([batch.graphs, configuration.embeddingDim])
     }
 
-    public func callAsFunction(_ batch: GraphormerBatch) -> Tensor {
-        let token = graphRepresentation(batch)
-        return headOutput(headLayerNorm(headTransform(token).gelu())) + headBias.value
+    /// The prediction, and the atom head's vectors where the 3D channel ran. `modes` defaults to
+    /// `defaultModes`.
+    public func forward(_ batch: GraphormerBatch, modes: [MoleculeMode]? = nil) -> GraphormerOutput {
+        let (b, n) = (batch.graphs, batch.nodes)
+        let (x, bias, directions) = encode(batch, modes: modes ?? defaultModes(batch))
+        let token = x.sliced(axis: 1, 0, 1).reshaped([b, configuration.embeddingDim])
+        let prediction = headOutput(headLayerNorm(headTransform(token).gelu())) + headBias.value
+        var atomVectors: Tensor?
+        if let atomHead, let directions {
+            let atoms = x.sliced(axis: 1, 1, n + 1)
+            atomVectors = atomHead(atoms, bias: bias.sliced(axis: 2, 1, n + 1).sliced(axis: 3, 1, n + 1), directions: directions)
+        }
+        return GraphormerOutput(prediction: prediction, atomVectors: atomVectors)
     }
+
+    public func callAsFunction(_ batch: GraphormerBatch) -> Tensor { forward(batch).prediction }
 }

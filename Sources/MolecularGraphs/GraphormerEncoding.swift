@@ -100,9 +100,15 @@ public struct GraphormerBatch: Sendable, Equatable {
     public var edgeInput: [Int]
     /// [B, N+1, N+1]: 0, or −∞ (far pairs, padded keys).
     public var attnBias: [Float]
+    /// [B, N, 3] atom positions (Å), zero where padded or where a molecule has none.
+    public var positions: [Double]
+    /// [B] whether each molecule came with positions.
+    public var hasPositions: [Bool]
 
-    /// `multiHopMaxDist` and `spatialPosMax` as upstream's task passes them (5 and 1024 by default).
-    public init(_ items: [GraphormerItem], multiHopMaxDist: Int = 5, spatialPosMax: Int = 1024) {
+    /// `multiHopMaxDist` and `spatialPosMax` as upstream's task passes them (5 and 1024 by default);
+    /// `positions`, empty or one entry per item, the atoms' coordinates where a molecule has them.
+    public init(_ items: [GraphormerItem], positions: [[SIMD3<Double>]?] = [], multiHopMaxDist: Int = 5, spatialPosMax: Int = 1024) {
+        precondition(positions.isEmpty || positions.count == items.count, "GraphormerBatch: \(positions.count) position sets for \(items.count) graphs")
         let b = items.count, n = items.map(\.nodeCount).max() ?? 0, t = n + 1
         let hopsKept = items.map { min($0.hops, multiHopMaxDist) }.max() ?? 0
         graphs = b
@@ -114,6 +120,14 @@ public struct GraphormerBatch: Sendable, Equatable {
         spatialPos = [Int](repeating: 0, count: b * n * n)
         edgeInput = [Int](repeating: 0, count: b * n * n * hopsKept * 3)
         attnBias = [Float](repeating: 0, count: b * t * t)
+        self.positions = [Double](repeating: 0, count: b * n * 3)
+        hasPositions = [Bool](repeating: false, count: b)
+        for (g, atoms) in positions.enumerated() {
+            guard let atoms else { continue }
+            precondition(atoms.count == items[g].nodeCount, "GraphormerBatch: \(atoms.count) positions for \(items[g].nodeCount) atoms")
+            hasPositions[g] = true
+            for (i, p) in atoms.enumerated() { for axis in 0..<3 { self.positions[(g * n + i) * 3 + axis] = p[axis] } }
+        }
         for (g, item) in items.enumerated() {
             let m = item.nodeCount, itemHops = min(item.hops, multiHopMaxDist)
             for i in 0..<m {

@@ -13,6 +13,12 @@ import TensorIO
 
     /// The batch `name` rebuilt from its graphs by SciZoo's encodings (equal to upstream's: GraphormerEncodingTests).
     static func batch(_ name: String) throws -> GraphormerBatch {
+        let (items, far) = try items(name)
+        return GraphormerBatch(items, multiHopMaxDist: 5, spatialPosMax: far)
+    }
+
+    /// The graphs of batch `name` as items, and the batch's `spatial_pos_max`.
+    static func items(_ name: String) throws -> ([GraphormerItem], Int) {
         let group = try HDF5File(path: fixtures.appendingPathComponent("graphormer_encodings.h5").path).root.group(name)
         guard case .int(let far) = try group.attribute("spatial_pos_max") else { throw FileError(file: name, message: "no spatial_pos_max") }
         var items: [GraphormerItem] = []
@@ -24,7 +30,7 @@ import TensorIO
                                        edgeFeatures: try g.dataset("edge_feat").read(as: Int64.self).map(Int.init))
             items.append(GraphormerItem(graph, maxHops: 5))
         }
-        return GraphormerBatch(items, multiHopMaxDist: 5, spatialPosMax: Int(far))
+        return (items, Int(far))
     }
 
     static func model(dtype: DType, file: HDF5File) throws -> GraphormerModel {
