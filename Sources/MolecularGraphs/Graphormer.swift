@@ -362,7 +362,9 @@ public final class GraphormerModel: Module {
 
     /// Every token after the last layer `[B, N+1, C]`, and the attention bias and directions the
     /// atom head reads.
-    func encode(_ batch: GraphormerBatch, modes: [MoleculeMode]) -> (x: Tensor, bias: Tensor, directions: Tensor?) {
+    /// `tokenShift` `[B, 1, C]` is added to every token before the embedding LayerNorm (DiG's
+    /// diffusion-step embedding).
+    func encode(_ batch: GraphormerBatch, modes: [MoleculeMode], tokenShift: Tensor? = nil) -> (x: Tensor, bias: Tensor, directions: Tensor?) {
         let c = configuration, (b, n) = (batch.graphs, batch.nodes)
         let dtype = nodeFeature.graphToken.value.dtype
         let uses2D = modes.allSatisfy(\.uses2D) ? nil : Tensor(modes.map { $0.uses2D ? 1.0 : 0.0 }, shape: [b]).cast(to: dtype)
@@ -377,6 +379,7 @@ public final class GraphormerModel: Module {
         var x = nodeFeature(batch, uses2D: uses2D, no2D: c.no2D, atoms3D: atoms3D)
         let bias = attentionBias(batch, uses2D: uses2D, no2D: c.no2D, pairs3D: pairs3D)
         let l = x.shape[1]
+        if let tokenShift { x = x + tokenShift }
         if let norm = embeddingLayerNorm { x = norm(x) }
         x = dropout.apply(x, c.dropout, training: isTraining)
         let pairBias = bias.reshaped([b, 1, c.heads, l, l])
@@ -392,9 +395,9 @@ public final class GraphormerModel: Module {
 
     /// The prediction, and the atom head's vectors where the 3D channel ran. `modes` defaults to
     /// `defaultModes`.
-    public func forward(_ batch: GraphormerBatch, modes: [MoleculeMode]? = nil) -> GraphormerOutput {
+    public func forward(_ batch: GraphormerBatch, modes: [MoleculeMode]? = nil, tokenShift: Tensor? = nil) -> GraphormerOutput {
         let (b, n) = (batch.graphs, batch.nodes)
-        let (x, bias, directions) = encode(batch, modes: modes ?? defaultModes(batch))
+        let (x, bias, directions) = encode(batch, modes: modes ?? defaultModes(batch), tokenShift: tokenShift)
         let token = x.sliced(axis: 1, 0, 1).reshaped([b, configuration.embeddingDim])
         let prediction = headOutput(headLayerNorm(headTransform(token).gelu())) + headBias.value
         var atomVectors: Tensor?

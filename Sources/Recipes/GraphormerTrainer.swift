@@ -16,6 +16,10 @@ public struct MoleculeTargets: Sendable {
     public var targets: [Double] = []
     public var records: [Int] = []
     public var smiles: [String] = []
+    /// Heavy-atom positions where the input has them (SD files).
+    public var positions: [[SIMD3<Double>]?] = []
+    /// Graphormer's encodings of each molecule, computed once.
+    public var items: [GraphormerItem] = []
     public var train: [Int] = [], validation: [Int] = [], test: [Int] = []
     public var tooLarge = 0
 
@@ -38,7 +42,10 @@ public struct MoleculeTargets: Sendable {
                 }
                 splits.append(split)
             }
-            data.graphs.append(entry.molecule.ogbGraph())
+            let graph = entry.molecule.ogbGraph()
+            data.graphs.append(graph)
+            data.items.append(GraphormerItem(graph, maxHops: s.model.multiHopMaxDist))
+            data.positions.append(entry.positions)
             data.targets.append(value)
             data.records.append(entry.record)
             data.smiles.append(entry.text)
@@ -62,9 +69,9 @@ public struct MoleculeTargets: Sendable {
         return data
     }
 
-    /// The padded batch of molecules `indices`.
-    public func batch(_ indices: [Int], configuration: GraphormerConfiguration) -> GraphormerBatch {
-        GraphormerBatch(indices.map { GraphormerItem(graphs[$0], maxHops: configuration.multiHopMaxDist) },
+    /// The padded batch of molecules `indices`, with their positions when `withPositions`.
+    public func batch(_ indices: [Int], configuration: GraphormerConfiguration, withPositions: Bool = false) -> GraphormerBatch {
+        GraphormerBatch(indices.map { items[$0] }, positions: withPositions ? indices.map { positions[$0] } : [],
                         multiHopMaxDist: configuration.multiHopMaxDist, spatialPosMax: configuration.spatialPosMax)
     }
 }
@@ -104,6 +111,14 @@ public final class GraphormerTask: RecipeTask {
         self.groups = groups
         data = try MoleculeTargets.load(s)
         if data.tooLarge > 0 { log("left out \(data.tooLarge) molecule(s) above max_nodes \(s.maxNodes)") }
+        if s.model.add3D {
+            let withPositions = data.train.filter { data.positions[$0] != nil }.count
+            guard withPositions > 0 else {
+                throw FileError(file: s.resolve(s.dataPath), message: "model.add_3d needs 3D structures: give an SD file with coordinates (no training molecule has positions)")
+            }
+            log("3D channel: \(withPositions) of \(data.train.count) training molecules have positions; modes 2D+3D/2D/3D drawn with \(s.model.modeProbabilities), "
+                + "position noise \(s.model.noiseScale) Å; validation and test \(s.evaluateWithPositions ? "with" : "without") positions")
+        }
         network = GraphormerModel(s.model, seed: s.seed)
         if s.loss == "l1" {
             // Start the output at the training targets' mean (upstream starts at 0 and needs many
@@ -116,17 +131,13 @@ public final class GraphormerTask: RecipeTask {
         guard perEpoch > 0 else {
             throw FileError(file: s.resolve(s.dataPath), message: "\(data.train.count) training molecules make no batch of \(s.batchSize) on each of \(ranks) rank(s)")
         }
-        totalSteps = s.maxSteps > 0 ? Swift.min(s.maxSteps, s.maxEpochs * perEpoch) : s.maxEpochs * perEpoch
-        let adam = AdamSettings(learningRate: s.learningRate, beta1: s.beta1, beta2: s.beta2, epsilon: s.epsilon, weightDecay: s.weightDecay)
-        var plan = TrainingPlan(totalSteps: totalSteps, adam: adam, validateEvery: s.validateIntervalUpdates,
-                                checkpointDirectory: runDirectory + "/checkpoints", logEvery: s.logInterval,
-                                description: "\(s.arch) (\(s.model.layers) layers, \(s.model.embeddingDim) dim, \(s.model.heads) heads), "
-                                    + "\(network.parameterCount) parameters; \(s.resolve(s.dataPath)): \(data.train.count) train, "
-                                    + "\(data.validation.count) valid, \(data.test.count) test molecules; batch \(s.batchSize) × \(ranks) rank(s), "
-                                    + "\(perEpoch) steps per epoch, \(totalSteps) steps; \(s.loss) loss on '\(s.target)'")
-        (plan.maxEpochs, plan.checkpointAfterValidation, plan.patience) = (s.maxEpochs, true, s.patience > 0 ? s.patience : nil)
-        (plan.lossKey, plan.monitorKey, plan.gradientClipping) = ("train/loss", "val/mae", s.clipNorm)
-        (plan.throughputKey, plan.throughputUnit) = ("graphs_per_second", "graphs/s")
+        let plan = s.plan(perEpoch: perEpoch, runDirectory: runDirectory, monitor: "val/mae", throughput: ("graphs_per_second", "graphs/s")) { total in
+            "\(s.arch) (\(s.model.layers) layers, \(s.model.embeddingDim) dim, \(s.model.heads) heads), "
+                + "\(network.parameterCount) parameters; \(s.resolve(s.dataPath)): \(data.train.count) train, "
+                + "\(data.validation.count) valid, \(data.test.count) test molecules; batch \(s.batchSize) × \(ranks) rank(s), "
+                + "\(perEpoch) steps per epoch, \(total) steps; \(s.loss) loss on '\(s.target)'"
+        }
+        totalSteps = plan.totalSteps
         return plan
     }
 
@@ -135,25 +146,32 @@ public final class GraphormerTask: RecipeTask {
     /// A seeded shuffle per epoch; each step's global batch split in rank order.
     public func batches(epoch: Int) throws -> [GraphormerMicroBatch] {
         let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
-        var generator = RandomGenerator(seed: s.seed &* 1_000_003 &+ UInt64(epoch) &+ 1)
-        let order = generator.permutation(data.train.count).map { data.train[$0] }
-        let global = s.batchSize * ranks
-        return (0..<(order.count / global)).map { k in
-            GraphormerMicroBatch(indices: Array(order[(k * global + rank * s.batchSize)..<(k * global + (rank + 1) * s.batchSize)]),
-                                 dropoutSeed: s.seed &* 6_364_136_223_846_793_005 &+ UInt64(epoch) << 32 &+ UInt64(k * ranks + rank))
+        return EpochBatches.of(data.train, epoch: epoch, seed: s.seed, batchSize: s.batchSize, rank: rank, ranks: ranks).enumerated().map { k, indices in
+            GraphormerMicroBatch(indices: indices, dropoutSeed: EpochBatches.seed(run: s.seed, epoch: epoch, batch: k, rank: rank, ranks: ranks))
         }
     }
 
     func predictions(_ indices: [Int]) -> Tensor {
-        network(data.batch(indices, configuration: s.model))
+        network(data.batch(indices, configuration: s.model, withPositions: s.model.add3D && s.evaluateWithPositions))
     }
 
     public func loss(_ micro: GraphormerMicroBatch) throws -> MicroBatchLoss {
         network.train()
         network.dropout.reseed(micro.dropoutSeed)
         let batch = micro.indices
-        let output = predictions(batch)
-        let loss: Tensor
+        let output: Tensor
+        var denoising: Tensor?
+        if s.model.add3D {
+            var graphs = data.batch(batch, configuration: s.model, withPositions: true)
+            let noise = TransformerMDenoising.perturb(&graphs, scale: s.model.noiseScale, seed: micro.dropoutSeed ^ 0x9E37_79B9_7F4A_7C15)
+            let modes = network.drawModes(graphs)
+            let out = network.forward(graphs, modes: modes)
+            output = out.prediction
+            denoising = out.atomVectors.map { TransformerMDenoising.loss($0, noise: noise, batch: graphs, modes: modes) }
+        } else {
+            output = network(data.batch(batch, configuration: s.model))
+        }
+        var loss: Tensor
         if s.loss == "l1" {
             let targets = Tensor(batch.map { data.targets[$0] }, shape: [batch.count, 1]).cast(to: output.dtype)
             loss = (output - targets).abs().mean()
@@ -161,18 +179,11 @@ public final class GraphormerTask: RecipeTask {
             let labels = Tensor(batch.map { Int64(data.targets[$0]) }, shape: [batch.count])
             loss = crossEntropy(output, labels)
         }
+        if let denoising { loss = loss + denoising }
         return MicroBatchLoss(loss: loss, labels: Double(batch.count), items: Double(batch.count))
     }
 
-    /// fairseq's polynomial_decay: linear warm-up to lr, then (lr − end)·(1 − progress)^power + end.
-    public func learningRate(at step: Int) -> Double {
-        let update = step + 1
-        if s.warmupUpdates > 0 && update <= s.warmupUpdates { return s.learningRate * Double(update) / Double(s.warmupUpdates) }
-        let total = s.totalNumUpdate > 0 ? s.totalNumUpdate : totalSteps
-        if update >= total { return s.endLearningRate }
-        let remaining = 1 - Double(update - s.warmupUpdates) / Double(Swift.max(1, total - s.warmupUpdates))
-        return (s.learningRate - s.endLearningRate) * pow(remaining, s.power) + s.endLearningRate
-    }
+    public func learningRate(at step: Int) -> Double { s.learningRate(at: step, runSteps: totalSteps) }
 
     /// Mean absolute error of `indices` (evaluation mode, in batches), summed over ranks' shares.
     func meanAbsoluteError(_ indices: [Int]) throws -> Double {
@@ -228,6 +239,41 @@ public final class GraphormerTask: RecipeTask {
             throw FileError(file: file, message: "was written by another recipe; resume with the recipe that started the run")
         }
         return saved.progress
+    }
+}
+
+/// Transformer-M's auxiliary task (upstream's `graph_prediction` criterion): Gaussian noise on every
+/// real atom's position, and 1 − cos(predicted, true noise) per atom for the molecules trained as 3D
+/// only, averaged over each molecule's atoms, summed over molecules and divided by the batch size
+/// (fairseq's sample-size normalisation), added to the target loss with weight 1.
+public enum TransformerMDenoising {
+    /// Adds N(0, scale²) noise to each position of the molecules that have them; returns the noise `[B, N, 3]`.
+    public static func perturb(_ batch: inout GraphormerBatch, scale: Double, seed: UInt64) -> [Double] {
+        var generator = RandomGenerator(seed: seed)
+        var noise = generator.normal([batch.positions.count], std: scale, dtype: .float64).doubles
+        for g in 0..<batch.graphs {
+            for i in 0..<batch.nodes {
+                for axis in 0..<3 {
+                    let k = (g * batch.nodes + i) * 3 + axis
+                    if batch.hasPositions[g] && i < batch.nodeCounts[g] { batch.positions[k] += noise[k] } else { noise[k] = 0 }
+                }
+            }
+        }
+        return noise
+    }
+
+    /// - Parameters: vectors `[B, N, 3]` the atom head's output; noise `[B, N, 3]` from `perturb`.
+    public static func loss(_ vectors: Tensor, noise: [Double], batch: GraphormerBatch, modes: [MoleculeMode]) -> Tensor {
+        let (b, n) = (batch.graphs, batch.nodes), dtype = vectors.dtype
+        let target = Tensor(noise, shape: [b, n, 3]).cast(to: dtype)
+        let dot = (vectors * target).sum(axis: 2)
+        let norms = (vectors.square().sum(axis: 2) * target.square().sum(axis: 2)).clamped(min: 1e-16).sqrt()
+        var weights = [Double](repeating: 0, count: b * n)
+        for g in 0..<b where modes[g] == .structureOnly && batch.hasPositions[g] {
+            let m = batch.nodeCounts[g]
+            for i in 0..<m { weights[g * n + i] = 1 / Double(m) }
+        }
+        return ((1 - dot / norms) * Tensor(weights, shape: [b, n]).cast(to: dtype)).sum() / Double(b)
     }
 }
 

@@ -82,11 +82,7 @@ public final class MLFFTask: RecipeTask {
 
     /// A seeded shuffle per epoch; each step's global batch (batch_size × ranks frames) split in rank order.
     public func batches(epoch: Int) throws -> [[Int]] {
-        let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
-        var generator = RandomGenerator(seed: s.seed &* 1_000_003 &+ UInt64(epoch) &+ 1)
-        let order = generator.permutation(split.train.count).map { split.train[$0] }
-        let global = s.batchSize * ranks
-        return (0..<(order.count / global)).map { k in Array(order[(k * global + rank * s.batchSize)..<(k * global + (rank + 1) * s.batchSize)]) }
+        EpochBatches.of(split.train, epoch: epoch, seed: s.seed, batchSize: s.batchSize, rank: groups.dataParallelRank, ranks: groups.dataParallelSize)
     }
 
     public func loss(_ batch: [Int]) throws -> MicroBatchLoss {

@@ -71,6 +71,8 @@ struct GraphormerPredict: SciZooCommand {
     @Option(help: "A checkpoint of scizoo graphormer-train (best.h5 or last.h5).") var checkpoint: String
     @Option(help: "Molecules: .smi, .csv with a 'smiles' column, or .sdf.") var input: String
     @Option(help: "Output CSV (written atomically).") var output: String
+    @Flag(inversion: .prefixedNo, help: "Give a Transformer-M model the input's 3D coordinates (SD files); without them molecules are seen as graphs.")
+    var positions = true
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -82,7 +84,8 @@ struct GraphormerPredict: SciZooCommand {
         var pending: [(MoleculeEntry, GraphormerItem)] = []
         func flush() {
             guard !pending.isEmpty else { return }
-            let values = model(GraphormerBatch(pending.map(\.1), multiHopMaxDist: settings.model.multiHopMaxDist,
+            let structures = positions && settings.model.add3D ? pending.map(\.0.positions) : []
+            let values = model(GraphormerBatch(pending.map(\.1), positions: structures, multiHopMaxDist: settings.model.multiHopMaxDist,
                                                spatialPosMax: settings.model.spatialPosMax)).doubles
             for (k, (entry, _)) in pending.enumerated() {
                 let row = values[(k * settings.model.classes)..<((k + 1) * settings.model.classes)].map { String(format: "%.6f", $0) }

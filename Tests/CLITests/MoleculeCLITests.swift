@@ -103,4 +103,50 @@ struct GraphormerCLITests {
         let typo = try CLI.run(["graphormer-train", "--config", folder + "/typo.yaml", "--run-dir", folder + "/typo"])
         #expect(typo.status != 0 && typo.standardError.contains("warmup_update") && typo.standardError.contains("warmup_updates"), "\(typo.standardError)")
     }
+
+    @Test("Transformer-M from the bundled SD file: 3D modes, noise and drop-path resume bit for bit; predict with and without positions; 3D without structures refused")
+    func transformerMTrainsResumesAndPredicts() throws {
+        let folder = try Fixtures.scratchDirectory().path
+        let data = Fixtures.packageRoot.appendingPathComponent("Datasets/molecules/molecules.sdf.gz").path
+        func recipe(_ path: String, model extra: String = "", name: String = "tm.yaml") throws -> String {
+            let text = """
+                seed: 5
+                data: {path: \(path), target: homolumogap, batch_size: 16, max_nodes: 64}
+                model: {arch: graphormer_slim, encoder_layers: 2, encoder_embed_dim: 16, encoder_ffn_embed_dim: 16, encoder_attention_heads: 4,
+                        add_3d: true, num_3d_bias_kernel: 8, droppath_prob: 0.1\(extra)}
+                task: {lr: 1.0e-3, warmup_updates: 4}
+                trainer: {max_epoch: 1, max_update: 24, validate_interval_updates: 12, log_interval: 4}
+                """
+            try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
+            return folder + "/" + name
+        }
+        let config = try recipe(data)
+        let whole = try CLI.run(["graphormer-train", "--config", config, "--run-dir", folder + "/whole", "--threads", "1"])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        #expect(whole.standardOutput.contains("3D channel: 1600 of 1600 training molecules have positions"), "\(whole.standardOutput)")
+        let first = try CLI.run(["graphormer-train", "--config", config, "--run-dir", folder + "/split", "--threads", "1", "--stop-at-step", "10"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let second = try CLI.run(["graphormer-train", "--config", config, "--run-dir", folder + "/split", "--threads", "1", "--resume"])
+        #expect(second.status == 0, "\(second.standardError)")
+        func metrics(_ run: String) throws -> [String] {
+            try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { $0.replacingOccurrences(of: #""graphs_per_second":[^,}]*,?"#, with: "", options: .regularExpression) }
+        }
+        #expect(try metrics("whole") == metrics("split"))
+
+        // Predictions with the structures differ from the graph-only ones (the 3D channel is used).
+        let checkpoint = folder + "/whole/checkpoints/best.h5"
+        let with3D = try CLI.run(["graphormer-predict", "--checkpoint", checkpoint, "--input", data, "--output", folder + "/p3d.csv"])
+        let without = try CLI.run(["graphormer-predict", "--checkpoint", checkpoint, "--input", data, "--output", folder + "/p2d.csv", "--no-positions"])
+        #expect(with3D.status == 0 && without.status == 0, "\(with3D.standardError) \(without.standardError)")
+        let (a, b) = (try String(contentsOfFile: folder + "/p3d.csv", encoding: .utf8), try String(contentsOfFile: folder + "/p2d.csv", encoding: .utf8))
+        #expect(a.split(separator: "\n").count == 2001 && a != b)
+
+        // A SMILES file has no structures; a malformed mode_prob is refused instead of replaced.
+        try "idx,smiles,homolumogap\n0,CCO,1.0\n1,CCN,2.0\n".write(toFile: folder + "/flat.csv", atomically: true, encoding: .utf8)
+        let flat = try CLI.run(["graphormer-train", "--config", try recipe(folder + "/flat.csv", name: "flat.yaml"), "--run-dir", folder + "/flat"])
+        #expect(flat.status != 0 && flat.standardError.contains("add_3d needs 3D structures"), "\(flat.standardError)")
+        let modes = try CLI.run(["graphormer-train", "--config", try recipe(data, model: ", mode_prob: \"0.5,0.6\"", name: "modes.yaml"), "--run-dir", folder + "/modes"])
+        #expect(modes.status != 0 && modes.standardError.contains("mode_prob") && modes.standardError.contains("summing to 1"), "\(modes.standardError)")
+    }
 }
