@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
         .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "NeuralNetworks", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "Kernels", "MolecularGraphs", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)

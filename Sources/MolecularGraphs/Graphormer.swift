@@ -48,6 +48,9 @@ public struct GraphormerConfiguration: Sendable, Codable, Equatable {
     public var modeProbabilities = [0.2, 0.2, 0.6]
     /// Standard deviation (Å) of the noise put on positions for the denoising target (`noise_scale`).
     public var noiseScale = 0.2
+    /// One bias-free projection for all three axes in the atom head, which makes its vectors turn
+    /// exactly with the molecule (upstream projects each axis with its own Linear, which does not).
+    public var equivariantAtomHead = false
 
     public init(layers: Int, embeddingDim: Int, ffnDim: Int, heads: Int) {
         self.layers = layers

@@ -107,6 +107,7 @@ public final class Molecule3DBias: Module {
 /// denoising head (predicts the noise added to the positions).
 public final class AtomTaskHead: Module {
     public let qProj: Linear, kProj: Linear, vProj: Linear
+    /// One Linear per axis (upstream), or with `equivariantAtomHead` one bias-free Linear shared by all three.
     public let forceProjections: [Linear]
     let heads: Int
     let stream: DropoutStream
@@ -121,7 +122,13 @@ public final class AtomTaskHead: Module {
             return l
         }
         qProj = layer(c.embeddingDim); kProj = layer(c.embeddingDim); vProj = layer(c.embeddingDim)
-        forceProjections = (0..<3).map { _ in layer(1) }
+        if c.equivariantAtomHead {
+            let shared = Linear(c.embeddingDim, 1, bias: false, generator: &generator)
+            reset(shared.weight, normalTensor(shared.weight.shape, std: 0.02, generator: &generator))
+            forceProjections = [shared]
+        } else {
+            forceProjections = (0..<3).map { _ in layer(1) }
+        }
     }
 
     /// - Parameters: x `[B, N, C]` atoms after the last layer; bias `[B, H, N, N]`; directions `[B, N, N, 3]`.
@@ -136,6 +143,7 @@ public final class AtomTaskHead: Module {
         let weighted = probabilities.reshaped([b, heads, 1, n, n]) * directions.permuted([0, 3, 1, 2]).reshaped([b, 1, 3, n, n])
         let summed = weighted.matmul(v.reshaped([b, heads, 1, n, d]).expanded(to: [b, heads, 3, n, d]))  // [B, H, 3, N, D]
         let perAxis = summed.permuted([0, 3, 2, 1, 4]).reshaped([b, n, 3, c])
+        if forceProjections.count == 1 { return forceProjections[0](perAxis).reshaped([b, n, 3]) }
         return Tensor.concat((0..<3).map { axis in forceProjections[axis](perAxis.sliced(axis: 2, axis, axis + 1).reshaped([b, n, c])) }, axis: 2)
     }
 }

@@ -118,6 +118,7 @@ public struct GraphormerSettings: Sendable {
         model.gaussianKernels = try section.int("num_3d_bias_kernel", minimum: 1) ?? model.gaussianKernels
         model.noiseScale = try section.double("noise_scale") ?? model.noiseScale
         model.dropPath = try section.double("droppath_prob") ?? model.dropPath
+        model.equivariantAtomHead = try section.bool("equivariant_atom_head") ?? model.equivariantAtomHead
         guard (0..<1).contains(model.dropPath) else { throw section.problem("droppath_prob", "must be in [0, 1), got \(model.dropPath)") }
         if let text = try section.string("mode_prob") {
             // Upstream falls back to 0.2,0.2,0.6 without a word when the string is malformed.

@@ -35,8 +35,14 @@ final class MetricsFile {
 
     deinit { try? handle?.close() }
 
+    /// Writes `fields` as one line; a NaN or infinite number becomes null (JSON has no such numbers,
+    /// and JSONSerialization would refuse the whole line).
     func record(_ fields: [String: Any]) {
-        if let handle, let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) {
+        let strict = fields.mapValues { value -> Any in
+            if let number = value as? Double, !number.isFinite { return NSNull() }
+            return value
+        }
+        if let handle, let data = try? JSONSerialization.data(withJSONObject: strict, options: [.sortedKeys, .withoutEscapingSlashes]) {
             handle.write(data + Data("\n".utf8))
         }
     }

@@ -280,7 +280,8 @@ public final class TrainingRun<Task: TrainingTask> {
             validatedAt = progress.step
             guard let evaluation = try task.evaluate(step: progress.step) else { return false }
             metrics.record(evaluation.entries.merging(["step": Double(progress.step)]) { a, _ in a })
-            let improved = progress.bestScore.map { evaluation.score < $0 } ?? true
+            // A NaN or infinite score is never an improvement (a first validation's NaN once became the best checkpoint).
+            let improved = evaluation.score.isFinite && (progress.bestScore.map { evaluation.score < $0 } ?? true)
             if improved { progress.bestScore = evaluation.score; progress.checksWithoutImprovement = 0 } else { progress.checksWithoutImprovement += 1 }
             validations.append((progress.step, evaluation.score))
             log(evaluation.line(improved))

@@ -73,16 +73,15 @@ import TensorIO
         }
     }
 
-    /// A rigid motion of the positions leaves the prediction unchanged and rotates the atom vectors.
+    /// A rigid motion of the positions leaves the prediction unchanged and, with the equivariant atom
+    /// head (one bias-free projection for the three axes), turns the atom vectors with the molecule.
     @Test func predictionIsInvariantAndAtomVectorsRotateWithTheMolecule() throws {
-        let model = try Self.model(dtype: .float64)
-        // Upstream projects each axis with its own Linear, which is equivariant only when the three
-        // are equal and unbiased: make them so, and the vectors must turn exactly with the molecule.
-        let head = try #require(model.atomHead)
-        for axis in 0..<3 {
-            head.forceProjections[axis].weight.value = head.forceProjections[0].weight.value.detached()
-            head.forceProjections[axis].bias!.value = Tensor.zeros([1], dtype: .float64)
-        }
+        var configuration = Self.configuration()
+        configuration.equivariantAtomHead = true
+        let model = GraphormerModel(configuration, seed: 21)
+        model.eval()
+        for (_, parameter) in model.namedParameters() { parameter.value = parameter.value.cast(to: .float64).detached().requiringGrad() }
+        #expect(model.atomHead!.forceProjections.count == 1 && model.atomHead!.forceProjections[0].bias == nil)
         let batch = try Self.batch("batch_4")
         let before = model.forward(batch)
         // A rotation about (1, 2, 2)/3 by 0.7 rad, then a shift.
