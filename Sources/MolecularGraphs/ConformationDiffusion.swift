@@ -136,3 +136,53 @@ public struct ConformationSampler {
         }
     }
 }
+
+/// Distances and the equivariant atom head do not change under a reflection, so the denoiser cannot
+/// tell a conformation from its mirror image and samples a chiral molecule as both enantiomers in
+/// equal shares. The handedness of each stereocentre (an atom with a chirality tag and at least
+/// three heavy neighbours) is read from reference conformations as the sign of the triple product
+/// of its first three heavy neighbours' offsets; a sample whose stereocentres are all inverted is
+/// reflected through its centroid, which under the model's reflection symmetry is an exact draw of
+/// the intended enantiomer. Samples with some centres inverted and others not are left as they are.
+public struct MirrorImageCorrection: Sendable {
+    /// Each stereocentre and the neighbours its sign is taken over.
+    public var centres: [(atom: Int, neighbours: [Int])]
+    /// The reference handedness of each centre (+1 or −1).
+    public var signs: [Double]
+
+    public init(graph: MolecularGraph, reference: [[SIMD3<Double>]]) {
+        var neighbours = [[Int]](repeating: [], count: graph.nodeCount)
+        for k in 0..<graph.edgeCount { neighbours[graph.edgeIndex[k]].append(graph.edgeIndex[graph.edgeCount + k]) }
+        centres = (0..<graph.nodeCount).filter { graph.nodeFeatures[$0 * 9 + 1] != 0 && neighbours[$0].count >= 3 }
+            .map { ($0, Array(Set(neighbours[$0]).sorted().prefix(3))) }
+        signs = []
+        for centre in centres {
+            let votes = reference.reduce(0.0) { $0 + Self.handedness($1, centre) }
+            signs.append(votes >= 0 ? 1 : -1)
+        }
+    }
+
+    static func handedness(_ x: [SIMD3<Double>], _ centre: (atom: Int, neighbours: [Int])) -> Double {
+        let o = x[centre.atom]
+        let (a, b, c) = (x[centre.neighbours[0]] - o, x[centre.neighbours[1]] - o, x[centre.neighbours[2]] - o)
+        let volume = (SIMD3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x) * c).sum()
+        return volume >= 0 ? 1 : -1
+    }
+
+    /// `samples` with all-inverted ones reflected; how many were reflected and how many are mixed.
+    public func apply(_ samples: [[SIMD3<Double>]]) -> (samples: [[SIMD3<Double>]], reflected: Int, mixed: Int) {
+        guard !centres.isEmpty else { return (samples, 0, 0) }
+        var reflected = 0, mixed = 0
+        let out = samples.map { x -> [SIMD3<Double>] in
+            let inverted = zip(centres, signs).filter { Self.handedness(x, $0) != $1 }.count
+            if inverted == centres.count {
+                reflected += 1
+                let centroid = x.reduce(SIMD3<Double>(), +) / Double(x.count)
+                return x.map { centroid * 2 - $0 }
+            }
+            if inverted > 0 { mixed += 1 }
+            return x
+        }
+        return (out, reflected, mixed)
+    }
+}

@@ -268,3 +268,9 @@ struct BenchOps: SciZooCommand {
         gradients.removeAll()
     }
 }
+
+/// The middle value of a bench's rounds (the mean of the two middle ones for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}

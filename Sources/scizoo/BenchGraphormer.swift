@@ -68,12 +68,12 @@ struct BenchGraphormer: SciZooCommand {
                 torchVersion = json["torch"] as? String ?? ""
             }
         }
-        let rate = ours.sorted()[ours.count / 2]
+        let rate = median(ours)
         print(String(format: "ours   %.1f graphs/s (median of %d rounds of %d steps)", rate, ours.count, steps))
         if references.isEmpty {
             if !noReference { print("twin:  unavailable (python3 with torch and h5py; see Scripts/sfm/graphormer_twin.py)") }
         } else {
-            let reference = references.sorted()[references.count / 2]
+            let reference = median(references)
             print(String(format: "twin   %.1f graphs/s (PyTorch %@, naive attention)   ours/twin %.2f×", reference, torchVersion, rate / reference))
         }
         let profile = AutogradProfile.drain()

@@ -132,12 +132,6 @@ struct BenchMLFF: SciZooCommand {
         print(line)
     }
 
-    /// The middle value (the mean of the two middle ones for an even count).
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted(), middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    }
-
     static func packageFile(_ relative: String) -> String { FileManager.default.currentDirectoryPath + "/" + relative }
 
     /// Runs the schnetpack twin; nil (with a note) when python3 or schnetpack is missing.

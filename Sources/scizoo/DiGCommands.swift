@@ -54,6 +54,8 @@ struct DiGSample: SciZooCommand {
     @Option(help: "Held-out MD frames to compare with (default: the recipe's evaluation.reference).") var reference: String?
     @Option(help: "Ramachandran-style PNG of the first two torsions: reference, DiG, baseline.") var picture: String?
     @Option(help: "JSON of the divergences (written atomically).") var report: String?
+    @Flag(help: "Keep samples whose stereocentres are all inverted (the denoiser sees distances only, so it samples both mirror images) instead of reflecting them.")
+    var keepMirrorImages = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -79,11 +81,21 @@ struct DiGSample: SciZooCommand {
             for k in 0..<size { samples.append((0..<n).map { i in SIMD3(positions[(k * n + i) * 3], positions[(k * n + i) * 3 + 1], positions[(k * n + i) * 3 + 2]) }) }
         }
         let seconds = Date().timeIntervalSince(started)
+        var note = ""
+        if !keepMirrorImages {
+            let correction = MirrorImageCorrection(graph: training.graph, reference: training.frames)
+            let corrected = correction.apply(samples)
+            samples = corrected.samples
+            if !correction.centres.isEmpty {
+                note = "; \(corrected.reflected) reflected to the training frames' handedness at \(correction.centres.count) stereocentre(s)"
+                    + (corrected.mixed > 0 ? ", \(corrected.mixed) with mixed handedness kept" : "")
+            }
+        }
         let numbers = (0..<n).map { training.graph.nodeFeatures[$0 * 9] + 1 }
         let frames = try samples.map { AtomicFrame(system: try AtomicSystem(numbers: numbers, positions: $0)) }
         try ExtendedXYZ.write(frames, to: output)
         let label = sampler.method == "ddim" ? "DDIM, \(sampler.ddimSteps) steps, η \(sampler.eta)" : "DDPM, \(sampler.schedule.steps) steps"
-        print(String(format: "%d conformations (%@) in %.1f s -> %@", count, label, seconds, output))
+        print(String(format: "%d conformations (%@) in %.1f s -> %@", count, label, seconds, output) + note)
 
         guard let path = reference ?? settings.referencePath.map(settings.resolve) else { return }
         guard !settings.torsions.isEmpty else { throw ValidationError("the recipe names no evaluation.torsions to compare") }

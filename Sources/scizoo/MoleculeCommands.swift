@@ -1,8 +1,5 @@
 // SFM's molecule commands: molecules in (SMILES, CSV, SDF), OGB graph features out.
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Kernels
 import MolecularGraphs
@@ -103,9 +100,7 @@ struct GraphormerPredict: SciZooCommand {
             if pending.count == settings.batchSize { flush() }
         }
         flush()
-        let temporary = output + ".partial"
-        try (lines.joined(separator: "\n") + "\n").write(toFile: temporary, atomically: false, encoding: .utf8)
-        guard rename(temporary, output) == 0 else { throw ValidationError("cannot rename \(temporary) to \(output): \(String(cString: strerror(errno)))") }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
         print("\(lines.count - 1) predictions -> \(output)" + (skipped > 0 ? "; \(skipped) skipped" : ""))
     }
 }

@@ -60,3 +60,28 @@ import TensorCore
         #expect(abs(nearA - nearB) < count / 4, "\(method): \(nearA) vs \(nearB)")
     }
 }
+
+/// The mirror-image correction reads each stereocentre's handedness from reference conformations and
+/// reflects samples whose centres are all inverted, leaving the right-handed ones untouched.
+@Suite struct MirrorImageCorrectionTests {
+    @Test func reflectsInvertedSamplesOnly() throws {
+        // L-alanine's heavy atoms: N, Cα, Cβ, C, O, O (Cα is the stereocentre, bonded to N, Cβ and C).
+        let graph = try MolecularGraph.fromSMILES("N[C@@H](C)C(=O)O")
+        let right: [SIMD3<Double>] = [SIMD3(1.4, 0, 0), SIMD3(0, 0, 0), SIMD3(-0.5, 1.3, 0.2), SIMD3(-0.5, -0.7, 1.2), SIMD3(-1.6, -1.2, 1.1), SIMD3(0.2, -0.8, 2.3)]
+        let mirror = right.map { SIMD3(-$0.x, $0.y, $0.z) }
+        let correction = MirrorImageCorrection(graph: graph, reference: [right, right, mirror])
+        #expect(correction.centres.map(\.atom) == [1] && correction.centres[0].neighbours == [0, 2, 3])
+        let (fixed, reflected, mixed) = correction.apply([right, mirror, right])
+        #expect(reflected == 1 && mixed == 0)
+        #expect(fixed[0] == right && fixed[2] == right)
+        // The reflected sample has the reference handedness and the same internal distances.
+        #expect(MirrorImageCorrection.handedness(fixed[1], correction.centres[0]) == correction.signs[0])
+        for i in 0..<6 { for j in 0..<6 {
+            let a = fixed[1][i] - fixed[1][j], b = right[i] - right[j]
+            #expect(abs((a * a).sum() - (b * b).sum()) < 1e-12)
+        } }
+        // No stereocentre: nothing to correct.
+        let flat = MirrorImageCorrection(graph: try MolecularGraph.fromSMILES("CC(C)O"), reference: [[.zero, .zero, .zero, .zero]])
+        #expect(flat.centres.isEmpty && flat.apply([[.zero, .zero, .zero, .zero]]).reflected == 0)
+    }
+}
