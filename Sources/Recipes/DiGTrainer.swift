@@ -1,8 +1,8 @@
 // Distributional Graphormer training as a TrainingTask (`scizoo dig-train`): MD frames of one
 // molecule, centred; per micro-batch a seeded draw of rotations, diffusion steps (antithetic pairs,
 // as upstream's `sample_time_step`) and noise; loss Σ_atoms |ε̂ − ε|² averaged over conformations;
-// validation on held-out frames with draws fixed per frame, so the score is comparable between
-// validations. Checkpoints, resume, metrics.jsonl and data parallelism come from TrainingRun.
+// validation on held-out frames with the draws fixed per chunk of frames, so the score is
+// comparable between validations. Checkpoints, resume, metrics.jsonl and data parallelism come from TrainingRun.
 import Foundation
 import MolecularDynamics
 import MolecularGraphs
