@@ -70,8 +70,9 @@ public enum MolFile {
             guard start + 4 + atomCount + bondCount <= end else { throw fail(start + 3, "counts line promises \(atomCount) atoms and \(bondCount) bonds, the record is shorter") }
             for i in 0..<atomCount {
                 let n = start + 4 + i, line = lines[n]
-                guard let x = Double(field(line, 0, 10)), let y = Double(field(line, 10, 10)), let z = Double(field(line, 20, 10)) else {
-                    throw fail(n, "atom \(i + 1): expected x, y, z in columns 1–30")
+                guard let x = Double(field(line, 0, 10)), let y = Double(field(line, 10, 10)), let z = Double(field(line, 20, 10)),
+                      x.isFinite, y.isFinite, z.isFinite else {
+                    throw fail(n, "atom \(i + 1): expected finite x, y, z in columns 1–30")
                 }
                 let symbol = field(line, 31, 3)
                 var atom = try makeAtom(symbol, line: n, fail: fail)
@@ -194,8 +195,9 @@ public enum MolFile {
             if first == "END" { section = ""; continue }
             switch section {
             case "ATOM":
-                guard words.count >= 5, let number = Int(words[0]), let x = Double(words[2]), let y = Double(words[3]), let z = Double(words[4]) else {
-                    throw fail(n, "V3000 atom line needs index, type, x, y, z")
+                guard words.count >= 5, let number = Int(words[0]), let x = Double(words[2]), let y = Double(words[3]), let z = Double(words[4]),
+                      x.isFinite, y.isFinite, z.isFinite else {
+                    throw fail(n, "V3000 atom line needs index, type and finite x, y, z")
                 }
                 var atom = try makeAtom(words[1], line: n, fail: fail)
                 for word in words.dropFirst(6) {

@@ -108,6 +108,13 @@ func perceived(_ smiles: String) throws -> Molecule {
         let sdf = directory.appendingPathComponent("bad.sdf").path
         try "name\n  prog\n\n  2  1  0  0  0  0            999 V2000\n    0.0 0.0 0.0 C   0  0\n".write(toFile: sdf, atomically: true, encoding: .utf8)
         do { _ = try MoleculeInput.read(sdf); Issue.record("accepted a truncated SDF") } catch { #expect("\(error)".contains("bad.sdf:4: record 1: counts line promises 2 atoms and 1 bonds")) }
+        // "nan" parses as a Double: a coordinate must also be finite (Transformer-M and DiG train on them).
+        let nan = directory.appendingPathComponent("nan.sdf").path
+        try "name\n  prog\n\n  1  0  0  0  0  0            999 V2000\n    0.0000       nan    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0\nM  END\n$$$$\n"
+            .write(toFile: nan, atomically: true, encoding: .utf8)
+        do { _ = try MoleculeInput.read(nan); Issue.record("accepted a NaN coordinate") } catch {
+            #expect("\(error)".contains("nan.sdf:5") && "\(error)".contains("expected finite x, y, z"), "\(error)")
+        }
     }
 }
 
