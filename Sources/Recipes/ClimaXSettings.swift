@@ -5,7 +5,7 @@ import Foundation
 import TensorIO
 import TensorIO
 
-public struct ClimaXSettings: Sendable {
+public struct ClimaXSettings: Sendable, RecipePaths {
     public var seed: UInt64 = 42
     // trainer
     public var maxEpochs = 100
@@ -203,7 +203,4 @@ public struct ClimaXSettings: Sendable {
     }
 
     /// A recipe path resolved against the recipe's folder.
-    public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
-    }
 }

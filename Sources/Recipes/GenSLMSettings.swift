@@ -4,7 +4,7 @@ import Foundation
 import ParallelRuntime
 import TensorIO
 
-public struct GenSLMSettings: Sendable {
+public struct GenSLMSettings: Sendable, RecipePaths {
     // Data and model.
     public var trainFile: String
     public var valFile: String?
@@ -152,7 +152,4 @@ public struct GenSLMSettings: Sendable {
     }
 
     /// A recipe path resolved against the recipe's folder.
-    public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
-    }
 }

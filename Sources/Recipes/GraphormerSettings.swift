@@ -8,7 +8,7 @@ import MolecularGraphs
 import ParallelRuntime
 import TensorIO
 
-public struct GraphormerSettings: Sendable {
+public struct GraphormerSettings: Sendable, RecipePaths {
     // data
     /// A CSV with a `smiles` column and the target column, or an SD file with the target as a data item.
     public var dataPath = ""
@@ -155,7 +155,4 @@ public struct GraphormerSettings: Sendable {
                         total: totalNumUpdate > 0 ? totalNumUpdate : runSteps, power: power)
     }
 
-    public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).path
-    }
 }

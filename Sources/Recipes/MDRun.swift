@@ -11,7 +11,7 @@ import MolecularDynamics
 import TensorCore
 import TensorIO
 
-public struct MDSettings: Sendable {
+public struct MDSettings: Sendable, RecipePaths {
     public enum PotentialChoice: Sendable, Equatable {
         case lennardJones(sigma: Double, epsilon: Double, rc: Double?, smooth: Bool)
         /// A checkpoint of mlff-train (its averaged weights), with the Verlet skin (Å).
@@ -86,9 +86,6 @@ public struct MDSettings: Sendable {
         return s
     }
 
-    public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
-    }
 }
 
 public enum MDRun {

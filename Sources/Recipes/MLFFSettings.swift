@@ -7,7 +7,7 @@ import MolecularDynamics
 import TensorCore
 import TensorIO
 
-public struct MLFFSettings: Sendable {
+public struct MLFFSettings: Sendable, RecipePaths {
     // data
     public var dataPath = ""
     public var numTrain = 1000, numVal = 100
@@ -156,9 +156,6 @@ public struct MLFFSettings: Sendable {
         try model.finish()
     }
 
-    public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
-    }
 
     /// The model the recipe describes, with seeded initial weights.
     public func makeModel() -> any AtomisticModel {
