@@ -130,10 +130,8 @@ public final class DiGTask: RecipeTask {
     public func install(hooks: (any ModuleHooks)?) {}
 
     public func batches(epoch: Int) throws -> [DiGMicroBatch] {
-        let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
-        return EpochBatches.of(train, epoch: epoch, seed: s.graphormer.seed, batchSize: s.batchSize, rank: rank, ranks: ranks).enumerated().map { k, frames in
-            DiGMicroBatch(frames: frames, seed: EpochBatches.seed(run: s.graphormer.seed, epoch: epoch, batch: k, rank: rank, ranks: ranks))
-        }
+        EpochBatches.seeded(train, epoch: epoch, seed: s.graphormer.seed, batchSize: s.batchSize, rank: groups.dataParallelRank, ranks: groups.dataParallelSize)
+            .map { DiGMicroBatch(frames: $0.indices, seed: $0.seed) }
     }
 
     /// Σ_atoms |ε̂ − ε|² averaged over `frames`, with rotations, steps and noise drawn from `seed`.

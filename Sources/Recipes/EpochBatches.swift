@@ -14,10 +14,12 @@ public enum EpochBatches {
         return (0..<(order.count / global)).map { k in Array(order[(k * global + rank * batchSize)..<(k * global + (rank + 1) * batchSize)]) }
     }
 
-    /// A per-micro-batch seed for dropout and noise draws, a function of the run's seed, the epoch and
-    /// the batch's global position, so a resumed run draws what an uninterrupted one would.
-    public static func seed(run: UInt64, epoch: Int, batch k: Int, rank: Int, ranks: Int) -> UInt64 {
-        run &* 6_364_136_223_846_793_005 &+ UInt64(epoch) << 32 &+ UInt64(k * ranks + rank)
+    /// `of`'s batches, each with a seed for its dropout and noise draws: a function of the run's seed,
+    /// the epoch and the batch's global position, so a resumed run draws what an uninterrupted one would.
+    public static func seeded(_ pool: [Int], epoch: Int, seed: UInt64, batchSize: Int, rank: Int, ranks: Int) -> [(indices: [Int], seed: UInt64)] {
+        of(pool, epoch: epoch, seed: seed, batchSize: batchSize, rank: rank, ranks: ranks).enumerated().map { k, indices in
+            (indices, seed &* 6_364_136_223_846_793_005 &+ UInt64(epoch) << 32 &+ UInt64(k * ranks + rank))
+        }
     }
 }
 

@@ -12,7 +12,6 @@ import TensorIO
 
 /// Molecules with a target and a split, featurised once.
 public struct MoleculeTargets: Sendable {
-    public var graphs: [MolecularGraph] = []
     public var targets: [Double] = []
     public var records: [Int] = []
     public var smiles: [String] = []
@@ -42,9 +41,7 @@ public struct MoleculeTargets: Sendable {
                 }
                 splits.append(split)
             }
-            let graph = entry.molecule.ogbGraph()
-            data.graphs.append(graph)
-            data.items.append(GraphormerItem(graph, maxHops: s.model.multiHopMaxDist))
+            data.items.append(GraphormerItem(entry.molecule.ogbGraph(), maxHops: s.model.multiHopMaxDist))
             data.positions.append(entry.positions)
             data.targets.append(value)
             data.records.append(entry.record)
@@ -60,8 +57,8 @@ public struct MoleculeTargets: Sendable {
             }
         } else {
             var generator = RandomGenerator(seed: s.seed)
-            let order = generator.permutation(data.graphs.count)
-            let trainCount = data.graphs.count * 8 / 10, validationCount = data.graphs.count / 10
+            let order = generator.permutation(data.items.count)
+            let trainCount = data.items.count * 8 / 10, validationCount = data.items.count / 10
             data.train = Array(order[..<trainCount])
             data.validation = Array(order[trainCount..<(trainCount + validationCount)])
             data.test = Array(order[(trainCount + validationCount)...])
@@ -145,10 +142,8 @@ public final class GraphormerTask: RecipeTask {
 
     /// A seeded shuffle per epoch; each step's global batch split in rank order.
     public func batches(epoch: Int) throws -> [GraphormerMicroBatch] {
-        let ranks = groups.dataParallelSize, rank = groups.dataParallelRank
-        return EpochBatches.of(data.train, epoch: epoch, seed: s.seed, batchSize: s.batchSize, rank: rank, ranks: ranks).enumerated().map { k, indices in
-            GraphormerMicroBatch(indices: indices, dropoutSeed: EpochBatches.seed(run: s.seed, epoch: epoch, batch: k, rank: rank, ranks: ranks))
-        }
+        EpochBatches.seeded(data.train, epoch: epoch, seed: s.seed, batchSize: s.batchSize, rank: groups.dataParallelRank, ranks: groups.dataParallelSize)
+            .map { GraphormerMicroBatch(indices: $0.indices, dropoutSeed: $0.seed) }
     }
 
     func predictions(_ indices: [Int]) -> Tensor {
