@@ -118,8 +118,14 @@ func paddedLookup(_ table: Tensor, _ ids: [Int], shape: [Int]) -> Tensor {
     return padded.embedding(Tensor(ids.map(Int64.init), shape: shape))
 }
 
-/// Replaces a parameter's value (upstream's N(0, 0.02) weights, zero biases), keeping it a gradient leaf.
-func reset(_ parameter: Parameter, _ value: Tensor) { parameter.value = value.detached().requiringGrad() }
+/// Upstream's start for Linear layers, in order: each weight redrawn N(0, 0.02), each bias zeroed,
+/// every parameter staying a gradient leaf.
+func initialiseAsUpstream(_ layers: Linear..., generator: inout RandomGenerator) {
+    for layer in layers {
+        layer.weight.value = normalTensor(layer.weight.shape, std: 0.02, generator: &generator).detached().requiringGrad()
+        if let bias = layer.bias { bias.value = Tensor.zeros(bias.shape).detached().requiringGrad() }
+    }
+}
 
 func normalTensor(_ shape: [Int], std: Double, generator: inout RandomGenerator) -> Tensor {
     generator.normal(shape, dtype: .float32) * std
@@ -222,8 +228,7 @@ public final class GraphormerSelfAttention: Module {
         heads = c.heads
         func projection() -> Linear {
             let layer = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
-            reset(layer.weight, normalTensor([c.embeddingDim, c.embeddingDim], std: 0.02, generator: &generator))
-            reset(layer.bias!, Tensor.zeros([c.embeddingDim]))
+            initialiseAsUpstream(layer, generator: &generator)
             return layer
         }
         qProj = projection(); kProj = projection(); vProj = projection(); outProj = projection()
@@ -259,10 +264,7 @@ public final class GraphormerLayer: Module {
         selfAttentionLayerNorm = LayerNorm(c.embeddingDim)
         fc1 = Linear(c.embeddingDim, c.ffnDim, generator: &generator)
         fc2 = Linear(c.ffnDim, c.embeddingDim, generator: &generator)
-        for layer in [fc1, fc2] {
-            reset(layer.weight, normalTensor(layer.weight.shape, std: 0.02, generator: &generator))
-            reset(layer.bias!, Tensor.zeros(layer.bias!.shape))
-        }
+        initialiseAsUpstream(fc1, fc2, generator: &generator)
         finalLayerNorm = LayerNorm(c.embeddingDim)
         dropout = c.dropout
         activationDropout = c.activationDropout
@@ -329,11 +331,10 @@ public final class GraphormerModel: Module {
         }
         finalLayerNorm = c.preLayerNorm ? LayerNorm(c.embeddingDim) : nil
         headTransform = Linear(c.embeddingDim, c.embeddingDim, generator: &generator)
-        reset(headTransform.weight, normalTensor(headTransform.weight.shape, std: 0.02, generator: &generator))
-        reset(headTransform.bias!, Tensor.zeros([c.embeddingDim]))
+        initialiseAsUpstream(headTransform, generator: &generator)
         headLayerNorm = LayerNorm(c.embeddingDim)
         headOutput = Linear(c.embeddingDim, c.classes, bias: false, generator: &generator)
-        reset(headOutput.weight, normalTensor(headOutput.weight.shape, std: 0.02, generator: &generator))
+        initialiseAsUpstream(headOutput, generator: &generator)
         headBias = Parameter(.zeros([1]))
         // Drawn last, so a 2D model's weights are the same with or without this channel's code.
         structure = c.add3D ? Molecule3DBias(c, generator: &generator) : nil

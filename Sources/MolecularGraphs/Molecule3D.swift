@@ -71,10 +71,7 @@ public final class Molecule3DBias: Module {
         projection1 = Linear(c.gaussianKernels, c.gaussianKernels, generator: &generator)
         projection2 = Linear(c.gaussianKernels, c.heads, generator: &generator)
         edgeProjection = Linear(c.gaussianKernels, c.embeddingDim, generator: &generator)
-        for layer in [projection1, projection2, edgeProjection] {
-            reset(layer.weight, normalTensor(layer.weight.shape, std: 0.02, generator: &generator))
-            reset(layer.bias!, Tensor.zeros(layer.bias!.shape))
-        }
+        initialiseAsUpstream(projection1, projection2, edgeProjection, generator: &generator)
     }
 
     struct Output {
@@ -117,14 +114,13 @@ public final class AtomTaskHead: Module {
         self.stream = stream
         func layer(_ output: Int) -> Linear {
             let l = Linear(c.embeddingDim, output, generator: &generator)
-            reset(l.weight, normalTensor(l.weight.shape, std: 0.02, generator: &generator))
-            reset(l.bias!, Tensor.zeros(l.bias!.shape))
+            initialiseAsUpstream(l, generator: &generator)
             return l
         }
         qProj = layer(c.embeddingDim); kProj = layer(c.embeddingDim); vProj = layer(c.embeddingDim)
         if c.equivariantAtomHead {
             let shared = Linear(c.embeddingDim, 1, bias: false, generator: &generator)
-            reset(shared.weight, normalTensor(shared.weight.shape, std: 0.02, generator: &generator))
+            initialiseAsUpstream(shared, generator: &generator)
             forceProjections = [shared]
         } else {
             forceProjections = (0..<3).map { _ in layer(1) }
