@@ -70,6 +70,12 @@ struct DiGSample: SciZooCommand {
         let training = try ConformationSet.read(smiles: settings.smiles, paths: settings.trainPaths.map(settings.resolve),
                                                 maxHops: settings.graphormer.model.multiHopMaxDist)
         let n = training.graph.nodeCount
+        // A comparison that cannot be made is refused before minutes of sampling, not after.
+        let referencePath = reference ?? settings.referencePath.map(settings.resolve)
+        if referencePath != nil {
+            guard !settings.torsions.isEmpty else { throw ValidationError("the recipe names no evaluation.torsions to compare") }
+            guard settings.torsions.allSatisfy({ $0.atoms.allSatisfy { $0 < n } }) else { throw ValidationError("a torsion names an atom beyond the molecule's \(n) heavy atoms") }
+        }
         var generator = RandomGenerator(seed: seed)
         var samples: [[SIMD3<Double>]] = []
         let started = Date()
@@ -97,9 +103,7 @@ struct DiGSample: SciZooCommand {
         let label = sampler.method == "ddim" ? "DDIM, \(sampler.ddimSteps) steps, η \(sampler.eta)" : "DDPM, \(sampler.schedule.steps) steps"
         print(String(format: "%d conformations (%@) in %.1f s -> %@", count, label, seconds, output) + note)
 
-        guard let path = reference ?? settings.referencePath.map(settings.resolve) else { return }
-        guard !settings.torsions.isEmpty else { throw ValidationError("the recipe names no evaluation.torsions to compare") }
-        guard settings.torsions.allSatisfy({ $0.atoms.allSatisfy { $0 < n } }) else { throw ValidationError("a torsion names an atom beyond the molecule's \(n) heavy atoms") }
+        guard let path = referencePath else { return }
         let held = try ConformationSet.read(smiles: settings.smiles, paths: [path], maxHops: 1).frames
         // The baseline: one training conformation (the first) plus isotropic Gaussian noise.
         var noise = RandomGenerator(seed: seed &+ 99)
