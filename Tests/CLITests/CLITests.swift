@@ -27,6 +27,13 @@ enum CLI {
     static func run(_ arguments: [String]) throws -> ProcessResult {
         try Subprocess.run(try executable, arguments)
     }
+
+    /// The lines of a run's metrics.jsonl with its throughput entry `timing` (wall-clock, so never
+    /// equal between runs) taken out, for comparing an interrupted run with an uninterrupted one.
+    static func metricsWithoutTiming(_ runDirectory: String, timing: String) throws -> [String] {
+        try String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { $0.replacingOccurrences(of: "\"\(timing)\":[^,}]*,?", with: "", options: .regularExpression) }
+    }
 }
 
 @Suite("scizoo command line")
