@@ -259,6 +259,15 @@ public func geluTanhFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutable
     }
 }
 
+/// GELU in its exact (erf) form (or its derivative) over Float, in parallel chunks, through CKernels.
+public func geluErfFloat(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, derivative: Bool,
+                         path: KernelPath = .automatic) {
+    let x = UncheckedSendable(input), y = UncheckedSendable(output)
+    parallelFor(count, minChunk: 1 << 15) { range in
+        scizoo_gelu_erf_f32(path.resolved, x.value + range.lowerBound, y.value + range.lowerBound, range.count, derivative ? 1 : 0)
+    }
+}
+
 /// The logistic family on Float through CKernels' vectorised exp and log1p.
 public enum LogisticFunction: Int32, Sendable, CaseIterable {
     case softplus = 0, sigmoid = 1, silu = 2

@@ -101,16 +101,22 @@ func unaryKernel(_ kind: UnaryKind, _ x: Tensor) -> Tensor {
     precondition(x.dtype.isFloatingPoint, "\(kind): needs a floating-point tensor, got \(x.dtype)")
     let dense = x.contiguousStorageView()
     let result = Tensor(uninitializedShape: x.shape, dtype: x.dtype, zeroed: false)
-    if x.dtype == .float32, case let derivative? = { () -> Bool? in
+    if x.dtype == .float32, case let (exact, derivative)? = { () -> (Bool, Bool)? in
         switch kind {
-        case .geluTanh: return false
-        case .geluTanhDerivative: return true
+        case .geluTanh: return (false, false)
+        case .geluTanhDerivative: return (false, true)
+        case .geluExact: return (true, false)
+        case .geluExactDerivative: return (true, true)
         default: return nil
         }
     }() {
-        // libm's tanhf per element was the cost; CKernels computes tanh through its vectorised exp.
-        geluTanhFloat(UnsafePointer(dense.storage.pointer(as: Float.self) + dense.offset), result.storage.pointer(as: Float.self),
-                      count: x.count, derivative: derivative)
+        // libm's tanhf and erff per element were the cost; CKernels computes both through its vectorised exp.
+        let input = UnsafePointer(dense.storage.pointer(as: Float.self) + dense.offset), output = result.storage.pointer(as: Float.self)
+        if exact {
+            geluErfFloat(input, output, count: x.count, derivative: derivative)
+        } else {
+            geluTanhFloat(input, output, count: x.count, derivative: derivative)
+        }
         return result
     }
     if x.dtype == .float32, let function = logisticFunction(kind) {

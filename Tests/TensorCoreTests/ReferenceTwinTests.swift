@@ -84,6 +84,29 @@ struct ReferenceTwinTests {
         }
     }
 
+    @Test("Float GELU (erf form) and its derivative on both paths against the Double formula, relative in the tails",
+          arguments: [KernelPath.portable, .avx2])
+    func geluErf(path: KernelPath) {
+        let xs: [Float] = (0..<1203).map { Float($0 - 601) / 50 } + [-80, 80, 0, 1e-6, -1e-6, 1e-30, -13.2, 5.5]
+        for derivative in [false, true] {
+            var output = [Float](repeating: 0, count: xs.count)
+            xs.withUnsafeBufferPointer { geluErfFloat($0.baseAddress!, &output, count: xs.count, derivative: derivative, path: path) }
+            for (value, got) in zip(xs, output) {
+                let x = Double(value), cdf = 0.5 * erfc(-x / 2.0.squareRoot()), pdf = exp(-x * x / 2) / (2 * Double.pi).squareRoot()
+                let expected = derivative ? cdf + x * pdf : x * cdf
+                // Relative to each value, in the tail too (GELU of −12 is −1e-32; 1 + erf would give 0 there): 2e-6
+                // up to |x| = 3, then Float's rounding of x²/2 inside exp grows it to a few 1e-6. The derivative
+                // crosses zero at x ≈ −0.75, where it is held to 1e-7 absolute instead.
+                let error = abs(Double(got) - expected), relative = error / max(abs(expected), 1e-38)
+                let ok = relative < (abs(x) <= 3 ? 2e-6 : 2e-5) || (derivative && error < 1e-7) || error < 1e-38
+                #expect(ok, "\(path) derivative \(derivative) x \(x): \(got) vs \(expected)")
+            }
+        }
+        var nan: [Float] = [.nan]
+        geluErfFloat(nan, &nan, count: 1, derivative: false, path: path)
+        #expect(nan[0].isNaN)
+    }
+
     @Test("Float softplus, sigmoid and SiLU on both paths against the Double formulas, tails and NaN included",
           arguments: [KernelPath.portable, .avx2])
     func logistic(path: KernelPath) {

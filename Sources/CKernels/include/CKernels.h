@@ -25,6 +25,9 @@ void scizoo_scale_f32(int path, const float *x, float *y, ptrdiff_t n, float sca
 float scizoo_sum_f32(int path, const float *x, ptrdiff_t n);
 /// y = GELU (tanh form) of x, or its derivative when `derivative` is non-zero.
 void scizoo_gelu_tanh_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative);
+/// y = GELU (erf form, x·Φ(x)) of x, or its derivative Φ(x) + x·φ(x) when `derivative` is non-zero;
+/// relative error about 2e-7 (Φ from Numerical Recipes' erfc fit, accurate in the negative tail too).
+void scizoo_gelu_erf_f32(int path, const float *x, float *y, ptrdiff_t n, int derivative);
 
 enum { SCIZOO_SOFTPLUS = 0, SCIZOO_SIGMOID = 1, SCIZOO_SILU = 2 };
 /// y = softplus (log(1 + eˣ)), sigmoid or SiLU (x·sigmoid(x)) of x, by `op`, minus `shift`;
