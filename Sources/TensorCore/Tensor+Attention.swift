@@ -87,16 +87,19 @@ extension Tensor {
                      "evoformerAttention: q, k, v must share one [B, N, L, H, D] shape, got \(q.shape), \(k.shape), \(v.shape)")
         precondition(q.dtype.isFloatingPoint && k.dtype == q.dtype && v.dtype == q.dtype,
                      "evoformerAttention: q, k, v must share float32 or float64, got \(q.dtype), \(k.dtype), \(v.dtype)")
+        return validateEvoformerBiases(biases, b: q.shape[0], n: q.shape[1], l: q.shape[2], h: q.shape[3], dtype: q.dtype)
+    }
+
+    static func validateEvoformerBiases(_ biases: [Tensor?], b: Int, n: Int, l: Int, h: Int, dtype: DType) -> (Tensor?, Tensor?) {
         precondition(biases.count <= 2, "evoformerAttention: at most two biases, got \(biases.count)")
-        let (b, n, l, h) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let bias1 = biases.count > 0 ? biases[0] : nil, bias2 = biases.count > 1 ? biases[1] : nil
         if let bias1 {
-            precondition(bias1.shape == [b, n, 1, 1, l] && bias1.dtype == q.dtype,
-                         "evoformerAttention: bias1 must be [B, N, 1, 1, L] = \([b, n, 1, 1, l]) \(q.dtype), got \(bias1.shape) \(bias1.dtype)")
+            precondition(bias1.shape == [b, n, 1, 1, l] && bias1.dtype == dtype,
+                         "evoformerAttention: bias1 must be [B, N, 1, 1, L] = \([b, n, 1, 1, l]) \(dtype), got \(bias1.shape) \(bias1.dtype)")
         }
         if let bias2 {
-            precondition(bias2.shape == [b, 1, h, l, l] && bias2.dtype == q.dtype,
-                         "evoformerAttention: bias2 must be [B, 1, H, L, L] = \([b, 1, h, l, l]) \(q.dtype), got \(bias2.shape) \(bias2.dtype)")
+            precondition(bias2.shape == [b, 1, h, l, l] && bias2.dtype == dtype,
+                         "evoformerAttention: bias2 must be [B, 1, H, L, L] = \([b, 1, h, l, l]) \(dtype), got \(bias2.shape) \(bias2.dtype)")
         }
         return (bias1, bias2)
     }
@@ -121,15 +124,22 @@ extension Tensor {
 
     static func evoformerKernelForward(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ bias1: Tensor?, _ bias2: Tensor?,
                                        tiling: AttentionTiling) -> (output: Tensor, lse: Tensor) {
-        let (bCount, nCount, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
-        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        let (b, n, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
+        let operands = EvoformerOperands(q: q.contiguousStorageView(), k: k.contiguousStorageView(), v: v.contiguousStorageView(),
+                                         b: b, n: n, l: l, h: h, d: d, rowStride: h * d)
+        return evoformerForwardCore(operands, bias1, bias2, tiling: tiling)
+    }
+
+    static func evoformerForwardCore(_ x: EvoformerOperands, _ bias1: Tensor?, _ bias2: Tensor?,
+                                     tiling: AttentionTiling) -> (output: Tensor, lse: Tensor) {
+        let (bCount, nCount, l, h, d, stride) = (x.b, x.n, x.l, x.h, x.d, x.rowStride)
         let b1 = bias1?.contiguousStorageView(), b2 = bias2?.contiguousStorageView()
-        let output = Tensor(uninitializedShape: q.shape, dtype: q.dtype, zeroed: false)
-        let lse = Tensor(uninitializedShape: [bCount, nCount, h, l], dtype: q.dtype, zeroed: false)
+        let output = Tensor(uninitializedShape: [bCount, nCount, l, h, d], dtype: x.q.dtype, zeroed: false)
+        let lse = Tensor(uninitializedShape: [bCount, nCount, h, l], dtype: x.q.dtype, zeroed: false)
         let geometry = AttentionGeometry(queries: l, keys: l, headDimension: d, scale: 1 / Double(d).squareRoot(),
                                          tileQueries: tiling.queries, tileKeys: tiling.keys)
         func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
-            let pq = qc.elementPointer(T.self), pk = kc.elementPointer(T.self), pv = vc.elementPointer(T.self)
+            let pq = x.q.elementPointer(T.self) + x.qShift, pk = x.k.elementPointer(T.self) + x.kShift, pv = x.v.elementPointer(T.self) + x.vShift
             let pb1 = b1?.elementPointer(T.self), pb2 = b2?.elementPointer(T.self)
             let po = output.storage.pointer(as: T.self), plse = lse.storage.pointer(as: T.self)
             let shared = UncheckedSendable((pq, pk, pv, pb1, pb2, po, plse))
@@ -139,27 +149,29 @@ extension Tensor {
                 defer { workspace.deallocate() }
                 for problem in range {
                     let bn = problem / h, head = problem % h, batch = bn / nCount
-                    let base = (bn * l * h + head) * d
-                    let operands = evoformerProblem(q: pq, k: pk, v: pv, bias1: pb1, bias2: pb2, bn: bn, batch: batch, head: head, l: l, h: h, d: d)
-                    T.attentionForward(operands, geometry, o: po + base, oStride: h * d, lse: plse + problem * l, workspace: workspace)
+                    let operands = evoformerProblem(q: pq, k: pk, v: pv, bias1: pb1, bias2: pb2, bn: bn, batch: batch, head: head,
+                                                    l: l, h: h, d: d, stride: stride)
+                    T.attentionForward(operands, geometry, o: po + (bn * l * h + head) * d, oStride: h * d, lse: plse + problem * l,
+                                       workspace: workspace)
                 }
             }
         }
-        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        if x.q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
         return (output, lse)
     }
 
     /// The problem of row group bn = b·N + n and one head in the `[B, N, L, H, D]` layout, with
     /// bias1 `[B, N, 1, 1, L]` (one row, broadcast over queries) and bias2 `[B, 1, H, L, L]`.
+    /// `stride` is the distance between rows of q, k and v: H·D, or 3·H·D when they are packed.
     static func evoformerProblem<T: AttentionScalar>(q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, bias1: UnsafePointer<T>?,
-                                                     bias2: UnsafePointer<T>?, bn: Int, batch: Int, head: Int, l: Int, h: Int, d: Int)
-        -> AttentionProblem<T>
+                                                     bias2: UnsafePointer<T>?, bn: Int, batch: Int, head: Int, l: Int, h: Int, d: Int,
+                                                     stride: Int) -> AttentionProblem<T>
     {
-        let base = (bn * l * h + head) * d
+        let base = bn * l * stride + head * d
         var biases: [AttentionBiasView<T>] = []
         if let bias1 { biases.append(AttentionBiasView(base: bias1 + bn * l, rowStride: 0, columnStride: 1)) }
         if let bias2 { biases.append(AttentionBiasView(base: bias2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-        return AttentionProblem(q: q + base, k: k + base, v: v + base, qStride: h * d, kStride: h * d, vStride: h * d, biases: biases)
+        return AttentionProblem(q: q + base, k: k + base, v: v + base, qStride: stride, kStride: stride, vStride: stride, biases: biases)
     }
 
     /// Fused backward: dQ, dK, dV, and dBias1 = Σ_h Σ_i dS, dBias2 = Σ_n dS when requested.
@@ -168,23 +180,38 @@ extension Tensor {
                                                   tiling: AttentionTiling? = nil) -> (dq: Tensor, dk: Tensor, dv: Tensor, dbias1: Tensor?, dbias2: Tensor?) {
         let tiling = tiling ?? .evoformer(length: q.shape[2])
         let (bias1, bias2) = validateEvoformer(q, k, v, biases)
-        let (bCount, nCount, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
-        let qc = q.contiguousStorageView(), kc = k.contiguousStorageView(), vc = v.contiguousStorageView()
+        let (b, n, l, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
+        let operands = EvoformerOperands(q: q.contiguousStorageView(), k: k.contiguousStorageView(), v: v.contiguousStorageView(),
+                                         b: b, n: n, l: l, h: h, d: d, rowStride: h * d)
+        let dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(q.shape, dtype: q.dtype), dv = Tensor.zeros(q.shape, dtype: q.dtype)
+        let gradients = EvoformerOperands(q: dq, k: dk, v: dv, b: b, n: n, l: l, h: h, d: d, rowStride: h * d)
+        let (dbias1, dbias2) = evoformerBackwardCore(operands, bias1, bias2, output: output, lse: lse, gradOutput: gradOutput, into: gradients,
+                                                     needBias1: needBias1, needBias2: needBias2, tiling: tiling)
+        return (dq, dk, dv, dbias1, dbias2)
+    }
+
+    /// Accumulates dQ, dK, dV into `gradients` (zeroed, laid out as `x`) and returns dBias1, dBias2 when requested.
+    static func evoformerBackwardCore(_ x: EvoformerOperands, _ bias1: Tensor?, _ bias2: Tensor?, output: Tensor, lse: Tensor,
+                                      gradOutput: Tensor, into gradients: EvoformerOperands, needBias1: Bool, needBias2: Bool,
+                                      tiling: AttentionTiling) -> (dbias1: Tensor?, dbias2: Tensor?) {
+        let (bCount, nCount, l, h, d, stride) = (x.b, x.n, x.l, x.h, x.d, x.rowStride)
+        let dtype = x.q.dtype
         let b1 = bias1?.contiguousStorageView(), b2 = bias2?.contiguousStorageView()
         let oc = output.contiguousStorageView(), gc = gradOutput.detached().contiguousStorageView(), lc = lse.contiguousStorageView()
-        let dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(q.shape, dtype: q.dtype), dv = Tensor.zeros(q.shape, dtype: q.dtype)
         // dBias1 partials per head, summed over heads in order afterwards (no atomics, no races).
-        let partial1 = needBias1 && bias1 != nil ? Tensor.zeros([h, bCount, nCount, l], dtype: q.dtype) : nil
-        let dbias2 = needBias2 && bias2 != nil ? Tensor.zeros([bCount, 1, h, l, l], dtype: q.dtype) : nil
+        let partial1 = needBias1 && bias1 != nil ? Tensor.zeros([h, bCount, nCount, l], dtype: dtype) : nil
+        let dbias2 = needBias2 && bias2 != nil ? Tensor.zeros([bCount, 1, h, l, l], dtype: dtype) : nil
         let geometry = AttentionGeometry(queries: l, keys: l, headDimension: d, scale: 1 / Double(d).squareRoot(),
                                          tileQueries: tiling.queries, tileKeys: tiling.keys)
         func run<T: AttentionScalar & TensorFloat>(_: T.Type) {
-            let inputs = UncheckedSendable((qc.elementPointer(T.self), kc.elementPointer(T.self), vc.elementPointer(T.self),
-                                            b1?.elementPointer(T.self), b2?.elementPointer(T.self), oc.elementPointer(T.self),
-                                            gc.elementPointer(T.self), lc.elementPointer(T.self)))
-            let outputs = UncheckedSendable((dq.storage.pointer(as: T.self), dk.storage.pointer(as: T.self), dv.storage.pointer(as: T.self),
+            let inputs = UncheckedSendable((x.q.elementPointer(T.self) + x.qShift, x.k.elementPointer(T.self) + x.kShift,
+                                            x.v.elementPointer(T.self) + x.vShift, b1?.elementPointer(T.self), b2?.elementPointer(T.self),
+                                            oc.elementPointer(T.self), gc.elementPointer(T.self), lc.elementPointer(T.self)))
+            func target(_ t: Tensor, _ shift: Int) -> UnsafeMutablePointer<T> { t.storage.pointer(as: T.self) + t.offset + shift }
+            let outputs = UncheckedSendable((target(gradients.q, gradients.qShift), target(gradients.k, gradients.kShift),
+                                             target(gradients.v, gradients.vShift),
                                              partial1?.storage.pointer(as: T.self), dbias2?.storage.pointer(as: T.self)))
-            // One unit per (b, h): it owns dBias2[b, 0, h] and loops over n in order.
+            // One unit per (b, h): it owns dBias2[b, 0, h] and its head's columns of dQ, dK, dV, and loops over n in order.
             parallelFor(bCount * h) { range in
                 let (pq, pk, pv, pb1, pb2, po, pg, plse) = inputs.value
                 let (pdq, pdk, pdv, pp1, pdb2) = outputs.value
@@ -194,23 +221,23 @@ extension Tensor {
                     let batch = unit / h, head = unit % h
                     for n in 0..<nCount {
                         let bn = batch * nCount + n
-                        let base = (bn * l * h + head) * d
+                        let base = bn * l * stride + head * d, outputBase = (bn * l * h + head) * d
                         let operands = evoformerProblem(q: pq, k: pk, v: pv, bias1: pb1, bias2: pb2, bn: bn, batch: batch, head: head,
-                                                        l: l, h: h, d: d)
+                                                        l: l, h: h, d: d, stride: stride)
                         var targets: [AttentionBiasGradient<T>] = []
                         if let pp1 { targets.append(AttentionBiasGradient(base: pp1 + ((head * bCount + batch) * nCount + n) * l, rowStride: 0, columnStride: 1)) }
                         if let pdb2 { targets.append(AttentionBiasGradient(base: pdb2 + (batch * h + head) * l * l, rowStride: l, columnStride: 1)) }
-                        let gradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: h * d,
-                                                           dkStride: h * d, dvStride: h * d, biasGradients: targets)
-                        T.attentionBackward(operands, geometry, dO: pg + base, doStride: h * d, o: po + base, oStride: h * d,
-                                          lse: plse + (bn * h + head) * l, gradients: gradients, workspace: workspace)
+                        let problemGradients = AttentionGradients(dq: pdq + base, dk: pdk + base, dv: pdv + base, dqStride: stride,
+                                                                  dkStride: stride, dvStride: stride, biasGradients: targets)
+                        T.attentionBackward(operands, geometry, dO: pg + outputBase, doStride: h * d, o: po + outputBase, oStride: h * d,
+                                            lse: plse + (bn * h + head) * l, gradients: problemGradients, workspace: workspace)
                     }
                 }
             }
         }
-        if q.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        if dtype == .float32 { run(Float.self) } else { run(Double.self) }
         let dbias1 = partial1.map { $0.reduceKernel(.sum, axes: [0]).reshaped([bCount, nCount, 1, 1, l]).detached() }
-        return (dq, dk, dv, dbias1, dbias2)
+        return (dbias1, dbias2)
     }
 
     static func evoformerFused(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ bias1: Tensor?, _ bias2: Tensor?,
@@ -227,6 +254,49 @@ extension Tensor {
                                                needBias1: bias1?.needsGradient ?? false, needBias2: bias2?.needsGradient ?? false,
                                                tiling: tiling)
             var result: [Tensor?] = [g.dq, g.dk, g.dv]
+            if bias1 != nil { result.append(g.dbias1) }
+            if bias2 != nil { result.append(g.dbias2) }
+            return result
+        }
+    }
+
+    /// EvoformerAttention on q, k and v packed along the last axis, as one projection to 3·H·D gives them.
+    ///
+    /// - Parameters:
+    ///   - qkv: `[B, N, L, 3·H·D]`: q, then k, then v, each `[H, D]` (unscaled).
+    ///   - heads: H.
+    ///   - biases: as `evoformerAttention`: bias1 `[B, N, 1, 1, L]`, bias2 `[B, 1, H, L, L]`.
+    /// - Returns: `[B, N, L, H·D]`. The kernel reads q, k and v in place and writes their gradient as
+    ///   one `[B, N, L, 3·H·D]` tensor: no split copies forward, no scatter of three gradients backward.
+    public static func evoformerAttention(packed qkv: Tensor, heads: Int, biases: [Tensor?] = [], method: AttentionMethod = .fused,
+                                          tiling: AttentionTiling? = nil) -> Tensor {
+        precondition(qkv.rank == 4 && heads >= 1 && qkv.shape[3] % (3 * heads) == 0,
+                     "evoformerAttention: packed qkv must be [B, N, L, 3·H·D] with H = \(heads), got \(qkv.shape)")
+        let (b, n, l) = (qkv.shape[0], qkv.shape[1], qkv.shape[2]), d = qkv.shape[3] / (3 * heads), c = heads * d
+        func part(_ index: Int) -> Tensor { qkv.sliced(axis: 3, index * c, (index + 1) * c).reshaped([b, n, l, heads, d]) }
+        if method == .reference {
+            return evoformerAttention(part(0), part(1), part(2), biases: biases, method: .reference).reshaped([b, n, l, c])
+        }
+        let tiling = tiling ?? .evoformer(length: l)
+        precondition(qkv.dtype.isFloatingPoint, "evoformerAttention: packed qkv must be float32 or float64, got \(qkv.dtype)")
+        let (bias1, bias2) = validateEvoformerBiases(biases, b: b, n: n, l: l, h: heads, dtype: qkv.dtype)
+        let dense = qkv.contiguousStorageView()
+        let operands = EvoformerOperands(packed: dense, b: b, n: n, l: l, h: heads, d: d)
+        let (output, lse) = evoformerForwardCore(operands, bias1, bias2, tiling: tiling)
+        let inputs = [qkv] + [bias1, bias2].compactMap { $0 }
+        return recording(output.reshaped([b, n, l, c]), "evoformer-attention", inputs) { grad in
+            if GradMode.isEnabled {
+                return referenceGradients(inputs, grad.reshaped([b, n, l, heads, d])) {
+                    let packed = $0[0]
+                    func split(_ index: Int) -> Tensor { packed.sliced(axis: 3, index * c, (index + 1) * c).reshaped([b, n, l, heads, d]) }
+                    return evoformerReference(split(0), split(1), split(2), bias1 == nil ? nil : $0[1], bias2 == nil ? nil : $0[bias1 == nil ? 1 : 2])
+                }
+            }
+            let dqkv = Tensor.zeros(qkv.shape, dtype: qkv.dtype)
+            let g = evoformerBackwardCore(operands, bias1, bias2, output: output, lse: lse, gradOutput: grad.reshaped([b, n, l, heads, d]),
+                                          into: EvoformerOperands(packed: dqkv, b: b, n: n, l: l, h: heads, d: d),
+                                          needBias1: bias1?.needsGradient ?? false, needBias2: bias2?.needsGradient ?? false, tiling: tiling)
+            var result: [Tensor?] = [dqkv]
             if bias1 != nil { result.append(g.dbias1) }
             if bias2 != nil { result.append(g.dbias2) }
             return result
@@ -254,5 +324,27 @@ extension Autograd {
     /// recording the computation when grad mode is on.
     static func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor) throws -> [Tensor?] {
         try grad(of: [output], wrt: inputs, gradOutputs: [seed], createGraph: GradMode.isEnabled, allowUnused: true)
+    }
+}
+
+/// Where q, k and v of one EvoformerAttention call live: three `[B, N, L, H, D]` tensors (row stride
+/// H·D), or one packed `[B, N, L, 3·H·D]` tensor (row stride 3·H·D, k and v H·D and 2·H·D along).
+/// The same addressing serves their gradients.
+struct EvoformerOperands {
+    let q: Tensor, k: Tensor, v: Tensor
+    let qShift: Int, kShift: Int, vShift: Int
+    let b: Int, n: Int, l: Int, h: Int, d: Int
+    let rowStride: Int
+
+    init(q: Tensor, k: Tensor, v: Tensor, b: Int, n: Int, l: Int, h: Int, d: Int, rowStride: Int) {
+        (self.q, self.k, self.v) = (q, k, v)
+        (qShift, kShift, vShift) = (0, 0, 0)
+        (self.b, self.n, self.l, self.h, self.d, self.rowStride) = (b, n, l, h, d, rowStride)
+    }
+
+    init(packed: Tensor, b: Int, n: Int, l: Int, h: Int, d: Int) {
+        (q, k, v) = (packed, packed, packed)
+        (qShift, kShift, vShift) = (0, h * d, 2 * h * d)
+        (self.b, self.n, self.l, self.h, self.d, rowStride) = (b, n, l, h, d, 3 * h * d)
     }
 }

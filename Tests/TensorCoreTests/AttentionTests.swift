@@ -142,6 +142,34 @@ struct EvoformerAttentionTests {
         for run in runs.dropFirst() { #expect(run == runs[0]) }
     }
 
+    @Test("q, k, v packed [B, N, L, 3·H·D] as one projection gives them equal the three slices, bit for bit", arguments: [DType.float64, .float32])
+    func packedProjection(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 23)
+        let (b, n, l, h, d) = (2, 3, 17, 4, 5)
+        let qkv = generator.normal([b, n, l, 3 * h * d], dtype: dtype).requiringGrad()
+        let bias1 = Tensor(generator.uniform([b, n, 1, 1, l], dtype: .float64).doubles.map { $0 < 0.8 ? 0 : -Double.infinity },
+                           shape: [b, n, 1, 1, l]).cast(to: dtype)
+        let bias2 = generator.normal([b, 1, h, l, l], dtype: dtype).requiringGrad()
+        let gradOutput = generator.normal([b, n, l, h * d], dtype: dtype)
+        let tiling = AttentionTiling(queries: 4, keys: 8)
+        for method in AttentionMethod.allCases {
+            let packed = Tensor.evoformerAttention(packed: qkv, heads: h, biases: [bias1, bias2], method: method, tiling: tiling)
+            let parts = (0..<3).map { qkv.sliced(axis: 3, $0 * h * d, ($0 + 1) * h * d).reshaped([b, n, l, h, d]) }
+            let separate = Tensor.evoformerAttention(parts[0], parts[1], parts[2], biases: [bias1, bias2], method: method, tiling: tiling)
+                .reshaped([b, n, l, h * d])
+            #expect(packed.doubles == separate.doubles, "\(method)")
+            let packedGradients = try grad(of: [packed], wrt: [qkv, bias2], gradOutputs: [gradOutput])
+            let separateGradients = try grad(of: [separate], wrt: [qkv, bias2], gradOutputs: [gradOutput])
+            for (x, y) in zip(packedGradients, separateGradients) { #expect(x!.doubles == y!.doubles, "\(method)") }
+        }
+        let small = [generator.normal([1, 2, 5, 3 * 2 * 3], dtype: .float64), generator.normal([1, 1, 2, 5, 5], dtype: .float64)]
+        let first = gradcheck({ x in Tensor.evoformerAttention(packed: x[0], heads: 2, biases: [nil, x[1]], tiling: AttentionTiling(queries: 2, keys: 3)) },
+                              inputs: small)
+        #expect(first.passed, "\(first)")
+        let second = gradgradcheck({ x in Tensor.evoformerAttention(packed: x[0], heads: 2, biases: [nil, x[1]]) }, inputs: small)
+        #expect(second.passed, "\(second)")
+    }
+
     @Test("conflicting kernel choices are an error, as in OpenFold")
     func kernelSelection() throws {
         #expect(try AttentionMethod.select(useDeepSpeedEvoAttention: true) == .fused)
