@@ -200,19 +200,27 @@ public final class GraphAttentionBias: Module {
         var pairs = paddedLookup(spatialPositionEncoder.value, batch.spatialPos, shape: [b, n, n]).permuted([0, 3, 1, 2])
         let hops = min(batch.hops, multiHopMaxDist)
         if hops > 0 {
-            // Mean over the three bond features, one H×H map per hop, summed, over the path length.
-            var ids = batch.edgeInput
-            if hops < batch.hops {
-                ids = (0..<(b * n * n)).flatMap { p in (0..<(hops * 3)).map { batch.edgeInput[p * batch.hops * 3 + $0] } }
+            // Upstream: the three bond features' embeddings averaged per hop, hop d's through its H×H map,
+            // summed over hops, over the path length. The same sum taken in the other order: each hop's
+            // table mapped first ([D, V, H], a few thousand rows), then one weighted bag of 3·D rows per
+            // atom pair, so the [B·N·N, D, 3, H] lookup upstream builds never exists.
+            let padded = Tensor.concat([Tensor.zeros([1, h], dtype: dtype), edgeEncoder.value.sliced(axis: 0, 1)], axis: 0)  // [V, H]
+            let vocabulary = padded.shape[0]
+            let maps = edgeDistanceEncoder.value.reshaped([-1, h, h]).sliced(axis: 0, 0, hops)                  // [D, H, H]
+            let tables = padded.reshaped([1, vocabulary, h]).matmul(maps).reshaped([hops * vocabulary, h])     // [D·V, H]
+            let pairCount = b * n * n, slots = hops * 3
+            var ids = [Int32](repeating: -1, count: pairCount * slots)
+            for p in 0..<pairCount {
+                for slot in 0..<slots {
+                    let id = batch.edgeInput[p * batch.hops * 3 + slot]
+                    if id != 0 { ids[p * slots + slot] = Int32((slot / 3) * vocabulary + id) }  // id 0 is padding
+                }
             }
-            let perHop = paddedLookup(edgeEncoder.value, ids, shape: [b * n * n, hops, 3]).mean(axis: 2)  // [M, D, H]
-            let maps = edgeDistanceEncoder.value.reshaped([-1, h, h]).sliced(axis: 0, 0, hops)      // [D, H, H]
-            let summed = perHop.permuted([1, 0, 2]).contiguous().matmul(maps).sum(axis: 0)          // [M, H]
-            let lengths = batch.spatialPos.map { d -> Double in
+            let weights = batch.spatialPos.map { d -> Double in
                 let shifted = d == 0 ? 1 : (d > 1 ? d - 1 : d)
-                return Double(Swift.min(shifted, multiHopMaxDist))
+                return 1 / (3 * Double(Swift.min(shifted, multiHopMaxDist)))
             }
-            let edge = summed / Tensor(lengths, shape: [b * n * n, 1]).cast(to: dtype)
+            let edge = tables.embeddingBag(EmbeddingBags(ids: ids, size: slots, weights: weights))  // [B·N·N, H]
             pairs = pairs + edge.reshaped([b, n, n, h]).permuted([0, 3, 1, 2])
         }
         return pairs
@@ -236,14 +244,13 @@ public final class GraphormerSelfAttention: Module {
 
     /// - Parameters: x `[B, L, C]`; bias `[B, 1, H, L, L]`. - Returns: `[B, L, C]`.
     func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
-        let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2]), d = c / heads
+        let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
         // One GEMM for the three projections (upstream's q, k and v weights, concatenated per call):
         // three times the rows per call lets OpenBLAS use both threads on these small shapes.
         let weight = Tensor.concat([qProj.weight.value, kProj.weight.value, vProj.weight.value], axis: 0)
         let bias3 = Tensor.concat([qProj.bias!.value, kProj.bias!.value, vProj.bias!.value], axis: 0)
-        let qkv = x.linear(weight: weight, bias: bias3)  // [B, L, 3C]
-        func split(_ part: Int) -> Tensor { qkv.sliced(axis: 2, part * c, (part + 1) * c).reshaped([b, 1, l, heads, d]) }
-        let attended = Tensor.evoformerAttention(split(0), split(1), split(2), biases: [nil, bias])
+        let qkv = x.linear(weight: weight, bias: bias3).reshaped([b, 1, l, 3 * c])  // [B, 1, L, 3C]
+        let attended = Tensor.evoformerAttention(packed: qkv, heads: heads, biases: [nil, bias])  // [B, 1, L, C]
         return outProj(attended.reshaped([b, l, c]))
     }
 }

@@ -1,5 +1,6 @@
 // Indexing: index_select / index_add (and embedding), gather / scatter_add, one-hot,
 // concat, stack and split. Adds run sequentially in index order, so sums are reproducible.
+import Kernels
 
 extension Tensor {
     /// Integer indices as Int, checked against `extent` (traps naming the bad index).
@@ -222,5 +223,105 @@ extension Tensor {
             defer { start += size }
             return sliced(axis: axis, start, start + size)
         }
+    }
+}
+
+// MARK: Embedding bags
+
+/// The bags of `Tensor.embeddingBag`: `ids` holds `size` slots per bag (a negative id is an empty
+/// slot), and every row a bag picks is scaled by that bag's weight.
+public struct EmbeddingBags: Sendable {
+    public let ids: [Int32]
+    public let size: Int
+    public let weights: [Double]
+
+    public init(ids: [Int32], size: Int, weights: [Double]) {
+        precondition(size >= 1 && ids.count == size * weights.count,
+                     "EmbeddingBags: \(ids.count) ids are not \(weights.count) bags of \(size)")
+        self.ids = ids
+        self.size = size
+        self.weights = weights
+    }
+
+    public var count: Int { weights.count }
+}
+
+extension Tensor {
+    /// Σ_k weight[m] · self[ids[m, k]] for each bag m: `[R, C]` → `[bags, C]`, as PyTorch's
+    /// `embedding_bag(mode="sum")` with one weight per bag. The picked rows are never materialised;
+    /// the gradient adds into the table in bag order (reproducible), each thread owning a range of rows.
+    public func embeddingBag(_ bags: EmbeddingBags) -> Tensor {
+        precondition(rank == 2 && dtype.isFloatingPoint, "embeddingBag: table must be a floating-point [R, C], got \(shape) \(dtype)")
+        let rows = shape[0]
+        if let bad = bags.ids.first(where: { Int($0) >= rows }) {
+            preconditionFailure("embeddingBag: id \(bad) is out of range 0..<\(rows)")
+        }
+        let value = Tensor.bagSum(table: contiguousStorageView(), bags)
+        return Tensor.recording(value, "embedding-bag", [self]) { grad in [grad.bagScatter(rows: rows, bags)] }
+    }
+
+    /// The gradient of `embeddingBag` for `self` `[bags, C]`: a `[rows, C]` table (itself differentiable).
+    func bagScatter(rows: Int, _ bags: EmbeddingBags) -> Tensor {
+        let value = Tensor.bagScatterKernel(contiguousStorageView(), rows: rows, bags)
+        return Tensor.recording(value, "embedding-bag-scatter", [self]) { grad in [grad.embeddingBag(bags)] }
+    }
+
+    static func bagSum(table: Tensor, _ bags: EmbeddingBags) -> Tensor {
+        let c = table.shape[1], size = bags.size
+        let out = Tensor(uninitializedShape: [bags.count, c], dtype: table.dtype, zeroed: false)
+        func run<T: TensorFloat>(_: T.Type) {
+            let pointers = UncheckedSendable((UnsafePointer(table.storage.pointer(as: T.self) + table.offset), out.storage.pointer(as: T.self)))
+            bags.ids.withUnsafeBufferPointer { idBuffer in
+                bags.weights.withUnsafeBufferPointer { weightBuffer in
+                    let buffers = UncheckedSendable((idBuffer.baseAddress!, weightBuffer.baseAddress!))
+                    parallelFor(bags.count, minChunk: 256) { range in
+                        let (source, destination) = pointers.value, (ids, weights) = buffers.value
+                        for m in range {
+                            let row = destination + m &* c
+                            for j in 0..<c { row[j] = 0 }
+                            for slot in 0..<size {
+                                let id = Int(ids[m &* size &+ slot])
+                                if id < 0 { continue }
+                                let picked = source + id &* c
+                                for j in 0..<c { row[j] += picked[j] }
+                            }
+                            let weight = T(weights[m])
+                            for j in 0..<c { row[j] *= weight }
+                        }
+                    }
+                }
+            }
+        }
+        if table.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return out
+    }
+
+    static func bagScatterKernel(_ grad: Tensor, rows: Int, _ bags: EmbeddingBags) -> Tensor {
+        let c = grad.shape[1], size = bags.size
+        let out = Tensor.zeros([rows, c], dtype: grad.dtype)
+        func run<T: TensorFloat>(_: T.Type) {
+            let pointers = UncheckedSendable((UnsafePointer(grad.storage.pointer(as: T.self) + grad.offset), out.storage.pointer(as: T.self)))
+            bags.ids.withUnsafeBufferPointer { idBuffer in
+                bags.weights.withUnsafeBufferPointer { weightBuffer in
+                    let buffers = UncheckedSendable((idBuffer.baseAddress!, weightBuffer.baseAddress!))
+                    // Each chunk owns table rows [lower, upper) and visits every bag in order: the sums
+                    // do not depend on the thread count.
+                    parallelFor(rows, minChunk: 64) { owned in
+                        let (source, destination) = pointers.value, (ids, weights) = buffers.value
+                        for m in 0..<bags.count {
+                            let weight = T(weights[m]), from = source + m &* c
+                            for slot in 0..<size {
+                                let id = Int(ids[m &* size &+ slot])
+                                if id < owned.lowerBound || id >= owned.upperBound { continue }
+                                let row = destination + id &* c
+                                for j in 0..<c { row[j] += weight * from[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if grad.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return out
     }
 }
