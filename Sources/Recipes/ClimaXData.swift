@@ -149,7 +149,7 @@ enum ClimaXTest {
         log(testTable(scores, variables: s.outVariables, leadHours: s.leadHours, samples: data.pairs.count))
         if groups.world.rank == 0 {
             let metrics = try MetricsFile(appendingTo: runDirectory + "/metrics.jsonl", writes: true)
-            metrics.record(test.merging(["step": Double(step)]) { a, _ in a })
+            try metrics.record(test.merging(["step": Double(step)]) { a, _ in a })
             let json = try JSONSerialization.data(withJSONObject: test, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
             try json.write(to: URL(fileURLWithPath: runDirectory + "/test_scores.json"), options: .atomic)
         }

@@ -7,9 +7,11 @@ import TensorIO
 /// resume point (written before a kill, redone after the resume).
 final class MetricsFile {
     private let handle: FileHandle?
+    let path: String
 
     /// - Parameter writes: false on ranks that do not write (every call is then a no-op).
     init(path: String, resumingAfter step: Int, writes: Bool) throws {
+        self.path = path
         guard writes else { handle = nil; return }
         if step > 0 { try Self.truncate(path, after: step) }
         if step == 0 || !FileManager.default.fileExists(atPath: path) {
@@ -23,6 +25,7 @@ final class MetricsFile {
 
     /// Appends to an existing file (entries made after a run, such as its test scores).
     init(appendingTo path: String, writes: Bool) throws {
+        self.path = path
         guard writes else { handle = nil; return }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
@@ -36,24 +39,39 @@ final class MetricsFile {
     deinit { try? handle?.close() }
 
     /// Writes `fields` as one line; a NaN or infinite number becomes null (JSON has no such numbers,
-    /// and JSONSerialization would refuse the whole line).
-    func record(_ fields: [String: Any]) {
+    /// and JSONSerialization would refuse the whole line). A failed write (a full disk) throws,
+    /// naming the file, instead of trapping as `FileHandle.write(_:)` does.
+    func record(_ fields: [String: Any]) throws {
         let strict = fields.mapValues { value -> Any in
             if let number = value as? Double, !number.isFinite { return NSNull() }
             return value
         }
-        if let handle, let data = try? JSONSerialization.data(withJSONObject: strict, options: [.sortedKeys, .withoutEscapingSlashes]) {
-            handle.write(data + Data("\n".utf8))
+        guard let handle, let data = try? JSONSerialization.data(withJSONObject: strict, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        do {
+            try handle.write(contentsOf: data + Data("\n".utf8))
+        } catch {
+            throw FileError(file: path, message: "cannot append to the metrics file: \(systemReason(error))")
         }
     }
 
     static func truncate(_ path: String, after step: Int) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        // A line that is not JSON was torn by a kill or a full disk mid-write: dropped with the
+        // entries after the resume point.
         let kept = text.split(separator: "\n").filter { line in
-            guard let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let lineStep = (object["step"] as? NSNumber)?.doubleValue else { return true }
+            guard let data = line.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            guard let lineStep = (object["step"] as? NSNumber)?.doubleValue else { return true }
             return lineStep <= Double(step)
         }
         try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
     }
+}
+
+/// The operating system's words for a failed file operation ("No space left on device"), without
+/// Foundation's wrapping of them.
+func systemReason(_ error: Error) -> String {
+    var current = error as NSError
+    while let underlying = current.userInfo[NSUnderlyingErrorKey] as? NSError { current = underlying }
+    if current.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(current.code))) }
+    return current.localizedDescription
 }

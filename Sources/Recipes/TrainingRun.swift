@@ -174,10 +174,12 @@ public final class TrainingRun<Task: TrainingTask> {
     }
 
     /// Trains to the plan's end (or `stopAtStep`, leaving a checkpoint to `resume` from), then
-    /// lets the task finish.
-    public func run(resume: Bool = false, stopAtStep: Int? = nil) throws -> Task.Summary {
+    /// lets the task finish. A step whose loss or gradients are not finite stops the run
+    /// (`NonFiniteStep`), or with `skipNonFinite` passes without an update, logged and marked
+    /// `"skipped": true` in metrics.jsonl, as DeepSpeed's loss scaler skips an overflowed step.
+    public func run(resume: Bool = false, stopAtStep: Int? = nil, skipNonFinite: Bool = false) throws -> Task.Summary {
         let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
-        let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep)
+        let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite)
         return try task.finish(outcome, groups: groups, log: log)
     }
 
@@ -211,7 +213,11 @@ public final class TrainingRun<Task: TrainingTask> {
         }
     }
 
-    private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?) throws -> TrainingOutcome {
+    /// Skipped steps in a row after which a run with `skipNonFinite` stops all the same: the model
+    /// or the data is broken, and skipping would only spend the step budget.
+    public static var consecutiveSkipLimit: Int { 20 }
+
+    private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?, skipNonFinite: Bool) throws -> TrainingOutcome {
         let isPrimary = groups.world.rank == 0, ranks = groups.dataParallelSize
         let plan = try task.prepare(groups: groups, log: log)
         let model = task.model
@@ -279,7 +285,7 @@ public final class TrainingRun<Task: TrainingTask> {
         func validate() throws -> Bool {
             validatedAt = progress.step
             guard let evaluation = try task.evaluate(step: progress.step) else { return false }
-            metrics.record(evaluation.entries.merging(["step": Double(progress.step)]) { a, _ in a })
+            try metrics.record(evaluation.entries.merging(["step": Double(progress.step)]) { a, _ in a })
             // A NaN or infinite score is never an improvement (a first validation's NaN once became the best checkpoint).
             let improved = evaluation.score.isFinite && (progress.bestScore.map { evaluation.score < $0 } ?? true)
             if improved { progress.bestScore = evaluation.score; progress.checksWithoutImprovement = 0 } else { progress.checksWithoutImprovement += 1 }
@@ -291,7 +297,7 @@ public final class TrainingRun<Task: TrainingTask> {
 
         log(plan.description)
         var trainLosses: [(Int, Double)] = []
-        var lastLoss = Double.nan, items = 0.0, stoppedEarly = false
+        var lastLoss = Double.nan, items = 0.0, stoppedEarly = false, skippedSteps = 0, skippedInARow = 0
         let clock = ContinuousClock(), start = clock.now, startStep = progress.step
         let endStep = Swift.min(plan.totalSteps, stopAtStep ?? plan.totalSteps)
         // One rewritten progress line on a terminal; under mpirun (whose output may look like a terminal) plain lines.
@@ -325,18 +331,33 @@ public final class TrainingRun<Task: TrainingTask> {
                 stepLoss += micro.loss.item() * weight / Double(plan.accumulation)
                 stepItems += micro.items
             }
+            if FaultInjection.poisonsLoss(step: progress.step + 1, rank: groups.world.rank) { stepLoss = .nan }
             // A non-finite loss or gradient on any rank stops every rank before the update, so the
-            // weights and the checkpoints written so far stay finite.
+            // weights and the checkpoints written so far stay finite; or, asked to, every rank skips it.
             let fault = stepLoss.isFinite ? Self.firstNonFiniteGradient(parameters) : Self.nonFiniteLossDetail(stepLoss, parameters)
             let sums = try sumOverRanks([stepLoss, stepItems, fault == nil ? 0 : 1])
-            if sums[2] > 0 { throw NonFiniteStep(step: progress.step + 1, detail: fault ?? "another rank's loss or gradients are not finite") }
-            try optimizer.step()
-            if !optimizer.lastGradientNorm.isFinite {
-                throw NonFiniteStep(step: progress.step + 1, detail: "the reduced gradient's norm is \(optimizer.lastGradientNorm)")
+            let skipped = sums[2] > 0
+            if skipped {
+                let error = NonFiniteStep(step: progress.step + 1, detail: fault ?? "another rank's loss or gradients are not finite")
+                guard skipNonFinite else { throw error }
+                skippedSteps += 1
+                skippedInARow += 1
+                if skippedInARow >= Self.consecutiveSkipLimit {
+                    throw NonFiniteStep(step: progress.step + 1, detail: "\(skippedInARow) steps in a row were not finite (the last: \(error.detail)); "
+                                        + "--skip-non-finite stops there")
+                }
+                if interactive { print("") }
+                log("step \(progress.step + 1) skipped, no update (--skip-non-finite): \(error.detail); \(skippedSteps) skipped in this run")
+            } else {
+                skippedInARow = 0
+                try optimizer.step()
+                if !optimizer.lastGradientNorm.isFinite {
+                    throw NonFiniteStep(step: progress.step + 1, detail: "the reduced gradient's norm is \(optimizer.lastGradientNorm)")
+                }
             }
             progress.step += 1
             try FaultInjection.check(step: progress.step, rank: groups.world.rank)
-            task.afterStep(progress.step)
+            if !skipped { task.afterStep(progress.step) }  // an EMA follows updates, not skipped steps
             lastLoss = sums[0] / Double(ranks)
             items += sums[1]
             trainLosses.append((progress.step, lastLoss))
@@ -346,7 +367,8 @@ public final class TrainingRun<Task: TrainingTask> {
             var fields: [String: Any] = ["step": progress.step, "epoch": progress.epoch, plan.lossKey: lastLoss,
                                          "lr": optimizer.adam.learningRate, plan.throughputKey: throughput]
             for (key, value) in report.entries { fields[key] = value }
-            metrics.record(fields)
+            if skipped { fields["skipped"] = true }
+            try metrics.record(fields)
             if progress.step % plan.logEvery == 0 || progress.step == plan.totalSteps {
                 let remaining = Double(plan.totalSteps - progress.step) * seconds / Double(progress.step - startStep)
                 let line = String(format: "epoch %d  step %d/%d  %@ %.4f  lr %.2e  %.1f %@  ETA %.0f s", progress.epoch, progress.step,
@@ -381,13 +403,25 @@ public final class TrainingRun<Task: TrainingTask> {
                                bestCheckpoint: FileManager.default.fileExists(atPath: bestPath) ? bestPath : lastPath, metrics: metricsPath)
     }
 
-    /// Copies `source` to `destination` through a temporary name, so a kill never leaves half a file there.
+    /// Copies `source` to `destination` through a temporary name, synced before the rename, so a
+    /// kill or a full disk never leaves half a file there (nor the half-written temporary beside it).
     static func copyAtomically(_ source: String, to destination: String) throws {
         let temporary = destination + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: temporary)
-        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+            let descriptor = open(temporary, O_RDONLY)
+            defer { if descriptor >= 0 { close(descriptor) } }
+            guard descriptor >= 0, fsync(descriptor) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            unlink(temporary)
+            let previous = FileManager.default.fileExists(atPath: destination) ? "the previous \((destination as NSString).lastPathComponent) is intact" : "nothing was written"
+            throw FileError(file: destination, message: "cannot write a copy of \(source): \(systemReason(error)); \(previous)")
+        }
         guard rename(temporary, destination) == 0 else {
-            throw FileError(file: destination, message: "cannot rename \(temporary) into place")
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError(file: destination, message: "cannot rename \(temporary) into place: \(reason)")
         }
     }
 }

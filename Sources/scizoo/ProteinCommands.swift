@@ -216,6 +216,8 @@ struct FoldFineTuneCommand: SciZooCommand {
     @Option(help: "Run folder: metrics.jsonl (one line per step) and checkpoints/.") var runDir: String = "runs/fold-finetune"
     @Flag(help: "Continue from the run folder's last checkpoint.") var resume = false
     @Option(help: "Stop after this step with a checkpoint to --resume from.") var stopAtStep: Int?
+    @Flag(help: "A step whose loss or gradients are not finite passes without an update (logged, and marked in metrics.jsonl) instead of stopping the run.")
+    var skipNonFinite = false
     @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
@@ -243,7 +245,7 @@ struct FoldFineTuneCommand: SciZooCommand {
         (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
         print("fold-finetune: preset \(preset) (\(chosen.evoformerBlocks) Evoformer blocks)")
         let task = FoldFineTuneTask(model: model, raw: raw, target: target, settings: settings, runDirectory: runDir)
-        let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep)
+        let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite)
         print("trained \(outcome.steps) steps; metrics: \(outcome.metrics); checkpoint: \(outcome.lastCheckpoint)")
         model.eval()
         if let saveWeights {

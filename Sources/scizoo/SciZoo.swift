@@ -83,6 +83,8 @@ extension TrainingCommand {
 struct TrainingRunOptions: ParsableArguments {
     @Flag(help: "Continue from the run folder's last checkpoint when there is one.") var resume = false
     @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
+    @Flag(help: "A step whose loss or gradients are not finite passes without an update (logged, and marked in metrics.jsonl) instead of stopping the run; 20 in a row still stop it.")
+    var skipNonFinite = false
     @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
 

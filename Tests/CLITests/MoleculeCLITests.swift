@@ -100,6 +100,51 @@ struct GraphormerCLITests {
         #expect(typo.status != 0 && typo.standardError.contains("warmup_update") && typo.standardError.contains("warmup_updates"), "\(typo.standardError)")
     }
 
+    @Test("a NaN loss stops the run naming its step; --skip-non-finite passes it without an update, marks it, and resumes bit for bit")
+    func nonFiniteStepStopsOrIsSkipped() throws {
+        let folder = try Fixtures.scratchDirectory().path
+        let recipe = try Self.recipe(try Self.dataset(in: folder), in: folder)
+        let poison = ["SCIZOO_FAULT": "nan:rank=0:step=5"]
+        func train(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+            try Subprocess.run(try CLI.executable, ["graphormer-train", "--config", recipe, "--run-dir", folder + "/" + run, "--threads", "1"] + extra,
+                               environment: environment)
+        }
+        func metrics(_ run: String) throws -> [[String: Any]] {
+            try String(contentsOfFile: folder + "/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        }
+
+        let stopped = try train("stopped", [], environment: poison)
+        #expect(stopped.status != 0 && stopped.standardError.contains("step 5: the loss is nan"), "\(stopped.standardError)")
+        #expect(try metrics("stopped").compactMap { $0["step"] as? Int }.allSatisfy { $0 < 5 })
+
+        let skipped = try train("skipped", ["--skip-non-finite"], environment: poison)
+        #expect(skipped.status == 0, "\(skipped.standardError)")
+        #expect(skipped.standardOutput.contains("step 5 skipped, no update (--skip-non-finite): the loss is nan"), "\(skipped.standardOutput)")
+        let marked = try metrics("skipped").filter { $0["skipped"] as? Bool == true }
+        #expect(marked.count == 1 && marked.first?["step"] as? Int == 5 && marked.first?["train/loss"] is NSNull, "\(marked)")
+
+        // No update at the skipped step: the weights after step 5 are those after step 4.
+        _ = try train("four", ["--stop-at-step", "4"])
+        _ = try train("five", ["--stop-at-step", "5", "--skip-non-finite"], environment: poison)
+        var predictions: [String] = []
+        for run in ["four", "five"] {
+            let output = folder + "/\(run).csv"
+            let predicted = try CLI.run(["graphormer-predict", "--checkpoint", folder + "/\(run)/checkpoints/last.h5", "--input", folder + "/molecules.csv",
+                                         "--output", output])
+            #expect(predicted.status == 0, "\(predicted.standardError)")
+            predictions.append(try String(contentsOfFile: output, encoding: .utf8))
+        }
+        #expect(predictions[0] == predictions[1])
+
+        // Stopped before the skipped step and resumed across it: the same run, bit for bit.
+        _ = try train("resumed", ["--stop-at-step", "3", "--skip-non-finite"], environment: poison)
+        let resumed = try train("resumed", ["--resume", "--skip-non-finite"], environment: poison)
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(try CLI.metricsWithoutTiming(folder + "/skipped", timing: "graphs_per_second")
+                == CLI.metricsWithoutTiming(folder + "/resumed", timing: "graphs_per_second"))
+    }
+
     @Test("Transformer-M from the bundled SD file: 3D modes, noise and drop-path resume bit for bit; predict with and without positions; 3D without structures refused")
     func transformerMTrainsResumesAndPredicts() throws {
         let folder = try Fixtures.scratchDirectory().path
