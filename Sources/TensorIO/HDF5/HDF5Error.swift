@@ -45,8 +45,23 @@ public struct HDF5Error: Error, LocalizedError, CustomStringConvertible, Sendabl
         if let object { text += " \(object)" }
         text += ": cannot \(operation)"
         if kind != .libraryCall { text += " (\(kind.rawValue))" }
-        if !messages.isEmpty { text += ": " + messages.joined(separator: ": ") }
+        if let system = messages.lazy.compactMap(Self.systemCause).first {
+            // A failed write or read below HDF5 (a full disk, an I/O error): the system's words,
+            // not the dozen layers of HDF5's stack that passed them up.
+            text += ": " + system
+        } else if !messages.isEmpty {
+            text += ": " + messages.joined(separator: ": ")
+        }
         return text
+    }
+
+    /// "No space left on device (errno 28)" from HDF5's file-driver message, which carries the
+    /// system error as "errno = 28, error message = 'No space left on device'".
+    static func systemCause(_ message: String) -> String? {
+        guard let errnoRange = message.range(of: "errno = "), let quoteStart = message.range(of: "error message = '", range: errnoRange.upperBound..<message.endIndex),
+              let quoteEnd = message[quoteStart.upperBound...].firstIndex(of: "'") else { return nil }
+        let number = message[errnoRange.upperBound...].prefix { $0.isNumber }
+        return "\(message[quoteStart.upperBound..<quoteEnd]) (errno \(number))"
     }
 
     public var errorDescription: String? { description }
@@ -56,12 +71,19 @@ public struct HDF5Error: Error, LocalizedError, CustomStringConvertible, Sendabl
 enum HDF5Library {
     private static let lock = Mutex<Void>(())
 
+    /// HDF5 closes files still open from an atexit handler, and after a write that failed (a full
+    /// disk) that handler crashes in H5F__close_cb, turning a clean error exit into a segfault.
+    /// Every file SciZoo writes is closed explicitly before it is renamed into place (and its
+    /// temporary removed when writing fails), so the handler is switched off before the first call.
+    private static let withoutExitHandler: Void = { _ = H5dont_atexit() }()
+
     /// Runs one HDF5 call; a negative result throws with HDF5's error stack.
     @discardableResult
     static func call<R: BinaryInteger>(
         _ operation: @autoclosure () -> String, file: String, object: String?,
         _ body: () -> R
     ) throws(HDF5Error) -> R {
+        _ = withoutExitHandler
         let (result, messages): (R, [String]) = lock.withLock { _ in
             silenceAutomaticPrinting()
             H5Eclear2(scizoo_H5E_DEFAULT())
@@ -76,7 +98,8 @@ enum HDF5Library {
 
     /// Runs HDF5 calls whose failure is not an error (probes such as H5Lexists, closes in deinit).
     static func quietly<R>(_ body: () -> R) -> R {
-        lock.withLock { _ in
+        _ = withoutExitHandler
+        return lock.withLock { _ in
             silenceAutomaticPrinting()
             let result = body()
             H5Eclear2(scizoo_H5E_DEFAULT())

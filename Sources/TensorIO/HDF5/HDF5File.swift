@@ -113,6 +113,11 @@ public final class HDF5File {
             }
             syncDirectory(of: path)
             return result
+        } catch let error as HDF5Error where error.file == temporary {
+            unlink(temporary)
+            // Named by the file the caller asked for, which is untouched.
+            let previous = access(path, F_OK) == 0 ? "the previous \(path.split(separator: "/").last.map(String.init) ?? path) is intact" : "nothing was written"
+            throw HDF5Error(error.kind, file: path, object: error.object, operation: "\(error.operation) (\(previous))", messages: error.messages)
         } catch {
             unlink(temporary)
             throw error
