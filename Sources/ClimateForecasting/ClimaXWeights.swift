@@ -2,6 +2,7 @@
 // (`net.` prefix, per-variable `token_embeds.{i}.proj` or the grouped `token_embeds.proj_weights`,
 // timm's qkv rows ordered (q, k, v) × heads × d_h) into the model, and back.
 import Foundation
+import NeuralNetworks
 import TensorCore
 import TensorIO
 
@@ -149,21 +150,27 @@ public enum ClimaXWeights {
     /// Writes the model under upstream's names with the `net.` prefix and per-variable patch
     /// embeddings (`token_embeds.{i}.proj.weight`), as a converted Lightning checkpoint has them.
     public static func save(_ model: ClimaX, to path: String) throws {
+        try Safetensors.write(upstreamNamed(model) { $0.value.detached() }.map { ("net." + $0.0, $0.1) }, to: path)
+    }
+
+    /// One tensor per upstream parameter name (without `net.`), in upstream's layout, from what
+    /// `value` gives for each of the model's parameters: its weights, or its gradient.
+    static func upstreamNamed(_ model: ClimaX, _ value: (Parameter) -> Tensor) -> [(String, Tensor)] {
         let c = model.configuration
         var tensors: [(String, Tensor)] = []
         for (path, parameter) in model.namedParameters() {
-            let value = parameter.value.detached()
+            let tensor = value(parameter)
             if path == "tokenEmbeds.projWeights" || path == "tokenEmbeds.projBiases" {
                 let suffix = path.hasSuffix("Weights") ? "weight" : "bias"
                 for i in 0..<c.defaultVariables.count {
-                    tensors.append(("net.token_embeds.\(i).proj.\(suffix)", value.sliced(axis: 0, i, i + 1).squeezed(axis: 0).contiguous()))
+                    tensors.append(("token_embeds.\(i).proj.\(suffix)", tensor.sliced(axis: 0, i, i + 1).squeezed(axis: 0).contiguous()))
                 }
                 continue
             }
             let key = upstreamName(path)
-            let converted = key.hasSuffix("attn.qkv.weight") || key.hasSuffix("attn.qkv.bias") ? regroupQKV(value, heads: c.numHeads, inverse: true) : value
-            tensors.append(("net." + key, converted.contiguous()))
+            let converted = key.hasSuffix("attn.qkv.weight") || key.hasSuffix("attn.qkv.bias") ? regroupQKV(tensor, heads: c.numHeads, inverse: true) : tensor
+            tensors.append((key, converted.contiguous()))
         }
-        try Safetensors.write(tensors, to: path)
+        return tensors
     }
 }
