@@ -85,7 +85,7 @@ struct StructureMetricsTests {
         #expect(result.pairedResidues == 44 && result.referenceResidues == 45)
     }
 
-    @Test("a PDB file reads as the same chain; malformed coordinates name the file and line")
+    @Test("a PDB file reads as the same chain; malformed or non-finite coordinates name the file and line, in PDB and mmCIF")
     func pdbReader() throws {
         let chain = try Self.chainA()
         var lines: [String] = []
@@ -108,5 +108,21 @@ struct StructureMetricsTests {
         try (lines[0] + "\n" + "ATOM      2  CA  ALA A   2      xx.xxx   1.000   2.000  1.00 50.00           C\n").write(toFile: bad, atomically: true, encoding: .utf8)
         let error = try #require(throws: FileError.self) { try ProteinStructure.read(bad) }
         #expect(error.file == bad && error.line == 2)
+        // "nan" and "inf" parse as numbers: refused as coordinates, in PDB and in mmCIF.
+        try (lines[0] + "\n" + "ATOM      2  CA  ALA A   2         nan   1.000   2.000  1.00 50.00           C\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let notFinite = try #require(throws: FileError.self) { try ProteinStructure.read(bad) }
+        #expect(notFinite.line == 2 && notFinite.message.contains("finite"), "\(notFinite)")
+        let cif = try String(contentsOfFile: Self.cif, encoding: .utf8)
+        let cifLines = cif.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let atomLine = try #require(cifLines.firstIndex { $0.hasPrefix("ATOM") })
+        var fields = cifLines[atomLine].split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let coordinate = try #require(fields.firstIndex { Double($0) != nil && $0.contains(".") })
+        fields[coordinate] = "inf"
+        var poisoned = cifLines
+        poisoned[atomLine] = fields.joined(separator: " ")
+        let badCIF = scratch.appendingPathComponent("bad.cif").path
+        try poisoned.joined(separator: "\n").write(toFile: badCIF, atomically: true, encoding: .utf8)
+        let cifError = try #require(throws: FileError.self) { try ProteinStructure.read(badCIF) }
+        #expect(cifError.file == badCIF && cifError.line == atomLine + 1 && cifError.message.contains("finite"), "\(cifError)")
     }
 }
