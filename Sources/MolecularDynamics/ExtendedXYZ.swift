@@ -100,14 +100,10 @@ public enum ExtendedXYZ {
 
     private static func numbers(_ text: String, key: String, file: String, line: Int) throws -> [Double] {
         try text.split(whereSeparator: { $0 == " " || $0 == "," }).map { word in
-            guard let value = finite(word) else { throw FileError(file: file, line: line, key: "key '\(key)'", message: "'\(word)' is not a finite number") }
+            guard let value = Double.finite(word) else { throw FileError(file: file, line: line, key: "key '\(key)'", message: "'\(word)' is not a finite number") }
             return value
         }
     }
-
-    /// A finite number, or nil: NaN and infinities (which Double(_:) reads) are refused, so a model
-    /// never trains on them or runs MD from them.
-    static func finite<Text: StringProtocol>(_ text: Text) -> Double? { Double(text).flatMap { $0.isFinite ? $0 : nil } }
 
     static func parseFrame(comment: String, rows: [String], file: String, line: Int) throws -> AtomicFrame {
         let commentLine = line + 1
@@ -158,7 +154,7 @@ public enum ExtendedXYZ {
                 throw FileError(file: file, line: rowLine, message: "\(fields.count) columns, but Properties=\(properties.joined(separator: ":")) needs \(width)")
             }
             func real(_ name: String, _ k: Int) throws -> Double {
-                guard let value = finite(fields[columns[name]!.start + k]) else {
+                guard let value = Double.finite(fields[columns[name]!.start + k]) else {
                     throw FileError(file: file, line: rowLine, key: "column '\(name)'", message: "'\(fields[columns[name]!.start + k])' is not a finite number")
                 }
                 return value
@@ -191,7 +187,7 @@ public enum ExtendedXYZ {
         frame.forces = vectorsByName["forces"] ?? vectorsByName["REF_forces"]
         for key in ["energy", "REF_energy"] {
             guard let text = info.removeValue(forKey: key) else { continue }
-            guard let value = finite(text) else { throw FileError(file: file, line: commentLine, key: "key '\(key)'", message: "'\(text)' is not a finite number") }
+            guard let value = Double.finite(text) else { throw FileError(file: file, line: commentLine, key: "key '\(key)'", message: "'\(text)' is not a finite number") }
             frame.energy = frame.energy ?? value
         }
         for key in ["stress", "REF_stress"] {

@@ -3,6 +3,7 @@
 // radicals (`M  RAD`, `RAD=`), bonds of order 1, 2, 3 and 4 (aromatic). Records of an SD file end
 // at `$$$$`; data items (`> <name>`) are kept as strings. As RDKit reads them: every atom takes
 // implicit hydrogens by the valence model, and plain hydrogens are folded into their atoms.
+import TensorIO
 
 /// One record of an SD file.
 public struct MolRecord: Sendable {
@@ -70,8 +71,7 @@ public enum MolFile {
             guard start + 4 + atomCount + bondCount <= end else { throw fail(start + 3, "counts line promises \(atomCount) atoms and \(bondCount) bonds, the record is shorter") }
             for i in 0..<atomCount {
                 let n = start + 4 + i, line = lines[n]
-                guard let x = Double(field(line, 0, 10)), let y = Double(field(line, 10, 10)), let z = Double(field(line, 20, 10)),
-                      x.isFinite, y.isFinite, z.isFinite else {
+                guard let x = Double.finite(field(line, 0, 10)), let y = Double.finite(field(line, 10, 10)), let z = Double.finite(field(line, 20, 10)) else {
                     throw fail(n, "atom \(i + 1): expected finite x, y, z in columns 1–30")
                 }
                 let symbol = field(line, 31, 3)
@@ -195,8 +195,8 @@ public enum MolFile {
             if first == "END" { section = ""; continue }
             switch section {
             case "ATOM":
-                guard words.count >= 5, let number = Int(words[0]), let x = Double(words[2]), let y = Double(words[3]), let z = Double(words[4]),
-                      x.isFinite, y.isFinite, z.isFinite else {
+                guard words.count >= 5, let number = Int(words[0]), let x = Double.finite(words[2]), let y = Double.finite(words[3]),
+                      let z = Double.finite(words[4]) else {
                     throw fail(n, "V3000 atom line needs index, type and finite x, y, z")
                 }
                 var atom = try makeAtom(words[1], line: n, fail: fail)

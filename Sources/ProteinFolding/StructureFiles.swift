@@ -54,10 +54,6 @@ public struct ProteinStructure: Sendable {
         return structure
     }
 
-    /// A coordinate: a number, and finite ("nan" and "inf" parse as numbers and would reach the
-    /// losses and metrics unnoticed).
-    static func finite<Text: StringProtocol>(_ text: Text) -> Double? { Double(text).flatMap { $0.isFinite ? $0 : nil } }
-
     /// Accumulates atoms into chains in file order.
     struct Builder {
         var chains: [ProteinChain] = []
@@ -147,8 +143,8 @@ public struct ProteinStructure: Sendable {
             }
             func value(_ name: String) -> Substring? { columns[name].map { fields[$0] } }
             guard let group = value("group_PDB"), let atom = value("label_atom_id") ?? value("auth_atom_id"),
-                  let residueName = value("label_comp_id"), let x = value("Cartn_x").flatMap(finite),
-                  let y = value("Cartn_y").flatMap(finite), let z = value("Cartn_z").flatMap(finite) else {
+                  let residueName = value("label_comp_id"), let x = value("Cartn_x").flatMap(Double.finite),
+                  let y = value("Cartn_y").flatMap(Double.finite), let z = value("Cartn_z").flatMap(Double.finite) else {
                 throw FileError(file: file, line: lineIndex + 1, message: "atom_site row lacks group_PDB, atom id, comp id or finite numeric Cartn_x/y/z")
             }
             guard group == "ATOM" else { continue }
@@ -175,7 +171,7 @@ public struct ProteinStructure: Sendable {
                 guard from - 1 < line.count else { return "" }
                 return String(decoding: line[(from - 1)..<Swift.min(to, line.count)], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             }
-            guard let x = finite(field(31, 38)), let y = finite(field(39, 46)), let z = finite(field(47, 54)), let number = Int(field(23, 26)) else {
+            guard let x = Double.finite(field(31, 38)), let y = Double.finite(field(39, 46)), let z = Double.finite(field(47, 54)), let number = Int(field(23, 26)) else {
                 throw FileError(file: file, line: lineIndex + 1, message: "ATOM record without finite numeric coordinates (columns 31–54) or residue number (23–26)")
             }
             let alternate = field(17, 17)
