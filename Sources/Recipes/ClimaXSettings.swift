@@ -201,6 +201,4 @@ public struct ClimaXSettings: Sendable, RecipePaths {
             try callback.finish()
         }
     }
-
-    /// A recipe path resolved against the recipe's folder.
 }

@@ -150,6 +150,4 @@ public struct GenSLMSettings: Sendable, RecipePaths {
         settings.json = r.json
         return settings
     }
-
-    /// A recipe path resolved against the recipe's folder.
 }

@@ -154,5 +154,4 @@ public struct GraphormerSettings: Sendable, RecipePaths {
         polynomialDecay(step: step, peak: learningRate, end: endLearningRate, warmup: warmupUpdates,
                         total: totalNumUpdate > 0 ? totalNumUpdate : runSteps, power: power)
     }
-
 }

@@ -85,7 +85,6 @@ public struct MDSettings: Sendable, RecipePaths {
         try r.finish()
         return s
     }
-
 }
 
 public enum MDRun {

@@ -156,7 +156,6 @@ public struct MLFFSettings: Sendable, RecipePaths {
         try model.finish()
     }
 
-
     /// The model the recipe describes, with seeded initial weights.
     public func makeModel() -> any AtomisticModel {
         switch model {

@@ -57,6 +57,7 @@ public struct AttentionTiling: Sendable, Equatable {
     /// rescaling) with 32 query rows; longer rows use `standard`. Measured at AlphaFold's row and
     /// column attention shapes (L = 191 and 512, D = 32): 7–40 % faster than `standard`
     /// (Docs/runtime/evoformer-attention.md).
+    ///
     /// Up to 64, one tile holds every query as well: a Graphormer molecule of 32 atoms plus its token
     /// (L = 33) otherwise runs a 32-row tile and a 1-row one; fwd+bwd at (64, 1, 33, 8, 10) took
     /// 2.2 ms instead of 2.5–3.1 ms (medians of 40, 2 threads, `scizoo bench evoformer-attention`).
