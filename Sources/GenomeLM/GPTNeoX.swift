@@ -1,6 +1,7 @@
 // GPT-NeoX for causal language modelling, as Hugging Face's GPTNeoXForCausalLM computes it
 // (port of transformers/models/gpt_neox/modeling_gpt_neox.py): fused query_key_value laid out
-// per head, partial rotary, parallel residual, untied embed_out.
+// per head, partial rotary, parallel residual, untied embed_out. Beyond Hugging Face's model: ALiBi and
+// T5-style relative buckets in place of rotary (EleutherAI gpt-neox's `pos_emb`), applied per tile.
 import NeuralNetworks
 import ParallelRuntime
 import TensorCore
@@ -10,7 +11,10 @@ public final class GPTNeoXAttention: Module {
     public let dense: Linear
     let heads: Int
     let headDimension: Int
-    let rotary: RotaryEmbedding
+    /// Nil when `pos_emb` is alibi or rpe.
+    let rotary: RotaryEmbedding?
+    /// One slope per head when `pos_emb` is alibi.
+    let alibiSlopes: [Double]?
     var method: AttentionMethod = .fused
     /// Set when the sequence is split over ranks: q, k, v travel to head shards and back.
     var ulysses: UlyssesAttention?
@@ -20,12 +24,14 @@ public final class GPTNeoXAttention: Module {
         dense = Linear(c.hiddenSize, c.hiddenSize, dtype: dtype, generator: &generator)
         heads = c.numAttentionHeads
         headDimension = c.headDimension
-        rotary = RotaryEmbedding(headDimension: c.headDimension, fraction: c.rotaryPct, base: c.rotaryEmbBase)
+        rotary = c.rotaryEmbedding
+        alibiSlopes = c.positionEmbedding == .alibi ? NeuralNetworks.alibiSlopes(heads: c.numAttentionHeads) : nil
     }
 
     /// - Parameters: x `[B, S, hidden]` (under sequence parallelism `[B, S/P, hidden]`, this rank's
-    ///   positions); keyMask bool `[B, S]` of the whole sequence (false on padding).
-    func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
+    ///   positions); keyMask bool `[B, S]` of the whole sequence (false on padding); relativeBias
+    ///   `[H, 2S − 1]` of the whole sequence when `pos_emb` is rpe.
+    func callAsFunction(_ x: Tensor, keyMask: Tensor?, relativeBias: Tensor? = nil) -> Tensor {
         let (b, s) = (x.shape[0], x.shape[1])
         // [B, S, 3·hidden] → [B, S, H, 3·d]: q, k and v are contiguous within each head.
         let qkv = queryKeyValue(x).reshaped([b, s, heads, 3 * headDimension])
@@ -34,35 +40,43 @@ public final class GPTNeoXAttention: Module {
             let q = qkv.sliced(axis: 3, 0, headDimension).contiguous()
             let k = qkv.sliced(axis: 3, headDimension, 2 * headDimension).contiguous()
             let v = qkv.sliced(axis: 3, 2 * headDimension, 3 * headDimension).contiguous()
+            // This rank's heads keep their own ALiBi slopes and relative-bias rows.
+            let local = ulysses.localHeads
+            let slopes = alibiSlopes.map { Array($0[local]) }
+            let relative = relativeBias.map { $0.sliced(axis: 0, local.lowerBound, local.upperBound) }
             let context = SequenceAllToAll.abortOnFailure {
                 try ulysses(q, k, v) { q, k, v in
-                    Tensor.scaledDotProductAttention(q, k, v, masking: AttentionMasking(causal: true, keyMask: keyMask), method: method)
+                    Tensor.scaledDotProductAttention(q, k, v, relativeBias: relative?.contiguous(),
+                                                     masking: AttentionMasking(causal: true, alibiSlopes: slopes, keyMask: keyMask), method: method)
                 }
             }
             return dense(context.reshaped([b, s, heads * headDimension]))
         }
-        let masking = AttentionMasking(causal: true, keyMask: keyMask)
-        let rotated = rotary.apply(qkv, parts: [0, headDimension])
+        let masking = AttentionMasking(causal: true, alibiSlopes: alibiSlopes, keyMask: keyMask)
+        let rotated = rotary?.apply(qkv, parts: [0, headDimension]) ?? qkv
         let context: Tensor
         switch method {
         case .fused:
             // q, k and v are read in place from the fused projection; one gradient comes back.
-            context = Tensor.packedSelfAttention(rotated, masking: masking)
+            context = Tensor.packedSelfAttention(rotated, relativeBias: relativeBias, masking: masking)
         case .reference:
             context = Tensor.scaledDotProductAttention(rotated.sliced(axis: 3, 0, headDimension), rotated.sliced(axis: 3, headDimension, 2 * headDimension),
-                                                       rotated.sliced(axis: 3, 2 * headDimension, 3 * headDimension), masking: masking, method: .reference)
+                                                       rotated.sliced(axis: 3, 2 * headDimension, 3 * headDimension), relativeBias: relativeBias,
+                                                       masking: masking, method: .reference)
         }
         return dense(context.reshaped([b, s, heads * headDimension]))
     }
 
     /// Attention of new positions over the cached ones and themselves (inference): `x` `[B, n, hidden]`
     /// at positions `cache.length`…; appends their rotated keys and values to `entry`.
-    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int) -> Tensor {
+    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int, relativeBias: Tensor? = nil) -> Tensor {
         let (b, n) = (x.shape[0], x.shape[1])
-        let rotated = rotary.apply(queryKeyValue(x).reshaped([b, n, heads, 3 * headDimension]), parts: [0, headDimension], offset: offset)
+        let projected = queryKeyValue(x).reshaped([b, n, heads, 3 * headDimension])
+        let rotated = rotary?.apply(projected, parts: [0, headDimension], offset: offset) ?? projected
         let q = rotated.sliced(axis: 3, 0, headDimension)
         entry.append(keys: rotated.sliced(axis: 3, headDimension, 2 * headDimension), values: rotated.sliced(axis: 3, 2 * headDimension, 3 * headDimension))
-        let context = Tensor.scaledDotProductAttention(q, entry.keys!, entry.values!, masking: AttentionMasking(causal: true, queryOffset: offset),
+        let context = Tensor.scaledDotProductAttention(q, entry.keys!, entry.values!, relativeBias: relativeBias,
+                                                       masking: AttentionMasking(causal: true, queryOffset: offset, alibiSlopes: alibiSlopes),
                                                        method: method)
         return dense(context.reshaped([b, n, heads * headDimension]))
     }
@@ -125,13 +139,13 @@ public final class GPTNeoXLayer: Module {
         parallelResidual = c.useParallelResidual
     }
 
-    func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
-        residual(x, attended: attention(inputLayernorm(x), keyMask: keyMask))
+    func callAsFunction(_ x: Tensor, keyMask: Tensor?, relativeBias: Tensor? = nil) -> Tensor {
+        residual(x, attended: attention(inputLayernorm(x), keyMask: keyMask, relativeBias: relativeBias))
     }
 
     /// The layer on new positions with cached keys and values (inference).
-    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int) -> Tensor {
-        residual(x, attended: attention(inputLayernorm(x), appendingTo: &entry, at: offset))
+    func callAsFunction(_ x: Tensor, appendingTo entry: inout KeyValueCache.Entry, at offset: Int, relativeBias: Tensor? = nil) -> Tensor {
+        residual(x, attended: attention(inputLayernorm(x), appendingTo: &entry, at: offset, relativeBias: relativeBias))
     }
 
     private func residual(_ x: Tensor, attended: Tensor) -> Tensor {
@@ -150,9 +164,11 @@ public final class GPTNeoXForCausalLM: Module {
     public let layers: [GPTNeoXLayer]
     public let finalLayerNorm: LayerNorm
     public let embedOut: Linear
+    /// T5's bucket table `[buckets, H]`, shared by every layer as in T5, when `pos_emb` is rpe.
+    public let relativeAttentionBias: T5RelativeBias?
 
     /// Initialised as Hugging Face does: linear and embedding weights N(0, initializer_range),
-    /// biases 0, layer norms 1 and 0.
+    /// biases 0, layer norms 1 and 0 (the rpe table N(0, initializer_range) too).
     public init(_ c: GPTNeoXConfiguration, dtype: DType = .float32, seed: UInt64 = 0) {
         var generator = RandomGenerator(seed: seed)
         configuration = c
@@ -160,6 +176,10 @@ public final class GPTNeoXForCausalLM: Module {
         layers = (0..<c.numHiddenLayers).map { _ in GPTNeoXLayer(c, dtype: dtype, generator: &generator) }
         finalLayerNorm = LayerNorm(c.hiddenSize, epsilon: c.layerNormEps, dtype: dtype)
         embedOut = Linear(c.hiddenSize, c.vocabSize, bias: false, dtype: dtype, generator: &generator)
+        relativeAttentionBias = c.positionEmbedding == .rpe
+            ? T5RelativeBias(heads: c.numAttentionHeads, bidirectional: false, buckets: c.relativeBuckets, maxDistance: c.relativeMaxDistance,
+                             dtype: dtype, initialStd: c.initializerRange, generator: &generator)
+            : nil
         super.init()
         for (path, parameter) in namedParameters() {
             if path.hasSuffix("weight") && parameter.shape.count == 2 {
@@ -202,7 +222,12 @@ public final class GPTNeoXForCausalLM: Module {
     /// Embedding, layers and final layer norm, each block inside the parameter hooks.
     func finalHidden(_ ids: Tensor, keyMask: Tensor?) -> Tensor {
         var h = embedIn.run(hooks: parameterHooks, ids) { embedIn($0) }
-        for layer in layers { h = layer.run(hooks: parameterHooks, h) { layer($0, keyMask: keyMask) } }
+        // The relative bias of the whole (padded) sequence, once for every layer.
+        let length = ids.shape[1] * (sequenceParallelGroup?.size ?? 1)
+        let relativeBias = relativeAttentionBias.map { table in
+            table.run(hooks: parameterHooks, h) { _ in table.relative(queryLength: length, keyLength: length) }
+        }
+        for layer in layers { h = layer.run(hooks: parameterHooks, h) { layer($0, keyMask: keyMask, relativeBias: relativeBias) } }
         return finalLayerNorm.run(hooks: parameterHooks, h) { finalLayerNorm($0) }
     }
 
@@ -223,7 +248,11 @@ public final class GPTNeoXForCausalLM: Module {
         precondition(sequenceParallelGroup == nil && parameterHooks == nil, "GPTNeoX: cached generation runs on whole, unpartitioned models")
         return withNoGrad {
             var h = embedIn(ids)
-            for (index, layer) in layers.enumerated() { h = layer(h, appendingTo: &cache.entries[index], at: offset) }
+            let n = ids.shape[1]
+            let relativeBias = relativeAttentionBias?.relative(queryLength: n, keyLength: offset + n, queryOffset: offset)
+            for (index, layer) in layers.enumerated() {
+                h = layer(h, appendingTo: &cache.entries[index], at: offset, relativeBias: relativeBias)
+            }
             return embedOut(finalLayerNorm(h))
         }
     }
@@ -271,7 +300,8 @@ public final class GPTNeoXForCausalLM: Module {
     public static func huggingFaceName(_ path: String) -> String {
         let renames = [("inputLayernorm", "input_layernorm"), ("postAttentionLayernorm", "post_attention_layernorm"),
                        ("queryKeyValue", "query_key_value"), ("denseHTo4h", "mlp.dense_h_to_4h"), ("dense4hToH", "mlp.dense_4h_to_h"),
-                       ("embedIn", "embed_in"), ("finalLayerNorm", "final_layer_norm"), ("embedOut", "embed_out")]
+                       ("embedIn", "embed_in"), ("finalLayerNorm", "final_layer_norm"), ("embedOut", "embed_out"),
+                       ("relativeAttentionBias.table", "relative_attention_bias.weight")]
         var name = path
         for (ours, theirs) in renames { name = name.replacingOccurrences(of: ours, with: theirs) }
         return name.hasPrefix("embed_out") ? name : "gpt_neox." + name

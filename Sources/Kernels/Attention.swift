@@ -156,9 +156,13 @@ public struct AttentionProblem<T: AttentionScalar>: @unchecked Sendable {
     public var keyMask: UnsafePointer<Bool>?
     /// ALiBi: adds slope·(j − (i + queryOffset)).
     public var alibiSlope: T
+    /// A bias that depends on j − i only (T5's buckets, any relative scheme), `[queries + keys − 1]`:
+    /// query i and key j add `relative[j − i + queries − 1]`, so no queries × keys tensor is built.
+    public var relative: UnsafePointer<T>?
 
     public init(q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, qStride: Int, kStride: Int, vStride: Int,
-                biases: [AttentionBiasView<T>] = [], keyMask: UnsafePointer<Bool>? = nil, alibiSlope: T = 0) {
+                biases: [AttentionBiasView<T>] = [], keyMask: UnsafePointer<Bool>? = nil, alibiSlope: T = 0,
+                relative: UnsafePointer<T>? = nil) {
         self.q = q
         self.k = k
         self.v = v
@@ -168,6 +172,7 @@ public struct AttentionProblem<T: AttentionScalar>: @unchecked Sendable {
         self.biases = biases
         self.keyMask = keyMask
         self.alibiSlope = alibiSlope
+        self.relative = relative
     }
 }
 
@@ -206,6 +211,12 @@ func attentionLogits<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: Attentio
             let row = s + r &* tk
             let i = i0 &+ r &+ g.queryOffset
             for c in 0..<tk { row[c] += p.alibiSlope * T(j0 &+ c &- i) }
+        }
+    }
+    if let relative = p.relative {
+        for r in 0..<tq {
+            let row = s + r &* tk, source = relative + (j0 &- i0 &- r &+ g.queries &- 1)
+            for c in 0..<tk { row[c] += source[c] }
         }
     }
     if let mask = p.keyMask {
@@ -314,8 +325,10 @@ public struct AttentionGradients<T: AttentionScalar>: @unchecked Sendable {
     public var dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>
     public var dqStride: Int, dkStride: Int, dvStride: Int
     public var biasGradients: [AttentionBiasGradient<T>]
+    /// Accumulates dS by j − i, `[queries + keys − 1]`: the gradient of `AttentionProblem.relative`.
+    public var relativeGradient: UnsafeMutablePointer<T>?
     public init(dq: UnsafeMutablePointer<T>, dk: UnsafeMutablePointer<T>, dv: UnsafeMutablePointer<T>, dqStride: Int, dkStride: Int,
-                dvStride: Int, biasGradients: [AttentionBiasGradient<T>] = []) {
+                dvStride: Int, biasGradients: [AttentionBiasGradient<T>] = [], relativeGradient: UnsafeMutablePointer<T>? = nil) {
         self.dq = dq
         self.dk = dk
         self.dv = dv
@@ -323,6 +336,7 @@ public struct AttentionGradients<T: AttentionScalar>: @unchecked Sendable {
         self.dkStride = dkStride
         self.dvStride = dvStride
         self.biasGradients = biasGradients
+        self.relativeGradient = relativeGradient
     }
 }
 
@@ -375,6 +389,12 @@ func attentionBackwardKernel<T: AttentionScalar>(_ p: AttentionProblem<T>, _ g: 
                     } else {
                         for c in 0..<tk { out[c &* target.columnStride] += ds[c] }
                     }
+                }
+            }
+            if let relative = gradients.relativeGradient {
+                for r in 0..<tq {
+                    let ds = dsTile + r &* tk, out = relative + (j0 &- i0 &- r &+ g.queries &- 1)
+                    for c in 0..<tk { out[c] += ds[c] }
                 }
             }
             // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i

@@ -17,11 +17,13 @@ struct SequenceParallelGPTNeoXTests {
     }
 
     /// P ranks split each sequence (S = 11, so P = 2 and 4 pad); the loss equals one process's and the
-    /// gradients, summed over the group as DataParallel does, equal one process's (float64).
-    @Test("loss and gradients equal one process on whole sequences, S % P ≠ 0 included", arguments: [1, 2, 3, 4])
-    func matchesOneProcess(ranks: Int) throws {
-        let configuration = GPTNeoXConfiguration(vocabSize: 13, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4,
-                                                 intermediateSize: 32, hiddenAct: "gelu_fast", rotaryPct: 0.5)
+    /// gradients, summed over the group as DataParallel does, equal one process's (float64). Ulysses
+    /// gives each rank whole sequences of some heads (4 heads over 3 ranks: 2, 1, 1): ALiBi slopes and
+    /// relative-bias rows must follow their heads, and the shared rpe table's gradient sums to one process's.
+    @Test("loss and gradients equal one process on whole sequences, S % P ≠ 0 included, for every position embedding",
+          arguments: [1, 2, 3, 4], ["rotary", "alibi", "rpe", "gptj-yarn"])
+    func matchesOneProcess(ranks: Int, positions: String) throws {
+        let configuration = PositionEmbeddingChoiceTests.configuration(positions)
         var generator = RandomGenerator(seed: 3)
         let (b, s) = (2, 11)
         let ids = Tensor(generator.bits(b * s).map { Int64($0 % 13) }, shape: [b, s])
@@ -38,13 +40,13 @@ struct SequenceParallelGPTNeoXTests {
             try model.enableSequenceParallelism(groups.sequenceParallel)
             let ours = try model.sequenceParallelLoss(ids, attentionMask: mask)
             if Swift.abs(ours.item() - loss.item()) > 1e-12 * Swift.abs(loss.item()) {
-                failures.add(["rank \(world.rank): loss \(ours.item()) vs \(loss.item())"])
+                failures.add(["\(positions) rank \(world.rank): loss \(ours.item()) vs \(loss.item())"])
             }
             try ours.backward()
             try DataParallel.allReduceGradients(model.namedParameters(), groups: groups)
             for ((path, parameter), (_, reference)) in zip(model.namedParameters(), expected) {
                 let check = closeness(parameter.grad?.doubles ?? [], reference, Tolerance(rtol: 1e-10, atol: 1e-12))
-                if !check.passed { failures.add(["rank \(world.rank): \(path): \(check)"]) }
+                if !check.passed { failures.add(["\(positions) rank \(world.rank): \(path): \(check)"]) }
             }
         }
         let found = failures.all

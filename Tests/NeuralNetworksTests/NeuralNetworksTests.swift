@@ -100,10 +100,15 @@ struct PositionEmbeddingTests {
     }
 
     @Test("fused rotary equals the composed reference bit for bit, forward and backward, and on packed q/k/v heads",
-          arguments: [DType.float32, .float64])
-    func rotaryFused(dtype: DType) throws {
+          arguments: [DType.float32, .float64], ["neox", "gptj with yarn", "neox with dynamic"])
+    func rotaryFused(dtype: DType, variant: String) throws {
         var generator = RandomGenerator(seed: 17)
-        let rope = RotaryEmbedding(headDimension: 8, fraction: 0.5)
+        let rope: RotaryEmbedding
+        switch variant {
+        case "gptj with yarn": rope = RotaryEmbedding(headDimension: 8, fraction: 0.5, style: .interleaved, scaling: RopeScaling(kind: .yarn, factor: 4), maxPositions: 16)
+        case "neox with dynamic": rope = RotaryEmbedding(headDimension: 8, fraction: 0.5, scaling: RopeScaling(kind: .dynamic, factor: 2), maxPositions: 4)
+        default: rope = RotaryEmbedding(headDimension: 8, fraction: 0.5)
+        }
         let x = generator.normal([2, 7, 3, 8], dtype: dtype).requiringGrad()
         let gradOutput = generator.normal([2, 7, 3, 8], dtype: dtype)
         let fused = rope.apply(x, offset: 3), reference = rope.applyReference(x, offset: 3)

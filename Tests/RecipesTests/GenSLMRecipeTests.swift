@@ -55,6 +55,35 @@ struct GenSLMRecipeTests {
         try check("- a\n- b\n", "expected a mapping")
     }
 
+    @Test("each position embedding named in config.json (rotary scaled or interleaved, ALiBi, T5 buckets) trains from a recipe and reloads")
+    func positionEmbeddings() throws {
+        let directory = try Fixtures.scratchDirectory("positions")
+        let fasta = (0..<16).map { ">g\($0)\nATG" + String(repeating: ["GCTGAA", "AAACTG", "GGCTTT", "CCGGCT"][$0 % 4], count: 8) + "TAA\n" }.joined()
+        try fasta.write(toFile: directory.appendingPathComponent("genes.fa").path, atomically: true, encoding: .utf8)
+        try GenomeDatasetWriter.convert(fasta: directory.appendingPathComponent("genes.fa").path, tokenizer: .standard,
+                                        blockSize: 32, outputDirectory: directory.path)
+        let variants = [
+            "alibi": #", "pos_emb": "alibi""#,
+            "rpe": #", "pos_emb": "rpe", "rpe_num_buckets": 8, "rpe_max_distance": 32"#,
+            "llama3": #", "rope_scaling": {"rope_type": "llama3", "factor": 4, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 16}"#,
+            "gptj-dynamic": #", "rotary_interleaved": true, "rope_scaling": {"type": "dynamic", "factor": 2}"#,
+        ]
+        for (name, keys) in variants.sorted(by: { $0.key < $1.key }) {
+            try (#"{"vocab_size": 69, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_act": "gelu_fast", "rotary_pct": 0.5, "max_position_embeddings": 32"#
+                + keys + "}").write(toFile: directory.appendingPathComponent("\(name).json").path, atomically: true, encoding: .utf8)
+            let recipe = directory.appendingPathComponent("\(name).yaml").path
+            try "train_file: genes_train.h5\nval_file: genes_val.h5\nmodel_config_json: \(name).json\nblock_size: 32\nbatch_size: 4\nmax_steps: 4\nlearning_rate: 0.01\nval_check_interval: 4\noptimizer: adamw\n"
+                .write(toFile: recipe, atomically: true, encoding: .utf8)
+            let settings = try GenSLMSettings.load(from: recipe)
+            let run = directory.appendingPathComponent("run-\(name)").path
+            let summary = try GenSLMTrainer(settings: settings, runDirectory: run) { _ in }.run()
+            #expect(summary.steps == 4 && summary.finalTrainLoss.isFinite && summary.finalValidationLoss?.isFinite == true, "\(name)")
+            let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: run)
+            #expect((trained.model.relativeAttentionBias != nil) == (name == "rpe"), "\(name)")
+            #expect(trained.model.layers[0].attention.alibiSlopes?.count == (name == "alibi" ? 2 : nil), "\(name)")
+        }
+    }
+
     @Test("a tiny run trains, validates, checkpoints atomically and resumes where it stopped")
     func trainAndResume() throws {
         let directory = try Fixtures.scratchDirectory("train")

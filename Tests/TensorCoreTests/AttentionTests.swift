@@ -225,6 +225,59 @@ struct SelfAttentionTests {
                     limit: limit, label: "causal ALiBi bias")
     }
 
+    @Test("a relative bias [H, Sq + Sk − 1] read per tile equals its expanded [H, Sq, Sk] bias, output and every gradient",
+          arguments: [DType.float64, .float32])
+    func relativeBias(dtype: DType) throws {
+        var generator = RandomGenerator(seed: 31)
+        let limit = dtype == .float64 ? 1e-10 : 1e-5
+        let (b, sq, sk, h, d) = (2, 13, 21, 3, 8)
+        let q = generator.normal([b, sq, h, d], dtype: dtype).requiringGrad()
+        let k = generator.normal([b, sk, h, d], dtype: dtype).requiringGrad(), v = generator.normal([b, sk, h, d], dtype: dtype).requiringGrad()
+        let relative = generator.normal([h, sq + sk - 1], dtype: dtype).requiringGrad()
+        let expanded = Tensor.expandRelativeBias(relative, queries: sq, keys: sk)
+        // Entry [h, i, j] is relative[h, j − i + Sq − 1].
+        #expect(expanded.shape == [h, sq, sk] && expanded.doubles[(2 * sq + 4) * sk + 9] == relative.doubles[2 * (sq + sk - 1) + 9 - 4 + sq - 1])
+        let gradOutput = generator.uniform(q.shape, dtype: dtype)
+        let keep = generator.uniform([b, sk], dtype: .float64).doubles.map { $0 < 0.7 }
+        for (label, masking) in [("plain", AttentionMasking.none), ("causal shard", AttentionMasking(causal: true, queryOffset: 8)),
+                                 ("padding and ALiBi", AttentionMasking(alibiSlopes: [0.5, 0.25, 0.125], keyMask: Tensor(keep, shape: [b, sk])))] {
+            let fused = Tensor.scaledDotProductAttention(q, k, v, relativeBias: relative, masking: masking, tiling: AttentionTiling(queries: 5, keys: 8))
+            let reference = Tensor.scaledDotProductAttention(q, k, v, bias: expanded.reshaped([1, h, sq, sk]), masking: masking, method: .reference)
+            let fusedGradients = try grad(of: [fused], wrt: [q, k, v, relative], gradOutputs: [gradOutput]).map { $0! }
+            let referenceGradients = try grad(of: [reference], wrt: [q, k, v, relative], gradOutputs: [gradOutput]).map { $0! }
+            for (index, (ours, theirs)) in zip([fused] + fusedGradients, [reference] + referenceGradients).enumerated() {
+                let error = relativeError(ours, theirs)
+                #expect(error <= limit, "\(label) \(dtype): output \(index) error \(error)")
+            }
+        }
+        // GPT-NeoX's packed projection: the same kernels on the same numbers, bit for bit.
+        let s = 19
+        let qkv = generator.normal([b, s, h, 3 * d], dtype: dtype).requiringGrad()
+        let square = generator.normal([h, 2 * s - 1], dtype: dtype).requiringGrad()
+        let tiling = AttentionTiling(queries: 4, keys: 8)
+        let packed = Tensor.packedSelfAttention(qkv, relativeBias: square, masking: .causal, tiling: tiling)
+        let parts = (0..<3).map { qkv.sliced(axis: 3, $0 * d, ($0 + 1) * d).contiguous() }
+        let separate = Tensor.scaledDotProductAttention(parts[0], parts[1], parts[2], relativeBias: square, masking: .causal, tiling: tiling)
+        #expect(packed.doubles == separate.doubles)
+        let upstream = generator.normal([b, s, h, d], dtype: dtype)
+        let packedGradients = try grad(of: [packed], wrt: [qkv, square], gradOutputs: [upstream])
+        let separateGradients = try grad(of: [separate], wrt: [qkv, square], gradOutputs: [upstream])
+        #expect(packedGradients[0]!.doubles == separateGradients[0]!.doubles && packedGradients[1]!.doubles == separateGradients[1]!.doubles)
+        if dtype == .float64 {
+            let inputs = [generator.normal([1, 4, 2, 3], dtype: .float64), generator.normal([1, 6, 2, 3], dtype: .float64),
+                          generator.normal([1, 6, 2, 3], dtype: .float64), generator.normal([2, 9], dtype: .float64)]
+            let first = gradcheck({ x in
+                Tensor.scaledDotProductAttention(x[0], x[1], x[2], relativeBias: x[3], masking: AttentionMasking(causal: true, queryOffset: 2),
+                                                 tiling: AttentionTiling(queries: 3, keys: 4))
+            }, inputs: inputs)
+            #expect(first.passed, "\(first)")
+            let second = gradgradcheck({ x in
+                Tensor.scaledDotProductAttention(x[0], x[1], x[2], relativeBias: x[3] * x[3], masking: .causal, tiling: AttentionTiling(queries: 3, keys: 4))
+            }, inputs: [inputs[0], inputs[0] * 0.5, inputs[0] * 2, generator.normal([2, 7], dtype: .float64)])
+            #expect(second.passed, "\(second)")
+        }
+    }
+
     @Test("gradcheck of the fused self-attention in float64")
     func gradcheckFused() {
         var generator = RandomGenerator(seed: 8)

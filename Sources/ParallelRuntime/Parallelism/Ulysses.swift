@@ -125,6 +125,12 @@ public struct UlyssesAttention {
         self.rotary = rotary
     }
 
+    /// The query heads this rank attends between the two all-to-alls (global head indices).
+    public var localHeads: Range<Int> {
+        let partition = HeadPartition(heads: queryHeads, ranks: group.size)
+        return partition.offsets[group.rank]..<(partition.offsets[group.rank] + partition.counts[group.rank])
+    }
+
     /// - Parameters: q `[B, S/P, Hq, D]`, k and v `[B, S/P, Hkv, D]` (sequence-first: `[S/P, B, ·, D]`).
     ///   `local(q, k, v)` receives batch-first `[B, S, h, D]` with as many k/v heads as q heads.
     ///   `sequenceLength`: the real length S when the shards were padded (`SequenceSharding`); the
