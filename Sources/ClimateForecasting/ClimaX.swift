@@ -35,7 +35,7 @@ public final class PositionAndLeadTime: Module {
     }
 }
 
-public final class ClimaX: Module {
+public final class ClimaX: Module, ActivationCheckpointing {
     public let configuration: ClimaXConfiguration
     public let tokenEmbeds: VariablePatchEmbedding
     public let varAgg: VariableAggregation
@@ -46,6 +46,9 @@ public final class ClimaX: Module {
     public let head: [Linear]
     /// Draws dropout and stochastic-depth masks.
     public var generator: RandomGenerator
+    /// Each ViT block keeps only its input and is run again in the backward pass, from the same
+    /// generator state (its dropout and stochastic-depth masks are drawn again, identically).
+    public var checkpointsActivations = false
 
     public init(_ c: ClimaXConfiguration, seed: UInt64 = 0) {
         precondition(c.problems().isEmpty, "ClimaX: \(c.problems().joined(separator: "; "))")
@@ -102,7 +105,19 @@ public final class ClimaX: Module {
         var h = varAgg.run(hooks: hooks, regional.reshaped([b * l, v, d])) { [varAgg] in varAgg($0) }.reshaped([b, l, d])
         h = positions.run(hooks: hooks, h) { [positions] in positions($0, leadTimes: leadTimes, tokenIDs: region?.tokenIDs) }
         h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
-        for block in blocks { h = block.run(hooks: hooks, h) { [unowned self] in block($0, generator: &self.generator) } }
+        for block in blocks {
+            h = block.run(hooks: hooks, h) { [unowned self] x in
+                let start = generator
+                var after = start
+                let output = block.checkpointed(checkpointsActivations, [x]) { inputs in
+                    var draws = start
+                    defer { after = draws }
+                    return [block(inputs[0], generator: &draws)]
+                }[0]
+                generator = after
+                return output
+            }
+        }
         h = norm.run(hooks: hooks, h) { [norm] in norm($0) }
         for layer in head.dropLast() { h = layer.run(hooks: hooks, h) { layer($0).gelu() } }
         // Only the output variables' rows of the last layer: channel (i·p + j)·V_all + variable.

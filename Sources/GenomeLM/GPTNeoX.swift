@@ -158,7 +158,7 @@ public final class GPTNeoXLayer: Module {
     }
 }
 
-public final class GPTNeoXForCausalLM: Module {
+public final class GPTNeoXForCausalLM: Module, ActivationCheckpointing {
     public let configuration: GPTNeoXConfiguration
     public let embedIn: Embedding
     public let layers: [GPTNeoXLayer]
@@ -219,6 +219,9 @@ public final class GPTNeoXForCausalLM: Module {
     /// Set by ZeRO stage 3: gathers each block's parameters before it runs and releases them after.
     public var parameterHooks: (any ModuleHooks)?
 
+    /// Each layer keeps only its input and recomputes its activations in the backward pass.
+    public var checkpointsActivations = false
+
     /// Embedding, layers and final layer norm, each block inside the parameter hooks.
     func finalHidden(_ ids: Tensor, keyMask: Tensor?) -> Tensor {
         var h = embedIn.run(hooks: parameterHooks, ids) { embedIn($0) }
@@ -227,7 +230,13 @@ public final class GPTNeoXForCausalLM: Module {
         let relativeBias = relativeAttentionBias.map { table in
             table.run(hooks: parameterHooks, h) { _ in table.relative(queryLength: length, keyLength: length) }
         }
-        for layer in layers { h = layer.run(hooks: parameterHooks, h) { layer($0, keyMask: keyMask, relativeBias: relativeBias) } }
+        for layer in layers {
+            h = layer.run(hooks: parameterHooks, h) { x in
+                layer.checkpointed(checkpointsActivations, [x] + [relativeBias].compactMap { $0 }) { inputs in
+                    [layer(inputs[0], keyMask: keyMask, relativeBias: inputs.count > 1 ? inputs[1] : nil)]
+                }[0]
+            }
+        }
         return finalLayerNorm.run(hooks: parameterHooks, h) { finalLayerNorm($0) }
     }
 

@@ -47,7 +47,7 @@ public struct FoldResult {
     public var passSeconds: [Double]
 }
 
-public final class AlphaFold: Module {
+public final class AlphaFold: Module, ActivationCheckpointing {
     public let inputEmbedder: InputEmbedder
     public let recyclingEmbedder: RecyclingEmbedder
     public let extraMSAEmbedder: ExtraMSAEmbedder
@@ -100,6 +100,19 @@ public final class AlphaFold: Module {
         public var recycled: Recycled
     }
 
+    /// Each Evoformer and extra-MSA block keeps only its inputs and is run again in the backward pass
+    /// (OpenFold's `blocks_per_ckpt` 1).
+    public var checkpointsActivations = false
+
+    private func checkpointed(_ block: EvoformerBlock, msa: Tensor, pair: Tensor, msaMask: Tensor, pairMask: Tensor,
+                              chunkSize: Int?) -> (Tensor, Tensor) {
+        let outputs = block.checkpointed(checkpointsActivations, [msa, pair]) { inputs in
+            let (m, z) = block(msa: inputs[0], pair: inputs[1], msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize)
+            return [m, z]
+        }
+        return (outputs[0], outputs[1])
+    }
+
     /// One recycling pass on sampled features (recorded for autograd unless under `withNoGrad`).
     public func pass(_ features: PassFeatures, recycled: Recycled, chunkSize: Int?) -> Pass {
         let n = features.aatype.count
@@ -112,10 +125,10 @@ public final class AlphaFold: Module {
         if features.extraRows > 0 {
             var e = extraMSAEmbedder(features.extraMSAFeat.unsqueezed(axis: 0))
             let extraMask = Tensor.ones([1, features.extraRows, n])
-            for block in extraMSAStack { (e, z) = block(msa: e, pair: z, msaMask: extraMask, pairMask: pairMask, chunkSize: chunkSize) }
+            for block in extraMSAStack { (e, z) = checkpointed(block, msa: e, pair: z, msaMask: extraMask, pairMask: pairMask, chunkSize: chunkSize) }
         }
         let msaMask = Tensor.ones([1, features.clusters, n])
-        for block in evoformer { (m, z) = block(msa: m, pair: z, msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize) }
+        for block in evoformer { (m, z) = checkpointed(block, msa: m, pair: z, msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize) }
         let firstRow = m.sliced(axis: 1, 0, 1).squeezed(axis: 1)
         let structure = structureModule(single: linearSingle(firstRow), pair: z, mask: Tensor.ones([1, n]))
         let atoms = SideChains.atoms(backbone: structure.frames.last!, angles: structure.angles, aatype: features.aatype)

@@ -50,15 +50,22 @@ struct GenSLMData {
     /// ZeRO settings and gradient clipping from deepspeed_cfg_file (DeepSpeed's JSON) or GenSLM's
     /// deepspeed_stage / offload keys; the DeepSpeed batch triple replaces batch_size and
     /// accumulate_grad_batches.
-    mutating func optimization(settings s: GenSLMSettings, dataParallelSize: Int, log: (String) -> Void) throws -> (ZeROSettings, Double) {
-        guard let file = s.deepSpeedConfigFile else { return (s.zero, s.gradientClipValue) }
+    /// With them, whether the config asks for activation checkpointing and a sequence-length curriculum.
+    mutating func optimization(settings s: GenSLMSettings, dataParallelSize: Int, log: (String) -> Void) throws
+        -> (zero: ZeROSettings, clipping: Double, checkpointing: Bool, curriculum: CurriculumSchedule?) {
+        guard let file = s.deepSpeedConfigFile else { return (s.zero, s.gradientClipValue, false, nil) }
         let deepSpeed = try DeepSpeedConfig.load(path: s.resolve(file), dataParallelSize: dataParallelSize)
         var zero = deepSpeed.zero
         zero.memoryBudget = deepSpeed.zero.memoryBudget ?? s.zero.memoryBudget
         (batchSize, accumulation) = (deepSpeed.microBatchPerRank, deepSpeed.gradientAccumulationSteps)
         for warning in deepSpeed.warnings { log("note: \(s.resolve(file)): \(warning)") }
         log("DeepSpeed config \(s.resolve(file)): \(deepSpeed.effectiveDescription)")
-        return (zero, deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue)
+        if let curriculum = deepSpeed.curriculum, curriculum.maxDifficulty > s.blockSize {
+            throw FileError(file: s.resolve(file), key: "key 'curriculum_learning.max_difficulty'",
+                            message: "\(curriculum.maxDifficulty) exceeds the recipe's block_size \(s.blockSize)")
+        }
+        return (zero, deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue, deepSpeed.activationCheckpointing,
+                deepSpeed.curriculum)
     }
 
     /// Training sequences used and optimiser steps. batch_size is per rank (as in GenSLM's Lightning

@@ -30,6 +30,9 @@ public final class GenSLMTask: RecipeTask {
     private var groups: ProcessGroups!
     private var batchSize = 0, accumulation = 1, examples = 0, totalSteps = 0
     private var plateau: ReduceLROnPlateau?
+    /// DeepSpeed's sequence-length curriculum, and the step being trained (its length follows from it).
+    private var curriculum: CurriculumSchedule?
+    private var step = 1
 
     public init(settings: GenSLMSettings, runDirectory: String) { (s, self.runDirectory) = (settings, runDirectory) }
 
@@ -39,7 +42,8 @@ public final class GenSLMTask: RecipeTask {
         self.groups = groups
         var data = try GenSLMData(settings: s, log: log)
         (train, validation) = (data.train, data.validation)
-        let (zero, clipping) = try data.optimization(settings: s, dataParallelSize: groups.dataParallelSize, log: log)
+        let (zero, clipping, checkpointing, curriculum) = try data.optimization(settings: s, dataParallelSize: groups.dataParallelSize, log: log)
+        self.curriculum = curriculum
         (batchSize, accumulation) = (data.batchSize, data.accumulation)
         (examples, totalSteps) = try data.schedule(settings: s, dataParallelSize: groups.dataParallelSize)
         network = try data.model(settings: s, groups: groups, log: log)
@@ -51,6 +55,7 @@ public final class GenSLMTask: RecipeTask {
                                     : runDirectory + "/" + s.checkpointDir, logEvery: s.logEveryNSteps, description: description)
         (plan.accumulation, plan.zero, plan.gradientClipping, plan.checkpointEvery) = (accumulation, zero, clipping, s.checkpointEveryNTrainSteps)
         (plan.throughputKey, plan.throughputUnit) = ("tokens_per_second", "tok/s")
+        plan.activationCheckpointing = checkpointing
         return plan
     }
 
@@ -62,8 +67,22 @@ public final class GenSLMTask: RecipeTask {
         return stride(from: 0, through: order.count - batchSize, by: batchSize).map { Array(order[$0..<($0 + batchSize)]) }
     }
 
+    public func willStep(_ step: Int) { self.step = step }
+
+    /// The sequence length of the current step: the curriculum's, or the whole block.
+    var sequenceLength: Int { curriculum.map { Swift.min($0.difficulty(step: step), s.blockSize) } ?? s.blockSize }
+
+    public func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String) {
+        guard curriculum != nil else { return ([:], "") }
+        return (["curriculum_seqlen": Double(sequenceLength)], "seqlen \(sequenceLength)")
+    }
+
     public func loss(_ batch: [Int]) throws -> MicroBatchLoss {
-        let (ids, mask) = try GenSLMData.rows(train, batch, blockSize: s.blockSize)
+        var (ids, mask) = try GenSLMData.rows(train, batch, blockSize: s.blockSize)
+        if sequenceLength < s.blockSize {
+            // Megatron-DeepSpeed's curriculum_seqlen: the first tokens of every sequence.
+            (ids, mask) = (ids.sliced(axis: 1, 0, sequenceLength).contiguous(), mask.sliced(axis: 1, 0, sequenceLength).contiguous())
+        }
         let targets = s.lossIncludesPadding ? Double(mask.shape[0] * (mask.shape[1] - 1))
             : Double(mask.sliced(axis: 1, 1).contiguous().scalars(as: Int64.self).reduce(0, +))
         return MicroBatchLoss(loss: try loss(ids, mask), labels: targets, items: Double(mask.scalars(as: Int64.self).reduce(0, +)))

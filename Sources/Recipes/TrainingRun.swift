@@ -77,6 +77,8 @@ public struct TrainingPlan {
     /// The validation entry whose improvement early stopping and best.h5 follow.
     public var monitorKey = "val/loss"
     public var throughputKey = "samples_per_second", throughputUnit = "samples/s"
+    /// Checkpoint every block's activations (DeepSpeed's `activation_checkpointing` section).
+    public var activationCheckpointing = false
     /// The line that opens the run (model, data, parallel layout).
     public var description: String
 
@@ -84,6 +86,12 @@ public struct TrainingPlan {
         (self.totalSteps, self.adam, self.validateEvery) = (totalSteps, adam, validateEvery)
         (self.checkpointDirectory, self.logEvery, self.description) = (checkpointDirectory, logEvery, description)
     }
+}
+
+/// A training option the model or the run cannot honour.
+public struct TrainingConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
 }
 
 /// What a domain implements to be trained by `TrainingRun`.
@@ -108,6 +116,8 @@ public protocol TrainingTask: AnyObject {
     /// The checkpoint's client record (JSON) at `progress`, and the progress read back from one.
     func checkpointRecord(_ progress: TrainingProgress) -> String
     func restore(record: String, step: Int, file: String) throws -> TrainingProgress
+    /// Called before the micro-batches of step `step` (1-based): a curriculum sets its length here.
+    func willStep(_ step: Int)
     /// Called once the optimiser has taken step `step` (an EMA of the weights updates here).
     func afterStep(_ step: Int)
     /// Extra metrics entries and log text for the step just taken (`gradientNorm`: before clipping).
@@ -117,6 +127,7 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    public func willStep(_ step: Int) {}
     public func afterStep(_ step: Int) {}
     public func stepReport(step: Int, gradientNorm: Double) -> (entries: [String: Double], text: String) { ([:], "") }
 }
@@ -177,9 +188,13 @@ public final class TrainingRun<Task: TrainingTask> {
     /// lets the task finish. A step whose loss or gradients are not finite stops the run
     /// (`NonFiniteStep`), or with `skipNonFinite` passes without an update, logged and marked
     /// `"skipped": true` in metrics.jsonl, as DeepSpeed's loss scaler skips an overflowed step.
-    public func run(resume: Bool = false, stopAtStep: Int? = nil, skipNonFinite: Bool = false) throws -> Task.Summary {
+    /// `activationCheckpointing` (or the plan's) recomputes every block in the backward pass: the
+    /// same gradients, bit for bit, in less memory.
+    public func run(resume: Bool = false, stopAtStep: Int? = nil, skipNonFinite: Bool = false,
+                    activationCheckpointing: Bool = false) throws -> Task.Summary {
         let groups = try self.groups ?? ProcessGroups(world: InProcessWorld.single())
-        let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite)
+        let outcome = try train(groups: groups, resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite,
+                                activationCheckpointing: activationCheckpointing)
         return try task.finish(outcome, groups: groups, log: log)
     }
 
@@ -217,10 +232,19 @@ public final class TrainingRun<Task: TrainingTask> {
     /// or the data is broken, and skipping would only spend the step budget.
     public static var consecutiveSkipLimit: Int { 20 }
 
-    private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?, skipNonFinite: Bool) throws -> TrainingOutcome {
+    private func train(groups: ProcessGroups, resume: Bool, stopAtStep: Int?, skipNonFinite: Bool,
+                       activationCheckpointing: Bool) throws -> TrainingOutcome {
         let isPrimary = groups.world.rank == 0, ranks = groups.dataParallelSize
         let plan = try task.prepare(groups: groups, log: log)
         let model = task.model
+        if activationCheckpointing || plan.activationCheckpointing {
+            guard let blocks = model as? ActivationCheckpointing else {
+                throw TrainingConfigurationError(message: "activation checkpointing: \(type(of: model)) has no blocks to checkpoint "
+                                                 + "(GPT-NeoX, ClimaX and AlphaFold have)")
+            }
+            blocks.checkpointsActivations = true
+            if isPrimary { log("activation checkpointing: each block keeps its inputs only and runs again in the backward pass") }
+        }
         let parameters = model.namedParameters()
         if groups.world.size > 1 { try DataParallel.broadcastParameters(parameters, over: groups.world) }
 
@@ -317,6 +341,7 @@ public final class TrainingRun<Task: TrainingTask> {
         try advanceIfEpochEnded()  // a checkpoint written at the last batch of an epoch
         training: while progress.step < endStep && plan.maxEpochs.map({ progress.epoch < $0 }) ?? true {
             optimizer.adam.learningRate = task.learningRate(at: progress.step)
+            task.willStep(progress.step + 1)
             model.zeroGrad()
             var stepLoss = 0.0, stepItems = 0.0
             for _ in 0..<plan.accumulation {

@@ -20,6 +20,8 @@ struct BenchGenSLMTrain: SciZooCommand {
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
     @Flag(help: "Also time the same model's training step in Hugging Face transformers (Scripts/bench/genslm_twin.py), in the same run.")
     var compareTransformers = false
+    @Flag(help: "Also time the same steps with activation checkpointing, and compare the peak tensor memory of a step.")
+    var compareCheckpointing = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -42,14 +44,17 @@ struct BenchGenSLMTrain: SciZooCommand {
         }
         try step()
         let clock = ContinuousClock()
-        var seconds: [Double] = []
-        for _ in 0..<steps {
-            let start = clock.now
-            try step()
-            let elapsed = clock.now - start
-            seconds.append(elapsed.inSeconds)
+        func timeSteps() throws -> Timing {
+            var seconds: [Double] = []
+            for _ in 0..<steps {
+                let start = clock.now
+                try step()
+                let elapsed = clock.now - start
+                seconds.append(elapsed.inSeconds)
+            }
+            return Timing(seconds: seconds)
         }
-        let timing = Timing(seconds: seconds)
+        let timing = try timeSteps()
         let tokens = Double(batch * seq)
         let flopsPerToken = 6 * Double(model.parameterCount) + 12 * Double(layers * seq * hidden)
         print("GPT-NeoX hidden \(hidden), \(layers) layers, \(heads) heads, ff \(ff), vocab \(vocab), rotary \(rotaryPct); "
@@ -77,6 +82,21 @@ struct BenchGenSLMTrain: SciZooCommand {
                 print(String(format: "transformers %@ (torch %@): %.0f tokens/s; ours/transformers %.2f×", twin?["transformers"] as? String ?? "?",
                              twin?["torch"] as? String ?? "?", rate, tokens / timing.median / rate))
             }
+        }
+        if compareCheckpointing {
+            // One step each way, charged to its own scope: forward, backward and AdamW.
+            func peak(_ checkpoint: Bool) throws -> Int {
+                model.checkpointsActivations = checkpoint
+                let scope = MemoryScope()
+                try scope.measure { try step() }
+                return scope.peakBytes
+            }
+            let plainPeak = try peak(false), checkpointedPeak = try peak(true)
+            let checkpointed = try timeSteps()
+            print(String(format: "activation checkpointing: step median %.4f s (%.2f× the plain step); peak tensor memory of a step %@ vs %@ plain (%.0f %%)",
+                         checkpointed.median, checkpointed.median / timing.median, gibibytes(checkpointedPeak), gibibytes(plainPeak),
+                         100 * Double(checkpointedPeak) / Double(plainPeak)))
+            model.checkpointsActivations = false
         }
         let profile = AutogradProfile.drain()
         if !profile.isEmpty {

@@ -80,7 +80,8 @@ struct ClimaXFinetune: TrainingCommand {
             let groups = try training.processGroups(world: world, configuration: [settings.json, directory])
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
-            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,
+                                          activationCheckpointing: training.activationCheckpointing)
             log("trained \(summary.steps) steps" + (summary.stoppedEarly ? " (stopped early)" : "")
                 + (summary.bestValidation.map { String(format: "; best val/w_rmse %.4g", $0) } ?? ""))
             log("checkpoint: \(summary.checkpoint)")

@@ -28,7 +28,8 @@ struct DiGTrain: TrainingCommand {
             let groups = try training.processGroups(world: world, configuration: [settings.graphormer.json, runDir])
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = DiGTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive, log: { log($0) })
-            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,
+                                          activationCheckpointing: training.activationCheckpointing)
             log("trained \(summary.steps) steps" + (summary.bestValidation.map { String(format: "; best val/loss %.4f", $0) } ?? ""))
             log("checkpoint: \(summary.checkpoint)")
             log("metrics:    \(summary.metrics)")

@@ -70,7 +70,8 @@ struct GenSLMTrain: TrainingCommand {
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = GenSLMTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive,
                                         log: { log($0) })
-            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,
+                                          activationCheckpointing: training.activationCheckpointing)
             log(String(format: "trained %d steps: train loss %.4f%@, %.0f tokens/s", summary.steps, summary.finalTrainLoss,
                        summary.finalValidationLoss.map { String(format: ", val loss %.4f", $0) } ?? "", summary.tokensPerSecond))
             log("checkpoint: \(summary.checkpoint)")

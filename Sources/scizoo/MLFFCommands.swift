@@ -29,7 +29,8 @@ struct MLFFTrain: TrainingCommand {
             let groups = try training.processGroups(world: world, configuration: [settings.json, runDir])
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = MLFFTrainer(settings: settings, runDirectory: runDir, groups: groups, showsProgress: log.isActive, log: { log($0) })
-            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite)
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,
+                                          activationCheckpointing: training.activationCheckpointing)
             log("trained \(summary.steps) steps" + (summary.stoppedEarly ? " (stopped early)" : "")
                 + (summary.bestValidation.map { String(format: "; best val/forces_mae %.2f meV/Å", $0 * 1000) } ?? ""))
             log("checkpoint: \(summary.checkpoint)")

@@ -218,6 +218,8 @@ struct FoldFineTuneCommand: SciZooCommand {
     @Option(help: "Stop after this step with a checkpoint to --resume from.") var stopAtStep: Int?
     @Flag(help: "A step whose loss or gradients are not finite passes without an update (logged, and marked in metrics.jsonl) instead of stopping the run.")
     var skipNonFinite = false
+    @Flag(help: "Keep only each Evoformer block's inputs and run the block again in the backward pass (OpenFold's blocks_per_ckpt 1): the same gradients in less memory.")
+    var activationCheckpointing = false
     @Option(help: "Write the tuned parameters here as an AlphaFold .npz.") var saveWeights: String?
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
@@ -245,8 +247,11 @@ struct FoldFineTuneCommand: SciZooCommand {
         (settings.recycles, settings.learningRate, settings.warmupSteps, settings.seed) = (recycles, learningRate, warmupSteps, seed)
         print("fold-finetune: preset \(preset) (\(chosen.evoformerBlocks) Evoformer blocks)")
         let task = FoldFineTuneTask(model: model, raw: raw, target: target, settings: settings, runDirectory: runDir)
-        let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite)
+        let outcome = try TrainingRun(task: task, runDirectory: runDir).run(resume: resume, stopAtStep: stopAtStep, skipNonFinite: skipNonFinite,
+                                                                             activationCheckpointing: activationCheckpointing)
         print("trained \(outcome.steps) steps; metrics: \(outcome.metrics); checkpoint: \(outcome.lastCheckpoint)")
+        print(String(format: "peak tensor memory %.3f GiB (weights, Adam states, activations); process peak RSS %.3f GiB",
+                     Double(TensorMemory.peakBytes) / Double(1 << 30), Double(peakRSS()) / Double(1 << 30)))
         model.eval()
         if let saveWeights {
             try AlphaFoldWeights.save(model, to: saveWeights)

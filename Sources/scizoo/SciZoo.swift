@@ -85,6 +85,8 @@ struct TrainingRunOptions: ParsableArguments {
     @Option(help: "Stop after this step, leaving a checkpoint to --resume from (a job with a wall-time limit).") var stopAtStep: Int?
     @Flag(help: "A step whose loss or gradients are not finite passes without an update (logged, and marked in metrics.jsonl) instead of stopping the run; 20 in a row still stop it.")
     var skipNonFinite = false
+    @Flag(help: "Keep only each block's inputs and run the block again in the backward pass (DeepSpeed's activation checkpointing): the same gradients in less memory, about one more forward pass of time.")
+    var activationCheckpointing = false
     @Flag(help: "Every rank logs (lines prefixed with the rank); by default only rank 0 does.") var logAllRanks = false
     @OptionGroup var threadOptions: ThreadOptions
 

@@ -80,7 +80,14 @@ struct DeepSpeedConfigTests {
             """, dp: 2)
         #expect(openFold.zero.stage == 2 && openFold.zero.offloadOptimizer.device == .cpu && openFold.precision == "bf16")
         #expect(openFold.gradientClipping == 0.1 && openFold.trainBatchSize == 2)
-        #expect(openFold.warnings.contains { $0.contains("activation_checkpointing") && $0.contains("amp") })
+        #expect(openFold.warnings.contains { $0.contains("accepted but not acted on") && $0.contains("amp") })
+        // activation_checkpointing acts (every block is checkpointed); its GPU and model-parallel knobs say why they cannot.
+        #expect(openFold.activationCheckpointing)
+        #expect(openFold.warnings.contains { $0.contains("activation_checkpointing.partition_activations has no effect") })
+        #expect(!openFold.warnings.contains { $0.contains("cpu_checkpointing") })
+        let knobs = try parse(#"{"train_batch_size": 2, "activation_checkpointing": {"cpu_checkpointing": true, "number_checkpoints": null, "contiguous_memory_optimization": true}}"#, dp: 1)
+        #expect(knobs.activationCheckpointing && knobs.warnings.count == 2, "\(knobs.warnings)")
+        #expect(try !parse(#"{"train_batch_size": 2}"#, dp: 1).activationCheckpointing)
         let megatron = try parse("""
             {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 2, "steps_per_print": 1,
              "zero_optimization": {"stage": 1}, "gradient_clipping": 1.0, "prescale_gradients": false,
@@ -92,5 +99,32 @@ struct DeepSpeedConfigTests {
             """, dp: 4)
         #expect(megatron.gradientAccumulationSteps == 2 && megatron.zero.stage == 1 && megatron.precision == "fp16")
         #expect(megatron.warnings.contains { $0.contains("flops_profiler") })
+    }
+
+    /// The difficulties are DeepSpeed 0.19.8's own: `CurriculumScheduler(config).update_difficulty(step)`
+    /// from deepspeed/runtime/data_pipeline/curriculum_scheduler.py, run with these configs.
+    @Test("curriculum_learning (seqlen): fixed_linear, fixed_root and fixed_discrete give DeepSpeed's difficulties; other kinds are errors")
+    func curriculum() throws {
+        func schedule(_ json: String) throws -> CurriculumSchedule? {
+            try parse(#"{"train_batch_size": 2, "curriculum_learning": "# + json + "}", dp: 1).curriculum
+        }
+        let linear = try #require(try schedule(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 256, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 60, "difficulty_step": 8}}"#))
+        #expect([1, 2, 10, 30, 59, 60, 61, 100].map(linear.difficulty) == [8, 16, 48, 128, 248, 256, 256, 256])
+        let root = try #require(try schedule(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 16, "max_difficulty": 256, "schedule_type": "fixed_root", "schedule_config": {"total_curriculum_step": 50, "difficulty_step": 8, "root_degree": 2}}"#))
+        #expect([1, 2, 10, 30, 49, 50, 51].map(root.difficulty) == [48, 64, 120, 200, 248, 256, 256])
+        let discrete = try #require(try schedule(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 16, "max_difficulty": 256, "schedule_type": "fixed_discrete", "schedule_config": {"difficulty": [32, 64, 256], "max_step": [5, 20]}}"#))
+        #expect([1, 5, 6, 20, 21, 100].map(discrete.difficulty) == [32, 32, 64, 64, 256, 256])
+        #expect(try schedule(#"{"enabled": false, "curriculum_type": "seqlen"}"#) == nil)
+        func message(_ json: String) -> String {
+            do { _ = try schedule(json); return "" } catch { return "\(error)" }
+        }
+        #expect(message(#"{"enabled": true, "curriculum_type": "vocabularyrarity", "min_difficulty": 1, "max_difficulty": 2, "schedule_type": "fixed_linear", "schedule_config": {}}"#)
+            .contains("curriculum_learning.curriculum_type"))
+        #expect(message(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "custom", "schedule_config": {}}"#)
+            .contains("custom needs a Python function"))
+        #expect(message(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "fixed_discrete", "schedule_config": {"difficulty": [8, 64], "max_step": [5, 9]}}"#)
+            .contains("one more difficulty than max_step"))
+        #expect(message(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 10, "difficulty_stp": 8}}"#)
+            .contains("difficulty_step"))
     }
 }

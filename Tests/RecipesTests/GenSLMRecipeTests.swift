@@ -10,6 +10,16 @@ import TensorIO
 struct GenSLMRecipeTests {
     static let yamls = Fixtures.shared("genslm/training_yaml")
 
+    /// A scratch folder with 16 genes of four repeated codon pairs, tokenised in blocks of 32 (genes_train.h5, genes_val.h5).
+    static func repeatedGenes(_ name: String) throws -> URL {
+        let directory = try Fixtures.scratchDirectory(name)
+        let fasta = (0..<16).map { ">g\($0)\nATG" + String(repeating: ["GCTGAA", "AAACTG", "GGCTTT", "CCGGCT"][$0 % 4], count: 8) + "TAA\n" }.joined()
+        try fasta.write(toFile: directory.appendingPathComponent("genes.fa").path, atomically: true, encoding: .utf8)
+        try GenomeDatasetWriter.convert(fasta: directory.appendingPathComponent("genes.fa").path, tokenizer: .standard,
+                                        blockSize: 32, outputDirectory: directory.path)
+        return directory
+    }
+
     @Test("GenSLM's published training YAMLs read as written; the unknown key is named with a suggestion")
     func publishedRecipes() throws {
         for name in ["25M_foundation", "250M_foundation", "2B_foundation", "25B_foundation", "25M_finetune_first_year"] {
@@ -57,11 +67,7 @@ struct GenSLMRecipeTests {
 
     @Test("each position embedding named in config.json (rotary scaled or interleaved, ALiBi, T5 buckets) trains from a recipe and reloads")
     func positionEmbeddings() throws {
-        let directory = try Fixtures.scratchDirectory("positions")
-        let fasta = (0..<16).map { ">g\($0)\nATG" + String(repeating: ["GCTGAA", "AAACTG", "GGCTTT", "CCGGCT"][$0 % 4], count: 8) + "TAA\n" }.joined()
-        try fasta.write(toFile: directory.appendingPathComponent("genes.fa").path, atomically: true, encoding: .utf8)
-        try GenomeDatasetWriter.convert(fasta: directory.appendingPathComponent("genes.fa").path, tokenizer: .standard,
-                                        blockSize: 32, outputDirectory: directory.path)
+        let directory = try Self.repeatedGenes("positions")
         let variants = [
             "alibi": #", "pos_emb": "alibi""#,
             "rpe": #", "pos_emb": "rpe", "rpe_num_buckets": 8, "rpe_max_distance": 32"#,
@@ -81,6 +87,41 @@ struct GenSLMRecipeTests {
             let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: run)
             #expect((trained.model.relativeAttentionBias != nil) == (name == "rpe"), "\(name)")
             #expect(trained.model.layers[0].attention.alibiSlopes?.count == (name == "alibi" ? 2 : nil), "\(name)")
+        }
+    }
+
+    @Test("DeepSpeed's sequence-length curriculum: each step trains on the scheduled first tokens (metrics say which); a resumed run continues the schedule; activation checkpointing from the same config")
+    func curriculum() throws {
+        let directory = try Self.repeatedGenes("curriculum")
+        try #"{"vocab_size": 69, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_act": "gelu_fast", "rotary_pct": 0.5}"#
+            .write(toFile: directory.appendingPathComponent("model.json").path, atomically: true, encoding: .utf8)
+        try #"{"train_batch_size": 4, "activation_checkpointing": {}, "curriculum_learning": {"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 32, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 6, "difficulty_step": 8}}}"#
+            .write(toFile: directory.appendingPathComponent("ds.json").path, atomically: true, encoding: .utf8)
+        let recipe = directory.appendingPathComponent("recipe.yaml").path
+        try "train_file: genes_train.h5\nval_file: genes_val.h5\nmodel_config_json: model.json\ndeepspeed_cfg_file: ds.json\nblock_size: 32\nmax_steps: 8\nlearning_rate: 0.01\nval_check_interval: 8\ncheckpoint_every_n_train_steps: 4\noptimizer: adamw\n"
+            .write(toFile: recipe, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        var lines: [String] = []
+        var stopped = try GenSLMSettings.load(from: recipe)
+        stopped.maxSteps = 8
+        _ = try GenSLMTrainer(settings: stopped, runDirectory: run) { lines.append($0) }.run(stopAtStep: 4)
+        _ = try GenSLMTrainer(settings: stopped, runDirectory: run) { lines.append($0) }.run(resume: true)
+        #expect(lines.contains { $0.contains("activation checkpointing") })
+        let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let lengths = metrics.compactMap { $0["curriculum_seqlen"] as? Double }.map(Int.init)
+        // DeepSpeed's fixed_linear from 8 to 32 over 6 steps in steps of 8: floor(8 + 24·k/6) rounded down to a multiple of 8.
+        #expect(lengths == [8, 16, 16, 24, 24, 32, 32, 32], "\(lengths)")
+        let bad = directory.appendingPathComponent("bad.json").path
+        try #"{"train_batch_size": 4, "curriculum_learning": {"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 6, "difficulty_step": 8}}}"#
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        var tooLong = try GenSLMSettings.load(from: recipe)
+        tooLong.deepSpeedConfigFile = bad
+        do {
+            _ = try GenSLMTrainer(settings: tooLong, runDirectory: directory.appendingPathComponent("bad").path) { _ in }.run()
+            Issue.record("a curriculum beyond block_size must be refused")
+        } catch let error as FileError {
+            #expect(error.message.contains("exceeds the recipe's block_size 32"), "\(error)")
         }
     }
 

@@ -182,13 +182,18 @@ public struct DeepSpeedConfig: Sendable {
     public var sequenceParallelSize: Int?
     public var dataParallelSize: Int?
     public var stepsPerPrint: Int?
+    /// `activation_checkpointing` is present: every transformer block is checkpointed (the model
+    /// code's `checkpoint_activations` in Megatron-DeepSpeed, implied here by the section).
+    public var activationCheckpointing = false
+    /// `curriculum_learning` (enabled, seqlen): the sequence length of each step.
+    public var curriculum: CurriculumSchedule?
     /// One line per recognised block that this runtime accepts but does not act on.
     public var warnings: [String] = []
     public let file: String
 
     static let ignoredBlocks = ["flops_profiler", "monitors", "tensorboard", "wandb", "csv_monitor", "comet", "comms_logger",
                                 "autotuning", "elasticity", "compression", "compression_training", "data_efficiency",
-                                "curriculum_learning", "sparse_attention", "activation_checkpointing", "amp", "wall_clock_breakdown",
+                                "sparse_attention", "amp", "wall_clock_breakdown",
                                 "dump_state", "memory_breakdown", "checkpoint", "data_types", "communication_data_type",
                                 "prescale_gradients", "gradient_predivide_factor", "zero_allow_untested_optimizer",
                                 "zero_force_ds_cpu_optimizer", "seq_parallel_comm_data_type", "sparse_gradients", "pipeline",
@@ -298,6 +303,32 @@ public struct DeepSpeedConfig: Sendable {
             config.aio.overlapEvents = try aio.bool("overlap_events", true)
             config.aio.useGDS = try aio.bool("use_gds", false)
             try aio.finish()
+        }
+        if var curriculum = try s.section("curriculum_learning") {
+            config.curriculum = try CurriculumSchedule.parse(&curriculum)
+            try curriculum.finish()
+        }
+        if var checkpointing = try s.section("activation_checkpointing") {
+            config.activationCheckpointing = true
+            // DeepSpeed's knobs for GPUs and model parallelism: each is read, and each that cannot act here says why.
+            let reasons: [(String, String)] = [
+                ("partition_activations", "splits checkpoints over tensor-model-parallel ranks, and SciZoo has no tensor parallelism (Ulysses already shards activations by sequence)"),
+                ("contiguous_memory_optimization", "packs GPU checkpoints against allocator fragmentation; SciZoo's buffers are pooled host memory"),
+                ("synchronize_checkpoint_boundary", "synchronises CUDA streams; there are none"),
+                ("profile", "times checkpoint forwards and backwards; SCIZOO_PROFILE_AUTOGRAD reports the replays as \"checkpoint\""),
+            ]
+            for (key, reason) in reasons where try checkpointing.bool(key, false) {
+                config.warnings.append("activation_checkpointing.\(key) has no effect: it \(reason)")
+            }
+            if try checkpointing.bool("cpu_checkpointing", false) {
+                config.warnings.append("activation_checkpointing.cpu_checkpointing holds already: checkpoints live in host memory")
+            }
+            if case .null? = checkpointing.value("number_checkpoints")?.value {
+                checkpointing.accept(["number_checkpoints"])  // DeepSpeed's default
+            } else if let count = try checkpointing.optionalInt("number_checkpoints") {
+                config.warnings.append("activation_checkpointing.number_checkpoints \(count) has no effect: it sizes the contiguous GPU buffers; every block is checkpointed")
+            }
+            try checkpointing.finish()
         }
         if let budget = try s.optionalInt("memory_budget_mib") { config.zero.memoryBudget = budget << 20 }
         config.sequenceParallelSize = try s.optionalInt("sequence_parallel_size")
