@@ -41,7 +41,8 @@ struct MPICheck: SciZooCommand {
         if try communicator.allReduce([Int64(ulysses.count)], .sum)[0] > 0 { world.abort("Ulysses attention differs from single-process attention") }
         if world.rank == 0 {
             print("mpi-check: Ulysses attention (B 1 and 3, both layouts, H and S not divisible by P, GQA; float64 ≤ 1e-12, float32 ≤ 1e-5) "
-                  + "equals single-process attention, output and q/k/v gradients: ok")
+                  + "equals single-process attention, output and q/k/v gradients; EvoformerAttention with its residues split "
+                  + "(L and H not divisible by P) equals one process, output, q/k/v and mask- and pair-bias gradients: ok")
         }
         let training = try DataParallelCheck.run(communicator) + DataParallelCheck.sequenceParallelLoss(communicator)
         for failure in training { FileHandleWriter.write("mpi-check: \(failure)\n") }

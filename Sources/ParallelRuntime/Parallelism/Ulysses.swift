@@ -199,3 +199,32 @@ public struct UlyssesAttention {
         return try SequenceAllToAll.gatherHeads(out, heads: queryHeads, group: group, layout: layout)
     }
 }
+
+extension UlyssesAttention {
+    /// DS4Sci EvoformerAttention with its sequence (residues) split over the group: each rank holds
+    /// `[B, N, L/P, H, D]` and attends whole rows of its heads between the all-to-alls.
+    ///
+    /// - Parameters: q, k, v `[B, N, L/P, H, D]` (this rank's residues, padded as `SequenceSharding`
+    ///   pads); biases as `Tensor.evoformerAttention` for the whole sequence, on every rank: bias1
+    ///   `[B, N, 1, 1, L]`, bias2 `[B, 1, H, L, L]` (each rank reads its heads' rows; their gradient,
+    ///   summed over the group, is one process's); sequenceLength L when the shards were padded.
+    /// - Returns: `[B, N, L/P, H, D]`, this rank's residues of one process's output.
+    public func evoformer(_ q: Tensor, _ k: Tensor, _ v: Tensor, biases: [Tensor?] = [], sequenceLength: Int? = nil,
+                          method: AttentionMethod = .fused) throws -> Tensor {
+        precondition(layout == .batchFirst && q.rank == 5 && k.shape == q.shape && v.shape == q.shape && q.shape[3] == queryHeads,
+                     "Ulysses evoformer: q, k, v must share [B, N, L/P, \(queryHeads), D], got \(q.shape), \(k.shape), \(v.shape)")
+        let (b, n, shard, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3], q.shape[4])
+        let heads = localHeads
+        let bias1 = biases.count > 0 ? biases[0] : nil
+        let bias2 = biases.count > 1 ? biases[1].map { $0.sliced(axis: 2, heads.lowerBound, heads.upperBound).contiguous() } : nil
+        // The N rows of each batch element travel as batch entries: [B·N, L/P, H, D].
+        func rows(_ x: Tensor) -> Tensor { x.reshaped([b * n, shard, h, d]) }
+        let out = try self(rows(q), rows(k), rows(v), sequenceLength: sequenceLength) { q, k, v in
+            let length = q.shape[1], local = q.shape[2]
+            func grid(_ x: Tensor) -> Tensor { x.reshaped([b, n, length, local, d]) }
+            return Tensor.evoformerAttention(grid(q), grid(k), grid(v), biases: [bias1, bias2], method: method)
+                .reshaped([b * n, length, local, d])
+        }
+        return out.reshaped([b, n, shard, h, d])
+    }
+}

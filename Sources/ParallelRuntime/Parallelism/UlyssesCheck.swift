@@ -50,6 +50,48 @@ public enum UlyssesCheck {
                 }
             }
         }
+        failures += try evoformer(group)
+        return failures
+    }
+
+    /// EvoformerAttention with the residues split over the group against one process: output and
+    /// q/k/v gradients per shard, mask- and pair-bias gradients summed over the group, for L % P = 0
+    /// and ≠ 0, H % P ≠ 0, float64 (≤ 1e-12) and float32 (≤ 1e-5).
+    public static func evoformer(_ group: any Communicator) throws -> [String] {
+        var failures: [String] = []
+        let p = group.size
+        for (heads, length, dtype) in [(4, 3 * p, DType.float64), (5, 3 * p + 1, .float64), (4, 2 * p + 1, .float32)] {
+            var generator = RandomGenerator(seed: UInt64(100 * heads + length))
+            let (b, n, d) = (2, 3, 4)
+            let q = generator.normal([b, n, length, heads, d], dtype: dtype), k = generator.normal([b, n, length, heads, d], dtype: dtype)
+            let v = generator.normal([b, n, length, heads, d], dtype: dtype), g = generator.normal([b, n, length, heads, d], dtype: dtype)
+            let keep = generator.uniform([b, n, 1, 1, length], dtype: .float64).doubles.map { $0 < 0.8 ? 0.0 : -1e9 }
+            let mask = Tensor(keep, shape: [b, n, 1, 1, length]).cast(to: dtype).requiringGrad()
+            let pair = generator.normal([b, 1, heads, length, length], dtype: dtype).requiringGrad()
+            let (lq, lk, lv) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad())
+            let reference = Tensor.evoformerAttention(lq, lk, lv, biases: [mask, pair])
+            let referenceGrads = try grad(of: [reference], wrt: [lq, lk, lv, mask, pair], gradOutputs: [g]).map { $0! }
+            let sharding = SequenceSharding(length: length, ranks: p)
+            func shard(_ x: Tensor) -> Tensor { sharding.shard(x, axis: 2, rank: group.rank).contiguous() }
+            let attention = try UlyssesAttention(group: group, queryHeads: heads)
+            let (sq, sk, sv) = (shard(q).requiringGrad(), shard(k).requiringGrad(), shard(v).requiringGrad())
+            let (sMask, sPair) = (mask.detached().requiringGrad(), pair.detached().requiringGrad())
+            let out = try attention.evoformer(sq, sk, sv, biases: [sMask, sPair], sequenceLength: length)
+            var grads = try grad(of: [out], wrt: [sq, sk, sv, sMask, sPair], gradOutputs: [shard(g)]).map { $0! }
+            for index in 3..<5 {  // each rank holds its heads' (and its queries') share of the bias gradients
+                grads[index] = try PendingTensor.allReduce(grads[index], over: group).wait()
+            }
+            let limit = dtype == .float64 ? 1e-12 : 1e-5
+            let expected = [shard(reference.detached())] + referenceGrads[..<3].map(shard) + Array(referenceGrads[3...])
+            for (index, (ours, theirs)) in zip([out] + grads, expected).enumerated() {
+                let a = ours.doubles, c = theirs.doubles
+                let scale = Swift.max(c.map { Swift.abs($0) }.max() ?? 0, 1e-30)
+                let error = zip(a, c).map { Swift.abs($0 - $1) }.max() ?? 0
+                if a.count != c.count || error / scale > limit {
+                    failures.append("rank \(group.rank) of \(p): evoformer H \(heads) L \(length) \(dtype) output \(index): relative error \(error / scale)")
+                }
+            }
+        }
         return failures
     }
 }
