@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
-        .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
+        .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore"]),
         .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
         .executableTarget(
             name: "scizoo",
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
         .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
-        .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
+        .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "NeuralNetworks", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),

@@ -1,6 +1,7 @@
 // ClimaX (port of microsoft/ClimaX src/climax/arch.py): variable tokenisation, variable
 // aggregation, a ViT over patches with a lead-time embedding, and a per-patch prediction head.
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
 /// The patches a regional model keeps (upstream regional_forecast: tokens inside a lat/lon box).
@@ -49,6 +50,21 @@ public final class ClimaX: Module, ActivationCheckpointing {
     /// Each ViT block keeps only its input and is run again in the backward pass, from the same
     /// generator state (its dropout and stochastic-depth masks are drawn again, identically).
     public var checkpointsActivations = false
+
+    /// The sequence-parallel group (tokens split over its ranks, Ulysses attention), or nil.
+    public private(set) var sequenceParallelGroup: (any Communicator)?
+
+    /// Splits the tokens over `group` from now on: embedding, aggregation and positions run whole on
+    /// every rank, the ViT blocks, norm and head on this rank's tokens (attention through Ulysses),
+    /// and the predictions are gathered, so every rank returns the whole output. Gradients hold this
+    /// rank's share; summed over the group (data parallelism does) they are one process's. Dropout
+    /// inside the blocks draws per shard: statistically the same, not the same bits as one process.
+    public func enableSequenceParallelism(_ group: any Communicator) throws {
+        for block in blocks {
+            block.ulysses = group.size > 1 ? try UlyssesAttention(group: group, queryHeads: configuration.numHeads) : nil
+        }
+        sequenceParallelGroup = group.size > 1 ? group : nil
+    }
 
     public init(_ c: ClimaXConfiguration, seed: UInt64 = 0) {
         precondition(c.problems().isEmpty, "ClimaX: \(c.problems().joined(separator: "; "))")
@@ -105,6 +121,12 @@ public final class ClimaX: Module, ActivationCheckpointing {
         var h = varAgg.run(hooks: hooks, regional.reshaped([b * l, v, d])) { [varAgg] in varAgg($0) }.reshaped([b, l, d])
         h = positions.run(hooks: hooks, h) { [positions] in positions($0, leadTimes: leadTimes, tokenIDs: region?.tokenIDs) }
         h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
+        // Under sequence parallelism: this rank's tokens (padded to a multiple of the ranks) from here to the head.
+        let sharding = sequenceParallelGroup.map { SequenceSharding(length: l, ranks: $0.size) }
+        if let sharding, let group = sequenceParallelGroup {
+            h = sharding.shard(h, axis: 1, rank: group.rank)
+            for block in blocks { block.sequenceLength = l }
+        }
         for block in blocks {
             h = block.run(hooks: hooks, h) { [unowned self] x in
                 let start = generator
@@ -124,8 +146,11 @@ public final class ClimaX: Module, ActivationCheckpointing {
         let last = head[head.count - 1], all = c.defaultVariables.count
         let rows = (0..<(p * p)).flatMap { pixel in outIDs.map { Int64(pixel * all + $0) } }
         let rowIDs = Tensor(rows, shape: [rows.count])
-        let pixels = last.run(hooks: hooks, h) { h in
+        var pixels = last.run(hooks: hooks, h) { h in
             h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
+        }
+        if let sharding, let group = sequenceParallelGroup {
+            pixels = SequenceAllToAll.abortOnFailure { try sharding.gather(pixels, axis: 1, group: group) }
         }
         let (ph, pw) = region.map { ($0.patchRows, $0.patchColumns) } ?? c.patchGrid
         // Unpatchify (upstream einsum nhwpqc → nchpwq).

@@ -2,6 +2,7 @@
 // fused self-attention, MLP ratio 4 with exact GELU, dropout `drop_rate` after the attention
 // projection and in the MLP, stochastic depth on both residual branches.
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
 public final class ViTBlock: Module {
@@ -16,6 +17,10 @@ public final class ViTBlock: Module {
     let heads: Int
     let dropPath: Double
     let dropRate: Double
+    /// Set when the tokens are split over ranks: q, k, v travel to head shards and back.
+    var ulysses: UlyssesAttention?
+    /// The real token count when the shards were padded.
+    var sequenceLength: Int?
 
     init(_ c: ClimaXConfiguration, dropPath: Double, generator: inout RandomGenerator) {
         let d = c.embedDim
@@ -34,7 +39,17 @@ public final class ViTBlock: Module {
     func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
         let (b, l, d) = (x.shape[0], x.shape[1], x.shape[2])
         let packed = qkv(norm1(x)).reshaped([b, l, heads, 3 * d / heads])
-        let attended = proj(Tensor.packedSelfAttention(packed).reshaped([b, l, d])).dropout(dropRate, training: isTraining, generator: &generator)
+        let context: Tensor
+        if let ulysses {
+            let width = d / heads
+            let parts = (0..<3).map { packed.sliced(axis: 3, $0 * width, ($0 + 1) * width).contiguous() }
+            context = SequenceAllToAll.abortOnFailure {
+                try ulysses(parts[0], parts[1], parts[2], sequenceLength: sequenceLength) { Tensor.scaledDotProductAttention($0, $1, $2) }
+            }
+        } else {
+            context = Tensor.packedSelfAttention(packed)
+        }
+        let attended = proj(context.reshaped([b, l, d])).dropout(dropRate, training: isTraining, generator: &generator)
         let h = x + dropSamples(attended, generator: &generator)
         let mlp = fc2(fc1(norm2(h)).gelu().dropout(dropRate, training: isTraining, generator: &generator))
             .dropout(dropRate, training: isTraining, generator: &generator)

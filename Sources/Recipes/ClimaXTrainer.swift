@@ -42,6 +42,7 @@ public final class ClimaXTask: RecipeTask {
         let data = try ClimaXData(settings: s, log: log)
         (train, validation, region, latitudes) = (data.train, data.validation, data.region, data.latitudes)
         network = try data.model(dataParallelRank: groups.dataParallelRank, log: log)
+        if groups.sequenceParallelSize > 1 { try network.enableSequenceParallelism(groups.sequenceParallel) }
         info = ClimaXCheckpointInfo(settings: s, statisticsOf: train)
         let batchesPerEpoch = try batches(epoch: 0).count
         guard batchesPerEpoch > 0 else {

@@ -65,11 +65,14 @@ struct ClimaXFinetune: TrainingCommand {
         discussion: """
             Reads data.root_dir/{train,val,test} shards (ClimaX HDF5 layout; scizoo climate-synth or climate-convert \
             write them). Outputs in --run-dir: metrics.jsonl, checkpoints/last.h5 and best.h5 (written atomically), \
-            test_scores.json. Under `mpirun -np N` the ranks split every batch stream (data parallelism).
+            test_scores.json. Under `mpirun -np N` the ranks split every batch stream (data parallelism) and, with \
+            --sequence-parallel-size P, every sample's tokens over groups of P ranks (Ulysses).
             """)
 
     @Option(help: "ClimaX YAML recipe.") var config: String
     @Option(help: "Run folder (default: the recipe's trainer.default_root_dir, else runs/climax).") var runDir: String?
+    @Option(help: "Under mpirun: split every sample's tokens over this many ranks (Ulysses); the rest split batches.")
+    var sequenceParallelSize: Int?
     @OptionGroup var training: TrainingRunOptions
 
     func execute(budget: ThreadBudget) throws {
@@ -77,7 +80,8 @@ struct ClimaXFinetune: TrainingCommand {
         do {
             let settings = try ClimaXSettings.load(from: config)
             let directory = runDir ?? settings.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax"
-            let groups = try training.processGroups(world: world, configuration: [settings.json, directory])
+            let groups = try training.processGroups(world: world, configuration: [settings.json, directory, "sp=\(sequenceParallelSize ?? 1)"],
+                                                    sequenceParallelSize: sequenceParallelSize)
             log("thread budget: \(budget)" + (world.map { "; \($0.size) MPI rank(s)" } ?? ""))
             let trainer = ClimaXTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
             let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,

@@ -43,7 +43,7 @@ struct GPTNeoXCheckpointingTests {
         var generator = RandomGenerator(seed: 3)
         let ids = Tensor(generator.bits(2 * 12).map { Int64($0 % 13) }, shape: [2, 12])
         let mask = Tensor.ones([2, 12], dtype: .int64)
-        let results = SequenceParallelGPTNeoXTests.Box()
+        let results = RankMessages()
         for checkpoint in [false, true] {
             try InProcessWorld.run(size: 2) { world in
                 let groups = try ProcessGroups(world: world, sequenceParallelSize: 2)

@@ -9,13 +9,6 @@ import TestSupport
 
 @Suite("GPT-NeoX under sequence parallelism")
 struct SequenceParallelGPTNeoXTests {
-    final class Box: @unchecked Sendable {
-        private let lock = NSLock()
-        private var values: [String] = []
-        func add(_ new: [String]) { lock.lock(); values += new; lock.unlock() }
-        var all: [String] { lock.lock(); defer { lock.unlock() }; return values }
-    }
-
     /// P ranks split each sequence (S = 11, so P = 2 and 4 pad); the loss equals one process's and the
     /// gradients, summed over the group as DataParallel does, equal one process's (float64). Ulysses
     /// gives each rank whole sequences of some heads (4 heads over 3 ranks: 2, 1, 1): ALiBi slopes and
@@ -33,7 +26,7 @@ struct SequenceParallelGPTNeoXTests {
         let loss = single.loss(ids, attentionMask: mask)
         try loss.backward()
         let expected = single.namedParameters().map { ($0.0, $0.1.grad!.doubles) }
-        let failures = Box()
+        let failures = RankMessages()
         try InProcessWorld.run(size: ranks) { world in
             let groups = try ProcessGroups(world: world, sequenceParallelSize: ranks)
             let model = GPTNeoXForCausalLM(configuration, dtype: .float64, seed: 5)

@@ -228,3 +228,22 @@ extension UlyssesAttention {
         return out.reshaped([b, n, shard, h, d])
     }
 }
+
+extension SequenceSharding {
+    /// Every rank's shard `[…, S/P, …]` (axis `axis`) gathered into the whole sequence, padding cut
+    /// off: the way out of a sequence-parallel region when every rank then computes the same loss.
+    /// The backward keeps this rank's slice of the gradient (no communication): the gradients each
+    /// rank's parameters collect are its tokens' share, summed over the group by data parallelism.
+    public func gather(_ x: Tensor, axis: Int, group: any Communicator) throws -> Tensor {
+        precondition(x.shape[axis] == shardLength, "SequenceSharding.gather: axis \(axis) has \(x.shape[axis]) positions, expected \(shardLength)")
+        let whole = try TensorTransport.allGather(x.detached().contiguous(), axis: axis, over: group).sliced(axis: axis, 0, length)
+        let range = range(rank: group.rank), real = realCount(rank: group.rank)
+        return Tensor.differentiable(whole.contiguous(), name: "sequence-gather", inputs: [x]) { [self] grad in
+            let kept = grad.sliced(axis: axis, Swift.min(range.lowerBound, length), Swift.min(range.lowerBound + real, length))
+            guard real < shardLength else { return [kept.contiguous()] }
+            var shape = grad.shape
+            shape[axis] = shardLength - real
+            return [Tensor.concat([kept, .zeros(shape, dtype: grad.dtype)], axis: axis)]
+        }
+    }
+}
