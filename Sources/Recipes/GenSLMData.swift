@@ -50,10 +50,10 @@ struct GenSLMData {
     /// ZeRO settings and gradient clipping from deepspeed_cfg_file (DeepSpeed's JSON) or GenSLM's
     /// deepspeed_stage / offload keys; the DeepSpeed batch triple replaces batch_size and
     /// accumulate_grad_batches.
-    /// With them, whether the config asks for activation checkpointing and a sequence-length curriculum.
-    mutating func optimization(settings s: GenSLMSettings, dataParallelSize: Int, log: (String) -> Void) throws
-        -> (zero: ZeROSettings, clipping: Double, checkpointing: Bool, curriculum: CurriculumSchedule?) {
-        guard let file = s.deepSpeedConfigFile else { return (s.zero, s.gradientClipValue, false, nil) }
+    /// With them, whether the config asks for activation checkpointing, a sequence-length curriculum
+    /// and 1-bit Adam (its freeze_step).
+    mutating func optimization(settings s: GenSLMSettings, dataParallelSize: Int, log: (String) -> Void) throws -> GenSLMOptimization {
+        guard let file = s.deepSpeedConfigFile else { return GenSLMOptimization(zero: s.zero, clipping: s.gradientClipValue) }
         let deepSpeed = try DeepSpeedConfig.load(path: s.resolve(file), dataParallelSize: dataParallelSize)
         var zero = deepSpeed.zero
         zero.memoryBudget = deepSpeed.zero.memoryBudget ?? s.zero.memoryBudget
@@ -64,8 +64,9 @@ struct GenSLMData {
             throw FileError(file: s.resolve(file), key: "key 'curriculum_learning.max_difficulty'",
                             message: "\(curriculum.maxDifficulty) exceeds the recipe's block_size \(s.blockSize)")
         }
-        return (zero, deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue, deepSpeed.activationCheckpointing,
-                deepSpeed.curriculum)
+        return GenSLMOptimization(zero: zero, clipping: deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue,
+                                  checkpointing: deepSpeed.activationCheckpointing, curriculum: deepSpeed.curriculum,
+                                  oneBitFreezeStep: deepSpeed.oneBitFreezeStep)
     }
 
     /// Training sequences used and optimiser steps. batch_size is per rank (as in GenSLM's Lightning
@@ -124,4 +125,13 @@ extension GenSLMSettings {
         }
         return plateau?.rate ?? learningRate
     }
+}
+
+/// What GenSLM's DeepSpeed config (or its recipe keys) asks of the optimiser and the loop.
+struct GenSLMOptimization {
+    var zero: ZeROSettings
+    var clipping: Double
+    var checkpointing = false
+    var curriculum: CurriculumSchedule?
+    var oneBitFreezeStep: Int?
 }

@@ -42,8 +42,9 @@ public final class GenSLMTask: RecipeTask {
         self.groups = groups
         var data = try GenSLMData(settings: s, log: log)
         (train, validation) = (data.train, data.validation)
-        let (zero, clipping, checkpointing, curriculum) = try data.optimization(settings: s, dataParallelSize: groups.dataParallelSize, log: log)
-        self.curriculum = curriculum
+        let optimization = try data.optimization(settings: s, dataParallelSize: groups.dataParallelSize, log: log)
+        let (zero, clipping) = (optimization.zero, optimization.clipping)
+        curriculum = optimization.curriculum
         (batchSize, accumulation) = (data.batchSize, data.accumulation)
         (examples, totalSteps) = try data.schedule(settings: s, dataParallelSize: groups.dataParallelSize)
         network = try data.model(settings: s, groups: groups, log: log)
@@ -55,7 +56,8 @@ public final class GenSLMTask: RecipeTask {
                                     : runDirectory + "/" + s.checkpointDir, logEvery: s.logEveryNSteps, description: description)
         (plan.accumulation, plan.zero, plan.gradientClipping, plan.checkpointEvery) = (accumulation, zero, clipping, s.checkpointEveryNTrainSteps)
         (plan.throughputKey, plan.throughputUnit) = ("tokens_per_second", "tok/s")
-        plan.activationCheckpointing = checkpointing
+        plan.activationCheckpointing = optimization.checkpointing
+        plan.adam.oneBitFreezeStep = optimization.oneBitFreezeStep
         return plan
     }
 

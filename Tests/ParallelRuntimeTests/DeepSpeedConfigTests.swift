@@ -63,7 +63,7 @@ struct DeepSpeedConfigTests {
         #expect(message(#"{"train_batch_size": 8, "zero_optimization": {"stage": 2, "offload_param": {"device": "cpu"}}}"#)
             .contains("needs stage 3"))
         #expect(message(#"{"train_batch_size": 8, "gradient_clippin": 1.0}"#).contains("did you mean 'gradient_clipping'?"))
-        #expect(message(#"{"train_batch_size": 8, "optimizer": {"type": "Lamb"}}"#).contains("Adam or AdamW"))
+        #expect(message(#"{"train_batch_size": 8, "optimizer": {"type": "Lamb"}}"#).contains("Adam, AdamW or OneBitAdam"))
         #expect(message("{not json").contains("not valid YAML or JSON"))
     }
 
@@ -126,5 +126,19 @@ struct DeepSpeedConfigTests {
             .contains("one more difficulty than max_step"))
         #expect(message(#"{"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 10, "difficulty_stp": 8}}"#)
             .contains("difficulty_step"))
+    }
+
+    @Test("OneBitAdam: freeze_step (DeepSpeed's default 100000), its backend keys read; ZeroOneAdam and OneBitLamb refused")
+    func oneBitAdam() throws {
+        let config = try parse(#"{"train_batch_size": 8, "optimizer": {"type": "OneBitAdam", "params": {"lr": 1e-3, "freeze_step": 400, "cuda_aware": false, "comm_backend_name": "nccl"}}}"#)
+        #expect(config.oneBitFreezeStep == 400 && config.learningRate == 1e-3)
+        #expect(try parse(#"{"train_batch_size": 8, "optimizer": {"type": "OneBitAdam"}}"#).oneBitFreezeStep == 100_000)
+        #expect(try parse(#"{"train_batch_size": 8, "optimizer": {"type": "Adam"}}"#).oneBitFreezeStep == nil)
+        do {
+            _ = try parse(#"{"train_batch_size": 8, "optimizer": {"type": "ZeroOneAdam"}}"#)
+            Issue.record("ZeroOneAdam must be refused")
+        } catch {
+            #expect("\(error)".contains("ZeroOneAdam and OneBitLamb are not"))
+        }
     }
 }

@@ -185,6 +185,9 @@ public struct DeepSpeedConfig: Sendable {
     /// `activation_checkpointing` is present: every transformer block is checkpointed (the model
     /// code's `checkpoint_activations` in Megatron-DeepSpeed, implied here by the section).
     public var activationCheckpointing = false
+    /// `OneBitAdam`'s `freeze_step` (nil: not 1-bit Adam). Its `cuda_aware` and
+    /// `comm_backend_name` are read; the compressed collectives run over MPI here.
+    public var oneBitFreezeStep: Int?
     /// `curriculum_learning` (enabled, seqlen): the sequence length of each step.
     public var curriculum: CurriculumSchedule?
     /// One line per recognised block that this runtime accepts but does not act on.
@@ -247,10 +250,11 @@ public struct DeepSpeedConfig: Sendable {
         if var optimizer = try s.section("optimizer") {
             let type = try optimizer.string("type", nil)
             guard let type else { throw optimizer.error("type", expected: "an optimizer name (Adam, AdamW)") }
-            guard ["adam", "adamw"].contains(type.lowercased()) else {
-                throw optimizer.error("type", expected: "Adam or AdamW (the optimisers this runtime implements)")
+            guard ["adam", "adamw", "onebitadam"].contains(type.lowercased()) else {
+                throw optimizer.error("type", expected: "Adam, AdamW or OneBitAdam (the optimisers this runtime implements; ZeroOneAdam and OneBitLamb are not)")
             }
             config.optimizerType = type
+            if type.lowercased() == "onebitadam" && config.oneBitFreezeStep == nil { config.oneBitFreezeStep = 100_000 }
             if var parameters = try optimizer.section("params") {
                 config.learningRate = try parameters.double("lr", 1e-3)
                 if case .list(let betas)? = parameters.value("betas")?.value, betas.count == 2,
@@ -263,6 +267,11 @@ public struct DeepSpeedConfig: Sendable {
                 config.weightDecay = try parameters.double("weight_decay", 0)
                 let adamWMode = try parameters.bool("adam_w_mode", true)
                 config.decoupledWeightDecay = type.lowercased() == "adamw" || adamWMode
+                if type.lowercased() == "onebitadam" {
+                    config.oneBitFreezeStep = try parameters.int("freeze_step", 100_000, minimum: 0)  // DeepSpeed's default
+                    _ = try parameters.bool("cuda_aware", false)
+                    _ = try parameters.string("comm_backend_name", nil, oneOf: ["nccl", "mpi", "hccl", "compressed"])
+                }
                 _ = try parameters.bool("torch_adam", false)
                 _ = try parameters.bool("amsgrad", false)
                 _ = try parameters.bool("bias_correction", true)

@@ -19,6 +19,11 @@ public struct AdamSettings: Sendable {
     public var decoupled = false
     /// Paths of parameters that get no weight decay (ClimaX's embeddings, as its configure_optimizers).
     public var decayExempt: Set<String> = []
+    /// DeepSpeed's 1-bit Adam (`OneBitAdam`, `freeze_step`): this many warm-up steps of Adam on
+    /// all-reduced gradients, then the variance frozen and the momentum all-reduced at one bit per
+    /// value with error feedback (`OneBitCompression`). As upstream, no bias correction, and weight
+    /// decay added to the update. Data parallelism at ZeRO stage 0 only, as upstream.
+    public var oneBitFreezeStep: Int?
     public init(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
                 weightDecay: Double = 0, decoupled: Bool = false, decayExempt: Set<String> = []) {
         self.learningRate = learningRate
@@ -143,8 +148,16 @@ public final class ZeROOptimizer {
             store = try NVMeStateStore(count: owned, subGroupSize: settings.subGroupSize, folder: folder)
         }
         swapFolders = folders
+        if adam.oneBitFreezeStep != nil, settings.stage != 0 || groups.sequenceParallelSize != 1 {
+            throw FileError(file: "optimizer", message: "OneBitAdam compresses data-parallel all-reduces at ZeRO stage 0 only "
+                            + "(stage \(settings.stage), sequence-parallel size \(groups.sequenceParallelSize)), as DeepSpeed's")
+        }
         try checkBudget()
     }
+
+    /// 1-bit Adam's error feedback per compressed piece (keyed by its flat offset), reset on resume as upstream.
+    private var oneBitFeedback: [Int: OneBitCompression.ErrorFeedback] = [:]
+
 
     /// Refuses a layout whose resident model states exceed `settings.memoryBudget`.
     private func checkBudget() throws {
@@ -181,6 +194,7 @@ public final class ZeROOptimizer {
     public func step() throws {
         stepCount += 1
         if let partitions { return try stepPartitioned(partitions) }
+        if let freezeStep = adam.oneBitFreezeStep { return try stepOneBit(freezeStep: freezeStep) }
         var gradient = try reducedOwnedGradient()
         // Global norm over the owned partitions (padding is zero), as clip_grad_norm_ over the whole model.
         if gradientClipping > 0 || stage > 0 {
@@ -207,6 +221,61 @@ public final class ZeROOptimizer {
             }
         }
         if stage == 2 { ownedGradient = gradient } else { ownedGradient = nil }
+        try gatherParameters(owned)
+    }
+
+    /// 1-bit Adam (stage 0): warm-up steps on all-reduced gradients update m and v; afterwards each
+    /// rank folds its own gradient into m, m is all-reduced at one bit per value (per parameter, as
+    /// upstream's per-tensor compression), and v stays frozen. update = m / (√v + ε) + wd·p.
+    private func stepOneBit(freezeStep: Int) throws {
+        let compressing = stepCount > freezeStep && groups.dataParallelSize > 1
+        var gradient = compressing ? flatGradient(padded: false) : try reducedOwnedGradient()
+        var local = 0.0
+        gradient.withElements(as: Float.self) { g in for value in g { local += Double(value) * Double(value) } }
+        // Compressing: the root of the ranks' summed squared norms over the rank count (the local
+        // gradients are not averaged any more); warming up: the averaged gradient's norm.
+        lastGradientNorm = compressing ? (try communicator.allReduce([local], .sum)[0]).squareRoot() / Double(groups.dataParallelSize)
+            : local.squareRoot()
+        if gradientClipping > 0, !compressing {
+            let factor = gradientClipping / (lastGradientNorm + 1e-6)
+            if factor < 1 { gradient = gradient * factor }
+        }
+        var owned = ownedParameters()
+        let (beta1, beta2, epsilon) = (Float(adam.beta1), Float(adam.beta2), Float(adam.epsilon))
+        let hyper = AdamStep(learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon,
+                             weightDecay: adam.weightDecay, decoupled: true, step: stepCount)
+        let offsets = layout.counts.reduce(into: [0]) { $0.append($0.last! + $1) }
+        try gradient.withElements(as: Float.self) { g in
+            try owned.update(as: Float.self) { p in
+                try store.forEachSubGroup { range, m, v in
+                    for index in range {
+                        let k = index - range.lowerBound
+                        m[k] = beta1 * m[k] + (1 - beta1) * g[index]
+                        if !compressing { v[k] = beta2 * v[k] + (1 - beta2) * g[index] * g[index] }
+                    }
+                    if compressing {
+                        for parameter in parameters.indices {
+                            let piece = Swift.max(range.lowerBound, offsets[parameter])..<Swift.min(range.upperBound, offsets[parameter + 1])
+                            guard !piece.isEmpty else { continue }
+                            let start = piece.lowerBound - range.lowerBound
+                            let momentum = Array(UnsafeBufferPointer(start: m + start, count: piece.count))
+                            var feedback = oneBitFeedback[piece.lowerBound] ?? .init(count: piece.count, ranks: groups.dataParallelSize)
+                            let averaged = try OneBitCompression.allReduceMean(momentum, feedback: &feedback, over: communicator)
+                            oneBitFeedback[piece.lowerBound] = feedback
+                            for (offset, value) in averaged.enumerated() { m[start + offset] = value }
+                        }
+                    }
+                    forEachDecayPiece(of: range, hyper) { piece, step in
+                        let (rate, decay) = (Float(step.learningRate), Float(step.weightDecay))
+                        for index in piece {
+                            let k = index - range.lowerBound
+                            p[index] -= rate * (m[k] / (v[k].squareRoot() + epsilon) + decay * p[index])
+                        }
+                    }
+                }
+            }
+        }
+        ownedGradient = nil
         try gatherParameters(owned)
     }
 
