@@ -58,7 +58,16 @@ struct GenSLMData {
         var zero = deepSpeed.zero
         zero.memoryBudget = deepSpeed.zero.memoryBudget ?? s.zero.memoryBudget
         (batchSize, accumulation) = (deepSpeed.microBatchPerRank, deepSpeed.gradientAccumulationSteps)
-        for warning in deepSpeed.warnings { log("note: \(s.resolve(file)): \(warning)") }
+        var notes = deepSpeed.warnings
+        // Keys GenSLM's trainer takes from its recipe or command line instead: said, not silently dropped.
+        if deepSpeed.schedulerType != nil {
+            notes.append("scheduler has no effect here: GenSLM's recipe schedule (lr_cosine_with_warmup, warm_up_lr or lr_plateau) sets the learning rate")
+        }
+        if deepSpeed.stepsPerPrint != nil { notes.append("steps_per_print has no effect here: the recipe's log_every_n_steps sets logging") }
+        if deepSpeed.sequenceParallelSize != nil || deepSpeed.dataParallelSize != nil {
+            notes.append("sequence_parallel_size and data_parallel_size have no effect here: give them in the recipe or as --sequence-parallel-size / --data-parallel-size")
+        }
+        for note in notes { log("note: \(s.resolve(file)): \(note)") }
         log("DeepSpeed config \(s.resolve(file)): \(deepSpeed.effectiveDescription)")
         if let curriculum = deepSpeed.curriculum, curriculum.maxDifficulty > s.blockSize {
             throw FileError(file: s.resolve(file), key: "key 'curriculum_learning.max_difficulty'",
@@ -66,7 +75,12 @@ struct GenSLMData {
         }
         return GenSLMOptimization(zero: zero, clipping: deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue,
                                   checkpointing: deepSpeed.activationCheckpointing, curriculum: deepSpeed.curriculum,
-                                  oneBitFreezeStep: deepSpeed.oneBitFreezeStep)
+                                  oneBitFreezeStep: deepSpeed.oneBitFreezeStep,
+                                  adam: deepSpeed.optimizerType.map { _ in
+                                      AdamSettings(learningRate: deepSpeed.learningRate, beta1: deepSpeed.betas.0, beta2: deepSpeed.betas.1,
+                                                   epsilon: deepSpeed.epsilon, weightDecay: deepSpeed.weightDecay,
+                                                   decoupled: deepSpeed.decoupledWeightDecay)
+                                  })
     }
 
     /// Training sequences used and optimiser steps. batch_size is per rank (as in GenSLM's Lightning
@@ -134,4 +148,6 @@ struct GenSLMOptimization {
     var checkpointing = false
     var curriculum: CurriculumSchedule?
     var oneBitFreezeStep: Int?
+    /// The DeepSpeed config's optimizer block (type, lr, betas, eps, weight_decay), when it has one.
+    var adam: AdamSettings?
 }

@@ -23,7 +23,8 @@ public struct GenSLMRunSummary: Sendable {
 public typealias GenSLMTrainer = TrainingRun<GenSLMTask>
 
 public final class GenSLMTask: RecipeTask {
-    let s: GenSLMSettings
+    /// The recipe, with a DeepSpeed config's optimizer parameters applied in `prepare`.
+    var s: GenSLMSettings
     let runDirectory: String
     private(set) var network: GPTNeoXForCausalLM!
     private var train: GenomeBatchReader!, validation: GenomeBatchReader?
@@ -43,6 +44,10 @@ public final class GenSLMTask: RecipeTask {
         var data = try GenSLMData(settings: s, log: log)
         (train, validation) = (data.train, data.validation)
         let optimization = try data.optimization(settings: s, dataParallelSize: groups.dataParallelSize, log: log)
+        if let adam = optimization.adam {
+            // DeepSpeed's optimizer block replaces the recipe's optimiser, as Lightning's DeepSpeedStrategy does.
+            (s.learningRate, s.weightDecay, s.optimizer) = (adam.learningRate, adam.weightDecay, adam.decoupled ? "adamw" : "adam")
+        }
         let (zero, clipping) = (optimization.zero, optimization.clipping)
         curriculum = optimization.curriculum
         (batchSize, accumulation) = (data.batchSize, data.accumulation)
@@ -50,8 +55,8 @@ public final class GenSLMTask: RecipeTask {
         network = try data.model(settings: s, groups: groups, log: log)
         plateau = s.plateau.map { ReduceLROnPlateau(rate: s.learningRate, factor: $0.factor, patience: $0.patience, threshold: $0.threshold) }
         let description = data.describe(network, settings: s, examples: examples, totalSteps: totalSteps, groups: groups, stage: zero.stage)
-        var plan = TrainingPlan(totalSteps: totalSteps, adam: AdamSettings(learningRate: s.learningRate, weightDecay: s.weightDecay,
-                                                                            decoupled: s.optimizer == "adamw"),
+        var plan = TrainingPlan(totalSteps: totalSteps, adam: optimization.adam ?? AdamSettings(learningRate: s.learningRate, weightDecay: s.weightDecay,
+                                                                                                 decoupled: s.optimizer == "adamw"),
                                 validateEvery: s.valCheckInterval, checkpointDirectory: s.checkpointDir.hasPrefix("/") ? s.checkpointDir
                                     : runDirectory + "/" + s.checkpointDir, logEvery: s.logEveryNSteps, description: description)
         (plan.accumulation, plan.zero, plan.gradientClipping, plan.checkpointEvery) = (accumulation, zero, clipping, s.checkpointEveryNTrainSteps)

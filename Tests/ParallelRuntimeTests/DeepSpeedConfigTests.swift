@@ -141,4 +141,42 @@ struct DeepSpeedConfigTests {
             #expect("\(error)".contains("ZeroOneAdam and OneBitLamb are not"))
         }
     }
+
+    /// Every key the parser reads either acts or is named in a note with the reason it cannot: the
+    /// keys listed here are all the inactive ones of zero_optimization, its offload blocks and aio,
+    /// and the recognised top-level blocks this runtime does not act on.
+    @Test("no DeepSpeed key the parser accepts is unused without a note")
+    func everyInactiveKeyIsNamed() throws {
+        let values: [String: String] = ["contiguous_gradients": "true", "allgather_partitions": "true", "load_from_fp32_weights": "true",
+            "elastic_checkpoint": "false", "stage3_model_persistence_threshold": "100", "stage3_max_live_parameters": "100",
+            "stage3_max_reuse_distance": "100", "stage3_gather_16bit_weights_on_model_save": "true",
+            "stage3_gather_fp16_weights_on_model_save": "true", "ignore_unused_parameters": "true", "round_robin_gradients": "false",
+            "cpu_offload_use_pin_memory": "false", "stage3_module_granularity_threshold": "0", "stage3_use_all_reduce_for_fetch_params": "false",
+            "zero_hpz_partition_size": "1", "zero_quantized_weights": "false", "zero_quantized_gradients": "false", "mics_shard_size": "-1",
+            "log_trace_cache_warnings": "false", "memory_efficient_linear": "true"]
+        #expect(Set(values.keys) == Set(ZeROSettings.inactiveKeys.map(\.0)))
+        for (key, value) in values {
+            let config = try parse(#"{"train_batch_size": 8, "zero_optimization": {"stage": 3, ""# + key + "\": " + value + "}}")
+            #expect(config.warnings.contains { $0.contains("zero_optimization.\(key) has no effect here") }, "\(key)")
+        }
+        let offload = ["buffer_count": "4", "buffer_size": "1000", "max_in_cpu": "1000", "pin_memory": "true"]
+        let optimizerOffload = ["buffer_count": "4", "pin_memory": "true", "pipeline_read": "false", "pipeline_write": "false",
+                                "fast_init": "false", "ratio": "1.0"]
+        #expect(Set(offload.keys).union(optimizerOffload.keys) == Set(OffloadSettings.inactiveKeys.map(\.0)))
+        for (block, keys) in [("offload_param", offload), ("offload_optimizer", optimizerOffload)] {
+            for (key, value) in keys {
+                let config = try parse(#"{"train_batch_size": 8, "zero_optimization": {"stage": 3, ""# + block + #"": {"device": "cpu", ""# + key + "\": " + value + "}}}")
+                #expect(config.warnings.contains { $0.contains("zero_optimization.\(block).\(key) has no effect here") }, "\(block).\(key)")
+            }
+        }
+        for (key, _) in AIOSettings.inactiveKeys {
+            let value = ["block_size": "1048576", "queue_depth": "8", "intra_op_parallelism": "1", "thread_count": "1"][key] ?? "false"
+            let config = try parse(#"{"train_batch_size": 8, "aio": {""# + key + "\": " + value + "}}")
+            #expect(config.warnings.contains { $0.contains("aio.\(key) has no effect here") }, "aio.\(key)")
+        }
+        for block in DeepSpeedConfig.ignoredBlocks {
+            let config = try parse(#"{"train_batch_size": 8, ""# + block + #"": {}}"#)
+            #expect(config.warnings.contains { $0.contains("accepted but not acted on") && $0.contains(block) }, "\(block)")
+        }
+    }
 }

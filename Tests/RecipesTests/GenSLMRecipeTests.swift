@@ -90,12 +90,12 @@ struct GenSLMRecipeTests {
         }
     }
 
-    @Test("DeepSpeed's sequence-length curriculum: each step trains on the scheduled first tokens (metrics say which); a resumed run continues the schedule; activation checkpointing from the same config")
+    @Test("DeepSpeed's sequence-length curriculum: each step trains on the scheduled first tokens (metrics say which); a resumed run continues the schedule; activation checkpointing and the optimizer block from the same config")
     func curriculum() throws {
         let directory = try Self.repeatedGenes("curriculum")
         try #"{"vocab_size": 69, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32, "hidden_act": "gelu_fast", "rotary_pct": 0.5}"#
             .write(toFile: directory.appendingPathComponent("model.json").path, atomically: true, encoding: .utf8)
-        try #"{"train_batch_size": 4, "activation_checkpointing": {}, "curriculum_learning": {"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 32, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 6, "difficulty_step": 8}}}"#
+        try #"{"train_batch_size": 4, "optimizer": {"type": "AdamW", "params": {"lr": 0.002, "weight_decay": 0.1}}, "scheduler": {"type": "WarmupLR"}, "activation_checkpointing": {}, "curriculum_learning": {"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 32, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 6, "difficulty_step": 8}}}"#
             .write(toFile: directory.appendingPathComponent("ds.json").path, atomically: true, encoding: .utf8)
         let recipe = directory.appendingPathComponent("recipe.yaml").path
         try "train_file: genes_train.h5\nval_file: genes_val.h5\nmodel_config_json: model.json\ndeepspeed_cfg_file: ds.json\nblock_size: 32\nmax_steps: 8\nlearning_rate: 0.01\nval_check_interval: 8\ncheckpoint_every_n_train_steps: 4\noptimizer: adamw\n"
@@ -107,11 +107,14 @@ struct GenSLMRecipeTests {
         _ = try GenSLMTrainer(settings: stopped, runDirectory: run) { lines.append($0) }.run(stopAtStep: 4)
         _ = try GenSLMTrainer(settings: stopped, runDirectory: run) { lines.append($0) }.run(resume: true)
         #expect(lines.contains { $0.contains("activation checkpointing") })
+        // DeepSpeed's optimizer block replaces the recipe's (learning_rate 0.01); its scheduler is said to have no effect.
+        #expect(lines.contains { $0.contains("scheduler has no effect here") })
         let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let lengths = metrics.compactMap { $0["curriculum_seqlen"] as? Double }.map(Int.init)
         // DeepSpeed's fixed_linear from 8 to 32 over 6 steps in steps of 8: floor(8 + 24·k/6) rounded down to a multiple of 8.
         #expect(lengths == [8, 16, 16, 24, 24, 32, 32, 32], "\(lengths)")
+        #expect(metrics.compactMap { $0["lr"] as? Double }.allSatisfy { $0 == 0.002 })
         let bad = directory.appendingPathComponent("bad.json").path
         try #"{"train_batch_size": 4, "curriculum_learning": {"enabled": true, "curriculum_type": "seqlen", "min_difficulty": 8, "max_difficulty": 64, "schedule_type": "fixed_linear", "schedule_config": {"total_curriculum_step": 6, "difficulty_step": 8}}}"#
             .write(toFile: bad, atomically: true, encoding: .utf8)

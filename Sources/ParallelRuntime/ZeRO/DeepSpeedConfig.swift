@@ -9,6 +9,11 @@ import TensorIO
 
 /// DeepSpeed's reading of a config key: its code default when the key is absent or null.
 extension RecipeSection {
+    /// One note per key present here that is read but cannot act in this runtime, with the reason.
+    func inactive(_ keys: [(String, String)], in section: String) -> [String] {
+        keys.filter { contains($0.0) }.map { "\(section).\($0.0) has no effect here: \($0.1)" }
+    }
+
     mutating func int(_ key: String, _ fallback: Int, minimum: Int = 0) throws -> Int { try int(key, minimum: minimum) ?? fallback }
     mutating func optionalInt(_ key: String, minimum: Int = 1) throws -> Int? { try int(key, minimum: minimum) }
     mutating func double(_ key: String, _ fallback: Double) throws -> Double { try double(key) ?? fallback }
@@ -35,7 +40,20 @@ public struct OffloadSettings: Sendable, Equatable {
 
     init(bufferCount: Int) { self.bufferCount = bufferCount }
 
-    static func parse(_ section: inout RecipeSection, forParameters: Bool) throws -> OffloadSettings {
+    /// Keys of the offload blocks that tune GPU-host transfers or pinned buffers.
+    static let inactiveKeys: [(String, String)] = [
+        ("buffer_count", "sizes pinned GPU staging buffers; shards move between memory and files directly"),
+        ("buffer_size", "sizes pinned GPU staging buffers; shards move between memory and files directly"),
+        ("max_in_cpu", "bounds parameters kept in host memory before NVMe; the tier holds each shard in one place"),
+        ("pin_memory", "pins host memory for GPU copies; there is no GPU"),
+        ("pipeline_read", "overlaps NVMe reads with GPU work; reads here are synchronous, sub-group by sub-group"),
+        ("pipeline_write", "overlaps NVMe writes with GPU work; writes here are synchronous, sub-group by sub-group"),
+        ("fast_init", "speeds up GPU optimiser-state initialisation on NVMe"),
+        ("ratio", "offloads a fraction of the optimiser to the CPU (ZeRO-Offload++); the whole optimiser moves"),
+    ]
+
+    static func parse(_ section: inout RecipeSection, forParameters: Bool, notes: inout [String], name: String) throws -> OffloadSettings {
+        notes += section.inactive(inactiveKeys, in: "zero_optimization.\(name)")
         var settings = OffloadSettings(bufferCount: forParameters ? 5 : 4)
         settings.device = Device(rawValue: try section.string("device", "none", oneOf: ["none", "cpu", "nvme"])!.lowercased())!
         settings.nvmePath = try section.string("nvme_path", nil)
@@ -87,7 +105,31 @@ public struct ZeROSettings: Sendable, Equatable {
 
     public init() {}
 
-    static func parse(_ root: inout RecipeSection) throws -> ZeROSettings {
+    /// Keys read from `zero_optimization` that cannot act here, each with the reason.
+    static let inactiveKeys: [(String, String)] = [
+        ("contiguous_gradients", "copies GPU gradients into one buffer against fragmentation; the flat gradient is built once per step anyway"),
+        ("allgather_partitions", "chooses all-gather over broadcasts; partitions are always all-gathered"),
+        ("load_from_fp32_weights", "chooses fp32 or fp16 weights on resume; model states are float32 only"),
+        ("elastic_checkpoint", "stores checkpoints for a changing GPU count; checkpoints here always resume on any rank count"),
+        ("stage3_model_persistence_threshold", "bounds all persistent parameters together; only stage3_param_persistence_threshold applies"),
+        ("stage3_max_live_parameters", "bounds gathered parameters; each module's parameters are released after it runs"),
+        ("stage3_max_reuse_distance", "keeps gathered parameters for reuse; each module's parameters are released after it runs"),
+        ("stage3_gather_16bit_weights_on_model_save", "writes fp16 weights; checkpoints and consolidation are float32"),
+        ("stage3_gather_fp16_weights_on_model_save", "writes fp16 weights; checkpoints and consolidation are float32"),
+        ("ignore_unused_parameters", "tolerates parameters without gradients; they always count as zeros"),
+        ("round_robin_gradients", "spreads gradient copies over GPU streams"),
+        ("cpu_offload_use_pin_memory", "pins host memory for GPU copies; there is no GPU"),
+        ("stage3_module_granularity_threshold", "groups small modules into leaves for hooks; every module gathers its own"),
+        ("stage3_use_all_reduce_for_fetch_params", "fetches parameters by all-reduce; all-gather is used"),
+        ("zero_hpz_partition_size", "ZeRO++'s hierarchical partitioning is not implemented"),
+        ("zero_quantized_weights", "ZeRO++'s quantised weight communication is not implemented"),
+        ("zero_quantized_gradients", "ZeRO++'s quantised gradient communication is not implemented"),
+        ("mics_shard_size", "MiCS sharding is not implemented"),
+        ("log_trace_cache_warnings", "stage 3's trace is reported by `scizoo bench zero` instead"),
+        ("memory_efficient_linear", "a GPU memory optimisation of linear layers"),
+    ]
+
+    static func parse(_ root: inout RecipeSection, notes: inout [String]) throws -> ZeROSettings {
         var settings = ZeROSettings()
         if case .bool(let enabled)? = root.value("zero_optimization")?.value {  // DeepSpeed's legacy form
             settings.stage = enabled ? 1 : 0
@@ -100,6 +142,7 @@ public struct ZeROSettings: Sendable, Equatable {
         switch try root.section("zero_optimization") {
         case nil: return settings
         case var s?:
+            notes += s.inactive(inactiveKeys, in: "zero_optimization")
             settings.stage = try s.int("stage", 0)
             guard (0...3).contains(settings.stage) else { throw s.error("stage", expected: "0, 1, 2 or 3") }
             settings.contiguousGradients = try s.bool("contiguous_gradients", true)
@@ -111,8 +154,12 @@ public struct ZeROSettings: Sendable, Equatable {
             settings.overlapComm = try s.bool("overlap_comm", settings.stage == 3)
             settings.loadFromFP32Weights = try s.bool("load_from_fp32_weights", true)
             settings.elasticCheckpoint = try s.bool("elastic_checkpoint", false)
-            if var offload = try s.section("offload_param") { settings.offloadParam = try .parse(&offload, forParameters: true) }
-            if var offload = try s.section("offload_optimizer") { settings.offloadOptimizer = try .parse(&offload, forParameters: false) }
+            if var offload = try s.section("offload_param") {
+                settings.offloadParam = try .parse(&offload, forParameters: true, notes: &notes, name: "offload_param")
+            }
+            if var offload = try s.section("offload_optimizer") {
+                settings.offloadOptimizer = try .parse(&offload, forParameters: false, notes: &notes, name: "offload_optimizer")
+            }
             // Deprecated spellings, mapped as DeepSpeed maps them.
             if try s.bool("cpu_offload", false) { settings.offloadOptimizer.device = .cpu }
             if try s.bool("cpu_offload_param", false) { settings.offloadParam.device = .cpu }
@@ -151,6 +198,18 @@ public struct ZeROSettings: Sendable, Equatable {
 
 /// `aio`: the asynchronous I/O engine of the NVMe tier.
 public struct AIOSettings: Sendable, Equatable {
+    /// The NVMe tier here reads and writes with pread/pwrite (O_DIRECT where the file system allows)
+    /// one sub-group at a time; libaio's knobs have no counterpart.
+    static let inactiveKeys: [(String, String)] = [
+        ("block_size", "libaio's request size; files are read and written one sub-group per call"),
+        ("queue_depth", "libaio's queue; I/O is synchronous pread/pwrite"),
+        ("intra_op_parallelism", "libaio's threads; I/O is synchronous pread/pwrite"),
+        ("thread_count", "libaio's threads; I/O is synchronous pread/pwrite"),
+        ("single_submit", "libaio's submission mode; I/O is synchronous pread/pwrite"),
+        ("overlap_events", "libaio's event overlap; I/O is synchronous pread/pwrite"),
+        ("use_gds", "GPUDirect Storage; there is no GPU"),
+    ]
+
     public var blockSize = 1_048_576
     public var queueDepth = 8
     public var intraOpParallelism = 1
@@ -303,8 +362,9 @@ public struct DeepSpeedConfig: Sendable {
         if config.precision != "fp32" {
             config.warnings.append("\(config.precision) requested: SciZoo's CPU kernels compute and keep model states in float32")
         }
-        config.zero = try ZeROSettings.parse(&s)
+        config.zero = try ZeROSettings.parse(&s, notes: &config.warnings)
         if var aio = try s.section("aio") {
+            config.warnings += aio.inactive(AIOSettings.inactiveKeys, in: "aio")
             config.aio.blockSize = try aio.int("block_size", config.aio.blockSize, minimum: 512)
             config.aio.queueDepth = try aio.int("queue_depth", config.aio.queueDepth, minimum: 1)
             config.aio.intraOpParallelism = try aio.int("intra_op_parallelism", try aio.int("thread_count", 1, minimum: 1), minimum: 1)
