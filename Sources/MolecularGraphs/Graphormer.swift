@@ -306,7 +306,7 @@ public struct GraphormerOutput {
 
 /// Graphormer with upstream's prediction head, and with `add3D` Transformer-M (Graphormer plus the
 /// 3D channel and its atom head); `callAsFunction` gives `[B, classes]` at the graph token.
-public final class GraphormerModel: Module {
+public final class GraphormerModel: Module, ActivationCheckpointing {
     public let configuration: GraphormerConfiguration
     public let nodeFeature: GraphNodeFeature
     public let attentionBias: GraphAttentionBias
@@ -394,9 +394,28 @@ public final class GraphormerModel: Module {
         if let norm = embeddingLayerNorm { x = norm(x) }
         x = dropout.apply(x, c.dropout, training: isTraining)
         let pairBias = bias.reshaped([b, 1, c.heads, l, l])
-        for layer in layers { x = layer(x, bias: pairBias) }
+        for layer in layers { x = checkpointed(layer, x, bias: pairBias) }
         if let norm = finalLayerNorm { x = norm(x) }
         return (x, bias, directions)
+    }
+
+    /// Each layer keeps only its input and the pair bias and runs again in the backward pass, drawing
+    /// its dropout masks from the stream state it started from (the stream is left as the plain
+    /// forward leaves it).
+    public var checkpointsActivations = false
+
+    private func checkpointed(_ layer: GraphormerLayer, _ x: Tensor, bias: Tensor) -> Tensor {
+        guard checkpointsActivations else { return layer(x, bias: bias) }
+        let stream = dropout, start = stream.generator
+        var replaying = false
+        let output = layer.checkpointed(true, [x, bias]) { inputs in
+            let before = stream.generator
+            stream.generator = start
+            defer { if replaying { stream.generator = before } }
+            return [layer(inputs[0], bias: inputs[1])]
+        }[0]
+        replaying = true
+        return output
     }
 
     /// The graph token's representation after the last layer, `[B, C]`.

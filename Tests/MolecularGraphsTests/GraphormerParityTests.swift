@@ -106,6 +106,24 @@ import TensorIO
             #expect(abs(alone[0] - together[index]) < 1e-12, "graph \(index): alone \(alone[0]), in a batch \(together[index])")
         }
     }
+
+    /// Activation checkpointing with dropout, attention dropout and drop path in training mode: the
+    /// replayed layers draw the same masks, so the loss and every gradient are the plain run's bits.
+    @Test func activationCheckpointingIsBitwise() throws {
+        var configuration = GraphormerConfiguration(layers: 3, embeddingDim: 16, ffnDim: 24, heads: 4)
+        (configuration.dropout, configuration.dropPath) = (0.1, 0.2)
+        let batch = try Self.batch("batch_1")
+        func run(_ checkpoint: Bool) throws -> (Double, [[Double]], RandomGenerator) {
+            let model = GraphormerModel(configuration, seed: 7)
+            model.checkpointsActivations = checkpoint
+            model.dropout.reseed(11)
+            let loss = (model(batch) * 1.5).sum()
+            try loss.backward()
+            return (loss.item(), model.namedParameters().map { $0.1.grad?.doubles ?? [] }, model.dropout.generator)
+        }
+        let plain = try run(false), checkpointed = try run(true)
+        #expect(plain.0 == checkpointed.0 && plain.1 == checkpointed.1 && plain.2 == checkpointed.2)
+    }
 }
 
 /// max |a − b| / max(max |b|, 10⁻³): the error relative to the reference's scale.
