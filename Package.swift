@@ -57,7 +57,7 @@ let package = Package(
         // ML force fields and molecular dynamics: systems and units, potentials, integrators.
         .target(name: "MolecularDynamics", dependencies: ["Graphs", "NeuralNetworks", "TensorCore", "TensorIO"]),
         // SFM: molecules from SMILES and MOL/SDF, RDKit's perception rules, OGB's graph features.
-        .target(name: "MolecularGraphs", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore"]),
+        .target(name: "MolecularGraphs", dependencies: ["NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore"]),
         .target(name: "ParallelRuntime", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "COSShims", "CMPI"]),
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
@@ -80,7 +80,7 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_neighbour_lists.py)
         .testTarget(name: "MolecularDynamicsTests", dependencies: ["MolecularDynamics", "Graphs", "NeuralNetworks", "TensorCore", "TensorIO", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_ase_argon_nve.py)
-        .testTarget(name: "MolecularGraphsTests", dependencies: ["MolecularGraphs", "NeuralNetworks", "TensorCore", "TensorIO", "TestSupport"],
+        .testTarget(name: "MolecularGraphsTests", dependencies: ["MolecularGraphs", "NeuralNetworks", "ParallelRuntime", "TensorCore", "TensorIO", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Scripts/sfm/make_ogb_featurisation_fixture.py)
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)

@@ -14,6 +14,7 @@
 // Not modelled: dropout on attention probabilities (the fused kernel has none; upstream's
 // `attention_dropout` is 0.1), `layerdrop`, quant noise and the `perturb` (FLAG) input.
 import NeuralNetworks
+import ParallelRuntime
 import TensorCore
 
 public struct GraphormerConfiguration: Sendable, Codable, Equatable {
@@ -231,6 +232,10 @@ public final class GraphAttentionBias: Module {
 public final class GraphormerSelfAttention: Module {
     public let qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear
     let heads: Int
+    /// Set when the atoms are split over ranks: q, k, v travel to head shards and back.
+    var ulysses: UlyssesAttention?
+    /// The real token count when the shards were padded.
+    var sequenceLength: Int?
 
     init(_ c: GraphormerConfiguration, generator: inout RandomGenerator) {
         heads = c.heads
@@ -250,6 +255,14 @@ public final class GraphormerSelfAttention: Module {
         let weight = Tensor.concat([qProj.weight.value, kProj.weight.value, vProj.weight.value], axis: 0)
         let bias3 = Tensor.concat([qProj.bias!.value, kProj.bias!.value, vProj.bias!.value], axis: 0)
         let qkv = x.linear(weight: weight, bias: bias3).reshaped([b, 1, l, 3 * c])  // [B, 1, L, 3C]
+        if let ulysses {
+            // This rank's tokens [B, 1, L/P, H, D]: whole rows of its heads between the all-to-alls.
+            let parts = (0..<3).map { qkv.sliced(axis: 3, $0 * c, ($0 + 1) * c).reshaped([b, 1, l, heads, c / heads]) }
+            let attended = SequenceAllToAll.abortOnFailure {
+                try ulysses.evoformer(parts[0], parts[1], parts[2], biases: [nil, bias], sequenceLength: sequenceLength)
+            }
+            return outProj(attended.reshaped([b, l, c]))
+        }
         let attended = Tensor.evoformerAttention(packed: qkv, heads: heads, biases: [nil, bias])  // [B, 1, L, C]
         return outProj(attended.reshaped([b, l, c]))
     }
@@ -394,9 +407,32 @@ public final class GraphormerModel: Module, ActivationCheckpointing {
         if let norm = embeddingLayerNorm { x = norm(x) }
         x = dropout.apply(x, c.dropout, training: isTraining)
         let pairBias = bias.reshaped([b, 1, c.heads, l, l])
+        let sharding = sequenceParallelGroup.map { SequenceSharding(length: l, ranks: $0.size) }
+        if let sharding, let group = sequenceParallelGroup {
+            x = sharding.shard(x, axis: 1, rank: group.rank)
+            for layer in layers { layer.selfAttention.sequenceLength = l }
+        }
         for layer in layers { x = checkpointed(layer, x, bias: pairBias) }
-        if let norm = finalLayerNorm { x = norm(x) }
+        if let norm = finalLayerNorm { x = norm(x) }  // per token: on the shard under sequence parallelism
+        if let sharding, let group = sequenceParallelGroup {
+            x = SequenceAllToAll.abortOnFailure { try sharding.gather(x, axis: 1, group: group) }
+        }
         return (x, bias, directions)
+    }
+
+    /// The sequence-parallel group (atoms split over its ranks, Ulysses attention), or nil.
+    public private(set) var sequenceParallelGroup: (any Communicator)?
+
+    /// Splits every molecule's tokens over `group` from now on: embeddings and the attention bias run
+    /// whole on every rank, the layers on this rank's tokens (attention through Ulysses, each rank
+    /// reading its heads' rows of the bias), and the tokens are gathered after the last layer, so
+    /// every rank returns the whole output. Gradients hold this rank's share; summed over the group
+    /// they are one process's. Dropout inside the layers draws per shard under it.
+    public func enableSequenceParallelism(_ group: any Communicator) throws {
+        for layer in layers {
+            layer.selfAttention.ulysses = group.size > 1 ? try UlyssesAttention(group: group, queryHeads: configuration.heads) : nil
+        }
+        sequenceParallelGroup = group.size > 1 ? group : nil
     }
 
     /// Each layer keeps only its input and the pair bias and runs again in the backward pass, drawing
@@ -426,8 +462,23 @@ public final class GraphormerModel: Module, ActivationCheckpointing {
     /// The prediction, and the atom head's vectors where the 3D channel ran. `modes` defaults to
     /// `defaultModes`.
     public func forward(_ batch: GraphormerBatch, modes: [MoleculeMode]? = nil, tokenShift: Tensor? = nil) -> GraphormerOutput {
-        let (b, n) = (batch.graphs, batch.nodes)
         let (x, bias, directions) = encode(batch, modes: modes ?? defaultModes(batch), tokenShift: tokenShift)
+        // After the gather every rank computes the heads on the same tokens: their parameters take
+        // gradients on the group's first rank only, so the group's sum is one process's.
+        if let group = sequenceParallelGroup, group.rank != 0 {
+            let replicated = [headTransform, headLayerNorm, headOutput].flatMap { $0.namedParameters().map(\.1) }
+                + [headBias] + (atomHead?.namedParameters().map(\.1) ?? [])
+            let saved = replicated.map(\.value)
+            for parameter in replicated { parameter.value = parameter.value.detached() }
+            defer { for (parameter, value) in zip(replicated, saved) { parameter.value = value } }
+            return heads(x, bias: bias, directions: directions, batch: batch)
+        }
+        return heads(x, bias: bias, directions: directions, batch: batch)
+    }
+
+    /// The graph head on the graph token and the atom head on the atoms.
+    private func heads(_ x: Tensor, bias: Tensor, directions: Tensor?, batch: GraphormerBatch) -> GraphormerOutput {
+        let (b, n) = (batch.graphs, batch.nodes)
         let token = x.sliced(axis: 1, 0, 1).reshaped([b, configuration.embeddingDim])
         let prediction = headOutput(headLayerNorm(headTransform(token).gelu())) + headBias.value
         var atomVectors: Tensor?
