@@ -13,27 +13,37 @@ final class MetricsFile {
     init(path: String, resumingAfter step: Int, writes: Bool) throws {
         self.path = path
         guard writes else { handle = nil; return }
-        if step > 0 { try Self.truncate(path, after: step) }
-        if step == 0 || !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw FileError(file: path, message: "cannot create the metrics file")
-            }
+        handle = try Self.opening(path) {
+            if step > 0 { try Self.truncate(path, after: step) }
+            return try Self.appendHandle(path, fresh: step == 0)
         }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle?.seekToEnd()
     }
 
     /// Appends to an existing file (entries made after a run, such as its test scores).
     init(appendingTo path: String, writes: Bool) throws {
         self.path = path
         guard writes else { handle = nil; return }
-        if !FileManager.default.fileExists(atPath: path) {
+        handle = try Self.opening(path) { try Self.appendHandle(path, fresh: false) }
+    }
+
+    /// A handle at the end of `path`, made empty first when `fresh` or missing.
+    private static func appendHandle(_ path: String, fresh: Bool) throws -> FileHandle {
+        if fresh || !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw FileError(file: path, message: "cannot create the metrics file")
+                throw FileError(file: path, message: "cannot create the metrics file: \(String(cString: strerror(errno)))")
             }
         }
-        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle?.seekToEnd()
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        return handle
+    }
+
+    /// `body`'s failures as one line naming the file and the system's reason (a read-only or full
+    /// file system), instead of Foundation's error dump.
+    private static func opening<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as FileError { throw error } catch {
+            throw FileError(file: path, message: "cannot write the metrics file: \(systemReason(error))")
+        }
     }
 
     deinit { try? handle?.close() }
@@ -71,7 +81,7 @@ final class MetricsFile {
 /// Foundation's wrapping of them.
 func systemReason(_ error: Error) -> String {
     var current = error as NSError
-    while let underlying = current.userInfo[NSUnderlyingErrorKey] as? NSError { current = underlying }
+    while let underlying = current.userInfo[NSUnderlyingErrorKey] as? Error { current = underlying as NSError }
     if current.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(current.code))) }
     return current.localizedDescription
 }

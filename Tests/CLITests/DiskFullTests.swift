@@ -15,6 +15,11 @@ enum SmallDisk {
 
     static func unmount(_ path: String) { _ = try? Subprocess.run("/usr/bin/env", ["umount", "-l", path]) }
 
+    /// Remounts `path` read-only (true) or read-write (false).
+    static func remount(_ path: String, readOnly: Bool) -> Bool {
+        (try? Subprocess.run("/usr/bin/env", ["mount", "-o", readOnly ? "remount,ro" : "remount,rw", path]))?.status == 0
+    }
+
     static var available: Bool {
         guard getuid() == 0 else { return false }
         let probe = FileManager.default.temporaryDirectory.appendingPathComponent("scizoo-mount-probe-\(getpid())").path
@@ -41,17 +46,19 @@ enum SmallDisk {
 
 @Suite("Full disks")
 struct DiskFullTests {
+    /// graphormer-train on the CLI tests' small molecule set, into a run folder, with extra flags.
+    static func trainer(in folder: String) throws -> (String, [String]) throws -> ProcessResult {
+        let recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
+        return { run, extra in try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra) }
+    }
+
     @Test("a checkpoint that no longer fits ends the run in one line naming the file and the cause; last.h5 stays whole, no temporary is left, and the freed run resumes bit for bit",
           .enabled(if: SmallDisk.available, "mounting a tmpfs needs root"))
     func checkpointOnAFullDisk() throws {
-        let folder = try Fixtures.scratchDirectory().path
-        let recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
-        let disk = folder + "/disk"
+        let folder = try Fixtures.scratchDirectory().path, disk = folder + "/disk"
+        let train = try Self.trainer(in: folder)
         #expect(SmallDisk.mount(disk, bytes: 16 << 20))
         defer { SmallDisk.unmount(disk) }
-        func train(_ run: String, _ extra: [String]) throws -> ProcessResult {
-            try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra)
-        }
         let whole = try train(folder + "/whole", [])
         #expect(whole.status == 0, "\(whole.standardError)")
 
@@ -74,5 +81,27 @@ struct DiskFullTests {
         let resumed = try train(run, ["--resume"])
         #expect(resumed.status == 0, "\(resumed.standardError)")
         #expect(try CLI.metricsWithoutTiming(folder + "/whole", timing: "graphs_per_second") == CLI.metricsWithoutTiming(run, timing: "graphs_per_second"))
+    }
+
+    @Test("a run folder that turned read-only ends the resumed run in one line naming the file and the cause; the checkpoint stays whole, and the run resumes once it is writable",
+          .enabled(if: SmallDisk.available, "mounting a tmpfs needs root"))
+    func readOnlyRunFolder() throws {
+        let folder = try Fixtures.scratchDirectory().path, disk = folder + "/disk"
+        let train = try Self.trainer(in: folder)
+        #expect(SmallDisk.mount(disk, bytes: 16 << 20))
+        defer { SmallDisk.unmount(disk) }
+        let run = disk + "/run", checkpoints = run + "/checkpoints"
+        let first = try train(run, ["--stop-at-step", "12"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let last = try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5"))
+        #expect(SmallDisk.remount(disk, readOnly: true))
+        let refused = try train(run, ["--resume"])
+        let message = refused.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(SmallDisk.remount(disk, readOnly: false))
+        #expect(refused.status != 0)
+        #expect(!message.contains("\n") && message.contains("Read-only file system") && message.contains(run), "\(message.debugDescription)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5")) == last)
+        let resumed = try train(run, ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
     }
 }
