@@ -60,8 +60,14 @@ public func diffusionStepEmbedding(_ steps: [Int], dimension: Int, dtype: DType)
 }
 
 /// The noise-predicting network: a Transformer-M encoder with the 3D channel, conditioned on the step.
-public final class ConformationDenoiser: Module {
+public final class ConformationDenoiser: Module, ActivationCheckpointing {
     public let network: GraphormerModel
+
+    /// The encoder's layers are checkpointed (`GraphormerModel.checkpointsActivations`).
+    public var checkpointsActivations: Bool {
+        get { network.checkpointsActivations }
+        set { network.checkpointsActivations = newValue }
+    }
 
     public init(_ configuration: GraphormerConfiguration, seed: UInt64) {
         var c = configuration

@@ -64,6 +64,26 @@ import TensorCore
 /// The mirror-image correction reads each stereocentre's handedness from reference conformations and
 /// reflects samples whose centres are all inverted, leaving the right-handed ones untouched.
 @Suite struct MirrorImageCorrectionTests {
+    /// dig-train's --activation-checkpointing reaches the Transformer-M encoder: the noise prediction's
+    /// gradients are the plain run's bits (dropout on, the stream replayed).
+    @Test func denoiserCheckpointingIsBitwise() throws {
+        let graph = try MolecularGraph.fromSMILES("CC(=O)NC")
+        var generator = RandomGenerator(seed: 2)
+        let positions = (0..<3).map { _ in (0..<graph.nodeCount).map { _ in SIMD3<Double>(generator.normal([3], dtype: .float64).doubles) } }
+        let batch = GraphormerBatch((0..<3).map { _ in GraphormerItem(graph, maxHops: 5) }, positions: positions)
+        var configuration = GraphormerConfiguration(layers: 2, embeddingDim: 16, ffnDim: 24, heads: 4)
+        configuration.dropout = 0.1
+        func gradients(_ checkpoint: Bool) throws -> [[Double]] {
+            let denoiser = ConformationDenoiser(configuration, seed: 5)
+            denoiser.checkpointsActivations = checkpoint
+            #expect(denoiser.network.checkpointsActivations == checkpoint)
+            denoiser.network.dropout.reseed(3)
+            try (denoiser.predictNoise(batch, steps: [10, 200, 700]) * 0.5).sum().backward()
+            return denoiser.namedParameters().map { $0.1.grad?.doubles ?? [] }
+        }
+        #expect(try gradients(false) == gradients(true))
+    }
+
     @Test func reflectsInvertedSamplesOnly() throws {
         // L-alanine's heavy atoms: N, Cα, Cβ, C, O, O (Cα is the stereocentre, bonded to N, Cβ and C).
         let graph = try MolecularGraph.fromSMILES("N[C@@H](C)C(=O)O")
