@@ -198,15 +198,11 @@ public final class ZeROOptimizer {
         var gradient = try reducedOwnedGradient()
         // Global norm over the owned partitions (padding is zero), as clip_grad_norm_ over the whole model.
         if gradientClipping > 0 || stage > 0 {
-            var local = 0.0
-            gradient.withElements(as: Float.self) { g in for value in g { local += Double(value) * Double(value) } }
+            let local = Self.squaredSum(gradient)
             let total = stage == 0 ? local : try communicator.allReduce([local], .sum)[0]
             lastGradientNorm = total.squareRoot()
         }
-        if gradientClipping > 0 {
-            let factor = gradientClipping / (lastGradientNorm + 1e-6)
-            if factor < 1 { gradient = gradient * factor }
-        }
+        if gradientClipping > 0 { clip(&gradient) }
         var owned = ownedParameters()
         let hyper = AdamStep(learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon,
                              weightDecay: adam.weightDecay, decoupled: adam.decoupled, step: stepCount)
@@ -224,22 +220,31 @@ public final class ZeROOptimizer {
         try gatherParameters(owned)
     }
 
+    /// Σ g² of a float32 gradient, accumulated in Double.
+    private static func squaredSum(_ gradient: Tensor) -> Double {
+        var sum = 0.0
+        gradient.withElements(as: Float.self) { g in for value in g { sum += Double(value) * Double(value) } }
+        return sum
+    }
+
+    /// Scales `gradient` down to `gradientClipping` when `lastGradientNorm` exceeds it (clip_grad_norm_).
+    private func clip(_ gradient: inout Tensor) {
+        let factor = gradientClipping / (lastGradientNorm + 1e-6)
+        if factor < 1 { gradient = gradient * factor }
+    }
+
     /// 1-bit Adam (stage 0): warm-up steps on all-reduced gradients update m and v; afterwards each
     /// rank folds its own gradient into m, m is all-reduced at one bit per value (per parameter, as
     /// upstream's per-tensor compression), and v stays frozen. update = m / (√v + ε) + wd·p.
     private func stepOneBit(freezeStep: Int) throws {
         let compressing = stepCount > freezeStep && groups.dataParallelSize > 1
         var gradient = compressing ? flatGradient(padded: false) : try reducedOwnedGradient()
-        var local = 0.0
-        gradient.withElements(as: Float.self) { g in for value in g { local += Double(value) * Double(value) } }
+        let local = Self.squaredSum(gradient)
         // Compressing: the root of the ranks' summed squared norms over the rank count (the local
         // gradients are not averaged any more); warming up: the averaged gradient's norm.
         lastGradientNorm = compressing ? (try communicator.allReduce([local], .sum)[0]).squareRoot() / Double(groups.dataParallelSize)
             : local.squareRoot()
-        if gradientClipping > 0, !compressing {
-            let factor = gradientClipping / (lastGradientNorm + 1e-6)
-            if factor < 1 { gradient = gradient * factor }
-        }
+        if gradientClipping > 0, !compressing { clip(&gradient) }
         var owned = ownedParameters()
         let (beta1, beta2, epsilon) = (Float(adam.beta1), Float(adam.beta2), Float(adam.epsilon))
         let hyper = AdamStep(learningRate: adam.learningRate, beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon,
