@@ -171,10 +171,9 @@ public struct UlyssesAttention {
         // Local heads: q holds Hq_r heads; expand k/v so each query head sees its group's head.
         let localQueryHeads = qh.shape[2], localKeyHeads = kh.shape[2]
         if localKeyHeads != localQueryHeads {
-            let partition = HeadPartition(heads: queryHeads, ranks: group.size)
             let kvPartition = HeadPartition(heads: keyValueHeads < group.size ? group.size : keyValueHeads, ranks: group.size)
             let groupSize = queryHeads / keyValueHeads
-            let firstQuery = partition.offsets[group.rank], firstKey = kvPartition.offsets[group.rank]
+            let firstQuery = localHeads.lowerBound, firstKey = kvPartition.offsets[group.rank]
             let replicated = keyValueHeads < group.size ? group.size / keyValueHeads : 1
             let index = Tensor((0..<localQueryHeads).map { head -> Int64 in
                 let globalKey = (firstQuery + head) / groupSize
