@@ -183,9 +183,10 @@ public final class GPTNeoXForCausalLM: Module, ActivationCheckpointing {
         super.init()
         for (path, parameter) in namedParameters() {
             if path.hasSuffix("weight") && parameter.shape.count == 2 {
-                parameter.value.assign(generator.normal(parameter.shape, std: c.initializerRange, dtype: dtype))
+                parameter.reinitialize(InitialValues(.normal(mean: 0, std: c.initializerRange), shape: parameter.shape, dtype: dtype,
+                                                     generator: &generator))
             } else if path.hasSuffix("bias") && !path.contains("layernorm") && !path.contains("LayerNorm") {
-                parameter.value.assign(.zeros(parameter.shape, dtype: dtype))
+                parameter.reinitialize(.constant(0, shape: parameter.shape, dtype: dtype))
             }
         }
     }

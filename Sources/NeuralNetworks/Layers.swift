@@ -40,24 +40,26 @@ public final class Linear: Module {
     public init(_ inputs: Int, _ outputs: Int, bias: Bool = true, initialization: LinearInit = .default,
                 dtype: DType = .float32, generator: inout RandomGenerator) {
         let fanIn = Double(inputs), fanOut = Double(outputs)
-        let w: Tensor
-        var b: Tensor = .zeros([outputs], dtype: dtype)
+        let (weightShape, biasShape) = ([outputs, inputs], [outputs])
+        let w: Parameter
+        var b = InitialValues.constant(0, shape: biasShape, dtype: dtype)
         switch initialization {
         case .default:
             let bound = 1 / fanIn.squareRoot()
-            w = generator.uniform([outputs, inputs], low: -bound, high: bound, dtype: dtype)
-            b = generator.uniform([outputs], low: -bound, high: bound, dtype: dtype)
-        case .lecun: w = truncatedNormal([outputs, inputs], std: (1 / fanIn).squareRoot(), dtype: dtype, generator: &generator)
-        case .he: w = truncatedNormal([outputs, inputs], std: (2 / fanIn).squareRoot(), dtype: dtype, generator: &generator)
+            w = Parameter(InitialValues(.uniform(low: -bound, high: bound), shape: weightShape, dtype: dtype, generator: &generator))
+            b = InitialValues(.uniform(low: -bound, high: bound), shape: biasShape, dtype: dtype, generator: &generator)
+        // Truncated normals are drawn by rejection, so element i has no fixed place in the stream: made whole.
+        case .lecun: w = Parameter(truncatedNormal(weightShape, std: (1 / fanIn).squareRoot(), dtype: dtype, generator: &generator))
+        case .he: w = Parameter(truncatedNormal(weightShape, std: (2 / fanIn).squareRoot(), dtype: dtype, generator: &generator))
         case .glorot:
             let bound = (6 / (fanIn + fanOut)).squareRoot()
-            w = generator.uniform([outputs, inputs], low: -bound, high: bound, dtype: dtype)
-        case .zeros: w = .zeros([outputs, inputs], dtype: dtype)
+            w = Parameter(InitialValues(.uniform(low: -bound, high: bound), shape: weightShape, dtype: dtype, generator: &generator))
+        case .zeros: w = Parameter(InitialValues.constant(0, shape: weightShape, dtype: dtype))
         case .gating:
-            w = .zeros([outputs, inputs], dtype: dtype)
-            b = .ones([outputs], dtype: dtype)
+            w = Parameter(InitialValues.constant(0, shape: weightShape, dtype: dtype))
+            b = InitialValues.constant(1, shape: biasShape, dtype: dtype)
         }
-        weight = Parameter(w)
+        weight = w
         self.bias = bias ? Parameter(b) : nil
     }
 
@@ -74,8 +76,8 @@ public final class LayerNorm: Module {
     public let epsilon: Double
 
     public init(_ features: Int, epsilon: Double = 1e-5, dtype: DType = .float32) {
-        weight = Parameter(.ones([features], dtype: dtype))
-        bias = Parameter(.zeros([features], dtype: dtype))
+        weight = Parameter(InitialValues.constant(1, shape: [features], dtype: dtype))
+        bias = Parameter(InitialValues.constant(0, shape: [features], dtype: dtype))
         self.epsilon = epsilon
     }
 
@@ -90,7 +92,7 @@ public final class Embedding: Module {
     public let weight: Parameter
 
     public init(_ vocabulary: Int, _ features: Int, dtype: DType = .float32, generator: inout RandomGenerator) {
-        weight = Parameter(generator.normal([vocabulary, features], dtype: dtype))
+        weight = Parameter(InitialValues(.normal(mean: 0, std: 1), shape: [vocabulary, features], dtype: dtype, generator: &generator))
     }
 
     /// - Parameter ids: integer `[*]`. - Returns: `[*, features]`.

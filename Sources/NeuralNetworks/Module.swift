@@ -4,14 +4,55 @@ import TensorCore
 /// A trainable tensor: a leaf that requires gradients, updated in place by optimisers.
 public final class Parameter {
     public var value: Tensor
+    /// The rule for values not made yet (a model built inside `Parameter.deferringValues`): the
+    /// storage has no buffer until `materialize()`, or until ZeRO stage 3 takes the rule and
+    /// makes this rank's shard only.
+    public private(set) var pendingValues: InitialValues?
 
     public init(_ value: Tensor) {
         self.value = value.detached().requiringGrad()
     }
 
+    /// A parameter with `initial`'s values: made now, or kept as a rule inside `deferringValues`.
+    public init(_ initial: InitialValues) {
+        if Parameter.defersValues {
+            value = Tensor.unallocated(initial.shape, dtype: initial.dtype).requiringGrad()
+            pendingValues = initial
+        } else {
+            value = initial.tensor().requiringGrad()
+        }
+    }
+
     public var grad: Tensor? { value.grad }
     public var shape: [Int] { value.shape }
     public func zeroGrad() { value.zeroGrad() }
+
+    /// New values by rule (a model's own initialisation after its layers'): kept as the rule when
+    /// the parameter's values are still pending.
+    public func reinitialize(_ initial: InitialValues) {
+        precondition(initial.shape == shape, "Parameter.reinitialize: shape \(initial.shape) differs from \(shape)")
+        if pendingValues != nil { pendingValues = initial } else { value.assign(initial.tensor()) }
+    }
+
+    /// Makes pending values whole (a no-op for made ones).
+    public func materialize() {
+        guard let initial = takePendingValues() else { return }
+        value.restoreStorage(initial)
+    }
+
+    /// The pending rule, handed to whoever makes the values from now on (ZeRO stage 3's partitioner).
+    public func takePendingValues() -> InitialValues? {
+        defer { pendingValues = nil }
+        return pendingValues
+    }
+
+    @TaskLocal static var defersValues = false
+
+    /// Builds inside `body` keep every rule-made parameter as its rule (DeepSpeed's `zero.Init`):
+    /// no parameter memory is allocated until `materialize()` or ZeRO stage 3 makes its shard.
+    public static func deferringValues<R>(_ body: () throws -> R) rethrows -> R {
+        try $defersValues.withValue(true, operation: body)
+    }
 }
 
 /// Errors loading a state dict: every problem at once, each with its path.
@@ -94,6 +135,7 @@ open class Module {
     /// identity until trained; smoke runs, benchmarks and tests of such blocks need them non-zero.
     public func redrawZeroParameters(std: Double, seed: UInt64) {
         var generator = RandomGenerator(seed: seed)
+        materializeParameters()
         for (_, parameter) in namedParameters() where parameter.value.doubles.allSatisfy({ $0 == 0 }) {
             parameter.value.assign(generator.normal(parameter.shape, std: std, dtype: parameter.value.dtype))
         }
@@ -101,8 +143,16 @@ open class Module {
 
     public func zeroGrad() { parameters().forEach { $0.zeroGrad() } }
 
+    /// Makes every pending parameter whole (a model built with `Parameter.deferringValues` and used without ZeRO stage 3).
+    public func materializeParameters() { parameters().forEach { $0.materialize() } }
+
     /// Parameter values by path.
-    public func stateDict() -> [(String, Tensor)] { namedParameters().map { ($0.0, $0.1.value.detached()) } }
+    public func stateDict() -> [(String, Tensor)] {
+        namedParameters().map { path, parameter in
+            parameter.materialize()
+            return (path, parameter.value.detached())
+        }
+    }
 
     /// Loads values by path. Strict loading requires exactly the module's keys and shapes and
     /// reports every missing, unexpected and mis-shaped key at once.
@@ -120,7 +170,9 @@ open class Module {
         if strict && !error.isEmpty { throw error }
         if !error.shapeMismatches.isEmpty { throw StateDictError(shapeMismatches: error.shapeMismatches) }
         for (path, parameter) in parameters {
-            if let value = provided[path] { parameter.value.assign(value.cast(to: parameter.value.dtype)) }
+            guard let value = provided[path] else { continue }
+            parameter.materialize()
+            parameter.value.assign(value.cast(to: parameter.value.dtype))
         }
     }
 

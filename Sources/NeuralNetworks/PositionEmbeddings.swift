@@ -324,7 +324,7 @@ public final class T5RelativeBias: Module {
 
     public init(heads: Int, bidirectional: Bool, buckets: Int = 32, maxDistance: Int = 128, dtype: DType = .float32,
                 initialStd: Double = 1, generator: inout RandomGenerator) {
-        table = Parameter(generator.normal([buckets, heads], std: initialStd, dtype: dtype))
+        table = Parameter(InitialValues(.normal(mean: 0, std: initialStd), shape: [buckets, heads], dtype: dtype, generator: &generator))
         self.bidirectional = bidirectional
         self.buckets = buckets
         self.maxDistance = maxDistance

@@ -96,8 +96,11 @@ struct GenSLMData {
     }
 
     /// The model: seeded alike on every rank, split over the sequence-parallel group, from load_pt_checkpoint when given.
-    func model(settings s: GenSLMSettings, groups: ProcessGroups, log: (String) -> Void) throws -> GPTNeoXForCausalLM {
-        let model = GPTNeoXForCausalLM(configuration, seed: RankSeeds(base: s.randomSeed).model)
+    /// `partitioned` (ZeRO stage 3 from random weights) builds it as rules, so that each rank makes only its own shards.
+    func model(settings s: GenSLMSettings, groups: ProcessGroups, partitioned: Bool, log: (String) -> Void) throws -> GPTNeoXForCausalLM {
+        let seed = RankSeeds(base: s.randomSeed).model
+        let model = partitioned && s.loadCheckpoint == nil
+            ? Parameter.deferringValues { GPTNeoXForCausalLM(configuration, seed: seed) } : GPTNeoXForCausalLM(configuration, seed: seed)
         if groups.world.size > 1 { try model.enableSequenceParallelism(groups.sequenceParallel) }
         if let initial = s.loadCheckpoint {
             try model.loadHuggingFace(try Safetensors.read(from: s.resolve(initial)).tensors)

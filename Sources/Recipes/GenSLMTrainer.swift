@@ -52,7 +52,7 @@ public final class GenSLMTask: RecipeTask {
         curriculum = optimization.curriculum
         (batchSize, accumulation) = (data.batchSize, data.accumulation)
         (examples, totalSteps) = try data.schedule(settings: s, dataParallelSize: groups.dataParallelSize)
-        network = try data.model(settings: s, groups: groups, log: log)
+        network = try data.model(settings: s, groups: groups, partitioned: zero.stage == 3, log: log)
         plateau = s.plateau.map { ReduceLROnPlateau(rate: s.learningRate, factor: $0.factor, patience: $0.patience, threshold: $0.threshold) }
         let description = data.describe(network, settings: s, examples: examples, totalSteps: totalSteps, groups: groups, stage: zero.stage)
         var plan = TrainingPlan(totalSteps: totalSteps, adam: optimization.adam ?? AdamSettings(learningRate: s.learningRate, weightDecay: s.weightDecay,
@@ -99,13 +99,18 @@ public final class GenSLMTask: RecipeTask {
 
     public func evaluate(step: Int) throws -> Evaluation? {
         guard let validation else { return nil }
-        // Batch j goes to data-parallel rank j mod DP; the sums meet at the end.
+        // Batch j goes to data-parallel rank j mod DP; the sums meet at the end. Under ZeRO stage 3 a
+        // forward pass is collective (each module all-gathers its parameters), so a rank left without
+        // a batch in the last round runs the first one again and counts nothing.
         var sums = [0.0, 0.0]
-        for (index, batch) in GenSLMData.validationBatches(validation, settings: s).enumerated()
-        where index % groups.dataParallelSize == groups.dataParallelRank {
-            let (ids, mask) = try GenSLMData.rows(validation, batch, blockSize: s.blockSize)
-            sums[0] += try withNoGrad { try loss(ids, mask).item() }
-            sums[1] += 1
+        let batches = GenSLMData.validationBatches(validation, settings: s), ranks = groups.dataParallelSize
+        let rounds = (batches.count + ranks - 1) / ranks
+        for round in 0..<rounds {
+            let index = round * ranks + groups.dataParallelRank
+            guard index < batches.count || network.parameterHooks != nil else { break }
+            let (ids, mask) = try GenSLMData.rows(validation, batches[index < batches.count ? index : 0], blockSize: s.blockSize)
+            let value = try withNoGrad { try loss(ids, mask).item() }
+            if index < batches.count { (sums[0], sums[1]) = (sums[0] + value, sums[1] + 1) }
         }
         if groups.dataParallelSize > 1 { sums = try groups.dataParallel.allReduce(sums, .sum) }
         let mean = sums[0] / Swift.max(1, sums[1])

@@ -56,14 +56,11 @@ public struct RandomGenerator: Sendable, Equatable {
         let out = Tensor(uninitializedShape: shape, dtype: dtype, zeroed: false)
         if dtype == .float64 {
             let raw = bits(2 * n)
-            for i in 0..<n {
-                let word = (UInt64(raw[2 * i]) << 32 | UInt64(raw[2 * i + 1])) >> 11
-                out.storage.setElement(i, to: low + (high - low) * Double(word) * 0x1.0p-53)
-            }
+            for i in 0..<n { out.storage.setElement(i, to: Self.uniformDouble(raw[2 * i], raw[2 * i + 1], low: low, high: high)) }
         } else {
             let raw = bits(n)
             let p = out.storage.pointer(as: Float.self)
-            for i in 0..<n { p[i] = Float(low) + Float(high - low) * Float(raw[i] >> 8) * 0x1.0p-24 }
+            for i in 0..<n { p[i] = Self.uniformFloat(raw[i], low: low, high: high) }
         }
         return out
     }
@@ -74,15 +71,42 @@ public struct RandomGenerator: Sendable, Equatable {
         let raw = bits(2 * ((n + 1) / 2) * 2)
         let out = Tensor(uninitializedShape: shape, dtype: dtype, zeroed: false)
         for pair in 0..<((n + 1) / 2) {
-            let w1 = UInt64(raw[4 * pair]) << 32 | UInt64(raw[4 * pair + 1])
-            let w2 = UInt64(raw[4 * pair + 2]) << 32 | UInt64(raw[4 * pair + 3])
-            let u1 = (Double(w1 >> 11) + 1) * 0x1.0p-53  // (0, 1]: log is finite
-            let u2 = Double(w2 >> 11) * 0x1.0p-53
-            let radius = (-2 * Glibc.log(u1)).squareRoot()
-            out.storage.setElement(2 * pair, to: mean + std * radius * Glibc.cos(2 * Double.pi * u2))
-            if 2 * pair + 1 < n { out.storage.setElement(2 * pair + 1, to: mean + std * radius * Glibc.sin(2 * Double.pi * u2)) }
+            let (even, odd) = Self.normalPair(raw[4 * pair], raw[4 * pair + 1], raw[4 * pair + 2], raw[4 * pair + 3], mean: mean, std: std)
+            out.storage.setElement(2 * pair, to: even)
+            if 2 * pair + 1 < n { out.storage.setElement(2 * pair + 1, to: odd) }
         }
         return out
+    }
+
+    // The element formulas, shared with `InitialValues.elements`, which must reproduce them bit for bit.
+
+    /// A float32 uniform in [low, high) from one 32-bit draw (its top 24 bits).
+    @inline(__always)
+    static func uniformFloat(_ raw: UInt32, low: Double, high: Double) -> Float {
+        Float(low) + Float(high - low) * Float(raw >> 8) * 0x1.0p-24
+    }
+
+    /// A float64 uniform in [low, high) from two 32-bit draws (their top 53 bits).
+    @inline(__always)
+    static func uniformDouble(_ first: UInt32, _ second: UInt32, low: Double, high: Double) -> Double {
+        let word = (UInt64(first) << 32 | UInt64(second)) >> 11
+        return low + (high - low) * Double(word) * 0x1.0p-53
+    }
+
+    /// Two normals (Box–Muller) from one Philox block of four 32-bit draws.
+    @inline(__always)
+    static func normalPair(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, mean: Double, std: Double) -> (Double, Double) {
+        let w1 = UInt64(a) << 32 | UInt64(b), w2 = UInt64(c) << 32 | UInt64(d)
+        let u1 = (Double(w1 >> 11) + 1) * 0x1.0p-53  // (0, 1]: log is finite
+        let u2 = Double(w2 >> 11) * 0x1.0p-53
+        let radius = (-2 * Glibc.log(u1)).squareRoot()
+        return (mean + std * radius * Glibc.cos(2 * Double.pi * u2), mean + std * radius * Glibc.sin(2 * Double.pi * u2))
+    }
+
+    /// Philox block `block` of a draw that starts at this generator's offset.
+    @inline(__always)
+    func block(_ block: Int) -> (UInt32, UInt32, UInt32, UInt32) {
+        philox(counter: offset &+ UInt64(block), stream: 0, key: seed)
     }
 
     /// A permutation of 0..<n (Fisher–Yates on Philox draws).

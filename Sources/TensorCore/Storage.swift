@@ -93,6 +93,18 @@ public final class TensorStorage: @unchecked Sendable {
         scope?.allocated(byteCount)
     }
 
+    /// A storage with no buffer yet (a parameter whose values are made shard by shard under ZeRO
+    /// stage 3); `restore` allocates it.
+    init(releasedWith dtype: DType, count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.dtype = dtype
+        self.count = count
+        byteCount = Swift.max(1, count * dtype.byteSize)
+        base = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: Self.alignment)
+        isReleased = true
+        scope = MemoryScope.current
+    }
+
     deinit {
         if isReleased { base.deallocate() } else { Self.freeBuffer(base, byteCount) }
         if !isReleased {

@@ -45,10 +45,20 @@ public enum DataParallel {
         }
     }
 
-    /// Makes every rank start from rank 0's parameters.
+    /// Makes every rank start from rank 0's parameters. Parameters still pending as rules (partitioned
+    /// construction) are not made: their rules — the generator state each draw starts from — must
+    /// be rank 0's, which one small broadcast checks.
     public static func broadcastParameters(_ parameters: [(String, Parameter)], over communicator: any Communicator) throws {
-        for (_, parameter) in parameters {
+        for (_, parameter) in parameters where parameter.pendingValues == nil {
             parameter.value.assign(try TensorTransport.broadcast(parameter.value, root: 0, over: communicator))
+        }
+        let pending = parameters.compactMap { path, parameter in parameter.pendingValues.map { (path, $0) } }
+        guard !pending.isEmpty else { return }
+        let states = pending.flatMap { [Int64(bitPattern: $0.1.generator.seed), Int64(bitPattern: $0.1.generator.offset)] }
+        let rootStates = try TensorTransport.broadcast(Tensor(states), root: 0, over: communicator).scalars(as: Int64.self)
+        if let first = pending.indices.first(where: { states[2 * $0] != rootStates[2 * $0] || states[2 * $0 + 1] != rootStates[2 * $0 + 1] }) {
+            throw CommunicatorError(message: "rank \(communicator.rank) builds parameter \(pending[first].0) from a different random "
+                                   + "state than rank 0 (seed and offset differ): the ranks' models would not start alike")
         }
     }
 }

@@ -49,17 +49,26 @@ final class PartitionedParameters: ModuleHooks {
         available = Array(repeating: true, count: parameters.count)
         indexOfParameter = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) })
         // Partition: keep our shard of every parameter, then free the whole ones (every rank starts
-        // from the same values, so nothing needs to travel).
+        // from the same values, so nothing needs to travel). A parameter still pending (built inside
+        // `Parameter.deferringValues`, DeepSpeed's zero.Init) has its shard made from its rule, and
+        // its whole values never exist on any rank; persistent ones are made whole.
         for index in parameters.indices {
-            try self.master.write(layout.offsets[index]..<(layout.offsets[index] + layout.shardSizes[index]), ownShard(of: index))
+            let pending = persistent[index] ? nil : parameters[index].takePendingValues()
+            if persistent[index] { parameters[index].materialize() }
+            try self.master.write(layout.offsets[index]..<(layout.offsets[index] + layout.shardSizes[index]),
+                                  ownShard(of: index, pending: pending))
         }
         release(Array(parameters.indices))
     }
 
-    private func ownShard(of index: Int) -> [Float] {
+    private func ownShard(of index: Int, pending: InitialValues?) -> [Float] {
         let size = layout.shardSizes[index]
         var shard = [Float](repeating: 0, count: size)
         guard let (range, _) = layout.ownedPieces(ofParameter: index, rank: rank) else { return shard }
+        if let pending {
+            for (k, value) in pending.elements(range).enumerated() { shard[k] = Float(value) }
+            return shard
+        }
         parameters[index].value.withElements(as: Float.self) { values in
             for (k, element) in range.enumerated() { shard[k] = values[element] }
         }

@@ -111,6 +111,8 @@ public final class ZeROOptimizer {
         }
         stage = settings.stage
         self.parameters = parameters
+        // Parameters built as rules are made whole here unless stage 3 makes each rank's shards only.
+        if settings.stage != 3 { parameters.forEach { $0.1.materialize() } }
         self.groups = groups
         self.settings = settings
         self.adam = adam
