@@ -7,6 +7,7 @@ int scizoo_open_direct_flag(void) { return O_DIRECT; }
 
 #include <malloc.h>
 int scizoo_release_free_memory(void) { return malloc_trim(0); }
+int scizoo_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
 #include <sys/mman.h>
 void *scizoo_remap(void *address, size_t old_length, size_t new_length) {

@@ -210,7 +210,8 @@ public final class TrainingRun<Task: TrainingTask> {
     /// What a non-finite loss says about the model: the first parameter holding a NaN or an
     /// infinity, or, when all are finite, that an input or an activation overflowed.
     static func nonFiniteLossDetail(_ loss: Double, _ parameters: [(String, Parameter)]) -> String {
-        for (name, parameter) in parameters {
+        // ZeRO stage 3's partitioned parameters are released between uses: only whole ones are read.
+        for (name, parameter) in parameters where !parameter.value.storage.isReleased {
             if let bad = firstNonFinite(parameter.value) { return "the loss is \(loss): parameter \(name) \(parameter.shape) is not finite (\(bad))" }
         }
         return "the loss is \(loss) with every parameter finite: an input or an activation overflowed"
@@ -236,6 +237,11 @@ public final class TrainingRun<Task: TrainingTask> {
                        activationCheckpointing: Bool) throws -> TrainingOutcome {
         let isPrimary = groups.world.rank == 0, ranks = groups.dataParallelSize
         let plan = try task.prepare(groups: groups, log: log)
+        // The recipe's memory_budget_mib holds the whole process, from the model's construction on (VmHWM).
+        let budgetWatch = plan.zero.memoryBudget.map {
+            MemoryBudgetWatch(budget: $0, label: groups.world.size > 1 ? "rank \(groups.world.rank)" : "the run")
+        }
+        defer { budgetWatch?.stop() }
         let model = task.model
         if activationCheckpointing || plan.activationCheckpointing {
             guard let blocks = model as? ActivationCheckpointing else {
@@ -422,6 +428,13 @@ public final class TrainingRun<Task: TrainingTask> {
             stoppedEarly = true
         }
         if savedAt != progress.step { try save(best: false) }
+        if let budgetWatch {
+            let peaks = try groups.world.allGather([Double(budgetWatch.peak)])
+            if isPrimary {
+                log("peak resident memory per rank " + peaks.map { String(format: "%.0f MiB", $0 / 1_048_576) }.joined(separator: ", ")
+                    + " within memory_budget_mib \(budgetWatch.budget >> 20)")
+            }
+        }
         return TrainingOutcome(steps: progress.step, lastLoss: lastLoss, lastValidation: validations.last?.1, bestValidation: progress.bestScore,
                                stoppedEarly: stoppedEarly, throughput: items / Swift.max((clock.now - start).inSeconds, 1e-9),
                                trainLosses: trainLosses, validationScores: validations, lastCheckpoint: lastPath,

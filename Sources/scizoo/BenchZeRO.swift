@@ -47,7 +47,7 @@ struct BenchZeRO: SciZooCommand {
         let ids = generator.uniform([batch, seq], low: 5, high: Double(vocab), dtype: .float64).cast(to: .int64)
         let mask = Tensor.ones([batch, seq], dtype: .int64)
         log("thread budget: \(budget); \(world.size) rank(s); GPT-NeoX hidden \(hidden), \(layers) layers, ff \(ff); batch \(batch) × seq \(seq)")
-        log("baseline RSS \(mib(Int(Self.residentBytes().current))) before any model")
+        log("baseline RSS \(mib(ResidentMemory.current().resident)) before any model")
         log(["stage", "offload", "Ψ", "in memory", "of it host", "on NVMe", "I/O buffers", "formula", "ratio",
              "step (median)", "vs stage 0", "peak RSS"].map { $0.padding(toLength: Self.width, withPad: " ", startingAt: 0) }.joined())
         var reference = 0.0
@@ -85,7 +85,7 @@ struct BenchZeRO: SciZooCommand {
             try step()
             Self.resetPeakResident()
             TensorMemory.resetPeak()
-            let atReset = Self.residentBytes().current
+            let atReset = ResidentMemory.current().resident
             let clock = ContinuousClock()
             var seconds: [Double] = []
             for _ in 0..<steps {
@@ -98,7 +98,7 @@ struct BenchZeRO: SciZooCommand {
             let report = zero!.memoryReport()
             let measured = TensorMemory.liveBytes - baseline + report.optimizerHost + (stage == 3 ? zero!.hostTierBytes : 0)
             let files = report.optimizerFiles
-            let peak = Self.residentBytes().peak
+            let peak = ResidentMemory.current().peak
             let median = try world.allReduce([seconds.sorted()[seconds.count / 2]], .max)[0]
             if stage == 0 { reference = median }
             let formula = report.formulaBytes
@@ -121,16 +121,6 @@ struct BenchZeRO: SciZooCommand {
     static let width = 13
 
     func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-
-    /// VmRSS and VmHWM of this process, bytes.
-    static func residentBytes() -> (current: Int64, peak: Int64) {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
-        func field(_ name: String) -> Int64 {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return (Int64(line.split(separator: " ").dropFirst().first { Int64($0) != nil } ?? "0") ?? 0) * 1024
-        }
-        return (field("VmRSS"), field("VmHWM"))
-    }
 
     /// Returns freed heap memory to the system, then resets VmHWM to the current RSS (Linux ≥ 4.0).
     static func resetPeakResident() {

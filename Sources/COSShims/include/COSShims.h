@@ -11,6 +11,10 @@ int scizoo_open_direct_flag(void);
 /// glibc's malloc_trim(0): returns freed heap pages to the system (memory measurements).
 int scizoo_release_free_memory(void);
 
+/// glibc's mallopt(M_MMAP_THRESHOLD, bytes): a fixed threshold above which blocks are mmapped and
+/// returned to the system when freed (a memory budget). 1 on success.
+int scizoo_fix_mmap_threshold(int bytes);
+
 /// mremap(2) with MREMAP_MAYMOVE (variadic in glibc, so not callable from Swift): resizes an
 /// anonymous mapping keeping its pages (a shrink frees the tail; a growth faults in only the
 /// new part). NULL on failure.

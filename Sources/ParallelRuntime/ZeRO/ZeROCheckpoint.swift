@@ -19,7 +19,6 @@ public enum ZeROCheckpoint {
         let folder = directory + "/" + tag
         if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         try world.barrier()
-        let (m, v) = try zero.momentsOfPartition()
         // Stage 0 keeps identical copies on every rank: rank 0 writes them.
         if zero.stage > 0 || world.rank == 0 {
             let ranks = zero.layout.ranks, rank = zero.stage == 0 ? 0 : zero.communicator.rank
@@ -33,15 +32,35 @@ public enum ZeROCheckpoint {
                 try file.setAttribute("client", .string(client))
                 try file.setAttribute("parameter_names", .strings(zero.parameters.map(\.0)))
                 let root = try file.root
-                for (index, (name, parameter)) in zero.parameters.enumerated() {
-                    guard let (range, offset) = zero.layout.ownedPieces(ofParameter: index, rank: rank) else { continue }
-                    let group = try root.createGroup(name)
-                    try group.setAttribute("start", .int(Int64(range.lowerBound)))
-                    try group.setAttribute("shape", .ints(parameter.shape.map(Int64.init)))
-                    let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
-                    try group.write("fp32", values)
-                    try group.write("exp_avg", Array(m[offset..<(offset + range.count)]))
-                    try group.write("exp_avg_sq", Array(v[offset..<(offset + range.count)]))
+                // The owned pieces lie in partition order; Adam's moments stream through the store's
+                // sub-groups, so at most one piece and one sub-group are held (ZeRO-Infinity's states
+                // need not fit in memory to be saved).
+                let pieces = zero.parameters.indices.compactMap { index in
+                    zero.layout.ownedPieces(ofParameter: index, rank: rank).map { (index: index, range: $0.range, offset: $0.partitionOffset) }
+                }
+                var next = 0, heldFrom = 0, heldM: [Float] = [], heldV: [Float] = []
+                try zero.store.forEachSubGroup { range, m, v in
+                    heldM += UnsafeBufferPointer(start: m, count: range.count)
+                    heldV += UnsafeBufferPointer(start: v, count: range.count)
+                    while next < pieces.count, pieces[next].offset + pieces[next].range.count <= heldFrom + heldM.count {
+                        let (index, range, offset) = pieces[next]
+                        let (name, parameter) = zero.parameters[index]
+                        let group = try root.createGroup(name)
+                        try group.setAttribute("start", .int(Int64(range.lowerBound)))
+                        try group.setAttribute("shape", .ints(parameter.shape.map(Int64.init)))
+                        try group.write("fp32", try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset))
+                        let within = (offset - heldFrom)..<(offset - heldFrom + range.count)
+                        try group.write("exp_avg", Array(heldM[within]))
+                        try group.write("exp_avg_sq", Array(heldV[within]))
+                        next += 1
+                    }
+                    let keepFrom = next < pieces.count ? Swift.min(pieces[next].offset, heldFrom + heldM.count) : heldFrom + heldM.count
+                    heldM.removeFirst(keepFrom - heldFrom)
+                    heldV.removeFirst(keepFrom - heldFrom)
+                    heldFrom = keepFrom
+                }
+                guard next == pieces.count else {
+                    throw FileError(file: path, message: "Adam's state covers \(heldFrom + heldM.count) elements; the pieces need more")
                 }
             }
         }
