@@ -53,6 +53,8 @@ struct ZeROCheckpointTests {
     static func settings(_ stage: Int, _ device: OffloadSettings.Device = .none, nvme: String = "/tmp") -> ZeROSettings {
         var s = ZeROSettings()
         s.stage = stage
+        // Sub-groups smaller than most parameters: the shard writer stitches each piece's moments across them.
+        s.subGroupSize = 5
         s.offloadOptimizer.device = stage == 0 ? .none : device
         s.offloadOptimizer.nvmePath = nvme
         if stage == 3 { s.offloadParam.device = device; s.offloadParam.nvmePath = nvme; s.paramPersistenceThreshold = 20 }
