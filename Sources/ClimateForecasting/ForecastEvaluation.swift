@@ -37,7 +37,7 @@ public enum ForecastEvaluation {
     /// sums over data-parallel ranks (identity on one process).
     /// `forecastMade` receives each forecast in physical units: pair index, output variable, field.
     public static func evaluate(_ model: ClimaX, data: ForecastDataset, batches: [[Int]], region: PatchRegion? = nil,
-                                combine: ([Double]) throws -> [Double] = { $0 },
+                                combine: ([Double]) throws -> [Double] = { $0 }, idleForwards: Int = 0,
                                 forecastMade: ((Int, Int, [Float]) -> Void)? = nil) rethrows -> ForecastScores {
         let wasTraining = model.isTraining
         model.eval()
@@ -67,6 +67,14 @@ public enum ForecastEvaluation {
                     scores.persistence[name]!.add(forecast: crop(grid.frame(name, t))[...], truth: truth[...], climatology: climatology[v])
                     scores.climatology[name]!.add(forecast: climatology[v][...], truth: truth[...], climatology: climatology[v])
                 }
+            }
+        }
+        // Under ZeRO stage 3 a forward pass is collective (each block all-gathers its parameters): a rank
+        // with fewer batches than its peers runs as many unscored forwards as they have more.
+        if idleForwards > 0, let first = batches.first ?? (data.pairs.isEmpty ? nil : [0]) {
+            let (inputs, _, leadTimes) = data.batch(first, region: region)
+            for _ in 0..<idleForwards {
+                _ = withNoGrad { model(inputs, leadTimes: leadTimes, variables: data.variables, outVariables: data.outVariables, region: region) }
             }
         }
         // One reduction for every accumulator's sums.

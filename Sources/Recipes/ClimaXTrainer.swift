@@ -84,8 +84,11 @@ public final class ClimaXTask: RecipeTask {
         let batches = Array(validation.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: groups.dataParallelRank, ranks: ranks,
                                                dropLast: false).prefix(s.limitValBatches))
         let groups = self.groups!
+        // Ranks may hold one batch fewer (the last is not dropped); under ZeRO stage 3 they must still run alike.
+        let most = network.parameterHooks != nil && ranks > 1 ? Int(try groups.dataParallel.allReduce([Double(batches.count)], .max)[0]) : batches.count
         let scores = try ForecastEvaluation.evaluate(network, data: validation, batches: batches, region: region,
-                                                     combine: { ranks > 1 ? try groups.dataParallel.allReduce($0, .sum) : $0 })
+                                                     combine: { ranks > 1 ? try groups.dataParallel.allReduce($0, .sum) : $0 },
+                                                     idleForwards: most - batches.count)
         let entries = scores.logEntries(split: "val", leadHours: s.leadHours, variables: s.outVariables)
         let score = entries["val/w_rmse"]!, summary = ClimaXData.summary(scores, variables: s.outVariables)
         return Evaluation(entries: entries, score: score) { improved in
