@@ -113,11 +113,15 @@ public struct RandomGenerator: Sendable, Equatable {
     public mutating func permutation(_ n: Int) -> [Int] {
         var order = Array(0..<n)
         guard n > 1 else { return order }
-        let raw = bits(2 * (n - 1))
+        // Step k takes 32-bit draws 2k and 2k + 1 — two lanes of Philox block k / 2 — made as needed
+        // rather than all at once (a 12 M-row epoch would hold 94 MB of them).
+        var lanes = (UInt32(0), UInt32(0), UInt32(0), UInt32(0))
         for (step, i) in stride(from: n - 1, to: 0, by: -1).enumerated() {
-            let word = UInt64(raw[2 * step]) << 32 | UInt64(raw[2 * step + 1])
+            if step % 2 == 0 { lanes = block(step / 2) }
+            let word = step % 2 == 0 ? UInt64(lanes.0) << 32 | UInt64(lanes.1) : UInt64(lanes.2) << 32 | UInt64(lanes.3)
             order.swapAt(i, Int(word % UInt64(i + 1)))
         }
+        offset &+= UInt64((2 * (n - 1) + 3) / 4)
         return order
     }
 

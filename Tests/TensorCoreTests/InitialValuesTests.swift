@@ -41,3 +41,21 @@ struct InitialValuesTests {
         #expect(tensor.doubles == initial.tensor().doubles)
     }
 }
+
+@Suite("Permutations")
+struct PermutationTests {
+    @Test("the permutation made block by block equals Fisher–Yates on the whole draw, and advances the generator alike",
+          arguments: [0, 1, 2, 3, 4, 5, 8, 101])
+    func blockwise(n: Int) {
+        var generator = RandomGenerator(seed: 7, offset: 3), reference = generator
+        var expected = Array(0..<n)
+        if n > 1 {
+            let raw = reference.bits(2 * (n - 1))
+            for (step, i) in stride(from: n - 1, to: 0, by: -1).enumerated() {
+                expected.swapAt(i, Int((UInt64(raw[2 * step]) << 32 | UInt64(raw[2 * step + 1])) % UInt64(i + 1)))
+            }
+        }
+        #expect(generator.permutation(n) == expected)
+        #expect(generator == reference)
+    }
+}

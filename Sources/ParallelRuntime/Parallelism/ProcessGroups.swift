@@ -57,6 +57,7 @@ public struct DistributedSampler: Sendable {
     public func indices(epoch: Int) -> [Int] {
         var generator = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9)
         let order = generator.permutation(count)
+        guard dataParallelSize > 1 else { return order }  // no second copy of a long epoch
         let usable = (count / dataParallelSize) * dataParallelSize
         return stride(from: dataParallelRank, to: usable, by: dataParallelSize).map { order[$0] }
     }
