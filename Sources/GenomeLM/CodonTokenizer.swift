@@ -56,6 +56,9 @@ public struct CodonTokenizer: Sendable {
         return CodonTokenizer(vocabulary: vocabulary, specialTokens: specials)
     }()
 
+    /// Larger than any genome or protein vocabulary (GenSLM's are 69–100 tokens).
+    public static let maximumVocabularySize: Int64 = 1 << 20
+
     /// Reads a Hugging Face tokenizer JSON file (WordLevel model, Whitespace pre-tokenizer,
     /// optional TemplateProcessing post-processor), as in GenSLM's tokenizer_files.
     public static func load(from path: String) throws -> CodonTokenizer {
@@ -80,8 +83,12 @@ public struct CodonTokenizer: Sendable {
         }
         var vocabulary: [String: Int64] = [:]
         for (token, id) in rawVocabulary {
-            guard let number = (id as? NSNumber)?.int64Value else {
+            guard let number = (id as? NSNumber)?.int64Value, Double(number) == (id as? NSNumber)?.doubleValue else {
                 throw FileError(file: path, message: "vocab entry \"\(token)\" has a non-integer id")
+            }
+            // The model's embedding has max id + 1 rows: an id from a damaged file must not size it.
+            guard (0..<Self.maximumVocabularySize).contains(number) else {
+                throw FileError(file: path, message: "vocab entry \"\(token)\" has id \(number); ids must lie in 0..<\(Self.maximumVocabularySize)")
             }
             vocabulary[token] = number
         }

@@ -17,7 +17,7 @@ import TensorIO
 public struct MolecularGraphFileError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var message: String
-    public var description: String { "\(file): \(message)" }
+    public var description: String { "\(file): \(message)".escapingControlCharacters }
 }
 
 public struct MolecularGraphDataset: Sendable {

@@ -4,6 +4,7 @@
 // arrays follow that order: atoms as written; chain and branch bonds as written; ring-closure bonds
 // after all of those, by ring number (in closing order for a reused number), from the closing atom
 // to the opening one (from the opening atom when the bond symbol stands at the opening digit).
+import TensorIO
 
 /// A malformed molecule input: the file, the line (or record) and the character it concerns.
 public struct MoleculeInputError: Error, CustomStringConvertible, Sendable {
@@ -21,7 +22,7 @@ public struct MoleculeInputError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        column > 0 ? "\(file):\(line):\(column): \(message)" : "\(file):\(line): \(message)"
+        (column > 0 ? "\(file):\(line):\(column): \(message)" : "\(file):\(line): \(message)").escapingControlCharacters
     }
 }
 

@@ -18,6 +18,28 @@ public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String {
-        file + (line.flatMap { $0 > 0 ? ":\($0)" : nil } ?? "") + ": " + (key.map { "\($0): " } ?? "") + message
+        (file + (line.flatMap { $0 > 0 ? ":\($0)" : nil } ?? "") + ": " + (key.map { "\($0): " } ?? "") + message).escapingControlCharacters
+    }
+}
+
+extension String {
+    /// The text with line breaks and other control characters written as escapes (`\r`, `\u{1B}`):
+    /// an error that quotes a damaged file's bytes stays one line.
+    public var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: Self.isControl) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case _ where Self.isControl(scalar): result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar != "\t" && (scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029)
     }
 }

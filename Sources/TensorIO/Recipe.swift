@@ -115,7 +115,7 @@ public struct RecipeSection {
         } catch let error as RecipeNodeError {
             throw FileError(file: file, line: error.line, message: error.message)
         } catch let error as YamlError {
-            throw FileError(file: file, line: Self.line(of: error), message: "not valid YAML or JSON: \(error)")
+            throw FileError(file: file, line: Self.line(of: error), message: "not valid YAML or JSON: \(Self.summary(of: error))")
         }
         guard case .mapping(let entries) = root.value else {
             throw FileError(file: file, line: root.line, message: "expected \(what), got \(root)")
@@ -129,6 +129,15 @@ public struct RecipeSection {
         for entry in entries where !seen.insert(entry.key).inserted {
             throw FileError(file: file, line: entry.line, key: "key '\(name(entry.key))'", message: "is given twice")
         }
+    }
+
+    /// Yams's message without the quoted source and caret lines that follow it: the problem, and
+    /// the context (`while parsing a flow mapping in line 5, column 24`) where it has one.
+    private static func summary(of error: YamlError) -> String {
+        let lines = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard var text = lines.first else { return "unreadable" }
+        if text.contains("while "), lines.count > 1 { text += " " + lines[1] }
+        return text.hasSuffix(":") ? String(text.dropLast()) : text
     }
 
     private static func line(of error: YamlError) -> Int? {

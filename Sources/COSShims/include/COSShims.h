@@ -20,4 +20,10 @@ int scizoo_fix_mmap_threshold(int bytes);
 /// new part). NULL on failure.
 void *scizoo_remap(void *address, size_t old_length, size_t new_length);
 
+/// The fuzz harness's crash report: on SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT or SIGFPE the
+/// message last set is written to standard error before the process dies of the signal.
+void scizoo_crash_report_install(void);
+/// Sets the crash report (copied, at most 2,048 bytes).
+void scizoo_crash_report_set(const char *message);
+
 #endif

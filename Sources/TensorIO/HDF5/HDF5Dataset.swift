@@ -267,6 +267,42 @@ public final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// HDF5 1.10 copies a compact dataset's bytes without checking that its layout holds them all, and
+    /// reads a contiguous one from wherever its address points: a damaged layout message must not get
+    /// that far (found by `scizoo fuzz checkpoint-h5`: a segfault in H5VM_memcpyvv).
+    private func checkStorage(shape: [Int], operation: String) throws(HDF5Error) {
+        let type = try call(operation) { H5Dget_type(id) }
+        let typeSize = H5Tget_size(type)
+        // A variable-length element is stored as a global-heap reference, not at its memory size.
+        let variableLength = H5Tget_class(type) == H5T_VLEN || H5Tis_variable_str(type) > 0
+        _ = HDF5Library.quietly { H5Tclose(type) }
+        let (elements, overflow) = shape.reduce((1, false)) { partial, size in
+            let (product, over) = partial.0.multipliedReportingOverflow(by: size)
+            return (product, partial.1 || over)
+        }
+        let (needed, tooLarge) = elements.multipliedReportingOverflow(by: typeSize)
+        guard !overflow, !tooLarge else { throw error(.shapeMismatch, operation, "shape \(shape) of \(typeSize)-byte elements overflows (a damaged dataspace)") }
+        let properties = try call(operation) { H5Dget_create_plist(id) }
+        let layout = H5Pget_layout(properties)
+        _ = HDF5Library.quietly { H5Pclose(properties) }
+        let stored = Int(H5Dget_storage_size(id))
+        switch layout {
+        case H5D_COMPACT where stored < needed && !variableLength:
+            throw error(.shapeMismatch, operation, "compact storage holds \(stored) bytes, the shape \(shape) needs \(needed) (a damaged layout)")
+        case H5D_CONTIGUOUS:
+            let address = H5Dget_offset(id)
+            guard address != haddr_t.max else { return }  // never written: read as fill values
+            var fileSize: hsize_t = 0
+            _ = HDF5Library.quietly { H5Fget_filesize(file.id, &fileSize) }
+            let end = UInt(fileSize)
+            let expected = variableLength ? stored : needed
+            if stored != expected || address > end || UInt(stored) > end - address {
+                throw error(.shapeMismatch, operation, "contiguous storage of \(stored) bytes at byte \(address) does not hold the shape \(shape)'s \(expected) bytes within the file's \(fileSize) (a damaged layout)")
+            }
+        default: break
+        }
+    }
+
     private func extents() throws(HDF5Error) -> (current: [Int], maximum: [Int?]) {
         let space = try call("read dataspace") { H5Dget_space(id) }
         defer { _ = HDF5Library.quietly { H5Sclose(space) } }
@@ -275,7 +311,12 @@ public final class HDF5Dataset: HDF5Object {
         var maximum = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { try call("read dataspace") { H5Sget_simple_extent_dims(space, &current, &maximum) } }
         let unlimited = scizoo_H5S_UNLIMITED()
-        return (current.map { Int($0) }, maximum.map { $0 == unlimited ? nil : Int($0) })
+        // HDF5 1.10 opens a dataspace whose size exceeds its own maximum (a damaged header): such a
+        // size, or one beyond Int, must not size an allocation.
+        for (axis, (size, limit)) in zip(current, maximum).enumerated() where Int(exactly: size) == nil || (limit != unlimited && size > limit) {
+            throw error(.shapeMismatch, "read dataspace", "dimension \(axis) has \(size) elements, more than its maximum \(limit == unlimited ? "(unlimited)" : String(limit)) (a damaged dataspace)")
+        }
+        return (current.map { Int($0) }, maximum.map { $0 == unlimited ? nil : Int(exactly: $0) })
     }
 
     // MARK: Selections
@@ -297,6 +338,7 @@ public final class HDF5Dataset: HDF5Object {
 
     private func select(offset: [Int]?, count: [Int]?, operation: String) throws(HDF5Error) -> Selection {
         let shape = try self.shape
+        try checkStorage(shape: shape, operation: operation)
         guard let offset, let count else {
             return Selection(file: scizoo_H5S_ALL(), memory: scizoo_H5S_ALL(), count: shape.reduce(1, *), owned: false)
         }
@@ -505,6 +547,7 @@ public final class HDF5Dataset: HDF5Object {
         let fileSpace = selection.file, memorySpace = selection.memory
         switch stored {
         case .variableString:
+            try file.checkGlobalHeap(object: path)
             let type = try stored.memoryType(file: file.path, object: path)
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             try call(operation) { H5Dread(id, type.id, memorySpace, fileSpace, defaultProperties, &pointers) }

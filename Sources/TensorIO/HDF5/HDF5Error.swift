@@ -52,7 +52,7 @@ public struct HDF5Error: Error, LocalizedError, CustomStringConvertible, Sendabl
         } else if !messages.isEmpty {
             text += ": " + messages.joined(separator: ": ")
         }
-        return text
+        return text.escapingControlCharacters
     }
 
     /// "No space left on device (errno 28)" from HDF5's file-driver message, which carries the
