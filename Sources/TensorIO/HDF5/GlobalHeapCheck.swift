@@ -2,7 +2,12 @@
 // its parse loop from advancing (the process hangs), and an object longer than its collection is
 // later copied from past the buffer. Variable-length strings live in those collections, so before a
 // file's first variable-length read its collections are walked here as the library walks them, and
-// a damaged one is an error naming its byte offset. Found by `scizoo fuzz` (checkpoint-h5, mlff-h5).
+// a damaged one is an error naming its byte offset. A reference into the heap that names an object
+// the collection lacks, or one longer than the string it stands for, made H5HG_read copy from a null
+// pointer or past its buffer: the references an attribute holds are read from its object header
+// (AttributeReferences) and checked against the collections first. Found by `scizoo fuzz`
+// (checkpoint-h5, mlff-h5).
+import CHDF5
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,13 +21,23 @@ enum GlobalHeapCheck {
     static let signature: [UInt8] = Array("GCOL".utf8) + [1, 0, 0, 0]
     static let headerSize = 16, objectHeaderSize = 16
 
-    /// The first damaged collection of `path` (its byte offset and what is wrong), nil when all are sound.
-    static func damagedCollection(path: String) -> (offset: Int, problem: String)? {
+    /// A file's collections: their byte offsets, and for each its objects' sizes by index.
+    struct Collections {
+        var objects: [UInt64: [Int: UInt64]] = [:]
+        var damaged: (offset: Int, problem: String)?
+        /// False for files not scanned (larger than `largestScannedFile`, or unreadable).
+        var scanned = false
+    }
+
+    /// Every collection of `path`, or the first damaged one.
+    static func scan(path: String) -> Collections {
+        var result = Collections()
         let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return nil }  // the library reports an unreadable file itself
+        guard descriptor >= 0 else { return result }  // the library reports an unreadable file itself
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0, Int(info.st_size) <= largestScannedFile else { return nil }
+        guard fstat(descriptor, &info) == 0, Int(info.st_size) <= largestScannedFile else { return result }
+        result.scanned = true
         let fileSize = Int(info.st_size)
         let block = 4 << 20, overlap = signature.count - 1
         var buffer = [UInt8](repeating: 0, count: block + overlap)
@@ -30,30 +45,38 @@ enum GlobalHeapCheck {
         while start < fileSize {
             let length = min(block + overlap, fileSize - start)
             let read = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, length, off_t(start)) }
-            guard read == length else { return nil }
+            guard read == length else { return result }
             var position = 0
             while position + signature.count <= length {
                 guard let found = buffer[position..<length].firstIndex(of: signature[0]) else { break }
-                if found + signature.count <= length, buffer[found..<(found + signature.count)].elementsEqual(signature),
-                   let problem = walk(descriptor: descriptor, offset: start + found, fileSize: fileSize) {
-                    return (start + found, problem)
+                if found + signature.count <= length, buffer[found..<(found + signature.count)].elementsEqual(signature) {
+                    switch walk(descriptor: descriptor, offset: start + found, fileSize: fileSize) {
+                    case .failure(let problem):
+                        result.damaged = (start + found, problem.text)
+                        return result
+                    case .success(let objects?): result.objects[UInt64(start + found)] = objects
+                    case .success(nil): break
+                    }
                 }
                 position = found + 1
             }
             start += block
         }
-        return nil
+        return result
     }
 
-    /// Walks one collection's objects as H5HG's deserialiser does; nil when it is sound (or when the
-    /// library will refuse it anyway: a collection running past the end of the file).
-    static func walk(descriptor: Int32, offset: Int, fileSize: Int) -> String? {
+    struct Problem: Error { let text: String }
+
+    /// Walks one collection's objects as H5HG's deserialiser does: their sizes by index, nil when the
+    /// library will refuse the collection anyway (one running past the end of the file).
+    static func walk(descriptor: Int32, offset: Int, fileSize: Int) -> Result<[Int: UInt64]?, Problem> {
         var sizeBytes = [UInt8](repeating: 0, count: 8)
-        guard sizeBytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, 8, off_t(offset + 8)) }) == 8 else { return nil }
+        guard sizeBytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, 8, off_t(offset + 8)) }) == 8 else { return .success(nil) }
         let size = littleEndian(sizeBytes, 0)
-        guard size >= UInt64(headerSize), size <= UInt64(fileSize - offset) else { return nil }
+        guard size >= UInt64(headerSize), size <= UInt64(fileSize - offset) else { return .success(nil) }
         var chunk = [UInt8](repeating: 0, count: Int(size))
-        guard chunk.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, Int(size), off_t(offset)) }) == Int(size) else { return nil }
+        guard chunk.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, Int(size), off_t(offset)) }) == Int(size) else { return .success(nil) }
+        var objects: [Int: UInt64] = [:]
         var p = headerSize
         while p < chunk.count {
             if p + objectHeaderSize > chunk.count { break }  // too small for an object: free space
@@ -62,13 +85,14 @@ enum GlobalHeapCheck {
             let remaining = UInt64(chunk.count - p)
             let (aligned, overflow) = objectSize.addingReportingOverflow(7)
             let need = index > 0 ? (overflow ? UInt64.max : UInt64(objectHeaderSize) + (aligned & ~7)) : objectSize
-            if need == 0 { return "a free-space object of size 0 at byte \(offset + p) (HDF5 1.10 would loop forever)" }
+            if need == 0 { return .failure(Problem(text: "a free-space object of size 0 at byte \(offset + p) (HDF5 1.10 would loop forever)")) }
             if need > remaining || (index > 0 && objectSize > remaining) {
-                return "object \(index) of \(objectSize) bytes at byte \(offset + p) runs past the collection's \(size) bytes"
+                return .failure(Problem(text: "object \(index) of \(objectSize) bytes at byte \(offset + p) runs past the collection's \(size) bytes"))
             }
+            if index > 0 { objects[index] = objectSize }
             p += Int(need)
         }
-        return nil
+        return .success(objects)
     }
 
     static func littleEndian(_ bytes: [UInt8], _ at: Int) -> UInt64 {
@@ -77,14 +101,129 @@ enum GlobalHeapCheck {
 }
 
 extension HDF5File {
-    /// Throws when one of the file's global-heap collections is damaged (see GlobalHeapCheck).
-    /// Checked once per open file, before its first variable-length read.
-    func checkGlobalHeap(object: String) throws(HDF5Error) {
-        guard mode == .readOnly || mode == .readWrite, !globalHeapChecked else { return }
-        globalHeapChecked = true
-        if let (offset, problem) = GlobalHeapCheck.damagedCollection(path: path) {
+    /// The file's global-heap collections, scanned once per open file; throws when one is damaged.
+    func globalHeap(object: String) throws(HDF5Error) -> GlobalHeapCheck.Collections {
+        if globalHeapCollections == nil { globalHeapCollections = GlobalHeapCheck.scan(path: path) }
+        let collections = globalHeapCollections!
+        if let (offset, problem) = collections.damaged {
             throw HDF5Error(.libraryCall, file: path, object: object, operation: "read variable-length strings",
                             messages: ["the global heap collection at byte \(offset) is damaged: \(problem)"])
         }
+        return collections
+    }
+
+    /// Checks the heap references of variable-length attribute `name` of the object `objectID`
+    /// (`count` strings) before HDF5 follows them.
+    func checkVariableLengthAttribute(objectID: hid_t, object: String, name: String, count: Int) throws(HDF5Error) {
+        let collections = try globalHeap(object: object)
+        guard collections.scanned else { return }
+        var info = H5O_info_t()
+        guard HDF5Library.quietly({ H5Oget_info2(objectID, &info, UInt32(H5O_INFO_BASIC)) }) >= 0,
+              let data = AttributeReferences.data(path: path, header: UInt64(info.addr), name: name) else { return }
+        func fail(_ message: String) -> HDF5Error {
+            HDF5Error(.libraryCall, file: path, object: object, operation: "read attribute '\(name)'", messages: [message])
+        }
+        // Each string is stored as its length (4 bytes), a collection's address (8) and an object index (4).
+        guard data.count >= count * 16 else { throw fail("its \(count) strings need \(count * 16) bytes of references, the header holds \(data.count) (a damaged attribute)") }
+        for element in 0..<count {
+            let base = element * 16
+            let length = UInt64((0..<4).reduce(UInt32(0)) { $0 | UInt32(data[base + $1]) << (8 * UInt32($1)) })
+            let address = GlobalHeapCheck.littleEndian(data, base + 4)
+            let index = Int((0..<4).reduce(UInt32(0)) { $0 | UInt32(data[base + 12 + $1]) << (8 * UInt32($1)) })
+            if address == 0 || length == 0 { continue }  // a null or empty string: HDF5 reads no heap
+            guard let objects = collections.objects[address] else {
+                throw fail("string \(element) refers to a global heap collection at byte \(address), where there is none (a damaged attribute)")
+            }
+            guard let size = objects[index], size <= length else {
+                throw fail("string \(element) refers to object \(index) of the collection at byte \(address), which "
+                           + (objects[index] == nil ? "does not exist" : "is longer than the string's \(length) bytes") + " (a damaged attribute)")
+            }
+        }
+    }
+}
+
+/// The raw value of an attribute stored in its object's header (version 1 or 2 headers, compact
+/// attribute storage, 8-byte addresses and lengths): nil where the header cannot be followed, which
+/// leaves the read to HDF5's own checks.
+enum AttributeReferences {
+    static func data(path: String, header: UInt64, name: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        let fileSize = UInt64(info.st_size)
+        func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
+            guard count >= 0, count <= 1 << 24, offset <= fileSize, UInt64(count) <= fileSize - offset else { return nil }
+            var bytes = [UInt8](repeating: 0, count: count)
+            return bytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, count, off_t(offset)) }) == count ? bytes : nil
+        }
+        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+        func u32(_ b: [UInt8], _ at: Int) -> Int { u16(b, at) | u16(b, at + 2) << 16 }
+
+        // Messages of every chunk: (type, data).
+        var messages: [(Int, ArraySlice<UInt8>)] = []
+        var pending: [(address: UInt64, length: Int, first: Bool)] = []
+        guard let prefix = read(header, 16) else { return nil }
+        let version2 = prefix.starts(with: Array("OHDR".utf8))
+        var flags = 0
+        if version2 {
+            guard prefix[4] == 2 else { return nil }
+            flags = Int(prefix[5])
+            var at = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
+            let width = 1 << (flags & 3)
+            guard let sizeBytes = read(header + UInt64(at), width) else { return nil }
+            let size = (0..<width).reduce(0) { $0 | Int(sizeBytes[$1]) << (8 * $1) }
+            at += width
+            pending.append((header + UInt64(at), size, true))
+        } else {
+            guard prefix[0] == 1 else { return nil }
+            pending.append((header + 16, u32(prefix, 8), true))
+        }
+        var visited = 0
+        while let chunk = pending.popLast() {
+            visited += 1
+            guard visited <= 64, var bytes = read(chunk.address, chunk.length) else { return nil }
+            var at = 0, end = bytes.count
+            if version2 {
+                if !chunk.first {
+                    guard bytes.starts(with: Array("OCHK".utf8)) else { return nil }
+                    at = 4
+                }
+                end -= 4  // checksum
+            }
+            let messageHeader = version2 ? (flags & 0x04 != 0 ? 6 : 4) : 8
+            while at + messageHeader <= end {
+                let type = version2 ? Int(bytes[at]) : u16(bytes, at)
+                let size = version2 ? u16(bytes, at + 1) : u16(bytes, at + 2)
+                let start = at + messageHeader
+                guard start + size <= end else { return nil }
+                let body = bytes[start..<(start + size)]
+                if type == 0x10, size >= 16 {  // continuation: another chunk
+                    let b = Array(body)
+                    pending.append((GlobalHeapCheck.littleEndian(b, 0), Int(clamping: GlobalHeapCheck.littleEndian(b, 8)), false))
+                } else {
+                    messages.append((type, body))
+                }
+                at = start + size
+            }
+            bytes.removeAll()
+        }
+        // Attribute messages (type 0x0C), versions 1–3.
+        for (type, body) in messages where type == 0x0C {
+            let message = Array(body)
+            guard message.count >= 8 else { continue }
+            let version = Int(message[0])
+            let nameSize = u16(message, 2), typeSize = u16(message, 4), spaceSize = u16(message, 6)
+            func padded(_ n: Int) -> Int { version == 1 ? (n + 7) & ~7 : n }
+            let nameStart = version == 3 ? 9 : 8
+            guard (1...3).contains(version), nameStart + nameSize <= message.count else { continue }
+            let stored = String(decoding: message[nameStart..<(nameStart + nameSize)].prefix { $0 != 0 }, as: UTF8.self)
+            guard stored == name else { continue }
+            let dataStart = nameStart + padded(nameSize) + padded(typeSize) + padded(spaceSize)
+            guard dataStart <= message.count else { return [] }
+            return Array(message[dataStart...])
+        }
+        return nil
     }
 }

@@ -138,7 +138,7 @@ extension HDF5Object {
             let values = try readNumbers(.int64, Int64(0))
             return scalar ? .int(values[0]) : .ints(values)
         case .variableString:
-            try file.checkGlobalHeap(object: path)
+            try file.checkVariableLengthAttribute(objectID: id, object: path, name: name, count: count)
             let type = try stored.memoryType(file: file.path, object: path)
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             try call(operation) { H5Aread(attribute, type.id, &pointers) }

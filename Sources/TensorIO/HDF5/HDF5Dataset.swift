@@ -547,7 +547,7 @@ public final class HDF5Dataset: HDF5Object {
         let fileSpace = selection.file, memorySpace = selection.memory
         switch stored {
         case .variableString:
-            try file.checkGlobalHeap(object: path)
+            _ = try file.globalHeap(object: path)
             let type = try stored.memoryType(file: file.path, object: path)
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             try call(operation) { H5Dread(id, type.id, memorySpace, fileSpace, defaultProperties, &pointers) }

@@ -29,8 +29,8 @@ public final class HDF5File {
     public let mode: Mode
     let id: hid_t
     private var isOpen = true
-    /// Whether GlobalHeapCheck has passed this file (it runs before the first variable-length read).
-    var globalHeapChecked = false
+    /// The global-heap collections GlobalHeapCheck found (scanned before the first variable-length read).
+    var globalHeapCollections: GlobalHeapCheck.Collections?
 
     public init(path: String, mode: Mode = .readOnly) throws(HDF5Error) {
         self.path = path
