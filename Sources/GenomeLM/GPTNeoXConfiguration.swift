@@ -209,8 +209,9 @@ public struct GPTNeoXConfiguration: Codable, Sendable, Equatable {
         guard activation != nil else {
             throw fail("hidden_act '\(hiddenAct)' is not one of \(Activation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard rotaryPct >= 0, rotaryPct <= 1 else { throw fail("rotary_pct \(rotaryPct) must lie in [0, 1]") }
         let rotary = Int(Double(headDimension) * rotaryPct)
-        guard rotaryPct >= 0, rotaryPct <= 1, rotary % 2 == 0 else {
+        guard rotary % 2 == 0 else {
             throw fail("rotary_pct \(rotaryPct) gives \(rotary) rotary dimensions of a head of \(headDimension); it must be an even count (rotate-half pairs the first half with the second)")
         }
         if positionEmbedding != .rotary, ropeScaling != nil || rotaryInterleaved {

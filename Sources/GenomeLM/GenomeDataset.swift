@@ -134,6 +134,12 @@ public struct GenomeBatchReader {
             throw HDF5Error(.shapeMismatch, file: path, object: "/input_ids", operation: "open a GenSLM dataset",
                             messages: ["expected input_ids and attention_mask of one [N, block] shape"])
         }
+        // A damaged header must not size the epoch order or a batch: no genome dataset has 2³² rows
+        // or blocks of 2²⁰ tokens (GenSLM's are ≤ 2,048 codons).
+        guard shape[0] <= 1 << 32, (1...(1 << 20)).contains(shape[1]) else {
+            throw HDF5Error(.shapeMismatch, file: path, object: "/input_ids", operation: "open a GenSLM dataset",
+                            messages: ["shape \(shape) is not a GenSLM dataset's [N ≤ 2³², block ≤ 2²⁰] (a damaged file?)"])
+        }
         count = shape[0]
         blockSize = shape[1]
     }

@@ -135,7 +135,7 @@ public enum ExtendedXYZ {
         }
         var columns: [String: (start: Int, count: Int, type: String)] = [:], width = 0
         for k in stride(from: 0, to: properties.count, by: 3) {
-            guard let count = Int(properties[k + 2]), count > 0, ["S", "R", "I", "L"].contains(properties[k + 1]) else {
+            guard let count = Int(properties[k + 2]), (1...4096).contains(count), ["S", "R", "I", "L"].contains(properties[k + 1]) else {
                 throw FileError(file: file, line: commentLine, key: "key 'Properties'",
                                 message: "'\(properties[k]):\(properties[k + 1]):\(properties[k + 2])' needs a type S, R, I or L and a column count")
             }

@@ -78,6 +78,11 @@ public enum ForceFieldHDF5 {
                 guard root.contains(name) else { throw FileError(file: path, key: "dataset '/\(name)'", message: "is missing") }
                 return try root.dataset(name)
             }
+            // The per-frame index is read whole: its three columns must agree before any is read.
+            let lengths = try ["frames/atom_offset", "frames/n_atoms", "frames/energy"].map { try dataset($0).shape }
+            guard lengths.allSatisfy({ $0.count == 1 && $0 == lengths[0] }) else {
+                throw FileError(file: path, key: "group '/frames'", message: "atom_offset, n_atoms and energy differ in shape (\(lengths.map(\.description).joined(separator: ", ")))")
+            }
             offsets = try dataset("frames/atom_offset").read()
             let m = offsets.count
             counts = try dataset("frames/n_atoms").read()
@@ -95,8 +100,8 @@ public enum ForceFieldHDF5 {
                 let actual = try set.shape
                 guard actual == shape else { throw FileError(file: path, key: "dataset '/\(name)'", message: "shape \(actual), expected \(shape)") }
             }
-            for k in 0..<m where counts[k] < 0 || offsets[k] < 0 || offsets[k] + counts[k] > Int64(atoms) {
-                throw FileError(file: path, key: "frame \(k)", message: "atoms \(offsets[k])..<\(offsets[k] + counts[k]) lie outside /atoms (\(atoms) rows)")
+            for k in 0..<m where counts[k] < 0 || offsets[k] < 0 || offsets[k] > Int64(atoms) || counts[k] > Int64(atoms) - offsets[k] {
+                throw FileError(file: path, key: "frame \(k)", message: "atoms from \(offsets[k]), \(counts[k]) of them, lie outside /atoms (\(atoms) rows)")
             }
         }
 

@@ -111,6 +111,10 @@ public enum MolFile {
                 }
                 let values = line.dropFirst(9).split(separator: " ").compactMap { Int($0) }
                 guard values.count % 2 == 0 else { throw fail(n, "\(tag) expects atom–value pairs") }
+                // The MDL limits: charges −15…15, masses and atom numbers of at most a few digits.
+                guard values.allSatisfy({ (-99_999...99_999).contains($0) }), tag != "M  CHG" || stride(from: 1, to: values.count, by: 2).allSatisfy({ (-15...15).contains(values[$0]) }) else {
+                    throw fail(n, "\(tag) holds a value out of range (charges −15…15)")
+                }
                 for pair in stride(from: 0, to: values.count, by: 2) {
                     let index = values[pair] - 1, value = values[pair + 1]
                     guard molecule.atoms.indices.contains(index) else { throw fail(n, "\(tag) names atom \(index + 1) of \(molecule.atoms.count)") }
@@ -203,6 +207,9 @@ public enum MolFile {
                 for word in words.dropFirst(6) {
                     let parts = word.split(separator: "=", maxSplits: 1)
                     guard parts.count == 2, let value = Int(parts[1]) else { continue }
+                    guard (parts[0] != "CHG" || (-15...15).contains(value)), (-99_999...99_999).contains(value) else {
+                        throw fail(n, "V3000 \(parts[0])=\(value) is out of range (charges −15…15)")
+                    }
                     switch parts[0] {
                     case "CHG": atom.charge = value
                     case "MASS": atom.isotope = value

@@ -89,8 +89,9 @@ public struct MolecularGraphDataset: Sendable {
         guard nodeFeatures.shape.count == 2, nodeFeatures.shape[1] == MolecularGraph.atomFeatureCount else { throw fail("node_feat has shape \(nodeFeatures.shape), expected [N, 9]") }
         guard edgeFeatures.shape.count == 2, edgeFeatures.shape[1] == MolecularGraph.bondFeatureCount else { throw fail("edge_feat has shape \(edgeFeatures.shape), expected [E, 3]") }
         guard edgeIndex.shape.count == 2, edgeIndex.shape[0] == 2 else { throw fail("edge_index has shape \(edgeIndex.shape), expected [2, E]") }
-        if let bad = nodeCounts.values.firstIndex(where: { $0 < 0 }) { throw fail("num_nodes[\(bad)] = \(nodeCounts.values[bad]) is negative") }
-        if let bad = edgeCounts.values.firstIndex(where: { $0 < 0 }) { throw fail("num_edges[\(bad)] = \(edgeCounts.values[bad]) is negative") }
+        // Counts are summed below: a damaged one must not overflow the sum.
+        if let bad = nodeCounts.values.firstIndex(where: { $0 < 0 || $0 > 1 << 31 }) { throw fail("num_nodes[\(bad)] = \(nodeCounts.values[bad]) is negative or beyond 2³¹") }
+        if let bad = edgeCounts.values.firstIndex(where: { $0 < 0 || $0 > 1 << 31 }) { throw fail("num_edges[\(bad)] = \(edgeCounts.values[bad]) is negative or beyond 2³¹") }
         let totalNodes = nodeCounts.values.reduce(0, +), totalEdges = edgeCounts.values.reduce(0, +)
         guard nodeFeatures.shape[0] == totalNodes else { throw fail("node_feat has \(nodeFeatures.shape[0]) rows, num_nodes sums to \(totalNodes)") }
         guard edgeFeatures.shape[0] == totalEdges, edgeIndex.shape[1] == totalEdges else { throw fail("edge_feat has \(edgeFeatures.shape[0]) rows and edge_index \(edgeIndex.shape[1]) columns, num_edges sums to \(totalEdges)") }

@@ -10,7 +10,7 @@ extension Molecule {
         chargeSeparateNitroGroups()
         chargeSeparateHalogenOxides()
         try assignImplicitHydrogens()
-        perceiveRings()
+        try perceiveRings()
         try kekulise()
         assignRadicals()
         perceiveAromaticity()

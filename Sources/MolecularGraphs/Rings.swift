@@ -5,8 +5,12 @@
 // over GF(2) on bond bit sets).
 
 extension Molecule {
-    /// Fills `rings`, `bondInRing` and `atomInRing`.
-    mutating func perceiveRings() {
+    /// Path pairs the candidate search may try: a drug-like molecule needs thousands; a ladder of
+    /// hundreds of fused rings (a damaged or generated SMILES) would take hours.
+    static let ringSearchBudget = 5_000_000
+
+    /// Fills `rings`, `bondInRing` and `atomInRing`; throws when the search passes its budget.
+    mutating func perceiveRings() throws(ValenceError) {
         let n = atoms.count, bondCount = bonds.count
         bondInRing = [Bool](repeating: false, count: bondCount)
         atomInRing = [Bool](repeating: false, count: n)
@@ -19,6 +23,7 @@ extension Molecule {
         var candidates: [Cycle] = []
         var seen = Set<[UInt64]>()
         let pathCap = 32
+        var pairsTried = 0
         for root in 0..<n where !atomBonds[root].isEmpty {
             var distance = [Int](repeating: -1, count: n)
             var predecessors = [[Int]](repeating: [], count: n)
@@ -56,6 +61,10 @@ extension Molecule {
                 for px in paths(to: x) {
                     let onX = Set(px.dropFirst())
                     for py in paths(to: y) {
+                        pairsTried += 1
+                        if pairsTried > Self.ringSearchBudget {
+                            throw ValenceError(message: "ring perception of this \(n)-atom molecule passes SciZoo's budget of \(Self.ringSearchBudget) path pairs (hundreds of fused rings?)")
+                        }
                         if py.contains(x) { continue }
                         if py.dropFirst().contains(where: onX.contains) { continue }
                         let cycleAtoms = px + py.dropFirst().reversed()

@@ -9,13 +9,30 @@ final class MetricsFile {
     private let handle: FileHandle?
     let path: String
 
-    /// - Parameter writes: false on ranks that do not write (every call is then a no-op).
-    init(path: String, resumingAfter step: Int, writes: Bool) throws {
+    /// - Parameters:
+    ///   - keepingBytes: the file's length when the checkpoint resumed from was saved (its run state):
+    ///     what was appended after that is dropped. Without it (older checkpoints), entries of steps
+    ///     after `step` are.
+    ///   - writes: false on ranks that do not write (every call is then a no-op).
+    init(path: String, resumingAfter step: Int, keepingBytes: UInt64? = nil, writes: Bool) throws {
         self.path = path
         guard writes else { handle = nil; return }
         handle = try Self.opening(path) {
-            if step > 0 { try Self.truncate(path, after: step) }
+            if step > 0 {
+                if let keepingBytes { try Self.truncate(path, toBytes: keepingBytes) } else { try Self.truncate(path, after: step) }
+            }
             return try Self.appendHandle(path, fresh: step == 0)
+        }
+    }
+
+    /// Where the next entry goes: the file's length (0 on ranks that do not write).
+    var length: UInt64 { (try? handle?.offset()) ?? 0 }
+
+    static func truncate(_ path: String, toBytes length: UInt64) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.uint64Value, size > length else { return }
+        guard Glibc.truncate(path, off_t(length)) == 0 else {
+            throw FileError(file: path, message: "cannot cut the metrics file back to the checkpoint's \(length) bytes: \(String(cString: strerror(errno)))")
         }
     }
 

@@ -52,6 +52,26 @@ public struct TrainingProgress: Sendable, Equatable {
     }
 }
 
+/// The training loop's own state in a checkpoint (its `run_state` attribute): how long metrics.jsonl
+/// was when it was saved, and the step of the last validation before it. A run killed after the save
+/// but before its next one resumes with exactly the metrics the checkpoint knew — entries written in
+/// between (a final validation, a test score) are dropped and redone once, not kept and redone twice.
+struct RunState {
+    var metricsBytes: UInt64
+    var validatedStep: Int?
+
+    init(metricsBytes: UInt64, validatedStep: Int?) { (self.metricsBytes, self.validatedStep) = (metricsBytes, validatedStep) }
+
+    init?(json: String) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any],
+              let bytes = (object["metrics_bytes"] as? NSNumber)?.uint64Value else { return nil }
+        metricsBytes = bytes
+        validatedStep = (object["validated_step"] as? NSNumber)?.intValue
+    }
+
+    var json: String { "{\"metrics_bytes\": \(metricsBytes)" + (validatedStep.map { ", \"validated_step\": \($0)" } ?? "") + "}" }
+}
+
 /// How a task wants to be trained, decided once its data and model are known.
 public struct TrainingPlan {
     public var totalSteps: Int
@@ -269,37 +289,48 @@ public final class TrainingRun<Task: TrainingTask> {
                                           gradientClipping: plan.gradientClipping)
         task.install(hooks: optimizer.hooks)
         var progress = TrainingProgress()
+        var resumedState: RunState?
         if resumeFromShards, let tag = ZeROCheckpoint.latestTag(in: shardDirectory) {
-            let (step, record) = try ZeROCheckpoint.load(optimizer, directory: shardDirectory)
+            let (step, record, state) = try ZeROCheckpoint.load(optimizer, directory: shardDirectory)
             progress = try task.restore(record: record, step: step, file: shardDirectory + "/" + tag)
+            resumedState = state.flatMap(RunState.init(json:))
             log("resumed from \(shardDirectory)/\(tag) at step \(progress.step) (epoch \(progress.epoch), \(progress.batchesInEpoch) batches in)")
         } else if let consolidated {
             try ZeROCheckpoint.load(optimizer, consolidated: consolidated, file: lastPath)
             progress = try task.restore(record: consolidated.config, step: consolidated.step, file: lastPath)
+            resumedState = consolidated.runState.flatMap(RunState.init(json:))
             log("resumed from \(lastPath) at step \(progress.step) (epoch \(progress.epoch), \(progress.batchesInEpoch) batches in)")
         }
         if plan.zero.stage > 0 { log(optimizer.memoryReport().description) }
         if isPrimary {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // A kill mid-save leaves its temporary (`last.h5.tmp-PID`) behind: never a good name, but disk.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.contains(".tmp-") {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
+            }
             try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         }
         try groups.world.barrier()
         let metricsPath = runDirectory + "/metrics.jsonl"
-        let metrics = try MetricsFile(path: metricsPath, resumingAfter: progress.step, writes: isPrimary)
+        let metrics = try MetricsFile(path: metricsPath, resumingAfter: progress.step, keepingBytes: resumedState?.metricsBytes, writes: isPrimary)
         func sumOverRanks(_ values: [Double]) throws -> [Double] {
             ranks > 1 ? try groups.dataParallel.allReduce(values, .sum) : values
         }
 
         var savedAt: Int?
+        // A checkpoint saved after its step's validation says so: resumed, that validation is not redone.
+        var validatedAt = resumedState?.validatedStep == progress.step ? progress.step : nil
         /// One process writes last.h5 directly. Under mpirun every rank writes its shard (the task's
         /// record rides along) and rank 0 streams them into last.h5 and keeps the two newest tags.
         /// best.h5 is a copy of last.h5 when asked.
         func save(best: Bool) throws {
             let record = task.checkpointRecord(progress)
+            let state = RunState(metricsBytes: metrics.length, validatedStep: validatedAt).json
             if groups.world.size == 1 {
-                try ZeROCheckpoint.saveConsolidated(optimizer, output: lastPath, step: progress.step, client: record)
+                try ZeROCheckpoint.saveConsolidated(optimizer, output: lastPath, step: progress.step, client: record, runState: state)
             } else {
-                try ZeROCheckpoint.save(optimizer, directory: shardDirectory, tag: "global_step\(progress.step)", step: progress.step, client: record)
+                try ZeROCheckpoint.save(optimizer, directory: shardDirectory, tag: "global_step\(progress.step)", step: progress.step, client: record,
+                                        runState: state)
                 if isPrimary {
                     _ = try ZeROCheckpoint.consolidate(directory: shardDirectory, output: lastPath)
                     ZeROCheckpoint.removeOldTags(in: shardDirectory, keeping: 2)
@@ -310,7 +341,6 @@ public final class TrainingRun<Task: TrainingTask> {
             savedAt = progress.step
         }
         var validations: [(Int, Double)] = []
-        var validatedAt: Int?
         /// Validates, records, saves when the plan says so; true when early stopping ends the run.
         func validate() throws -> Bool {
             validatedAt = progress.step
@@ -327,6 +357,10 @@ public final class TrainingRun<Task: TrainingTask> {
 
         log(plan.description)
         var trainLosses: [(Int, Double)] = []
+        // SCIZOO_CHECKPOINT_EVERY=N saves every N steps whatever the recipe says: the kill tests
+        // (Scripts/kill-resume) use it so that a SIGKILL can land in any step's save.
+        let checkpointEvery = ProcessInfo.processInfo.environment["SCIZOO_CHECKPOINT_EVERY"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+            ?? plan.checkpointEvery
         var lastLoss = Double.nan, items = 0.0, stoppedEarly = false, skippedSteps = 0, skippedInARow = 0
         let clock = ContinuousClock(), start = clock.now, startStep = progress.step
         let endStep = Swift.min(plan.totalSteps, stopAtStep ?? plan.totalSteps)
@@ -417,7 +451,7 @@ public final class TrainingRun<Task: TrainingTask> {
                 if interactive { print("") }
                 if try validate() { stoppedEarly = true; break training }
             }
-            if let every = plan.checkpointEvery, progress.step % every == 0, savedAt != progress.step { try save(best: false) }
+            if let every = checkpointEvery, progress.step % every == 0, savedAt != progress.step { try save(best: false) }
         }
         if interactive { print("") }
         if stoppedEarly {

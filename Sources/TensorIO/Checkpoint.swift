@@ -15,6 +15,8 @@ public struct Checkpoint {
     public var step: Int
     /// The run's recipe or config, as JSON text.
     public var config: String
+    /// The training loop's own state at the save (JSON: where metrics.jsonl stood), when it wrote one.
+    public var runState: String?
 
     public init(parameters: [(String, Tensor)], optimizerState: [(String, Tensor)] = [], generator: RandomGenerator? = nil,
                 step: Int = 0, config: String = "{}") {
@@ -38,9 +40,10 @@ public struct Checkpoint {
                 try file.setAttribute("rng_offset", .int(Int64(bitPattern: generator.offset)))
             }
             let parameterGroup = try root.createGroup("parameters")
-            for (name, tensor) in parameters { try parameterGroup.write(name, tensor: tensor) }
+            // Checksummed: a resume reads back exactly what was saved, or says the file is damaged.
+            for (name, tensor) in parameters { try parameterGroup.write(name, tensor: tensor, options: .checksummed(shape: tensor.shape)) }
             let optimizerGroup = try root.createGroup("optimizer")
-            for (name, tensor) in optimizerState { try optimizerGroup.write(name, tensor: tensor) }
+            for (name, tensor) in optimizerState { try optimizerGroup.write(name, tensor: tensor, options: .checksummed(shape: tensor.shape)) }
         }
     }
 
@@ -71,7 +74,9 @@ public struct Checkpoint {
         if let seed = try? file.attribute("rng_seed").intValue, let offset = try? file.attribute("rng_offset").intValue {
             generator = RandomGenerator(seed: UInt64(bitPattern: seed), offset: UInt64(bitPattern: offset))
         }
-        return Checkpoint(parameters: parameters.sorted { $0.0 < $1.0 }, optimizerState: optimizerState, generator: generator,
-                          step: Int(try file.attribute("step").intValue ?? 0), config: try file.attribute("config").stringValue ?? "{}")
+        var checkpoint = Checkpoint(parameters: parameters.sorted { $0.0 < $1.0 }, optimizerState: optimizerState, generator: generator,
+                                    step: Int(try file.attribute("step").intValue ?? 0), config: try file.attribute("config").stringValue ?? "{}")
+        if file.hasAttribute("run_state") { checkpoint.runState = try file.attribute("run_state").stringValue }
+        return checkpoint
     }
 }

@@ -187,8 +187,11 @@ public struct RecipeSection {
 
     public mutating func string(_ key: String, oneOf allowed: [String]) throws -> String? {
         guard let text = try string(key) else { return nil }
-        guard allowed.contains(text.lowercased()) else { throw error(key, expected: "one of \(allowed.joined(separator: ", "))") }
-        return text
+        // Matched without regard to case, returned as the allowed spelling (callers switch on it).
+        guard let match = allowed.first(where: { $0.lowercased() == text.lowercased() }) else {
+            throw error(key, expected: "one of \(allowed.joined(separator: ", "))")
+        }
+        return match
     }
 
     public mutating func int(_ key: String, minimum: Int? = nil) throws -> Int? {

@@ -26,9 +26,13 @@ enum FuzzMutation: CaseIterable {
         var result = bytes
         var count = 1
         while count < 4 && generator.next() % 3 == 0 { count += 1 }
+        // Stacked duplications of a long binary "line" could make a gigabyte input: the harness's
+        // own allocation, not the reader's. A mutation that grows the input past 8× (or 1 MiB) is undone.
+        let limit = Swift.max(8 * bytes.count, 1 << 20)
         for _ in 0..<count {
             let mutation = allCases[Int(generator.next() % UInt64(allCases.count))]
-            result = mutation.apply(result, generator: &generator)
+            let mutated = mutation.apply(result, generator: &generator)
+            if mutated.count <= limit { result = mutated }
         }
         return result
     }

@@ -277,6 +277,10 @@ public struct DeepSpeedConfig: Sendable {
         // Batch triple: train = micro × accumulation × DP; any two determine the third.
         let train = try s.optionalInt("train_batch_size"), micro = try s.optionalInt("train_micro_batch_size_per_gpu")
         let accumulation = try s.optionalInt("gradient_accumulation_steps")
+        // Products of these must not overflow: no batch has 2³¹ samples.
+        for (key, value) in [("train_batch_size", train), ("train_micro_batch_size_per_gpu", micro), ("gradient_accumulation_steps", accumulation)] {
+            if let value, value > 1 << 31 { throw FileError(file: file, key: "key '\(key)'", message: "\(value) is beyond any batch (at most 2³¹)") }
+        }
         let dp = dataParallelSize
         switch (train, micro, accumulation) {
         case let (t?, m?, a?):

@@ -13,8 +13,9 @@ public enum ZeROCheckpoint {
     static let filePrefix = "zero_rank"
 
     /// Writes this rank's shard of `zero`'s state into `<directory>/<tag>/`; every rank of the
-    /// job calls it. `client` is the caller's own state (JSON), stored with the shards.
-    public static func save(_ zero: ZeROOptimizer, directory: String, tag: String, step: Int, client: String = "{}") throws {
+    /// job calls it. `client` is the caller's own state (JSON), stored with the shards; `runState`,
+    /// the training loop's (where its metrics file stood), rides along when given.
+    public static func save(_ zero: ZeROOptimizer, directory: String, tag: String, step: Int, client: String = "{}", runState: String? = nil) throws {
         let world = zero.groups.world
         let folder = directory + "/" + tag
         if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
@@ -30,6 +31,7 @@ public enum ZeROCheckpoint {
                 try file.setAttribute("stage", .int(Int64(zero.stage)))
                 try file.setAttribute("ranks", .int(Int64(ranks)))
                 try file.setAttribute("client", .string(client))
+                if let runState { try file.setAttribute("run_state", .string(runState)) }
                 try file.setAttribute("parameter_names", .strings(zero.parameters.map(\.0)))
                 let root = try file.root
                 // The owned pieces lie in partition order; Adam's moments stream through the store's
@@ -48,10 +50,11 @@ public enum ZeROCheckpoint {
                         let group = try root.createGroup(name)
                         try group.setAttribute("start", .int(Int64(range.lowerBound)))
                         try group.setAttribute("shape", .ints(parameter.shape.map(Int64.init)))
-                        try group.write("fp32", try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset))
+                        let checked = HDF5DatasetOptions.checksummed(shape: [range.count])
+                        try group.write("fp32", try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset), options: checked)
                         let within = (offset - heldFrom)..<(offset - heldFrom + range.count)
-                        try group.write("exp_avg", Array(heldM[within]))
-                        try group.write("exp_avg_sq", Array(heldV[within]))
+                        try group.write("exp_avg", Array(heldM[within]), options: checked)
+                        try group.write("exp_avg_sq", Array(heldV[within]), options: checked)
                         next += 1
                     }
                     let keepFrom = next < pieces.count ? Swift.min(pieces[next].offset, heldFrom + heldM.count) : heldFrom + heldM.count
@@ -90,6 +93,8 @@ public enum ZeROCheckpoint {
         public let optimizerStep: Int
         public let stage: Int
         public let client: String
+        /// The training loop's state at the save (`run_state`), when it wrote one.
+        public let runState: String?
         public let names: [String]
 
         public init(directory: String, tag: String? = nil) throws {
@@ -115,6 +120,7 @@ public enum ZeROCheckpoint {
             optimizerStep = Int(try head.attribute("optimizer_step").intValue ?? 0)
             stage = Int(try head.attribute("stage").intValue ?? 0)
             if case .string(let text) = try head.attribute("client") { client = text } else { client = "{}" }
+            runState = head.hasAttribute("run_state") ? try head.attribute("run_state").stringValue : nil
             if case .strings(let list) = try head.attribute("parameter_names") { names = list } else { names = [] }
         }
 
@@ -151,7 +157,7 @@ public enum ZeROCheckpoint {
 
     /// Restores `zero` (any stage, any number of ranks) from a tag folder; returns the step and
     /// the client state. Every rank reads what its layout needs.
-    public static func load(_ zero: ZeROOptimizer, directory: String, tag: String? = nil) throws -> (step: Int, client: String) {
+    public static func load(_ zero: ZeROOptimizer, directory: String, tag: String? = nil) throws -> (step: Int, client: String, runState: String?) {
         let shards = try Shards(directory: directory, tag: tag)
         let stored = Set(shards.names)
         let missing = zero.parameters.map(\.0).filter { !stored.contains($0) }
@@ -170,7 +176,7 @@ public enum ZeROCheckpoint {
             }
         }
         try zero.restoreMoments(m, v, step: shards.optimizerStep)
-        return (shards.step, shards.client)
+        return (shards.step, shards.client, shards.runState)
     }
 
     /// Restores `zero` from a consolidated checkpoint (`consolidate`'s output, or a run without
@@ -192,11 +198,11 @@ public enum ZeROCheckpoint {
 
     /// Writes a one-process run's whole state straight into one SciZoo checkpoint, the file
     /// `consolidate` would make from its shards (no shards written and read back).
-    public static func saveConsolidated(_ zero: ZeROOptimizer, output: String, step: Int, client: String = "{}") throws {
+    public static func saveConsolidated(_ zero: ZeROOptimizer, output: String, step: Int, client: String = "{}", runState: String? = nil) throws {
         precondition(zero.groups.world.size == 1, "saveConsolidated: a world of one owns the whole model; use save on \(zero.groups.world.size) ranks")
         let (m, v) = try zero.momentsOfPartition()
         let owned = zero.parameters.indices.compactMap { index in zero.layout.ownedPieces(ofParameter: index, rank: 0).map { (index, $0) } }
-        try writeConsolidated(output: output, step: step, client: client, optimizerStep: zero.stepCount, weightsOnly: false,
+        try writeConsolidated(output: output, step: step, client: client, runState: runState, optimizerStep: zero.stepCount, weightsOnly: false,
                               names: owned.map { zero.parameters[$0.0].0 }) { k in
             let (index, (range, offset)) = owned[k]
             let values = try zero.ownedValues(ofParameter: index, range: range, partitionOffset: offset)
@@ -209,7 +215,7 @@ public enum ZeROCheckpoint {
     /// `weightsOnly`, Adam's state by parameter): one parameter in memory at a time.
     public static func consolidate(directory: String, tag: String? = nil, output: String, weightsOnly: Bool = false) throws -> Int {
         let shards = try Shards(directory: directory, tag: tag)
-        try writeConsolidated(output: output, step: shards.step, client: shards.client, optimizerStep: shards.optimizerStep,
+        try writeConsolidated(output: output, step: shards.step, client: shards.client, runState: shards.runState, optimizerStep: shards.optimizerStep,
                               weightsOnly: weightsOnly, names: shards.names) { k in
             let whole = try shards.parameter(shards.names[k])
             return (whole.shape, whole.values, whole.expAvg, whole.expAvgSq)
@@ -220,7 +226,7 @@ public enum ZeROCheckpoint {
     /// The consolidated checkpoint layout (Checkpoint's format): attributes, then each parameter's
     /// fp32 values and, unless `weightsOnly`, its Adam moments, made one at a time by `entry`.
     private static func writeConsolidated(
-        output: String, step: Int, client: String, optimizerStep: Int, weightsOnly: Bool, names: [String],
+        output: String, step: Int, client: String, runState: String?, optimizerStep: Int, weightsOnly: Bool, names: [String],
         entry: (Int) throws -> (shape: [Int], values: [Float], expAvg: [Float], expAvgSq: [Float])
     ) throws {
         try HDF5File.writeAtomically(to: output) { file in
@@ -228,15 +234,17 @@ public enum ZeROCheckpoint {
             try file.setAttribute("version", .int(Checkpoint.version))
             try file.setAttribute("step", .int(Int64(step)))
             try file.setAttribute("config", .string(client))
+            if let runState { try file.setAttribute("run_state", .string(runState)) }
             let root = try file.root
             let parameters = try root.createGroup("parameters")
             let optimizer = try root.createGroup("optimizer")
             for (k, name) in names.enumerated() {
                 let whole = try entry(k)
-                try parameters.write(name, whole.values, shape: whole.shape)
+                let checked = HDF5DatasetOptions.checksummed(shape: whole.shape)
+                try parameters.write(name, whole.values, shape: whole.shape, options: checked)
                 if !weightsOnly {
-                    try optimizer.write(name + ".exp_avg", whole.expAvg, shape: whole.shape)
-                    try optimizer.write(name + ".exp_avg_sq", whole.expAvgSq, shape: whole.shape)
+                    try optimizer.write(name + ".exp_avg", whole.expAvg, shape: whole.shape, options: checked)
+                    try optimizer.write(name + ".exp_avg_sq", whole.expAvgSq, shape: whole.shape, options: checked)
                 }
             }
             if !weightsOnly { try optimizer.write("step", [Int64(optimizerStep)], shape: []) }

@@ -3,8 +3,8 @@
 // later copied from past the buffer. Variable-length strings live in those collections, so before a
 // file's first variable-length read its collections are walked here as the library walks them, and
 // a damaged one is an error naming its byte offset. A reference into the heap that names an object
-// the collection lacks, or one longer than the string it stands for, made H5HG_read copy from a null
-// pointer or past its buffer: the references an attribute holds are read from its object header
+// the collection lacks, or a length other than its object's, made H5HG_read copy from a null
+// pointer or past its buffer (or allocate gigabytes): the references an attribute holds are read from its object header
 // (AttributeReferences) and checked against the collections first. Found by `scizoo fuzz`
 // (checkpoint-h5, mlff-h5).
 import CHDF5
@@ -119,9 +119,15 @@ extension HDF5File {
         guard collections.scanned else { return }
         var info = H5O_info_t()
         guard HDF5Library.quietly({ H5Oget_info2(objectID, &info, UInt32(H5O_INFO_BASIC)) }) >= 0,
-              let data = AttributeReferences.data(path: path, header: UInt64(info.addr), name: name) else { return }
+              let (datatype, data) = AttributeReferences.message(path: path, header: UInt64(info.addr), name: name) else { return }
         func fail(_ message: String) -> HDF5Error {
             HDF5Error(.libraryCall, file: path, object: object, operation: "read attribute '\(name)'", messages: [message])
+        }
+        // A variable-length string is a sequence (class 9) of 1-byte elements: HDF5 allocates length × that
+        // size, so a damaged element size allocated gigabytes.
+        guard datatype.count >= 16, datatype[0] & 0x0F == 9,
+              (0..<4).reduce(0, { $0 | Int(datatype[12 + $1]) << (8 * $1) }) == 1 else {
+            throw fail("its variable-length string type is damaged (not a sequence of 1-byte characters)")
         }
         // Each string is stored as its length (4 bytes), a collection's address (8) and an object index (4).
         guard data.count >= count * 16 else { throw fail("its \(count) strings need \(count * 16) bytes of references, the header holds \(data.count) (a damaged attribute)") }
@@ -134,19 +140,20 @@ extension HDF5File {
             guard let objects = collections.objects[address] else {
                 throw fail("string \(element) refers to a global heap collection at byte \(address), where there is none (a damaged attribute)")
             }
-            guard let size = objects[index], size <= length else {
+            // A string's object holds exactly its bytes: HDF5 sizes its buffer by the length and copies the object.
+            guard let size = objects[index], size == length else {
                 throw fail("string \(element) refers to object \(index) of the collection at byte \(address), which "
-                           + (objects[index] == nil ? "does not exist" : "is longer than the string's \(length) bytes") + " (a damaged attribute)")
+                           + (objects[index] == nil ? "does not exist" : "holds \(objects[index]!) bytes, not the string's \(length)") + " (a damaged attribute)")
             }
         }
     }
 }
 
-/// The raw value of an attribute stored in its object's header (version 1 or 2 headers, compact
-/// attribute storage, 8-byte addresses and lengths): nil where the header cannot be followed, which
-/// leaves the read to HDF5's own checks.
+/// The datatype and raw value of an attribute stored in its object's header (version 1 or 2 headers,
+/// compact attribute storage, 8-byte addresses and lengths): nil where the header cannot be
+/// followed, which leaves the read to HDF5's own checks.
 enum AttributeReferences {
-    static func data(path: String, header: UInt64, name: String) -> [UInt8]? {
+    static func message(path: String, header: UInt64, name: String) -> (datatype: [UInt8], data: [UInt8])? {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -220,9 +227,10 @@ enum AttributeReferences {
             guard (1...3).contains(version), nameStart + nameSize <= message.count else { continue }
             let stored = String(decoding: message[nameStart..<(nameStart + nameSize)].prefix { $0 != 0 }, as: UTF8.self)
             guard stored == name else { continue }
-            let dataStart = nameStart + padded(nameSize) + padded(typeSize) + padded(spaceSize)
-            guard dataStart <= message.count else { return [] }
-            return Array(message[dataStart...])
+            let typeStart = nameStart + padded(nameSize)
+            let dataStart = typeStart + padded(typeSize) + padded(spaceSize)
+            guard dataStart <= message.count else { return ([], []) }
+            return (Array(message[typeStart..<(typeStart + typeSize)]), Array(message[dataStart...]))
         }
         return nil
     }

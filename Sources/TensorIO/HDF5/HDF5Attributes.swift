@@ -113,6 +113,13 @@ extension HDF5Object {
         defer { _ = HDF5Library.quietly { H5Sclose(space) } }
         let rank = try call(operation) { H5Sget_simple_extent_ndims(space) }
         let count = Int(try call(operation) { H5Sget_simple_extent_npoints(space) })
+        // A damaged dataspace must not size the buffer: an attribute's values lie in the file.
+        var fileSize: hsize_t = 0
+        _ = HDF5Library.quietly { H5Fget_filesize(file.id, &fileSize) }
+        let storage = H5Aget_storage_size(attribute)
+        guard count >= 0, UInt64(count) <= storage, storage <= fileSize else {
+            throw error(.shapeMismatch, operation, "its dataspace claims \(count) elements, \(storage) bytes, in a file of \(fileSize) (a damaged attribute)")
+        }
         let fileType = try call(operation) { H5Aget_type(attribute) }
         defer { _ = HDF5Library.quietly { H5Tclose(fileType) } }
         let stored = HDF5Library.quietly { HDF5DataType.classify(fileType) }
@@ -170,7 +177,7 @@ extension HDF5Object {
         if rank > 0 { try call(operation) { H5Sget_simple_extent_dims(space, &dims, nil) } }
         let type = try call(operation) { H5Aget_type(attribute) }
         defer { _ = HDF5Library.quietly { H5Tclose(type) } }
-        return (HDF5Library.quietly { HDF5DataType.classify(type) }, dims.map { Int($0) })
+        return (HDF5Library.quietly { HDF5DataType.classify(type) }, dims.map { Int(clamping: $0) })
     }
 }
 

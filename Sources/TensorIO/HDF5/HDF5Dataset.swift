@@ -39,12 +39,22 @@ public struct HDF5DatasetOptions: Sendable {
     public var shuffle: Bool
     /// Maximum shape; a nil entry is unlimited (the dataset can grow along that axis).
     public var maxShape: [Int?]?
+    /// A Fletcher-32 checksum per chunk, which HDF5 verifies on every read.
+    public var fletcher32: Bool
 
-    public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false, maxShape: [Int?]? = nil) {
+    public init(chunks: [Int]? = nil, gzipLevel: Int? = nil, shuffle: Bool = false, maxShape: [Int?]? = nil, fletcher32: Bool = false) {
         self.chunks = chunks
         self.gzipLevel = gzipLevel
         self.shuffle = shuffle
         self.maxShape = maxShape
+        self.fletcher32 = fletcher32
+    }
+
+    /// Chunked with Fletcher-32 checksums (checkpoints: a value damaged at rest is an error on
+    /// resume, not a silently different run); contiguous where HDF5 cannot chunk (a scalar, an
+    /// empty axis).
+    public static func checksummed(shape: [Int]) -> HDF5DatasetOptions {
+        shape.isEmpty || shape.contains(0) ? .contiguous : HDF5DatasetOptions(fletcher32: true)
     }
 
     /// Contiguous, unfiltered.
@@ -60,7 +70,7 @@ public struct HDF5DatasetOptions: Sendable {
         HDF5DatasetOptions(chunks: chunks, gzipLevel: gzipLevel, shuffle: gzipLevel != nil, maxShape: [nil])
     }
 
-    var needsChunks: Bool { gzipLevel != nil || shuffle || (maxShape?.contains(where: { $0 == nil }) ?? false) }
+    var needsChunks: Bool { gzipLevel != nil || shuffle || fletcher32 || (maxShape?.contains(where: { $0 == nil }) ?? false) }
 }
 
 extension HDF5Group {
@@ -126,6 +136,7 @@ extension HDF5Group {
                 }
                 try call("set gzip filter", object: target) { H5Pset_deflate(creation, UInt32(level)) }
             }
+            if options.fletcher32 { try call("set checksum filter", object: target) { H5Pset_fletcher32(creation) } }
         }
         let linkProperties = try call("create dataset", object: target) { H5Pcreate(scizoo_H5P_LINK_CREATE()) }
         defer { _ = HDF5Library.quietly { H5Pclose(linkProperties) } }
@@ -196,6 +207,9 @@ extension HDF5DataType {
 
 /// A dataset in an HDF5 file.
 public final class HDF5Dataset: HDF5Object {
+    /// The extent `checkStorage` last passed.
+    private var checkedShape: [Int]?
+
     init(file: HDF5File, path: String, id: hid_t) {
         super.init(file: file, path: path, id: id, close: { H5Dclose($0) })
     }
@@ -232,7 +246,7 @@ public final class HDF5Dataset: HDF5Object {
             guard HDF5Library.quietly({ H5Pget_layout(properties) }) == H5D_CHUNKED else { return nil }
             var dims = [hsize_t](repeating: 0, count: 32)
             let rank = try call("read chunk shape") { H5Pget_chunk(properties, 32, &dims) }
-            return dims.prefix(Int(rank)).map { Int($0) }
+            return dims.prefix(Int(rank)).map { Int(clamping: $0) }
         }
     }
 
@@ -271,6 +285,7 @@ public final class HDF5Dataset: HDF5Object {
     /// reads a contiguous one from wherever its address points: a damaged layout message must not get
     /// that far (found by `scizoo fuzz checkpoint-h5`: a segfault in H5VM_memcpyvv).
     private func checkStorage(shape: [Int], operation: String) throws(HDF5Error) {
+        guard checkedShape != shape else { return }  // once per open dataset and extent
         let type = try call(operation) { H5Dget_type(id) }
         let typeSize = H5Tget_size(type)
         // A variable-length element is stored as a global-heap reference, not at its memory size.
@@ -283,9 +298,28 @@ public final class HDF5Dataset: HDF5Object {
         let (needed, tooLarge) = elements.multipliedReportingOverflow(by: typeSize)
         guard !overflow, !tooLarge else { throw error(.shapeMismatch, operation, "shape \(shape) of \(typeSize)-byte elements overflows (a damaged dataspace)") }
         let properties = try call(operation) { H5Dget_create_plist(id) }
+        defer { _ = HDF5Library.quietly { H5Pclose(properties) } }
         let layout = H5Pget_layout(properties)
-        _ = HDF5Library.quietly { H5Pclose(properties) }
-        let stored = Int(H5Dget_storage_size(id))
+        if layout == H5D_CHUNKED {
+            // HDF5's own rules for a chunk, which 1.10 does not check when it reads one back: every
+            // side at least 1 and, along a fixed-size axis, at most the axis's maximum.
+            var chunk = [hsize_t](repeating: 0, count: shape.count)
+            let rank = HDF5Library.quietly { H5Pget_chunk(properties, Int32(shape.count), &chunk) }
+            let maximum = try extents().maximum
+            var chunkBytes = UInt64(typeSize)
+            for axis in 0..<Swift.max(0, Int(rank)) where axis < shape.count {
+                chunkBytes = chunkBytes.multipliedReportingOverflow(by: UInt64(chunk[axis])).overflow ? .max : chunkBytes * UInt64(chunk[axis])
+                if chunk[axis] == 0 || maximum[axis].map({ chunk[axis] > UInt64($0) }) == true {
+                    throw error(.shapeMismatch, operation, "chunk \(chunk) does not fit the dataset's shape \(shape) (a damaged layout)")
+                }
+            }
+            // HDF5's limit is 4 GiB; writers use kilobytes to a few MiB (h5py ≤ 1 MiB). A larger chunk is
+            // allocated whole on every read, so it is refused rather than trusted.
+            if rank != Int32(shape.count) || chunkBytes > 256 << 20 {
+                throw error(.shapeMismatch, operation, "chunk \(chunk.prefix(Swift.max(0, Int(rank)))) of \(typeSize)-byte elements is not a valid chunk of shape \(shape) or is over 256 MiB (a damaged layout)")
+            }
+        }
+        let stored = Int(clamping: H5Dget_storage_size(id))
         switch layout {
         case H5D_COMPACT where stored < needed && !variableLength:
             throw error(.shapeMismatch, operation, "compact storage holds \(stored) bytes, the shape \(shape) needs \(needed) (a damaged layout)")
@@ -300,6 +334,22 @@ public final class HDF5Dataset: HDF5Object {
                 throw error(.shapeMismatch, operation, "contiguous storage of \(stored) bytes at byte \(address) does not hold the shape \(shape)'s \(expected) bytes within the file's \(fileSize) (a damaged layout)")
             }
         default: break
+        }
+        checkedShape = shape
+    }
+
+    /// A whole read of more than 64 MiB must come from storage that could hold it: deflate packs at
+    /// most ~1,030:1, so a dataset claiming over 1,100 times its allocated bytes has a damaged extent
+    /// (or was never written), and reading it would only allocate fill values.
+    private func checkWholeRead(shape: [Int], operation: String) throws(HDF5Error) {
+        let type = try call(operation) { H5Dget_type(id) }
+        let typeSize = H5Tget_size(type)
+        _ = HDF5Library.quietly { H5Tclose(type) }
+        let bytes = shape.reduce(Double(typeSize)) { $0 * Double($1) }
+        guard bytes > 64 * 1_048_576 else { return }
+        let stored = Double(H5Dget_storage_size(id))
+        if bytes > 1_100 * stored {
+            throw error(.shapeMismatch, operation, "shape \(shape) claims \(Int(bytes / 1_048_576)) MiB over \(Int(stored)) bytes of storage (a damaged extent, or never written)")
         }
     }
 
@@ -340,6 +390,7 @@ public final class HDF5Dataset: HDF5Object {
         let shape = try self.shape
         try checkStorage(shape: shape, operation: operation)
         guard let offset, let count else {
+            try checkWholeRead(shape: shape, operation: operation)
             return Selection(file: scizoo_H5S_ALL(), memory: scizoo_H5S_ALL(), count: shape.reduce(1, *), owned: false)
         }
         guard offset.count == shape.count, count.count == shape.count else {

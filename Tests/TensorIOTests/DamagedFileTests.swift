@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import TestSupport
+import TensorCore
+@testable import TensorIO
+
+/// Damage the fuzzer found HDF5 1.10.8 crashing or hanging on, rebuilt byte by byte: each must be
+/// one error naming the file (`scizoo fuzz` covers the rest at random).
+@Suite("Damaged files")
+struct DamagedFileTests {
+    let directory: URL
+    init() throws { directory = try Fixtures.scratchDirectory("damaged") }
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// A file's bytes with `edit` applied at the first occurrence of `pattern`.
+    func damaged(_ source: String, _ name: String, at pattern: [UInt8], offset: Int = 0, _ edit: (inout [UInt8], Int) -> Void) throws -> String {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source)))
+        let at = try #require(bytes.indices.first { bytes[$0...].starts(with: pattern) })
+        edit(&bytes, at + offset)
+        let target = path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: target))
+        return target
+    }
+
+    @Test("a flipped bit in a checkpoint's values fails the resume with HDF5's checksum, naming the file")
+    func checksummedCheckpoint() throws {
+        let values = [Float](repeating: 1.2345, count: 1000)
+        let checkpoint = Checkpoint(parameters: [("w", Tensor(values, shape: [10, 100]))], step: 3)
+        try checkpoint.write(to: path("good.h5"))
+        #expect(try Checkpoint.read(from: path("good.h5")).parameters[0].1.scalars(as: Float.self) == values)
+        let pattern = withUnsafeBytes(of: Float(1.2345)) { Array($0) }
+        let bad = try damaged(path("good.h5"), "flipped.h5", at: pattern + pattern, offset: 401) { bytes, at in bytes[at] ^= 0x10 }
+        #expect {
+            _ = try Checkpoint.read(from: bad)
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("flipped.h5") && text.lowercased().contains("checksum") && !text.contains("\n")
+        }
+    }
+
+    @Test("a global-heap object of size 0 (HDF5 1.10 loops forever) and a reference to a missing object (it segfaults) are errors")
+    func damagedGlobalHeap() throws {
+        let file = try HDF5File(path: path("strings.h5"), mode: .truncate)
+        try file.setAttribute("config", .string("{\"seed\": 5}"))
+        try file.close()
+        // The collection's first object: index 1, then its size; a free-space object (index 0) of size 0 hangs.
+        let collection: [UInt8] = Array("GCOL".utf8) + [1, 0, 0, 0]
+        let looping = try damaged(path("strings.h5"), "looping.h5", at: collection, offset: 16) { bytes, at in
+            for k in 0..<16 { bytes[at + k] = 0 }
+        }
+        #expect(throws: HDF5Error.self) { _ = try HDF5File(path: looping).attribute("config") }
+        do { _ = try HDF5File(path: looping).attribute("config") } catch {
+            #expect(error.description.contains("looping.h5") && error.description.contains("global heap collection"), "\(error)")
+        }
+        // The attribute's reference: length 11, the collection's address, object 1 → object 2.
+        let reference = try damaged(path("strings.h5"), "reference.h5", at: [11, 0, 0, 0]) { bytes, at in bytes[at + 12] = 2 }
+        do {
+            _ = try HDF5File(path: reference).attribute("config")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("reference.h5") && error.description.contains("does not exist"), "\(error)")
+        }
+    }
+
+    @Test("a dataspace grown past its maximum and its storage (HDF5 1.10 reads past its buffer) is an error")
+    func damagedLayout() throws {
+        let file = try HDF5File(path: path("layout.h5"), mode: .truncate)
+        try file.root.write("x", [Float](repeating: 2.5, count: 64), shape: [8, 8])
+        try file.close()
+        let reopened = try HDF5File(path: path("layout.h5"))
+        let dataset = try reopened.root.dataset("x")
+        #expect(try dataset.read(as: Float.self) == [Float](repeating: 2.5, count: 64))
+        // Grow the dataspace's first extent: 8 → 200 rows over storage for 8.
+        let sizes: [UInt8] = [8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]
+        let grown = try damaged(path("layout.h5"), "grown.h5", at: sizes) { bytes, at in bytes[at] = 200 }
+        do {
+            _ = try HDF5File(path: grown).root.dataset("x").read(as: Float.self)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("grown.h5") && error.description.contains("damaged"), "\(error)")
+        }
+    }
+}
