@@ -62,6 +62,28 @@ struct DamagedFileTests {
         }
     }
 
+    @Test("a root-group continuation block outside the file (HDF5 1.10 segfaults inside H5Fopen) is an error before HDF5 opens it")
+    func damagedRootHeader() throws {
+        let file = try HDF5File(path: path("root.h5"), mode: .truncate)
+        // Enough attributes on the root group that its header continues in a second block.
+        for k in 0..<12 { try file.setAttribute("attribute_\(k)", .string(String(repeating: "x", count: 40))) }
+        try file.close()
+        #expect(try HDF5File(path: path("root.h5")).attribute("attribute_11") == .string(String(repeating: "x", count: 40)))
+        let address = try #require(ObjectHeader.rootAddress(path: path("root.h5")))
+        guard case .messages = ObjectHeader.read(path: path("root.h5"), at: address) else { Issue.record("the good header does not read"); return }
+        // A version-1 continuation message: type 0x0010, size 16, then the block's address (8 bytes) and length.
+        let continuation: [UInt8] = [0x10, 0, 0x10, 0, 0, 0, 0, 0]
+        let bad = try damaged(path("root.h5"), "continuation.h5", at: continuation, offset: 8) { bytes, at in
+            for k in 0..<8 { bytes[at + k] = 0xFF }
+        }
+        do {
+            _ = try HDF5File(path: bad)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("continuation.h5") && error.description.contains("outside the file"), "\(error)")
+        }
+    }
+
     @Test("a dataspace grown past its maximum and its storage (HDF5 1.10 reads past its buffer) is an error")
     func damagedLayout() throws {
         let file = try HDF5File(path: path("layout.h5"), mode: .truncate)

@@ -149,76 +149,14 @@ extension HDF5File {
     }
 }
 
-/// The datatype and raw value of an attribute stored in its object's header (version 1 or 2 headers,
-/// compact attribute storage, 8-byte addresses and lengths): nil where the header cannot be
-/// followed, which leaves the read to HDF5's own checks.
+/// The datatype and raw value of an attribute stored in its object's header (compact attribute
+/// storage): nil where the header cannot be followed, which leaves the read to HDF5's own checks.
 enum AttributeReferences {
     static func message(path: String, header: UInt64, name: String) -> (datatype: [UInt8], data: [UInt8])? {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return nil }
-        let fileSize = UInt64(info.st_size)
-        func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
-            guard count >= 0, count <= 1 << 24, offset <= fileSize, UInt64(count) <= fileSize - offset else { return nil }
-            var bytes = [UInt8](repeating: 0, count: count)
-            return bytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, count, off_t(offset)) }) == count ? bytes : nil
-        }
+        guard case .messages(let messages) = ObjectHeader.read(path: path, at: header) else { return nil }
         func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
-        func u32(_ b: [UInt8], _ at: Int) -> Int { u16(b, at) | u16(b, at + 2) << 16 }
-
-        // Messages of every chunk: (type, data).
-        var messages: [(Int, ArraySlice<UInt8>)] = []
-        var pending: [(address: UInt64, length: Int, first: Bool)] = []
-        guard let prefix = read(header, 16) else { return nil }
-        let version2 = prefix.starts(with: Array("OHDR".utf8))
-        var flags = 0
-        if version2 {
-            guard prefix[4] == 2 else { return nil }
-            flags = Int(prefix[5])
-            var at = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
-            let width = 1 << (flags & 3)
-            guard let sizeBytes = read(header + UInt64(at), width) else { return nil }
-            let size = (0..<width).reduce(0) { $0 | Int(sizeBytes[$1]) << (8 * $1) }
-            at += width
-            pending.append((header + UInt64(at), size, true))
-        } else {
-            guard prefix[0] == 1 else { return nil }
-            pending.append((header + 16, u32(prefix, 8), true))
-        }
-        var visited = 0
-        while let chunk = pending.popLast() {
-            visited += 1
-            guard visited <= 64, var bytes = read(chunk.address, chunk.length) else { return nil }
-            var at = 0, end = bytes.count
-            if version2 {
-                if !chunk.first {
-                    guard bytes.starts(with: Array("OCHK".utf8)) else { return nil }
-                    at = 4
-                }
-                end -= 4  // checksum
-            }
-            let messageHeader = version2 ? (flags & 0x04 != 0 ? 6 : 4) : 8
-            while at + messageHeader <= end {
-                let type = version2 ? Int(bytes[at]) : u16(bytes, at)
-                let size = version2 ? u16(bytes, at + 1) : u16(bytes, at + 2)
-                let start = at + messageHeader
-                guard start + size <= end else { return nil }
-                let body = bytes[start..<(start + size)]
-                if type == 0x10, size >= 16 {  // continuation: another chunk
-                    let b = Array(body)
-                    pending.append((GlobalHeapCheck.littleEndian(b, 0), Int(clamping: GlobalHeapCheck.littleEndian(b, 8)), false))
-                } else {
-                    messages.append((type, body))
-                }
-                at = start + size
-            }
-            bytes.removeAll()
-        }
         // Attribute messages (type 0x0C), versions 1–3.
-        for (type, body) in messages where type == 0x0C {
-            let message = Array(body)
+        for (type, message) in messages where type == 0x0C {
             guard message.count >= 8 else { continue }
             let version = Int(message[0])
             let nameSize = u16(message, 2), typeSize = u16(message, 4), spaceSize = u16(message, 6)

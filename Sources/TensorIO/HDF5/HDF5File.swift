@@ -31,6 +31,8 @@ public final class HDF5File {
     private var isOpen = true
     /// The global-heap collections GlobalHeapCheck found (scanned before the first variable-length read).
     var globalHeapCollections: GlobalHeapCheck.Collections?
+    /// Object headers ObjectHeader has checked (by address).
+    var checkedHeaders = Set<UInt64>()
 
     public init(path: String, mode: Mode = .readOnly) throws(HDF5Error) {
         self.path = path
@@ -51,6 +53,10 @@ public final class HDF5File {
                                 messages: ["no HDF5 signature found (is it a text, npz or netCDF-3 file?)"])
             }
             let flags = mode == .readOnly ? scizoo_H5F_ACC_RDONLY() : scizoo_H5F_ACC_RDWR()
+            // HDF5 reads the root group's header inside H5Fopen: a damaged one must be refused first.
+            if let root = ObjectHeader.rootAddress(path: path), case .damaged(let problem) = ObjectHeader.read(path: path, at: root) {
+                throw HDF5Error(.libraryCall, file: path, operation: "open file", messages: ["the root group's object header is damaged: \(problem)"])
+            }
             id = try HDF5Library.call("open file", file: path, object: nil) {
                 H5Fopen(path, flags, defaultProperties)
             }

@@ -85,6 +85,7 @@ public final class HDF5Group: HDF5Object {
     public func group(_ name: String) throws(HDF5Error) -> HDF5Group {
         let target = childPath(name)
         guard contains(name) else { throw error(.objectNotFound, "open group", object: target) }
+        try checkObjectHeaders(along: name, operation: "open group")
         let group = try call("open group", object: target) { H5Gopen2(id, name, defaultProperties) }
         return HDF5Group(file: file, path: target, id: group)
     }
@@ -98,6 +99,7 @@ public final class HDF5Group: HDF5Object {
     public func dataset(_ name: String) throws(HDF5Error) -> HDF5Dataset {
         let target = childPath(name)
         guard contains(name) else { throw error(.objectNotFound, "open dataset", object: target) }
+        try checkObjectHeaders(along: name, operation: "open dataset")
         let dataset = try call("open dataset", object: target) { H5Dopen2(id, name, defaultProperties) }
         return HDF5Dataset(file: file, path: target, id: dataset)
     }
@@ -123,6 +125,7 @@ public final class HDF5Group: HDF5Object {
     /// What kind of object `name` is.
     public func kind(of name: String) throws(HDF5Error) -> HDF5MemberKind {
         let target = childPath(name)
+        if contains(name) { try checkObjectHeaders(along: name, operation: "open object") }
         let object = HDF5Library.quietly { H5Oopen(id, name, defaultProperties) }
         guard object >= 0 else {
             if contains(name) { return .danglingLink }

@@ -1,0 +1,138 @@
+// Object headers read as HDF5 reads them (version 1 and 2, following continuation blocks; 8-byte
+// addresses and lengths), for the checks HDF5 1.10.8 does not make: a continuation block whose address
+// or length points outside the file made H5F__accum_read copy from past its buffer — a segfault inside
+// H5Fopen for the root group's header (found by `scizoo fuzz genslm-h5`). Headers are checked before
+// HDF5 opens the object: the root group's before the file, every other object's before its group or
+// dataset is opened.
+import CHDF5
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum ObjectHeader {
+    enum Outcome {
+        /// Every message, (type, body), in header order.
+        case messages([(Int, [UInt8])])
+        /// A block lies outside the file: HDF5 must not read it.
+        case damaged(String)
+        /// Not a header this reader follows (another layout, other sizes): left to HDF5.
+        case unreadable
+    }
+
+    static func read(path: String, at header: UInt64) -> Outcome {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return .unreadable }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return .unreadable }
+        return read(descriptor: descriptor, fileSize: UInt64(info.st_size), at: header)
+    }
+
+    static func read(descriptor: Int32, fileSize: UInt64, at header: UInt64) -> Outcome {
+        func inside(_ offset: UInt64, _ count: Int) -> Bool { count >= 0 && offset <= fileSize && UInt64(count) <= fileSize - offset }
+        func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
+            guard inside(offset, count), count <= 1 << 24 else { return nil }
+            var bytes = [UInt8](repeating: 0, count: count)
+            return bytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, count, off_t(offset)) }) == count ? bytes : nil
+        }
+        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+        func u32(_ b: [UInt8], _ at: Int) -> Int { u16(b, at) | u16(b, at + 2) << 16 }
+
+        guard let prefix = read(header, 16) else { return .damaged("its header at byte \(header) lies outside the file's \(fileSize) bytes") }
+        var pending: [(address: UInt64, length: Int, first: Bool)] = []
+        let version2 = prefix.starts(with: Array("OHDR".utf8))
+        var flags = 0
+        if version2 {
+            guard prefix[4] == 2 else { return .unreadable }
+            flags = Int(prefix[5])
+            var at = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
+            let width = 1 << (flags & 3)
+            guard let sizeBytes = read(header + UInt64(at), width) else { return .unreadable }
+            let size = (0..<width).reduce(0) { $0 | Int(sizeBytes[$1]) << (8 * $1) }
+            at += width
+            pending.append((header + UInt64(at), size, true))
+        } else {
+            guard prefix[0] == 1 else { return .unreadable }
+            pending.append((header + 16, u32(prefix, 8), true))
+        }
+        var messages: [(Int, [UInt8])] = []
+        var visited = 0
+        while let chunk = pending.popLast() {
+            visited += 1
+            guard visited <= 1024 else { return .damaged("its continuation blocks do not end (over 1,024)") }
+            guard inside(chunk.address, chunk.length) else {
+                return .damaged("a block of \(chunk.length) bytes at byte \(chunk.address) lies outside the file's \(fileSize) bytes")
+            }
+            guard let bytes = read(chunk.address, chunk.length) else { return .unreadable }
+            var at = 0, end = bytes.count
+            if version2 {
+                if !chunk.first {
+                    guard bytes.starts(with: Array("OCHK".utf8)) else { return .unreadable }
+                    at = 4
+                }
+                end -= 4  // checksum
+            }
+            let messageHeader = version2 ? (flags & 0x04 != 0 ? 6 : 4) : 8
+            while at + messageHeader <= end {
+                let type = version2 ? Int(bytes[at]) : u16(bytes, at)
+                let size = version2 ? u16(bytes, at + 1) : u16(bytes, at + 2)
+                let start = at + messageHeader
+                guard start + size <= end else { return .unreadable }
+                let body = Array(bytes[start..<(start + size)])
+                if type == 0x10, size >= 16 {  // continuation: another block
+                    pending.append((GlobalHeapCheck.littleEndian(body, 0), Int(clamping: GlobalHeapCheck.littleEndian(body, 8)), false))
+                } else {
+                    messages.append((type, body))
+                }
+                at = start + size
+            }
+        }
+        return .messages(messages)
+    }
+
+    /// The root group's header address from a superblock at byte 0 (versions 0–3, 8-byte offsets,
+    /// base address 0); nil for any other layout.
+    static func rootAddress(path: String) -> UInt64? {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var block = [UInt8](repeating: 0, count: 96)
+        guard block.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, 96, 0) }) == 96,
+              block.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else { return nil }
+        switch block[8] {
+        case 0, 1:
+            guard block[13] == 8, block[14] == 8, GlobalHeapCheck.littleEndian(block, 24) == 0 else { return nil }
+            return GlobalHeapCheck.littleEndian(block, block[8] == 0 ? 64 : 68)
+        case 2, 3:
+            guard block[9] == 8, block[10] == 8, GlobalHeapCheck.littleEndian(block, 12) == 0 else { return nil }
+            return GlobalHeapCheck.littleEndian(block, 36)
+        default: return nil
+        }
+    }
+}
+
+extension HDF5File {
+    /// Throws when the object header at `address` has a block outside the file (checked once per address).
+    /// Files open for writing are skipped: their newest headers may not be on disk yet.
+    func checkObjectHeader(at address: UInt64, object: String, operation: String) throws(HDF5Error) {
+        guard mode == .readOnly, checkedHeaders.insert(address).inserted else { return }
+        if case .damaged(let problem) = ObjectHeader.read(path: path, at: address) {
+            throw HDF5Error(.libraryCall, file: path, object: object, operation: operation, messages: ["its object header is damaged: \(problem)"])
+        }
+    }
+}
+
+extension HDF5Group {
+    /// Checks the header of every object along `name` before HDF5 opens it.
+    func checkObjectHeaders(along name: String, operation: String) throws(HDF5Error) {
+        var prefix = name.hasPrefix("/") ? "/" : ""
+        for part in name.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            var info = H5L_info_t()
+            guard HDF5Library.quietly({ H5Lget_info(id, prefix, &info, defaultProperties) }) >= 0, info.type == H5L_TYPE_HARD else { return }
+            try file.checkObjectHeader(at: UInt64(info.u.address), object: childPath(prefix), operation: operation)
+        }
+    }
+}
