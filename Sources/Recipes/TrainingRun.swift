@@ -59,17 +59,26 @@ public struct TrainingProgress: Sendable, Equatable {
 struct RunState {
     var metricsBytes: UInt64
     var validatedStep: Int?
+    /// Steps passed without an update (`--skip-non-finite`), in all and in a row.
+    var skippedSteps = 0, skippedInARow = 0
 
-    init(metricsBytes: UInt64, validatedStep: Int?) { (self.metricsBytes, self.validatedStep) = (metricsBytes, validatedStep) }
+    init(metricsBytes: UInt64, validatedStep: Int?, skippedSteps: Int, skippedInARow: Int) {
+        (self.metricsBytes, self.validatedStep, self.skippedSteps, self.skippedInARow) = (metricsBytes, validatedStep, skippedSteps, skippedInARow)
+    }
 
     init?(json: String) {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any],
               let bytes = (object["metrics_bytes"] as? NSNumber)?.uint64Value else { return nil }
         metricsBytes = bytes
         validatedStep = (object["validated_step"] as? NSNumber)?.intValue
+        skippedSteps = (object["skipped_steps"] as? NSNumber)?.intValue ?? 0
+        skippedInARow = (object["skipped_in_a_row"] as? NSNumber)?.intValue ?? 0
     }
 
-    var json: String { "{\"metrics_bytes\": \(metricsBytes)" + (validatedStep.map { ", \"validated_step\": \($0)" } ?? "") + "}" }
+    var json: String {
+        "{\"metrics_bytes\": \(metricsBytes)" + (validatedStep.map { ", \"validated_step\": \($0)" } ?? "")
+            + ", \"skipped_steps\": \(skippedSteps), \"skipped_in_a_row\": \(skippedInARow)}"
+    }
 }
 
 /// How a task wants to be trained, decided once its data and model are known.
@@ -320,12 +329,14 @@ public final class TrainingRun<Task: TrainingTask> {
         var savedAt: Int?
         // A checkpoint saved after its step's validation says so: resumed, that validation is not redone.
         var validatedAt = resumedState?.validatedStep == progress.step ? progress.step : nil
+        // Skipped non-finite steps count across resumes (20 in a row still stop the run).
+        var skippedSteps = resumedState?.skippedSteps ?? 0, skippedInARow = resumedState?.skippedInARow ?? 0
         /// One process writes last.h5 directly. Under mpirun every rank writes its shard (the task's
         /// record rides along) and rank 0 streams them into last.h5 and keeps the two newest tags.
         /// best.h5 is a copy of last.h5 when asked.
         func save(best: Bool) throws {
             let record = task.checkpointRecord(progress)
-            let state = RunState(metricsBytes: metrics.length, validatedStep: validatedAt).json
+            let state = RunState(metricsBytes: metrics.length, validatedStep: validatedAt, skippedSteps: skippedSteps, skippedInARow: skippedInARow).json
             if groups.world.size == 1 {
                 try ZeROCheckpoint.saveConsolidated(optimizer, output: lastPath, step: progress.step, client: record, runState: state)
             } else {
@@ -361,7 +372,7 @@ public final class TrainingRun<Task: TrainingTask> {
         // (Scripts/kill-resume) use it so that a SIGKILL can land in any step's save.
         let checkpointEvery = ProcessInfo.processInfo.environment["SCIZOO_CHECKPOINT_EVERY"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
             ?? plan.checkpointEvery
-        var lastLoss = Double.nan, items = 0.0, stoppedEarly = false, skippedSteps = 0, skippedInARow = 0
+        var lastLoss = Double.nan, items = 0.0, stoppedEarly = false
         let clock = ContinuousClock(), start = clock.now, startStep = progress.step
         let endStep = Swift.min(plan.totalSteps, stopAtStep ?? plan.totalSteps)
         // One rewritten progress line on a terminal; under mpirun (whose output may look like a terminal) plain lines.

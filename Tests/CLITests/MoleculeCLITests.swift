@@ -123,6 +123,9 @@ struct GraphormerCLITests {
         #expect(skipped.standardOutput.contains("step 5 skipped, no update (--skip-non-finite): the loss is nan"), "\(skipped.standardOutput)")
         let marked = try metrics("skipped").filter { $0["skipped"] as? Bool == true }
         #expect(marked.count == 1 && marked.first?["step"] as? Int == 5 && marked.first?["train/loss"] is NSNull, "\(marked)")
+        // The count rides in the checkpoint, so a resumed run keeps counting (and 20 in a row still stop it).
+        let state = try HDF5File(path: folder + "/skipped/checkpoints/last.h5").attribute("run_state").stringValue ?? ""
+        #expect(state.contains("\"skipped_steps\": 1"), "\(state)")
 
         // No update at the skipped step: the weights after step 5 are those after step 4.
         _ = try train("four", ["--stop-at-step", "4"])
