@@ -89,7 +89,53 @@ enum ObjectHeader {
                 at = start + size
             }
         }
+        if let problem = damagedMessage(messages, descriptor: descriptor, fileSize: fileSize, read: read) { return .damaged(problem) }
         return .messages(messages)
+    }
+
+    /// Messages HDF5 1.10 trusts on opening an object: a chunked layout with a zero dimension (it divides
+    /// by it: SIGFPE in H5D__chunk_set_info), and a group's symbol table whose local heap keeps its names
+    /// outside the file (a segfault in H5F__accum_read under H5Lexists).
+    static func damagedMessage(_ messages: [(Int, [UInt8])], descriptor: Int32, fileSize: UInt64,
+                               read: (UInt64, Int) -> [UInt8]?) -> String? {
+        func u32(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<4).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        for (type, body) in messages {
+            switch type {
+            case 0x0008 where body.count >= 2:  // data layout
+                var dims: [UInt64] = [], chunked = false
+                switch body[0] {
+                case 1, 2:  // version 1–2: rank, class, reserved(5), address unless compact, dims (4 bytes)
+                    let rank = Int(body[1]), layoutClass = body.count > 2 ? body[2] : 0
+                    let start = 8 + (layoutClass == 0 ? 0 : 8)
+                    chunked = layoutClass == 2
+                    if chunked, start + 4 * rank <= body.count { dims = (0..<rank).map { u32(body, start + 4 * $0) } }
+                case 3 where body[1] == 2 && body.count >= 3:  // version 3, chunked: rank, address, dims (4 bytes)
+                    let rank = Int(body[2]), start = 11
+                    chunked = true
+                    if start + 4 * rank <= body.count { dims = (0..<rank).map { u32(body, start + 4 * $0) } }
+                case 4 where body[1] == 2 && body.count >= 5:  // version 4, chunked: flags, rank, width, dims
+                    let rank = Int(body[3]), width = Int(body[4]), start = 5
+                    chunked = true
+                    if (1...8).contains(width), start + width * rank <= body.count {
+                        dims = (0..<rank).map { axis in (0..<width).reduce(UInt64(0)) { $0 | UInt64(body[start + axis * width + $1]) << (8 * UInt64($1)) } }
+                    }
+                default: break
+                }
+                // A chunk's dimensions end with the element size: even a scalar's list has one entry.
+                if chunked && (dims.isEmpty || dims.contains(0)) { return "its chunked layout has no dimensions or one of 0 (\(dims))" }
+            case 0x0011 where body.count >= 16:  // symbol table: B-tree, then local heap address
+                let heap = GlobalHeapCheck.littleEndian(body, 8)
+                guard let header = read(heap, 32), header.starts(with: Array("HEAP".utf8)) else {
+                    return "its symbol table's local heap at byte \(heap) is not in the file"
+                }
+                let size = GlobalHeapCheck.littleEndian(header, 8), data = GlobalHeapCheck.littleEndian(header, 24)
+                if data > fileSize || size > fileSize - data {
+                    return "its symbol table's names (\(size) bytes at byte \(data)) lie outside the file's \(fileSize) bytes"
+                }
+            default: break
+            }
+        }
+        return nil
     }
 
     /// The root group's header address from a superblock at byte 0 (versions 0–3, 8-byte offsets,
