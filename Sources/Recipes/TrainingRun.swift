@@ -59,11 +59,15 @@ public struct TrainingProgress: Sendable, Equatable {
 struct RunState {
     var metricsBytes: UInt64
     var validatedStep: Int?
+    /// The step whose checkpoint best.h5 holds: when it is this checkpoint's own step, a kill may have
+    /// come between writing the checkpoint and copying it to best.h5, so a resume copies it again.
+    var bestStep: Int?
     /// Steps passed without an update (`--skip-non-finite`), in all and in a row.
     var skippedSteps = 0, skippedInARow = 0
 
-    init(metricsBytes: UInt64, validatedStep: Int?, skippedSteps: Int, skippedInARow: Int) {
-        (self.metricsBytes, self.validatedStep, self.skippedSteps, self.skippedInARow) = (metricsBytes, validatedStep, skippedSteps, skippedInARow)
+    init(metricsBytes: UInt64, validatedStep: Int?, bestStep: Int?, skippedSteps: Int, skippedInARow: Int) {
+        (self.metricsBytes, self.validatedStep, self.bestStep) = (metricsBytes, validatedStep, bestStep)
+        (self.skippedSteps, self.skippedInARow) = (skippedSteps, skippedInARow)
     }
 
     init?(json: String) {
@@ -71,12 +75,14 @@ struct RunState {
               let bytes = (object["metrics_bytes"] as? NSNumber)?.uint64Value else { return nil }
         metricsBytes = bytes
         validatedStep = (object["validated_step"] as? NSNumber)?.intValue
+        bestStep = (object["best_step"] as? NSNumber)?.intValue
         skippedSteps = (object["skipped_steps"] as? NSNumber)?.intValue ?? 0
         skippedInARow = (object["skipped_in_a_row"] as? NSNumber)?.intValue ?? 0
     }
 
     var json: String {
         "{\"metrics_bytes\": \(metricsBytes)" + (validatedStep.map { ", \"validated_step\": \($0)" } ?? "")
+            + (bestStep.map { ", \"best_step\": \($0)" } ?? "")
             + ", \"skipped_steps\": \(skippedSteps), \"skipped_in_a_row\": \(skippedInARow)}"
     }
 }
@@ -331,12 +337,15 @@ public final class TrainingRun<Task: TrainingTask> {
         var validatedAt = resumedState?.validatedStep == progress.step ? progress.step : nil
         // Skipped non-finite steps count across resumes (20 in a row still stop the run).
         var skippedSteps = resumedState?.skippedSteps ?? 0, skippedInARow = resumedState?.skippedInARow ?? 0
+        var bestStep = resumedState?.bestStep
         /// One process writes last.h5 directly. Under mpirun every rank writes its shard (the task's
         /// record rides along) and rank 0 streams them into last.h5 and keeps the two newest tags.
         /// best.h5 is a copy of last.h5 when asked.
         func save(best: Bool) throws {
             let record = task.checkpointRecord(progress)
-            let state = RunState(metricsBytes: metrics.length, validatedStep: validatedAt, skippedSteps: skippedSteps, skippedInARow: skippedInARow).json
+            if best { bestStep = progress.step }
+            let state = RunState(metricsBytes: metrics.length, validatedStep: validatedAt, bestStep: bestStep, skippedSteps: skippedSteps,
+                                 skippedInARow: skippedInARow).json
             if groups.world.size == 1 {
                 try ZeROCheckpoint.saveConsolidated(optimizer, output: lastPath, step: progress.step, client: record, runState: state)
             } else {
@@ -347,9 +356,17 @@ public final class TrainingRun<Task: TrainingTask> {
                     ZeROCheckpoint.removeOldTags(in: shardDirectory, keeping: 2)
                 }
             }
-            if isPrimary && best { try Self.copyAtomically(lastPath, to: bestPath) }
+            if isPrimary && best {
+                FaultInjection.checkBeforeBestCopy(step: progress.step, rank: groups.world.rank)
+                try Self.copyAtomically(lastPath, to: bestPath)
+            }
             try groups.world.barrier()
             savedAt = progress.step
+        }
+        // Killed after saving a best checkpoint but before best.h5 was its copy: save it again, whole.
+        if resumedState?.bestStep == progress.step && progress.step > 0 {
+            try save(best: true)
+            log("best.h5 copied again from the step-\(progress.step) checkpoint (the last run may have stopped before copying it)")
         }
         var validations: [(Int, Double)] = []
         /// Validates, records, saves when the plan says so; true when early stopping ends the run.

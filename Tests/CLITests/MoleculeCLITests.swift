@@ -148,6 +148,32 @@ struct GraphormerCLITests {
                 == CLI.metricsWithoutTiming(folder + "/resumed", timing: "graphs_per_second"))
     }
 
+    @Test("killed between writing a better checkpoint and copying it to best.h5, a resume copies it again: test scores equal an uninterrupted run's")
+    func killBeforeBestCopyIsMended() throws {
+        let folder = try Fixtures.scratchDirectory().path
+        let recipe = try Self.recipe(try Self.dataset(in: folder), in: folder)
+        func train(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+            try Subprocess.run(try CLI.executable, ["graphormer-train", "--config", recipe, "--run-dir", folder + "/" + run, "--threads", "1"] + extra,
+                               environment: environment)
+        }
+        let whole = try train("whole", [])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        // Step 12 ends the first epoch: its validation is the first, so always the best so far.
+        let killed = try train("killed", [], environment: ["SCIZOO_FAULT": "kill-before-best:rank=0:step=12"])
+        let best = folder + "/killed/checkpoints/best.h5"
+        #expect(killed.status != 0 && killed.standardError.contains("before best.h5 is copied"), "\(killed.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: best))
+        let mended = try train("killed", ["--resume", "--stop-at-step", "12"])
+        #expect(mended.status == 0 && mended.standardOutput.contains("best.h5 copied again from the step-12 checkpoint"), "\(mended.standardOutput)")
+        #expect(try HDF5File(path: best).attribute("step").intValue == 12)
+        let finished = try train("killed", ["--resume"])
+        #expect(finished.status == 0, "\(finished.standardError)")
+        #expect(try CLI.metricsWithoutTiming(folder + "/whole", timing: "graphs_per_second")
+                == CLI.metricsWithoutTiming(folder + "/killed", timing: "graphs_per_second"))
+        let scores = try ["whole", "killed"].map { try String(contentsOfFile: folder + "/\($0)/test_scores.json", encoding: .utf8) }
+        #expect(scores[0] == scores[1], "\(scores)")
+    }
+
     @Test("Transformer-M from the bundled SD file: 3D modes, noise and drop-path resume bit for bit; predict with and without positions; 3D without structures refused")
     func transformerMTrainsResumesAndPredicts() throws {
         let folder = try Fixtures.scratchDirectory().path

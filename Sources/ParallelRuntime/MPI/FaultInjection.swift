@@ -3,7 +3,8 @@
 // makes rank R throw when it completes step S (an error the command reports and turns into an
 // aborted job), "kill:rank=R:step=S" makes it SIGKILL itself there (a crash), and "nan:rank=R:step=S"
 // makes its loss at step S a NaN (the non-finite step the trainers stop at, or skip with
-// --skip-non-finite). Unset: nothing happens.
+// --skip-non-finite), and "kill-before-best:rank=R:step=S" SIGKILLs it after step S's checkpoint is
+// written and before best.h5 is copied from it (the window a resume must mend). Unset: nothing happens.
 import Foundation
 
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ public enum FaultInjection {
     }
 
     struct Plan: Equatable {
-        enum Kind: String { case raise, kill, nan }
+        enum Kind: String { case raise, kill, nan, killBeforeBest = "kill-before-best" }
         var kind: Kind, rank: Int, step: Int
         var kill: Bool { kind == .kill }
     }
@@ -40,9 +41,16 @@ public enum FaultInjection {
 
     /// Throws (or kills this process) when the plan names this rank and step.
     public static func check(step: Int, rank: Int) throws {
-        guard let plan, plan.kind != .nan, plan.rank == rank, plan.step == step else { return }
+        guard let plan, plan.kind == .raise || plan.kind == .kill, plan.rank == rank, plan.step == step else { return }
         FileHandle.standardError.write(Data("rank \(rank): injected fault at step \(step): \(plan.kill ? "SIGKILL" : "error")\n".utf8))
         if plan.kill { kill(getpid(), SIGKILL) }
         throw InjectedFault(step: step)
+    }
+
+    /// SIGKILLs this process between writing step `step`'s checkpoint and copying it to best.h5, when asked.
+    public static func checkBeforeBestCopy(step: Int, rank: Int) {
+        guard let plan, plan.kind == .killBeforeBest, plan.rank == rank, plan.step == step else { return }
+        FileHandle.standardError.write(Data("rank \(rank): injected SIGKILL at step \(step), before best.h5 is copied\n".utf8))
+        kill(getpid(), SIGKILL)
     }
 }
