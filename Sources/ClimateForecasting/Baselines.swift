@@ -8,7 +8,7 @@ public enum ForecastBaselines {
     }
 
     /// Scores of both baselines for every output variable over all pairs of `data`.
-    public static func evaluate(_ data: ForecastDataset) -> [String: Scores] {
+    public static func evaluate(_ data: ForecastDataset) throws -> [String: Scores] {
         var result: [String: Scores] = [:]
         for (v, name) in data.outVariables.enumerated() {
             var persistence = ClimateScoreAccumulator(latitudes: data.latitudes, width: data.width)
@@ -16,8 +16,8 @@ public enum ForecastBaselines {
             let mean = data.climatology[v]
             for (shard, t) in data.pairs {
                 let grid = data.shards[shard]
-                let truth = grid.frame(name, t + data.leadSteps)
-                persistence.add(forecast: grid.frame(name, t), truth: truth, climatology: mean)
+                let truth = try grid.frame(name, t + data.leadSteps)
+                persistence.add(forecast: try grid.frame(name, t), truth: truth, climatology: mean)
                 climatology.add(forecast: mean[...], truth: truth, climatology: mean)
             }
             result[name] = Scores(persistence: persistence, climatology: climatology)

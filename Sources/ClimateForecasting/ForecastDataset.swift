@@ -13,7 +13,8 @@ public final class ForecastDataset {
     public let leadHours: Int
     /// Lead in frames (leadHours / hours per frame).
     public let leadSteps: Int
-    public let shards: [ClimateGrid]
+    /// The shards, held whole or streamed frame by frame (`isStreamed`).
+    public let shards: [GridShard]
     public let latitudes: [Double], longitudes: [Double]
     /// Normalisation of inputs and outputs (total precipitation's mean forced to 0).
     public let inputMean: [Double], inputStd: [Double]
@@ -25,12 +26,19 @@ public final class ForecastDataset {
     /// Normalisation given instead of the files' own (kept for `atLead`).
     private let given: (mean: [String: Double], std: [String: Double])?
 
-    /// Loads every `*.h5` / `*.nc` shard of `directory` (sorted by name), or the one file it
-    /// names, with the variables needed.
+    /// Whether frames are read from the files as samples ask for them (the split's fields exceed the memory limit).
+    public var isStreamed: Bool { !shards.allSatisfy(\.isResident) }
+
+    /// The default memory limit for holding a split whole: an eighth of the machine's memory.
+    public static var defaultResidentLimit: Int { Int(ProcessInfo.processInfo.physicalMemory / 8) }
+
+    /// Opens every `*.h5` / `*.nc` shard of `directory` (sorted by name), or the one file it
+    /// names, with the variables needed: read whole when their fields fit in `residentLimit` bytes
+    /// (default: an eighth of RAM), else streamed frame by frame at steady memory.
     /// - Parameter statistics: normalisation to use instead of the files' `/stats` (a trained
     ///   model's, for raw files); without `/climatology` the data's own time mean serves for ACC.
     public convenience init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
-                            statistics given: (mean: [String: Double], std: [String: Double])? = nil) throws {
+                            statistics given: (mean: [String: Double], std: [String: Double])? = nil, residentLimit: Int? = nil) throws {
         let files: [String]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -46,7 +54,9 @@ public final class ForecastDataset {
         }
         let inputs = variables.map(ClimateVariables.canonical), outputs = outVariables.map(ClimateVariables.canonical)
         let needed = Array(Set(inputs + outputs)).sorted()
-        try self.init(directory: directory, files: files, shards: files.map { try GridReader.read(path: $0, variables: needed) },
+        let bytes = try files.reduce(0) { $0 + (try GridShard.fieldBytes(path: $1, variables: needed)) }
+        let resident = bytes <= residentLimit ?? Self.defaultResidentLimit
+        try self.init(directory: directory, files: files, shards: files.map { try GridShard.open(path: $0, variables: needed, resident: resident) },
                       variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given)
     }
 
@@ -57,7 +67,7 @@ public final class ForecastDataset {
                             leadHours: hours, statistics: given)
     }
 
-    private init(directory: String, files: [String], shards: [ClimateGrid], variables: [String], outVariables: [String], leadHours: Int,
+    private init(directory: String, files: [String], shards: [GridShard], variables: [String], outVariables: [String], leadHours: Int,
                  statistics given: (mean: [String: Double], std: [String: Double])?) throws {
         (self.directory, self.files, self.shards) = (directory, files, shards)
         (self.variables, self.outVariables, self.leadHours, self.given) = (variables, outVariables, leadHours, given)
@@ -92,7 +102,7 @@ public final class ForecastDataset {
             guard given != nil else {
                 throw FileError(file: first.source, key: "variable '\(name)'", message: "no /climatology entry (needed for ACC)")
             }
-            return ForecastDataset.timeMean(of: name, in: loaded)
+            return try ForecastDataset.timeMean(of: name, in: loaded)
         }
         var pairs: [(Int, Int)] = []
         for (index, shard) in shards.enumerated() where shard.frames > leadSteps {
@@ -105,13 +115,16 @@ public final class ForecastDataset {
     }
 
     /// Time mean `[H, W]` of one variable over every frame of every shard.
-    static func timeMean(of name: String, in shards: [ClimateGrid]) -> [Float] {
+    static func timeMean(of name: String, in shards: [GridShard]) throws -> [Float] {
         let size = shards[0].height * shards[0].width
         var sums = [Double](repeating: 0, count: size), count = 0
         for shard in shards {
-            let field = shard.fields[name]!
-            for t in 0..<(field.count / size) { for i in 0..<size { sums[i] += Double(field[t * size + i]) } }
-            count += field.count / size
+            let frames = shard.isConstant(name) ? 1 : shard.frames
+            for t in 0..<frames {
+                let frame = try shard.frame(name, t)
+                for i in 0..<size { sums[i] += Double(frame[frame.startIndex + i]) }
+            }
+            count += frames
         }
         return sums.map { Float($0 / Double(Swift.max(1, count))) }
     }
@@ -157,7 +170,7 @@ public final class ForecastDataset {
 
     /// Normalised inputs `[B, V, H, W]`, normalised targets `[B, V_out, H', W']` (cropped to
     /// `region` when given) and lead times `[B]` in hours/100.
-    public func batch(_ indices: [Int], region: PatchRegion? = nil) -> (inputs: Tensor, targets: Tensor, leadTimes: Tensor) {
+    public func batch(_ indices: [Int], region: PatchRegion? = nil) throws -> (inputs: Tensor, targets: Tensor, leadTimes: Tensor) {
         let (h, w) = (height, width), size = height * width
         var inputs = [Float](repeating: 0, count: indices.count * variables.count * size)
         let rows = region?.rows ?? 0..<h, columns = region?.columns ?? 0..<w
@@ -167,12 +180,12 @@ public final class ForecastDataset {
             let (shard, t) = pairs[index]
             let grid = shards[shard]
             for (v, name) in variables.enumerated() {
-                let frame = grid.frame(name, t), mean = Float(inputMean[v]), scale = Float(1 / inputStd[v])
+                let frame = try grid.frame(name, t), mean = Float(inputMean[v]), scale = Float(1 / inputStd[v])
                 var i = frame.startIndex
                 for _ in 0..<size { inputs[offset] = (frame[i] - mean) * scale; offset += 1; i += 1 }
             }
             for (v, name) in outVariables.enumerated() {
-                let frame = grid.frame(name, t + leadSteps), mean = Float(outputMean[v]), scale = Float(1 / outputStd[v])
+                let frame = try grid.frame(name, t + leadSteps), mean = Float(outputMean[v]), scale = Float(1 / outputStd[v])
                 for row in rows {
                     for column in columns {
                         targets[targetOffset] = (frame[frame.startIndex + row * w + column] - mean) * scale

@@ -38,7 +38,7 @@ public enum ForecastEvaluation {
     /// `forecastMade` receives each forecast in physical units: pair index, output variable, field.
     public static func evaluate(_ model: ClimaX, data: ForecastDataset, batches: [[Int]], region: PatchRegion? = nil,
                                 combine: ([Double]) throws -> [Double] = { $0 }, idleForwards: Int = 0,
-                                forecastMade: ((Int, Int, [Float]) -> Void)? = nil) rethrows -> ForecastScores {
+                                forecastMade: ((Int, Int, [Float]) -> Void)? = nil) throws -> ForecastScores {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -50,7 +50,7 @@ public enum ForecastEvaluation {
         for name in data.outVariables { scores.model[name] = empty; scores.persistence[name] = empty; scores.climatology[name] = empty }
         let climatology = data.climatology.map { crop($0[...]) }
         for batch in batches {
-            let (inputs, _, leadTimes) = data.batch(batch, region: region)
+            let (inputs, _, leadTimes) = try data.batch(batch, region: region)
             let forecast = withNoGrad {
                 model(inputs, leadTimes: leadTimes, variables: data.variables, outVariables: data.outVariables, region: region)
             }.scalars(as: Float.self)
@@ -62,9 +62,9 @@ public enum ForecastEvaluation {
                     let start = (b * data.outVariables.count + v) * size
                     let physical = forecast[start..<(start + size)].map { data.denormalise($0, variable: v) }
                     forecastMade?(index, v, physical)
-                    let truth = crop(grid.frame(name, t + data.leadSteps))
+                    let truth = crop(try grid.frame(name, t + data.leadSteps))
                     scores.model[name]!.add(forecast: physical[...], truth: truth[...], climatology: climatology[v])
-                    scores.persistence[name]!.add(forecast: crop(grid.frame(name, t))[...], truth: truth[...], climatology: climatology[v])
+                    scores.persistence[name]!.add(forecast: crop(try grid.frame(name, t))[...], truth: truth[...], climatology: climatology[v])
                     scores.climatology[name]!.add(forecast: climatology[v][...], truth: truth[...], climatology: climatology[v])
                 }
             }
@@ -72,7 +72,7 @@ public enum ForecastEvaluation {
         // Under ZeRO stage 3 a forward pass is collective (each block all-gathers its parameters): a rank
         // with fewer batches than its peers runs as many unscored forwards as they have more.
         if idleForwards > 0, let first = batches.first ?? (data.pairs.isEmpty ? nil : [0]) {
-            let (inputs, _, leadTimes) = data.batch(first, region: region)
+            let (inputs, _, leadTimes) = try data.batch(first, region: region)
             for _ in 0..<idleForwards {
                 _ = withNoGrad { model(inputs, leadTimes: leadTimes, variables: data.variables, outVariables: data.outVariables, region: region) }
             }

@@ -22,17 +22,66 @@ public enum GridReader {
     /// Errors name the file, the variable and, for NaNs, the first index holding one.
     /// `timeRange` limits a netCDF file's read to those time steps (the converter reads a year shard by shard).
     public static func read(path: String, variables: [String]? = nil, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
-        guard FileManager.default.fileExists(atPath: path) else { throw FileError(file: path, message: "no such file") }
-        let file = try HDF5File(path: path)
+        let file = try open(path)
         defer { try? file.close() }
-        var grid: ClimateGrid
-        switch try layout(of: file) {
-        case .climax: grid = try readClimaX(file, variables: variables)
-        case .fourCastNet: grid = try readFourCastNet(file, variables: variables)
-        case .netCDF: grid = try readNetCDF(file, variables: variables, timeRange: timeRange)
+        var (grid, fields) = try plan(file, variables: variables, timeRange: timeRange)
+        for name in grid.variables {
+            let field = fields[name]!
+            grid.fields[name] = try field.read(file, frames: 0..<(field.constant ? 1 : grid.frames), grid: grid, name: name)
         }
-        for name in grid.variables { try checkFinite(grid, name) }
         return grid
+    }
+
+    static func open(_ path: String) throws -> HDF5File {
+        guard FileManager.default.fileExists(atPath: path) else { throw FileError(file: path, message: "no such file") }
+        return try HDF5File(path: path)
+    }
+
+    /// A file's grid without its fields (coordinates, times, statistics, climatology), and where
+    /// each requested variable's values lie.
+    static func plan(_ file: HDF5File, variables: [String]?, timeRange: Range<Int>? = nil) throws -> (ClimateGrid, [String: StoredField]) {
+        switch try layout(of: file) {
+        case .climax: return try planClimaX(file, variables: variables)
+        case .fourCastNet: return try planFourCastNet(file, variables: variables)
+        case .netCDF: return try planNetCDF(file, variables: variables, timeRange: timeRange)
+        }
+    }
+
+    /// Where one variable's values lie in its file and how they become physical values.
+    struct StoredField {
+        var dataset: String
+        /// The dataset's shape: `[T, H, W]`, `[T, 1, H, W]`, `[T, C, H, W]` (channel or level `index`) or `[H, W]`.
+        var shape: [Int]
+        var index = 0
+        /// One frame, served at every time.
+        var constant = false
+        /// The first stored time step of frame 0 (a netCDF file read from `timeRange`).
+        var firstTime = 0
+        /// CF packing and missing values (netCDF).
+        var scale: Double?, offset: Double?, fill: Double?
+
+        /// Frames `frames` as `[n, H, W]` physical values; a NaN or infinity is an error naming its index.
+        func read(_ file: HDF5File, frames: Range<Int>, grid: ClimateGrid, name: String) throws -> [Float] {
+            let dataset = try file.root.dataset(self.dataset)
+            let (h, w) = (grid.height, grid.width)
+            var values: [Float]
+            switch shape.count {
+            case 2: values = try dataset.read(as: Float.self)
+            case 3: values = try dataset.read(as: Float.self, offset: [firstTime + frames.lowerBound, 0, 0], count: [frames.count, h, w])
+            default: values = try dataset.read(as: Float.self, offset: [firstTime + frames.lowerBound, index, 0, 0], count: [frames.count, 1, h, w])
+            }
+            if scale != nil || offset != nil || fill != nil {
+                values = values.map { value in
+                    if let fill, Double(value) == fill || Float(fill) == value { return .nan }
+                    return Float(Double(value) * (scale ?? 1) + (offset ?? 0))
+                }
+            }
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                let (t, cell) = (frames.lowerBound + index / (h * w), index % (h * w))
+                throw FileError(file: grid.source, key: "variable '\(name)'", message: "\(values[index]) at index [time \(t), lat \(cell / w), lon \(cell % w)]")
+            }
+            return values
+        }
     }
 
     /// The long names of the variables a file holds, without reading their values.
@@ -55,55 +104,54 @@ public enum GridReader {
         return try root.memberNames().filter { !coordinateNames.contains($0) && (try? root.kind(of: $0)) == .dataset }
     }
 
-    static func readClimaX(_ file: HDF5File, variables requested: [String]?) throws -> ClimateGrid {
+    static func planClimaX(_ file: HDF5File, variables requested: [String]?) throws -> (ClimateGrid, [String: StoredField]) {
         let root = try file.root, path = file.path
         let latitudes = try coordinate(file, ["lat", "latitude"])
         let longitudes = try coordinate(file, ["lon", "longitude"])
         let available = try climaXVariables(file)
         let names = try resolve(requested, available: available, file: path)
         let (h, w) = (latitudes.count, longitudes.count)
-        var fields: [String: [Float]] = [:]
+        var stored: [String: StoredField] = [:]
         var frames = 1
-        for (stored, name) in names {
-            let dataset = try root.dataset(stored)
-            let shape = try dataset.shape
+        for (dataset, name) in names {
+            let shape = try root.dataset(dataset).shape
             let valid = (shape.count == 4 && shape[1] == 1 && shape[2] == h && shape[3] == w) || (shape.count == 3 && shape[1] == h && shape[2] == w)
             guard valid else {
-                throw FileError(file: path, key: "variable '\(stored)'", message: "shape \(shape), expected [T, 1, \(h), \(w)] or [T, \(h), \(w)] (lat × lon)")
+                throw FileError(file: path, key: "variable '\(dataset)'", message: "shape \(shape), expected [T, 1, \(h), \(w)] or [T, \(h), \(w)] (lat × lon)")
             }
             if shape[0] > 1 {
                 guard frames == 1 || frames == shape[0] else {
-                    throw FileError(file: path, key: "variable '\(stored)'", message: "\(shape[0]) time steps, other variables have \(frames)")
+                    throw FileError(file: path, key: "variable '\(dataset)'", message: "\(shape[0]) time steps, other variables have \(frames)")
                 }
                 frames = shape[0]
             }
-            fields[name] = try dataset.read(as: Float.self)
+            stored[name] = StoredField(dataset: dataset, shape: shape, constant: shape[0] == 1)
         }
         let hours = root.contains("time") ? try root.dataset("time").read(as: Double.self) : (0..<frames).map(Double.init)
         guard hours.count == frames || frames == 1 else {
             throw FileError(file: path, key: "variable 'time'", message: "\(hours.count) times for \(frames) frames")
         }
-        var grid = ClimateGrid(variables: names.map(\.1), fields: fields, frames: frames, latitudes: latitudes, longitudes: longitudes,
+        var grid = ClimateGrid(variables: names.map(\.1), fields: [:], frames: frames, latitudes: latitudes, longitudes: longitudes,
                                hours: hours, source: path)
-        for (stored, name) in names {
+        for (dataset, name) in names {
             if root.contains("stats") {
                 let stats = try root.group("stats")
-                if stats.contains("mean"), try stats.group("mean").contains(stored) {
-                    grid.mean[name] = try stats.group("mean").dataset(stored).read(as: Double.self).first
+                if stats.contains("mean"), try stats.group("mean").contains(dataset) {
+                    grid.mean[name] = try stats.group("mean").dataset(dataset).read(as: Double.self).first
                 }
-                if stats.contains("std"), try stats.group("std").contains(stored) {
-                    grid.std[name] = try stats.group("std").dataset(stored).read(as: Double.self).first
+                if stats.contains("std"), try stats.group("std").contains(dataset) {
+                    grid.std[name] = try stats.group("std").dataset(dataset).read(as: Double.self).first
                 }
             }
-            if root.contains("climatology"), try root.group("climatology").contains(stored) {
-                let field = try root.group("climatology").dataset(stored).read(as: Float.self)
+            if root.contains("climatology"), try root.group("climatology").contains(dataset) {
+                let field = try root.group("climatology").dataset(dataset).read(as: Float.self)
                 guard field.count == h * w else {
-                    throw FileError(file: path, key: "variable 'climatology/\(stored)'", message: "\(field.count) values, expected [1, \(h), \(w)]")
+                    throw FileError(file: path, key: "variable 'climatology/\(dataset)'", message: "\(field.count) values, expected [1, \(h), \(w)]")
                 }
                 grid.climatology[name] = field
             }
         }
-        return grid
+        return (grid, stored)
     }
 
     // MARK: FourCastNet layout
@@ -122,7 +170,7 @@ public enum GridReader {
         return (0..<count).map { "channel_\($0)" }
     }
 
-    static func readFourCastNet(_ file: HDF5File, variables requested: [String]?) throws -> ClimateGrid {
+    static func planFourCastNet(_ file: HDF5File, variables requested: [String]?) throws -> (ClimateGrid, [String: StoredField]) {
         let root = try file.root, path = file.path
         let dataset = try root.dataset("fields")
         let shape = try dataset.shape
@@ -144,14 +192,14 @@ public enum GridReader {
         }
         let longitudes = root.contains("lon") ? try root.dataset("lon").read(as: Double.self) : (0..<w).map { 360 * Double($0) / Double(w) }
         let names = try resolve(requested, available: channels, file: path)
-        var fields: [String: [Float]] = [:]
-        for (stored, name) in names {
-            let index = channels.firstIndex(of: stored)!
-            fields[name] = try dataset.read(as: Float.self, offset: [0, index, 0, 0], count: [t, 1, h, w])
+        var stored: [String: StoredField] = [:]
+        for (channel, name) in names {
+            stored[name] = StoredField(dataset: "fields", shape: shape, index: channels.firstIndex(of: channel)!)
         }
         let stepHours = (try? root.attribute("hours_per_step"))?.doubleValue ?? 6
         let hours = root.contains("time") ? try root.dataset("time").read(as: Double.self) : (0..<t).map { Double($0) * stepHours }
-        return ClimateGrid(variables: names.map(\.1), fields: fields, frames: t, latitudes: latitudes, longitudes: longitudes, hours: hours, source: path)
+        return (ClimateGrid(variables: names.map(\.1), fields: [:], frames: t, latitudes: latitudes, longitudes: longitudes, hours: hours, source: path),
+                stored)
     }
 
     // MARK: netCDF-4 (WeatherBench)
@@ -182,35 +230,31 @@ public enum GridReader {
         return result
     }
 
-    static func readNetCDF(_ file: HDF5File, variables requested: [String]?, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
+    static func planNetCDF(_ file: HDF5File, variables requested: [String]?, timeRange: Range<Int>? = nil) throws -> (ClimateGrid, [String: StoredField]) {
         let root = try file.root, path = file.path
         let latitudes = try coordinate(file, ["lat", "latitude"])
         let longitudes = try coordinate(file, ["lon", "longitude"])
         let (h, w) = (latitudes.count, longitudes.count)
         let available = try netCDFVariables(file)
         let names = try resolve(requested, available: available.map(\.name), file: path)
-        var fields: [String: [Float]] = [:]
+        var stored: [String: StoredField] = [:]
         var frames = 1
-        for (stored, name) in names {
-            let variable = available.first { $0.name == stored }!
+        for (storedName, name) in names {
+            let variable = available.first { $0.name == storedName }!
             let dataset = try root.dataset(variable.dataset)
             let shape = try dataset.shape
-            var values: [Float]
             let times = shape.count == 2 ? 0..<1 : (timeRange ?? 0..<shape[0])
             if shape.count > 2 && times.upperBound > shape[0] {
                 throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "time steps \(times) requested, the file has \(shape[0])")
             }
-            if let level = variable.levelIndex {
+            if variable.levelIndex != nil {
                 guard shape.count == 4, shape[2] == h, shape[3] == w else {
                     throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "shape \(shape), expected [time, level, \(h), \(w)]")
                 }
-                values = try dataset.read(as: Float.self, offset: [times.lowerBound, level, 0, 0], count: [times.count, 1, h, w])
             } else {
-                guard Array(shape.suffix(2)) == [h, w] else {
+                guard Array(shape.suffix(2)) == [h, w], shape.count <= 3 else {
                     throw FileError(file: path, key: "variable '\(variable.dataset)'", message: "shape \(shape), expected [time, \(h), \(w)] or [\(h), \(w)]")
                 }
-                values = shape.count == 2 ? try dataset.read(as: Float.self)
-                    : try dataset.read(as: Float.self, offset: [times.lowerBound] + [Int](repeating: 0, count: shape.count - 1), count: [times.count] + Array(shape.dropFirst()))
             }
             let count = shape.count == 2 ? 1 : times.count
             if count > 1 {
@@ -220,16 +264,9 @@ public enum GridReader {
                 frames = count
             }
             // netCDF packing and missing values (CF conventions).
-            let scale = number(dataset, "scale_factor"), offset = number(dataset, "add_offset")
-            let fill = number(dataset, "_FillValue") ?? number(dataset, "missing_value")
-            if scale != nil || offset != nil || fill != nil {
-                let raw = values
-                values = raw.map { value in
-                    if let fill, Double(value) == fill || Float(fill) == value { return .nan }
-                    return Float(Double(value) * (scale ?? 1) + (offset ?? 0))
-                }
-            }
-            fields[name] = values
+            stored[name] = StoredField(dataset: variable.dataset, shape: shape, index: variable.levelIndex ?? 0, constant: count == 1,
+                                       firstTime: times.lowerBound, scale: number(dataset, "scale_factor"), offset: number(dataset, "add_offset"),
+                                       fill: number(dataset, "_FillValue") ?? number(dataset, "missing_value"))
         }
         var hours = (0..<frames).map(Double.init)
         if root.contains("time") {
@@ -240,8 +277,8 @@ public enum GridReader {
             let factor = units.hasPrefix("days") ? 24.0 : units.hasPrefix("minutes") ? 1 / 60.0 : units.hasPrefix("seconds") ? 1 / 3600.0 : 1
             hours = raw.map { $0 * factor }
         }
-        return ClimateGrid(variables: names.map(\.1), fields: fields, frames: frames, latitudes: latitudes, longitudes: longitudes,
-                           hours: Array(hours.prefix(Swift.max(frames, 1))), source: path)
+        return (ClimateGrid(variables: names.map(\.1), fields: [:], frames: frames, latitudes: latitudes, longitudes: longitudes,
+                            hours: Array(hours.prefix(Swift.max(frames, 1))), source: path), stored)
     }
 
     // MARK: Shared

@@ -80,11 +80,11 @@ public enum ClimaXForecaster {
             let pick = Swift.min(Swift.max(0, mapIndex), chosen.count - 1)
             let (shard, t) = dataset.pairs[chosen[pick]]
             let source = dataset.shards[shard]
-            let truthFrame = source.frame(mapVariable, t + dataset.leadSteps)
+            let truthFrame = try source.frame(mapVariable, t + dataset.leadSteps)
             let truth = dataset.cropped(truthFrame, to: region)
             let forecast = Array(fields[mapSlot][(pick * size)..<((pick + 1) * size)])
             // Coastlines: the land mask the shard already holds as an input, else read from its file.
-            let land = source.fields["land_sea_mask"] != nil ? source.frame("land_sea_mask", 0)
+            let land = source.variables.contains("land_sea_mask") ? try source.frame("land_sea_mask", 0)
                 : try? GridReader.read(path: dataset.files[shard], variables: ["land_sea_mask"]).frame("land_sea_mask", 0)
             let mask = land.map { dataset.cropped($0, to: region) }
             var mapScore = ClimateScoreAccumulator(latitudes: rows.map { dataset.latitudes[$0] }, width: columns.count)

@@ -68,7 +68,7 @@ public final class ClimaXTask: RecipeTask {
 
     public func loss(_ batch: [Int]) throws -> MicroBatchLoss {
         network.train()
-        let (inputs, targets, leadTimes) = train.batch(batch, region: region)
+        let (inputs, targets, leadTimes) = try train.batch(batch, region: region)
         let forecast = network(inputs, leadTimes: leadTimes, variables: train.variables, outVariables: train.outVariables, region: region)
         let loss = LatitudeWeights.meanSquaredError(forecast, targets, latitudes: latitudes)
         return MicroBatchLoss(loss: loss, labels: Double(batch.count), items: Double(batch.count))

@@ -31,8 +31,7 @@ struct BenchGenSLMRead: SciZooCommand {
         print("\(file): \(reader.count) rows × \(reader.blockSize) tokens (\(String(format: "%.1f", Double(reader.count * rowBytes) / 1e9)) GB "
               + "as int64 input_ids and attention_mask); reading \(total) rows in batches of \(batch)\(shuffled ? ", epoch order" : "")")
         let order = shuffled ? reader.epochOrder(epoch: 0, seed: 0) : []
-        let clock = ContinuousClock(), start = clock.now
-        var done = 0, nextReport = 0, tokens = 0
+        var done = 0, tokens = 0, progress = ReadProgress(total: total, unit: "rows", bytesEach: rowBytes)
         let before = ResidentMemory.current()
         print(String(format: "before reading: RSS %.0f MiB, peak %.0f MiB", Double(before.resident) / 1_048_576, Double(before.peak) / 1_048_576))
         while done < total {
@@ -41,13 +40,7 @@ struct BenchGenSLMRead: SciZooCommand {
             let (ids, _) = try reader.batch(indices)
             tokens += ids.count
             done = end
-            if done >= nextReport || done == total {
-                let seconds = (clock.now - start).inSeconds, memory = ResidentMemory.current()
-                print(String(format: "%5.1f %%  %d rows  %.2f GB  %.0f rows/s  RSS %.0f MiB  peak %.0f MiB", 100 * Double(done) / Double(total),
-                             done, Double(done * rowBytes) / 1e9, Double(done) / Swift.max(seconds, 1e-9),
-                             Double(memory.resident) / 1_048_576, Double(memory.peak) / 1_048_576))
-                nextReport += Swift.max(1, total / 10)
-            }
+            progress.reached(done)
         }
         precondition(tokens == total * reader.blockSize, "bench genslm-read: read \(tokens) tokens of \(total) rows")
     }

@@ -50,7 +50,7 @@ struct ClimateBaselines: SciZooCommand {
         print("variable                   lead   persistence RMSE (ACC)    climatology RMSE (ACC)   [RMSE: WeatherBench global]")
         for lead in leadHours {
             let dataset = try ForecastDataset(directory: data, variables: variables, outVariables: variables, leadHours: lead)
-            for (name, scores) in ForecastBaselines.evaluate(dataset).sorted(by: { $0.key < $1.key }) {
+            for (name, scores) in try ForecastBaselines.evaluate(dataset).sorted(by: { $0.key < $1.key }) {
                 print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: " %4d h   %12.4g (%.3f)     %12.4g (%.3f)", lead,
                              scores.persistence.rmse(.global), scores.persistence.acc, scores.climatology.rmse(.global), scores.climatology.acc))
             }

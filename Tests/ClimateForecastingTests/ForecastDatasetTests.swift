@@ -44,23 +44,44 @@ struct ForecastDatasetTests {
         let frames = data.shards.map(\.frames)
         #expect(data.pairs.count == frames.map { $0 - 24 }.reduce(0, +))
         #expect(data.leadSteps == 24 && data.variables == ["geopotential_500", "2m_temperature", "land_sea_mask"])
-        let (inputs, targets, lead) = data.batch([0, data.pairs.count - 1])
+        let (inputs, targets, lead) = try data.batch([0, data.pairs.count - 1])
         #expect(inputs.shape == [2, 3, 32, 64] && targets.shape == [2, 1, 32, 64] && lead.doubles == [0.24, 0.24].map { Double(Float($0)) })
         let last = data.pairs[data.pairs.count - 1]
-        let raw = data.shards[last.shard].frame("temperature_850", last.time + 24)
+        let raw = try data.shards[last.shard].frame("temperature_850", last.time + 24)
         let expected = (Double(raw[raw.startIndex + 100]) - data.outputMean[0]) / data.outputStd[0]
         #expect(abs(targets.doubles[32 * 64 + 100] - expected) < 1e-5)
         // Over the training split the normalised inputs have mean ≈ 0 and std ≈ 1.
-        let all = data.batch(Array(stride(from: 0, to: data.pairs.count, by: 7))).inputs.sliced(axis: 1, 0, 1).contiguous().doubles
+        let all = try data.batch(Array(stride(from: 0, to: data.pairs.count, by: 7))).inputs.sliced(axis: 1, 0, 1).contiguous().doubles
         let mean = all.reduce(0, +) / Double(all.count)
         #expect(abs(mean) < 0.1)
+    }
+
+    @Test("a split streamed frame by frame gives the same batches, baselines and climatology as one held whole")
+    func streamedEqualsResident() throws {
+        func open(_ limit: Int?) throws -> ForecastDataset {
+            try ForecastDataset(directory: Self.root + "/val", variables: ["z_500", "t2m", "lsm"], outVariables: ["t_850", "z_500"], leadHours: 6,
+                                residentLimit: limit)
+        }
+        let whole = try open(nil), streamed = try open(0)
+        #expect(!whole.isStreamed && streamed.isStreamed)
+        let picks = [[0, whole.pairs.count - 1], [5, 2, 17], Array(0..<8)]
+        for batch in picks {
+            let (a, b) = (try whole.batch(batch), try streamed.batch(batch))
+            #expect(a.inputs.doubles == b.inputs.doubles && a.targets.doubles == b.targets.doubles && a.leadTimes.doubles == b.leadTimes.doubles)
+        }
+        let (p, q) = (try ForecastBaselines.evaluate(whole), try ForecastBaselines.evaluate(streamed))
+        #expect(p["temperature_850"]!.persistence.sums == q["temperature_850"]!.persistence.sums)
+        // The time mean that stands in for a missing /climatology group, constants included, by streaming too.
+        for name in ["temperature_850", "land_sea_mask"] {
+            #expect(try ForecastDataset.timeMean(of: name, in: whole.shards) == ForecastDataset.timeMean(of: name, in: streamed.shards))
+        }
     }
 
     @Test("a regional batch's targets are the box's cells of the full targets")
     func regionalTargets() throws {
         let data = try ForecastDataset(directory: Self.root + "/train", variables: ["z_500"], outVariables: ["t_850"], leadHours: 6)
         let region = try ClimateRegions.patches(region: "Australia", latitudes: data.latitudes, longitudes: data.longitudes, patchSize: 2)
-        let full = data.batch([3]).targets.doubles, cropped = data.batch([3], region: region).targets
+        let full = try data.batch([3]).targets.doubles, cropped = try data.batch([3], region: region).targets
         #expect(cropped.shape == [1, 1, region.rows.count, region.columns.count])
         let expected = region.rows.flatMap { row in region.columns.map { full[row * 64 + $0] } }
         #expect(cropped.doubles == expected)
@@ -103,7 +124,7 @@ struct ForecastDatasetTests {
     func baselines() throws {
         let short = try ForecastDataset(directory: Self.root + "/test", variables: ["z_500"], outVariables: ["z_500"], leadHours: 1)
         let long = try ForecastDataset(directory: Self.root + "/test", variables: ["z_500"], outVariables: ["z_500"], leadHours: 24)
-        let a = ForecastBaselines.evaluate(short)["geopotential_500"]!, b = ForecastBaselines.evaluate(long)["geopotential_500"]!
+        let a = try ForecastBaselines.evaluate(short)["geopotential_500"]!, b = try ForecastBaselines.evaluate(long)["geopotential_500"]!
         #expect(a.persistence.rmse(.global) < b.persistence.rmse(.global))
         #expect(a.persistence.acc > 0.9)
         #expect(abs(a.climatology.rmse(.global) - b.climatology.rmse(.global)) < 0.2 * a.climatology.rmse(.global))

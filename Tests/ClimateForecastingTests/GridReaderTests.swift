@@ -9,6 +9,18 @@ import TensorIO
 struct GridReaderTests {
     /// Values every writer below uses: field(v, t, i, j) = 1000·v + 100·t + 10·i + j (+ 0.5).
     static func value(_ v: Int, _ t: Int, _ i: Int, _ j: Int) -> Float { Float(1000 * v + 100 * t + 10 * i + j) + 0.5 }
+    /// Frames read one at a time from the open file equal the whole read's, constants included.
+    static func expectStreamedEqualsWhole(_ path: String, _ variables: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let whole = try GridReader.read(path: path, variables: variables)
+        let streamed = try GridShard.open(path: path, variables: variables, resident: false, recentBytes: 64)
+        #expect(!streamed.isResident && streamed.frames == whole.frames && streamed.hours == whole.hours, sourceLocation: sourceLocation)
+        for name in whole.variables {
+            for t in (0..<whole.frames).reversed() {
+                #expect(Array(try streamed.frame(name, t)) == Array(whole.frame(name, t)), "\(name) frame \(t)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     static let numpyField = "lambda v: (1000*v + 100*np.arange(3)[:,None,None] + 10*np.arange(4)[None,:,None] + np.arange(8)[None,None,:] + 0.5).astype('float32')"
 
     @Test("ClimaX layout from h5py: [T, 1, H, W] and [T, H, W] datasets, coordinates, stats and climatology; short names accepted")
@@ -35,6 +47,7 @@ struct GridReaderTests {
         #expect(grid.mean["geopotential_500"] == 54000 && grid.std["geopotential_500"] == 3000)
         #expect(grid.climatology["geopotential_500"]?[9] == Self.value(0, 1, 1, 1))
         #expect(try GridReader.variableNames(path: path).sorted() == ["2m_temperature", "geopotential_500", "land_sea_mask"])
+        try Self.expectStreamedEqualsWhole(path, ["z_500", "t2m", "lsm"])
     }
 
     @Test("our writer's files read back in h5py with upstream's names and shapes")
@@ -71,6 +84,7 @@ struct GridReaderTests {
         #expect(grid.latitudes == [-67.5, -22.5, 22.5, 67.5])
         // z500 in FourCastNet's short spelling has no level suffix: it is looked up as written.
         #expect(try GridReader.variableNames(path: path) == ["10m_u_component_of_wind", "10m_v_component_of_wind", "z500"])
+        try Self.expectStreamedEqualsWhole(path, ["v10", "z500"])
     }
 
     @Test("WeatherBench netCDF-4 from netCDF4-python: time/level/lat/lon dimensions, packed values, hours since an epoch")
@@ -98,6 +112,7 @@ struct GridReaderTests {
         // netCDF4-python packed t2m as int16 with scale 0.5 and offset 100: unpacked to within half a step.
         #expect(abs(grid.frame("2m_temperature", 2)[grid.frame("2m_temperature", 2).startIndex + 31] - Self.value(2, 2, 3, 7)) <= 0.25)
         #expect(try GridReader.variableNames(path: path) == ["2m_temperature", "geopotential_500", "geopotential_850"])
+        try Self.expectStreamedEqualsWhole(path, ["geopotential_850", "z_500", "2m_temperature"])
     }
 
     @Test("a missing variable, a mismatched shape and a NaN fail naming the file, the variable and the index")
@@ -125,5 +140,11 @@ struct GridReaderTests {
         let nan = message(["2m_temperature"])
         #expect(nan.contains(path) && nan.contains("'2m_temperature'") && nan.contains("nan at index [time 2, lat 1, lon 5]"))
         #expect(message(["geopotential_500"]) == "no error")
+        // Streamed, the NaN is found when its frame is read, with the same words.
+        let streamed = try GridShard.open(path: path, variables: ["2m_temperature"], resident: false)
+        #expect(throws: Never.self) { _ = try streamed.frame("2m_temperature", 1) }
+        var late = "no error"
+        do { _ = try streamed.frame("2m_temperature", 2) } catch { late = "\(error)" }
+        #expect(late.contains(path) && late.contains("nan at index [time 2, lat 1, lon 5]"), "\(late)")
     }
 }
