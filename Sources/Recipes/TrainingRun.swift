@@ -363,10 +363,15 @@ public final class TrainingRun<Task: TrainingTask> {
             try groups.world.barrier()
             savedAt = progress.step
         }
-        // Killed after saving a best checkpoint but before best.h5 was its copy: save it again, whole.
+        // Killed after saving a best checkpoint but before best.h5 became its copy: save it again, whole.
         if resumedState?.bestStep == progress.step && progress.step > 0 {
-            try save(best: true)
-            log("best.h5 copied again from the step-\(progress.step) checkpoint (the last run may have stopped before copying it)")
+            let copied = (try? HDF5File(path: lastPath).attribute("step").intValue) == Int64(progress.step)
+                && FileManager.default.contentsEqual(atPath: lastPath, andPath: bestPath)
+            let mend = isPrimary && !copied ? 1.0 : 0
+            if try (groups.world.size > 1 ? groups.world.allReduce([mend], .max)[0] : mend) > 0 {
+                try save(best: true)
+                log("best.h5 copied again from the step-\(progress.step) checkpoint (the last run stopped before copying it)")
+            }
         }
         var validations: [(Int, Double)] = []
         /// Validates, records, saves when the plan says so; true when early stopping ends the run.

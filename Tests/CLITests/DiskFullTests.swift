@@ -1,6 +1,8 @@
 // A full disk under a training run, for real: the run folder sits on a small tmpfs, filled to the
 // last few kilobytes before a resumed run must write its next checkpoint. Mounting needs root (the
-// test command runs as root on CI's machines); elsewhere the test is disabled and says so.
+// test command runs as root on CI's machines); elsewhere the test is disabled and says so. An I/O
+// error (EIO) comes from a preloaded shim (Scripts/faults/io-error.c, built with the toolchain's
+// clang) that fails the writes or the fsync of the files a test names.
 import Foundation
 import Testing
 import TestSupport
@@ -44,7 +46,23 @@ enum SmallDisk {
     }
 }
 
-@Suite("Full disks")
+enum FailingDisk {
+    /// The shim, built once into a scratch folder.
+    static let library: String = {
+        let output = try! Fixtures.scratchDirectory("io-error-shim").appendingPathComponent("io-error.so").path
+        let source = Fixtures.packageRoot.appendingPathComponent("Scripts/faults/io-error.c").path
+        let built = try! Subprocess.run("/usr/bin/env", ["clang", "-shared", "-fPIC", "-O2", "-o", output, source, "-ldl"])
+        precondition(built.status == 0, "building \(source): \(built.standardError)")
+        return output
+    }()
+
+    /// The environment that makes writes (or fsyncs) of files whose path contains `path` fail with EIO.
+    static func environment(failing path: String, on call: String = "write", after bytes: Int = 4096) -> [String: String] {
+        ["LD_PRELOAD": library, "SCIZOO_IO_ERROR_PATH": path, "SCIZOO_IO_ERROR_ON": call, "SCIZOO_IO_ERROR_AFTER": String(bytes)]
+    }
+}
+
+@Suite("Full disks and I/O errors")
 struct DiskFullTests {
     /// graphormer-train on the CLI tests' small molecule set, into a run folder, with extra flags.
     static func trainer(in folder: String) throws -> (String, [String]) throws -> ProcessResult {
@@ -103,5 +121,38 @@ struct DiskFullTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5")) == last)
         let resumed = try train(run, ["--resume"])
         #expect(resumed.status == 0, "\(resumed.standardError)")
+    }
+
+    @Test("an I/O error (EIO) in a checkpoint's writes, its fsync or the metrics file ends the run in one line naming the file and the cause; last.h5 stays whole, and the run resumes bit for bit")
+    func ioErrors() throws {
+        let folder = try Fixtures.scratchDirectory().path
+        let recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
+        func train(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+            try Subprocess.run(try CLI.executable, ["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra,
+                               environment: environment)
+        }
+        let whole = try train(folder + "/whole", [])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        let run = folder + "/run", checkpoints = run + "/checkpoints"
+        let first = try train(run, ["--stop-at-step", "12"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints).sorted()
+        let last = try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5"))
+
+        // A checkpoint fails 4 KiB in (HDF5 has written part of it); metrics.jsonl at its first line.
+        for (path, call, after, file) in [("/checkpoints/", "write", 4096, "last.h5"), ("/checkpoints/", "fsync", 0, "last.h5"),
+                                          ("metrics.jsonl", "write", 0, "metrics.jsonl")] {
+            let failed = try train(run, ["--resume"], environment: FailingDisk.environment(failing: path, on: call, after: after))
+            let message = failed.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(failed.status != 0, "\(call) of \(file)")
+            #expect(!message.contains("\n") && message.contains("Input/output error") && message.contains(run + "/") && message.contains(file),
+                    "\(call) of \(file): \(message.debugDescription)")
+            if file == "last.h5" { #expect(message.contains("the previous last.h5 is intact"), "\(message)") }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints).sorted() == names, "\(call) of \(file)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5")) == last, "\(call) of \(file): \(failed.standardOutput)")
+        }
+        let resumed = try train(run, ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(try CLI.metricsWithoutTiming(folder + "/whole", timing: "graphs_per_second") == CLI.metricsWithoutTiming(run, timing: "graphs_per_second"))
     }
 }
