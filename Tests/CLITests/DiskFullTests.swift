@@ -65,26 +65,37 @@ enum FailingDisk {
 @Suite("Full disks and I/O errors")
 struct DiskFullTests {
     /// graphormer-train on the CLI tests' small molecule set, into a run folder, with extra flags.
-    static func trainer(in folder: String) throws -> (String, [String]) throws -> ProcessResult {
-        let recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
-        return { run, extra in try CLI.run(["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra) }
+    struct Trainer {
+        let recipe: String
+
+        init(in folder: String) throws {
+            recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
+        }
+
+        func callAsFunction(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+            try Subprocess.run(try CLI.executable, ["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra,
+                               environment: environment)
+        }
+
+        /// An uninterrupted run into `whole`, and `run` stopped at step 12: its checkpoints' names and last.h5's bytes.
+        func startRuns(whole: String, run: String) throws -> (names: [String], last: Data) {
+            let (uninterrupted, first) = (try self(whole, []), try self(run, ["--stop-at-step", "12"]))
+            #expect(uninterrupted.status == 0 && first.status == 0, "\(uninterrupted.standardError) \(first.standardError)")
+            let checkpoints = run + "/checkpoints"
+            return (try FileManager.default.contentsOfDirectory(atPath: checkpoints).sorted(),
+                    try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5")))
+        }
     }
 
     @Test("a checkpoint that no longer fits ends the run in one line naming the file and the cause; last.h5 stays whole, no temporary is left, and the freed run resumes bit for bit",
           .enabled(if: SmallDisk.available, "mounting a tmpfs needs root"))
     func checkpointOnAFullDisk() throws {
         let folder = try Fixtures.scratchDirectory().path, disk = folder + "/disk"
-        let train = try Self.trainer(in: folder)
+        let train = try Trainer(in: folder)
         #expect(SmallDisk.mount(disk, bytes: 16 << 20))
         defer { SmallDisk.unmount(disk) }
-        let whole = try train(folder + "/whole", [])
-        #expect(whole.status == 0, "\(whole.standardError)")
-
         let run = disk + "/run", checkpoints = run + "/checkpoints"
-        let first = try train(run, ["--stop-at-step", "12"])
-        #expect(first.status == 0, "\(first.standardError)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints).sorted()
-        let last = try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5"))
+        let (names, last) = try train.startRuns(whole: folder + "/whole", run: run)
 
         try SmallDisk.fill(disk, leaving: 32 << 10)
         let full = try train(run, ["--resume"])
@@ -105,7 +116,7 @@ struct DiskFullTests {
           .enabled(if: SmallDisk.available, "mounting a tmpfs needs root"))
     func readOnlyRunFolder() throws {
         let folder = try Fixtures.scratchDirectory().path, disk = folder + "/disk"
-        let train = try Self.trainer(in: folder)
+        let train = try Trainer(in: folder)
         #expect(SmallDisk.mount(disk, bytes: 16 << 20))
         defer { SmallDisk.unmount(disk) }
         let run = disk + "/run", checkpoints = run + "/checkpoints"
@@ -126,18 +137,9 @@ struct DiskFullTests {
     @Test("an I/O error (EIO) in a checkpoint's writes, its fsync or the metrics file ends the run in one line naming the file and the cause; last.h5 stays whole, and the run resumes bit for bit")
     func ioErrors() throws {
         let folder = try Fixtures.scratchDirectory().path
-        let recipe = try GraphormerCLITests.recipe(try GraphormerCLITests.dataset(in: folder), in: folder)
-        func train(_ run: String, _ extra: [String], environment: [String: String] = [:]) throws -> ProcessResult {
-            try Subprocess.run(try CLI.executable, ["graphormer-train", "--config", recipe, "--run-dir", run, "--threads", "1"] + extra,
-                               environment: environment)
-        }
-        let whole = try train(folder + "/whole", [])
-        #expect(whole.status == 0, "\(whole.standardError)")
+        let train = try Trainer(in: folder)
         let run = folder + "/run", checkpoints = run + "/checkpoints"
-        let first = try train(run, ["--stop-at-step", "12"])
-        #expect(first.status == 0, "\(first.standardError)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: checkpoints).sorted()
-        let last = try Data(contentsOf: URL(fileURLWithPath: checkpoints + "/last.h5"))
+        let (names, last) = try train.startRuns(whole: folder + "/whole", run: run)
 
         // A checkpoint fails 4 KiB in (HDF5 has written part of it); metrics.jsonl at its first line.
         for (path, call, after, file) in [("/checkpoints/", "write", 4096, "last.h5"), ("/checkpoints/", "fsync", 0, "last.h5"),
