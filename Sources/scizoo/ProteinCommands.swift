@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Kernels
+import ParallelRuntime
 import ProteinFolding
 import Recipes
 import TensorCore
@@ -234,6 +235,10 @@ struct FoldFineTuneCommand: SciZooCommand {
     }
 
     func execute(budget: ThreadBudget) throws {
+        // One target and one crop a step leave nothing to split over ranks, and copies of the run would append to one run folder.
+        if MPIProcess.isLaunchedByMPI, case let size = try MPICommunicator.world().size, size > 1 {
+            throw ValidationError("fold-finetune trains one target in one process; run it without mpirun or with -np 1 (got \(size) ranks)")
+        }
         var chosen = try AlphaFoldPreset(preset)
         if let evoformerBlocks { chosen.evoformerBlocks = evoformerBlocks }
         let query = try AlignmentParsers.query(fastaAt: fasta)
