@@ -168,11 +168,11 @@ extension FuzzFormat {
                 var atmosphere = SyntheticAtmosphere(days: 3, seed: 7)
                 (atmosphere.height, atmosphere.width, atmosphere.splitDays, atmosphere.shardDays) = (8, 16, (1, 1, 1), 1)
                 return [try atmosphere.write(to: s.directory + "/grid").first!]
-            }, read: { path in _ = try GridReader.read(path: path) }),
+            }, read: readGrid),
 
             FuzzFormat(name: "netcdf", summary: "WeatherBench netCDF-4 files (written by netCDF4-python)", seeds: { s in
                 [try netCDFSeed(s)]
-            }, read: { path in _ = try GridReader.read(path: path) }),
+            }, read: readGrid),
 
             FuzzFormat(name: "checkpoint-h5", summary: "SciZoo HDF5 checkpoints (a GPT-NeoX with Adam state)", seeds: { s in
                 let path = s.path("checkpoint.h5")
@@ -297,6 +297,15 @@ extension FuzzFormat {
     }
 
     /// A WeatherBench-style netCDF-4 file: 2 m temperature on a 8 × 16 grid, 6 hours.
+    /// A grid file read as a split larger than RAM reads it, frame by frame (the last first), then whole.
+    static func readGrid(_ path: String) throws {
+        let streamed = try GridShard.open(path: path, variables: nil, resident: false, recentBytes: 0)
+        for name in streamed.variables {
+            for t in (0..<streamed.frames).reversed() { _ = try streamed.frame(name, t) }
+        }
+        _ = try GridReader.read(path: path)
+    }
+
     static func netCDFSeed(_ s: FuzzSeeds) throws -> String {
         let path = s.path("2m_temperature_1979_5.625deg.nc")
         let script = """
