@@ -48,18 +48,10 @@ struct DamagedFileTests {
         let looping = try damaged(path("strings.h5"), "looping.h5", at: collection, offset: 16) { bytes, at in
             for k in 0..<16 { bytes[at + k] = 0 }
         }
-        #expect(throws: HDF5Error.self) { _ = try HDF5File(path: looping).attribute("config") }
-        do { _ = try HDF5File(path: looping).attribute("config") } catch {
-            #expect(error.description.contains("looping.h5") && error.description.contains("global heap collection"), "\(error)")
-        }
+        expectError(naming: "looping.h5", "global heap collection") { _ = try HDF5File(path: looping).attribute("config") }
         // The attribute's reference: length 11, the collection's address, object 1 → object 2.
         let reference = try damaged(path("strings.h5"), "reference.h5", at: [11, 0, 0, 0]) { bytes, at in bytes[at + 12] = 2 }
-        do {
-            _ = try HDF5File(path: reference).attribute("config")
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.description.contains("reference.h5") && error.description.contains("does not exist"), "\(error)")
-        }
+        expectError(naming: "reference.h5", "does not exist") { _ = try HDF5File(path: reference).attribute("config") }
     }
 
     @Test("a root-group continuation block outside the file (HDF5 1.10 segfaults inside H5Fopen) is an error before HDF5 opens it")
@@ -76,12 +68,7 @@ struct DamagedFileTests {
         let bad = try damaged(path("root.h5"), "continuation.h5", at: continuation, offset: 8) { bytes, at in
             for k in 0..<8 { bytes[at + k] = 0xFF }
         }
-        do {
-            _ = try HDF5File(path: bad)
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.description.contains("continuation.h5") && error.description.contains("outside the file"), "\(error)")
-        }
+        expectError(naming: "continuation.h5", "outside the file") { _ = try HDF5File(path: bad) }
     }
 
     @Test("a dataspace grown past its maximum and its storage (HDF5 1.10 reads past its buffer) is an error")
@@ -95,11 +82,13 @@ struct DamagedFileTests {
         // Grow the dataspace's first extent: 8 → 200 rows over storage for 8.
         let sizes: [UInt8] = [8, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]
         let grown = try damaged(path("layout.h5"), "grown.h5", at: sizes) { bytes, at in bytes[at] = 200 }
-        do {
-            _ = try HDF5File(path: grown).root.dataset("x").read(as: Float.self)
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.description.contains("grown.h5") && error.description.contains("damaged"), "\(error)")
-        }
+        expectError(naming: "grown.h5", "damaged") { _ = try HDF5File(path: grown).root.dataset("x").read(as: Float.self) }
+    }
+
+    /// `body` throws HDF5's error, naming `file` and saying `words`.
+    func expectError(naming file: String, _ words: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        let error = #expect(throws: HDF5Error.self, sourceLocation: sourceLocation) { try body() }
+        #expect(error.map { $0.description.contains(file) && $0.description.contains(words) } == true, "\(String(describing: error))",
+                sourceLocation: sourceLocation)
     }
 }

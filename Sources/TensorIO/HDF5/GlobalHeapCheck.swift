@@ -72,7 +72,7 @@ enum GlobalHeapCheck {
     static func walk(descriptor: Int32, offset: Int, fileSize: Int) -> Result<[Int: UInt64]?, Problem> {
         var sizeBytes = [UInt8](repeating: 0, count: 8)
         guard sizeBytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, 8, off_t(offset + 8)) }) == 8 else { return .success(nil) }
-        let size = littleEndian(sizeBytes, 0)
+        let size = sizeBytes.littleEndian(at: 0)
         guard size >= UInt64(headerSize), size <= UInt64(fileSize - offset) else { return .success(nil) }
         var chunk = [UInt8](repeating: 0, count: Int(size))
         guard chunk.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, Int(size), off_t(offset)) }) == Int(size) else { return .success(nil) }
@@ -81,7 +81,7 @@ enum GlobalHeapCheck {
         while p < chunk.count {
             if p + objectHeaderSize > chunk.count { break }  // too small for an object: free space
             let index = Int(chunk[p]) | Int(chunk[p + 1]) << 8
-            let objectSize = littleEndian(chunk, p + 8)
+            let objectSize = chunk.littleEndian(at: p + 8)
             let remaining = UInt64(chunk.count - p)
             let (aligned, overflow) = objectSize.addingReportingOverflow(7)
             let need = index > 0 ? (overflow ? UInt64.max : UInt64(objectHeaderSize) + (aligned & ~7)) : objectSize
@@ -95,9 +95,6 @@ enum GlobalHeapCheck {
         return .success(objects)
     }
 
-    static func littleEndian(_ bytes: [UInt8], _ at: Int) -> UInt64 {
-        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
-    }
 }
 
 extension HDF5File {
@@ -126,16 +123,16 @@ extension HDF5File {
         // A variable-length string is a sequence (class 9) of 1-byte elements: HDF5 allocates length × that
         // size, so a damaged element size allocated gigabytes.
         guard datatype.count >= 16, datatype[0] & 0x0F == 9,
-              (0..<4).reduce(0, { $0 | Int(datatype[12 + $1]) << (8 * $1) }) == 1 else {
+              datatype.littleEndian(at: 12, width: 4) == 1 else {
             throw fail("its variable-length string type is damaged (not a sequence of 1-byte characters)")
         }
         // Each string is stored as its length (4 bytes), a collection's address (8) and an object index (4).
         guard data.count >= count * 16 else { throw fail("its \(count) strings need \(count * 16) bytes of references, the header holds \(data.count) (a damaged attribute)") }
         for element in 0..<count {
             let base = element * 16
-            let length = UInt64((0..<4).reduce(UInt32(0)) { $0 | UInt32(data[base + $1]) << (8 * UInt32($1)) })
-            let address = GlobalHeapCheck.littleEndian(data, base + 4)
-            let index = Int((0..<4).reduce(UInt32(0)) { $0 | UInt32(data[base + 12 + $1]) << (8 * UInt32($1)) })
+            let length = data.littleEndian(at: base, width: 4)
+            let address = data.littleEndian(at: base + 4)
+            let index = Int(data.littleEndian(at: base + 12, width: 4))
             if address == 0 || length == 0 { continue }  // a null or empty string: HDF5 reads no heap
             guard let objects = collections.objects[address] else {
                 throw fail("string \(element) refers to a global heap collection at byte \(address), where there is none (a damaged attribute)")
@@ -154,7 +151,7 @@ extension HDF5File {
 enum AttributeReferences {
     static func message(path: String, header: UInt64, name: String) -> (datatype: [UInt8], data: [UInt8])? {
         guard case .messages(let messages) = ObjectHeader.read(path: path, at: header) else { return nil }
-        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b.littleEndian(at: at, width: 2)) }
         // Attribute messages (type 0x0C), versions 1–3.
         for (type, message) in messages where type == 0x0C {
             guard message.count >= 8 else { continue }

@@ -37,8 +37,8 @@ enum ObjectHeader {
             var bytes = [UInt8](repeating: 0, count: count)
             return bytes.withUnsafeMutableBytes({ pread(descriptor, $0.baseAddress, count, off_t(offset)) }) == count ? bytes : nil
         }
-        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
-        func u32(_ b: [UInt8], _ at: Int) -> Int { u16(b, at) | u16(b, at + 2) << 16 }
+        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b.littleEndian(at: at, width: 2)) }
+        func u32(_ b: [UInt8], _ at: Int) -> Int { Int(b.littleEndian(at: at, width: 4)) }
 
         guard let prefix = read(header, 16) else { return .damaged("its header at byte \(header) lies outside the file's \(fileSize) bytes") }
         var pending: [(address: UInt64, length: Int, first: Bool)] = []
@@ -50,7 +50,7 @@ enum ObjectHeader {
             var at = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
             let width = 1 << (flags & 3)
             guard let sizeBytes = read(header + UInt64(at), width) else { return .unreadable }
-            let size = (0..<width).reduce(0) { $0 | Int(sizeBytes[$1]) << (8 * $1) }
+            let size = Int(clamping: sizeBytes.littleEndian(at: 0, width: width))
             at += width
             pending.append((header + UInt64(at), size, true))
         } else {
@@ -82,7 +82,7 @@ enum ObjectHeader {
                 guard start + size <= end else { return .unreadable }
                 let body = Array(bytes[start..<(start + size)])
                 if type == 0x10, size >= 16 {  // continuation: another block
-                    pending.append((GlobalHeapCheck.littleEndian(body, 0), Int(clamping: GlobalHeapCheck.littleEndian(body, 8)), false))
+                    pending.append((body.littleEndian(at: 0), Int(clamping: body.littleEndian(at: 8)), false))
                 } else {
                     messages.append((type, body))
                 }
@@ -98,7 +98,7 @@ enum ObjectHeader {
     /// outside the file (a segfault in H5F__accum_read under H5Lexists).
     static func damagedMessage(_ messages: [(Int, [UInt8])], descriptor: Int32, fileSize: UInt64,
                                read: (UInt64, Int) -> [UInt8]?) -> String? {
-        func u32(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<4).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        func u32(_ b: [UInt8], _ at: Int) -> UInt64 { b.littleEndian(at: at, width: 4) }
         for (type, body) in messages {
             switch type {
             case 0x0008 where body.count >= 2:  // data layout
@@ -117,18 +117,18 @@ enum ObjectHeader {
                     let rank = Int(body[3]), width = Int(body[4]), start = 5
                     chunked = true
                     if (1...8).contains(width), start + width * rank <= body.count {
-                        dims = (0..<rank).map { axis in (0..<width).reduce(UInt64(0)) { $0 | UInt64(body[start + axis * width + $1]) << (8 * UInt64($1)) } }
+                        dims = (0..<rank).map { body.littleEndian(at: start + $0 * width, width: width) }
                     }
                 default: break
                 }
                 // A chunk's dimensions end with the element size: even a scalar's list has one entry.
                 if chunked && (dims.isEmpty || dims.contains(0)) { return "its chunked layout has no dimensions or one of 0 (\(dims))" }
             case 0x0011 where body.count >= 16:  // symbol table: B-tree, then local heap address
-                let heap = GlobalHeapCheck.littleEndian(body, 8)
+                let heap = body.littleEndian(at: 8)
                 guard let header = read(heap, 32), header.starts(with: Array("HEAP".utf8)) else {
                     return "its symbol table's local heap at byte \(heap) is not in the file"
                 }
-                let size = GlobalHeapCheck.littleEndian(header, 8), data = GlobalHeapCheck.littleEndian(header, 24)
+                let size = header.littleEndian(at: 8), data = header.littleEndian(at: 24)
                 if data > fileSize || size > fileSize - data {
                     return "its symbol table's names (\(size) bytes at byte \(data)) lie outside the file's \(fileSize) bytes"
                 }
@@ -149,11 +149,11 @@ enum ObjectHeader {
               block.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else { return nil }
         switch block[8] {
         case 0, 1:
-            guard block[13] == 8, block[14] == 8, GlobalHeapCheck.littleEndian(block, 24) == 0 else { return nil }
-            return GlobalHeapCheck.littleEndian(block, block[8] == 0 ? 64 : 68)
+            guard block[13] == 8, block[14] == 8, block.littleEndian(at: 24) == 0 else { return nil }
+            return block.littleEndian(at: block[8] == 0 ? 64 : 68)
         case 2, 3:
-            guard block[9] == 8, block[10] == 8, GlobalHeapCheck.littleEndian(block, 12) == 0 else { return nil }
-            return GlobalHeapCheck.littleEndian(block, 36)
+            guard block[9] == 8, block[10] == 8, block.littleEndian(at: 12) == 0 else { return nil }
+            return block.littleEndian(at: 36)
         default: return nil
         }
     }
