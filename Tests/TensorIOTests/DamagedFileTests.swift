@@ -71,6 +71,21 @@ struct DamagedFileTests {
         expectError(naming: "continuation.h5", "outside the file") { _ = try HDF5File(path: bad) }
     }
 
+    @Test("an attribute whose datatype or dataspace claims more bytes than its message holds (HDF5 1.10 reads past its buffer) is an error before HDF5 opens the file")
+    func damagedAttribute() throws {
+        let file = try HDF5File(path: path("attribute.h5"), mode: .truncate)
+        try file.setAttribute("step", .int(7))
+        try file.close()
+        #expect(try HDF5File(path: path("attribute.h5")).attribute("step").intValue == 7)
+        // A signed little-endian 64-bit integer's datatype: class and version, bit field, size 8, offset 0, precision 64.
+        let integer: [UInt8] = [0x10, 0x08, 0, 0, 8, 0, 0, 0, 0, 0, 64, 0]
+        let bad = try damaged(path("attribute.h5"), "widened.h5", at: integer, offset: 4) { bytes, at in bytes[at] = 200 }
+        expectError(naming: "widened.h5", "an attribute claims 1 values of 200 bytes") { _ = try HDF5File(path: bad) }
+        // Its dataspace's size (a version-1 scalar: 8 bytes) grown to 40, past the end of the message.
+        let space = try damaged(path("attribute.h5"), "space.h5", at: Array("step".utf8) + [0], offset: -2) { bytes, at in bytes[at] = 40 }
+        expectError(naming: "space.h5", "overrun its message") { _ = try HDF5File(path: space) }
+    }
+
     @Test("a dataspace grown past its maximum and its storage (HDF5 1.10 reads past its buffer) is an error")
     func damagedLayout() throws {
         let file = try HDF5File(path: path("layout.h5"), mode: .truncate)

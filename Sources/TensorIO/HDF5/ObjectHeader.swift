@@ -132,10 +132,49 @@ enum ObjectHeader {
                 if data > fileSize || size > fileSize - data {
                     return "its symbol table's names (\(size) bytes at byte \(data)) lie outside the file's \(fileSize) bytes"
                 }
+            case 0x000C:  // attribute: HDF5 1.10 copies its values without checking the message holds them
+                if let problem = attributeOverrun(body) { return problem }
             default: break
             }
         }
         return nil
+    }
+
+    /// An attribute message (versions 1–3) whose name, datatype and dataspace, or whose values, overrun
+    /// the message (heap over-reads in H5O_attr_decode). Dataspaces with 8-byte extents only; any
+    /// other layout is left to HDF5.
+    static func attributeOverrun(_ message: [UInt8]) -> String? {
+        guard message.count >= 8, (1...3).contains(message[0]) else { return nil }
+        let version = Int(message[0])
+        let nameSize = Int(message.littleEndian(at: 2, width: 2)), typeSize = Int(message.littleEndian(at: 4, width: 2))
+        let spaceSize = Int(message.littleEndian(at: 6, width: 2))
+        func padded(_ n: Int) -> Int { version == 1 ? (n + 7) & ~7 : n }
+        let typeStart = (version == 3 ? 9 : 8) + padded(nameSize), spaceStart = typeStart + padded(typeSize)
+        let dataStart = spaceStart + padded(spaceSize)
+        guard spaceStart + spaceSize <= message.count else {
+            return "an attribute's name, datatype and dataspace (\(spaceStart + spaceSize) bytes) overrun its message of \(message.count) bytes"
+        }
+        guard typeSize >= 8, spaceSize >= 4 else { return nil }
+        let elementSize = message.littleEndian(at: typeStart + 4, width: 4)
+        let space = Array(message[spaceStart..<(spaceStart + spaceSize)])
+        let rank = Int(space[1]), hasMaximum = space[2] & 1 != 0
+        let dimsStart: Int, elements: UInt64?
+        switch space[0] {
+        case 1: dimsStart = 8
+        case 2 where space[3] == 2: return nil  // null dataspace: no values
+        case 2: dimsStart = 4
+        default: return nil
+        }
+        guard dimsStart + 8 * rank * (hasMaximum ? 2 : 1) == spaceSize else { return nil }
+        elements = (0..<rank).reduce(Optional(UInt64(1))) { product, axis in
+            product.flatMap { value in
+                let (result, overflow) = value.multipliedReportingOverflow(by: space.littleEndian(at: dimsStart + 8 * axis))
+                return overflow ? nil : result
+            }
+        }
+        let (bytes, overflow) = (elements ?? .max).multipliedReportingOverflow(by: elementSize)
+        guard overflow || elements == nil || dataStart > message.count || bytes > UInt64(message.count - dataStart) else { return nil }
+        return "an attribute claims \(elements.map(String.init) ?? "too many") values of \(elementSize) bytes in a message of \(message.count) bytes"
     }
 
     /// The root group's header address from a superblock at byte 0 (versions 0–3, 8-byte offsets,
