@@ -50,7 +50,7 @@ public enum ClimateConvert {
                         grid.climatology[long] = try climatology.array(key).tensor().cast(to: .float32).scalars(as: Float.self)
                     }
                 }
-                for name in grid.variables { try GridReader.checkFinite(grid, name) }
+                for name in grid.variables { try GridReader.checkFinite(grid.fields[name]!, grid: grid, name: name) }
                 let path = output + "/" + split + "/" + stem + ".h5"
                 try grid.write(to: path)
                 written.append(path)

@@ -54,9 +54,10 @@ public final class ForecastDataset {
         }
         let inputs = variables.map(ClimateVariables.canonical), outputs = outVariables.map(ClimateVariables.canonical)
         let needed = Array(Set(inputs + outputs)).sorted()
-        let bytes = try files.reduce(0) { $0 + (try GridShard.fieldBytes(path: $1, variables: needed)) }
-        let resident = bytes <= residentLimit ?? Self.defaultResidentLimit
-        try self.init(directory: directory, files: files, shards: files.map { try GridShard.open(path: $0, variables: needed, resident: resident) },
+        // Each file is planned once; the split is then read whole or left streaming.
+        let planned = try files.map { try GridShard.open(path: $0, variables: needed) }
+        let resident = planned.reduce(0) { $0 + $1.fieldBytes } <= residentLimit ?? Self.defaultResidentLimit
+        try self.init(directory: directory, files: files, shards: resident ? planned.map { try $0.readWhole() } : planned,
                       variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given)
     }
 

@@ -24,12 +24,18 @@ public enum GridReader {
     public static func read(path: String, variables: [String]? = nil, timeRange: Range<Int>? = nil) throws -> ClimateGrid {
         let file = try open(path)
         defer { try? file.close() }
-        var (grid, fields) = try plan(file, variables: variables, timeRange: timeRange)
+        let (grid, stored) = try plan(file, variables: variables, timeRange: timeRange)
+        return try readWhole(file, grid: grid, stored: stored)
+    }
+
+    /// `grid` with every frame of each planned field read from `file` (constants as one frame).
+    static func readWhole(_ file: HDF5File, grid: ClimateGrid, stored: [String: StoredField]) throws -> ClimateGrid {
+        var whole = grid
         for name in grid.variables {
-            let field = fields[name]!
-            grid.fields[name] = try field.read(file, frames: 0..<(field.constant ? 1 : grid.frames), grid: grid, name: name)
+            let field = stored[name]!
+            whole.fields[name] = try field.read(file, frames: 0..<(field.constant ? 1 : grid.frames), grid: grid, name: name)
         }
-        return grid
+        return whole
     }
 
     static func open(_ path: String) throws -> HDF5File {
@@ -76,10 +82,7 @@ public enum GridReader {
                     return Float(Double(value) * (scale ?? 1) + (offset ?? 0))
                 }
             }
-            if let index = values.firstIndex(where: { !$0.isFinite }) {
-                let (t, cell) = (frames.lowerBound + index / (h * w), index % (h * w))
-                throw FileError(file: grid.source, key: "variable '\(name)'", message: "\(values[index]) at index [time \(t), lat \(cell / w), lon \(cell % w)]")
-            }
+            try GridReader.checkFinite(values, firstFrame: frames.lowerBound, grid: grid, name: name)
             return values
         }
     }
@@ -333,13 +336,13 @@ public enum GridReader {
         }
     }
 
-    /// Throws for the first NaN or infinity of a field, naming its time, row and column.
-    static func checkFinite(_ grid: ClimateGrid, _ name: String) throws {
-        let field = grid.fields[name]!
+    /// Throws for the first NaN or infinity of `values` (frames `[n, H, W]` starting at `firstFrame`),
+    /// naming its time, row and column.
+    static func checkFinite(_ values: [Float], firstFrame: Int = 0, grid: ClimateGrid, name: String) throws {
+        guard let index = values.firstIndex(where: { !$0.isFinite }) else { return }
         let size = grid.height * grid.width
-        guard let index = field.firstIndex(where: { !$0.isFinite }) else { return }
-        let (t, cell) = (index / size, index % size)
+        let (t, cell) = (firstFrame + index / size, index % size)
         throw FileError(file: grid.source, key: "variable '\(name)'",
-                               message: "\(field[index]) at index [time \(t), lat \(cell / grid.width), lon \(cell % grid.width)]")
+                        message: "\(values[index]) at index [time \(t), lat \(cell / grid.width), lon \(cell % grid.width)]")
     }
 }

@@ -25,24 +25,29 @@ public final class GridShard: @unchecked Sendable {
     /// Opens `path` for `variables`: reads and checks every field now when `resident`, else keeps
     /// the file open and reads frames as they are asked for.
     /// - Parameter recentBytes: frames kept after a streamed read (default 64 MiB).
-    public static func open(path: String, variables: [String]?, resident: Bool, recentBytes: Int = 64 << 20) throws -> GridShard {
-        if resident { return GridShard(try GridReader.read(path: path, variables: variables)) }
+    public static func open(path: String, variables: [String]?, resident: Bool = false, recentBytes: Int = 64 << 20) throws -> GridShard {
         let file = try GridReader.open(path)
+        let shard: GridShard
         do {
             let (grid, stored) = try GridReader.plan(file, variables: variables)
-            return GridShard(grid: grid, file: file, stored: stored, recentBytes: recentBytes)
+            shard = GridShard(grid: grid, file: file, stored: stored, recentBytes: recentBytes)
         } catch {
             try? file.close()
             throw error
         }
+        return resident ? try shard.readWhole() : shard
     }
 
-    /// Bytes of the fields `variables` of `path` hold in memory (`[T, H, W]` floats; constants once), read from its metadata.
-    public static func fieldBytes(path: String, variables: [String]?) throws -> Int {
-        let file = try GridReader.open(path)
-        defer { try? file.close() }
-        let (grid, stored) = try GridReader.plan(file, variables: variables)
+    /// Bytes the fields hold in memory (`[T, H, W]` floats; constants once), from the file's metadata.
+    public var fieldBytes: Int {
+        guard !isResident else { return grid.fields.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
         return stored.values.reduce(0) { $0 + ($1.constant ? 1 : grid.frames) * grid.height * grid.width * MemoryLayout<Float>.size }
+    }
+
+    /// This shard held whole: every field read and checked (the streamed shard's file closes when it is released).
+    public func readWhole() throws -> GridShard {
+        guard let file else { return self }
+        return GridShard(try GridReader.readWhole(file, grid: grid, stored: stored))
     }
 
     /// A grid already in memory.

@@ -151,21 +151,13 @@ extension HDF5File {
 enum AttributeReferences {
     static func message(path: String, header: UInt64, name: String) -> (datatype: [UInt8], data: [UInt8])? {
         guard case .messages(let messages) = ObjectHeader.read(path: path, at: header) else { return nil }
-        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b.littleEndian(at: at, width: 2)) }
         // Attribute messages (type 0x0C), versions 1–3.
         for (type, message) in messages where type == 0x0C {
-            guard message.count >= 8 else { continue }
-            let version = Int(message[0])
-            let nameSize = u16(message, 2), typeSize = u16(message, 4), spaceSize = u16(message, 6)
-            func padded(_ n: Int) -> Int { version == 1 ? (n + 7) & ~7 : n }
-            let nameStart = version == 3 ? 9 : 8
-            guard (1...3).contains(version), nameStart + nameSize <= message.count else { continue }
-            let stored = String(decoding: message[nameStart..<(nameStart + nameSize)].prefix { $0 != 0 }, as: UTF8.self)
+            guard let layout = AttributeMessageLayout(message), layout.name.upperBound <= message.count else { continue }
+            let stored = String(decoding: message[layout.name].prefix { $0 != 0 }, as: UTF8.self)
             guard stored == name else { continue }
-            let typeStart = nameStart + padded(nameSize)
-            let dataStart = typeStart + padded(typeSize) + padded(spaceSize)
-            guard dataStart <= message.count else { return ([], []) }
-            return (Array(message[typeStart..<(typeStart + typeSize)]), Array(message[dataStart...]))
+            guard layout.valuesStart <= message.count else { return ([], []) }
+            return (Array(message[layout.datatype]), Array(message[layout.valuesStart...]))
         }
         return nil
     }

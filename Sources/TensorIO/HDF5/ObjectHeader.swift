@@ -144,19 +144,13 @@ enum ObjectHeader {
     /// the message (heap over-reads in H5O_attr_decode). Dataspaces with 8-byte extents only; any
     /// other layout is left to HDF5.
     static func attributeOverrun(_ message: [UInt8]) -> String? {
-        guard message.count >= 8, (1...3).contains(message[0]) else { return nil }
-        let version = Int(message[0])
-        let nameSize = Int(message.littleEndian(at: 2, width: 2)), typeSize = Int(message.littleEndian(at: 4, width: 2))
-        let spaceSize = Int(message.littleEndian(at: 6, width: 2))
-        func padded(_ n: Int) -> Int { version == 1 ? (n + 7) & ~7 : n }
-        let typeStart = (version == 3 ? 9 : 8) + padded(nameSize), spaceStart = typeStart + padded(typeSize)
-        let dataStart = spaceStart + padded(spaceSize)
-        guard spaceStart + spaceSize <= message.count else {
-            return "an attribute's name, datatype and dataspace (\(spaceStart + spaceSize) bytes) overrun its message of \(message.count) bytes"
+        guard let layout = AttributeMessageLayout(message) else { return nil }
+        guard layout.dataspace.upperBound <= message.count else {
+            return "an attribute's name, datatype and dataspace (\(layout.dataspace.upperBound) bytes) overrun its message of \(message.count) bytes"
         }
-        guard typeSize >= 8, spaceSize >= 4 else { return nil }
-        let elementSize = message.littleEndian(at: typeStart + 4, width: 4)
-        let space = Array(message[spaceStart..<(spaceStart + spaceSize)])
+        guard layout.datatype.count >= 8, layout.dataspace.count >= 4 else { return nil }
+        let elementSize = message.littleEndian(at: layout.datatype.lowerBound + 4, width: 4)
+        let space = Array(message[layout.dataspace])
         let rank = Int(space[1]), hasMaximum = space[2] & 1 != 0
         let dimsStart: Int, elements: UInt64?
         switch space[0] {
@@ -165,7 +159,7 @@ enum ObjectHeader {
         case 2: dimsStart = 4
         default: return nil
         }
-        guard dimsStart + 8 * rank * (hasMaximum ? 2 : 1) == spaceSize else { return nil }
+        guard dimsStart + 8 * rank * (hasMaximum ? 2 : 1) == space.count else { return nil }
         elements = (0..<rank).reduce(Optional(UInt64(1))) { product, axis in
             product.flatMap { value in
                 let (result, overflow) = value.multipliedReportingOverflow(by: space.littleEndian(at: dimsStart + 8 * axis))
@@ -173,7 +167,7 @@ enum ObjectHeader {
             }
         }
         let (bytes, overflow) = (elements ?? .max).multipliedReportingOverflow(by: elementSize)
-        guard overflow || elements == nil || dataStart > message.count || bytes > UInt64(message.count - dataStart) else { return nil }
+        guard overflow || elements == nil || layout.valuesStart > message.count || bytes > UInt64(message.count - layout.valuesStart) else { return nil }
         return "an attribute claims \(elements.map(String.init) ?? "too many") values of \(elementSize) bytes in a message of \(message.count) bytes"
     }
 
@@ -195,6 +189,28 @@ enum ObjectHeader {
             return block.littleEndian(at: 36)
         default: return nil
         }
+    }
+}
+
+/// Where the parts of an attribute message (versions 1–3) lie: version 1 pads each part to 8 bytes,
+/// version 3 adds a name-encoding byte before the name. The ranges may run past the message: callers check.
+struct AttributeMessageLayout {
+    let name: Range<Int>, datatype: Range<Int>, dataspace: Range<Int>
+    /// Where the values begin: they run to the message's end.
+    let valuesStart: Int
+
+    init?(_ message: [UInt8]) {
+        guard message.count >= 8, (1...3).contains(message[0]) else { return nil }
+        let version = message[0]
+        func size(at offset: Int) -> Int { Int(message.littleEndian(at: offset, width: 2)) }
+        func padded(_ n: Int) -> Int { version == 1 ? (n + 7) & ~7 : n }
+        let nameStart = version == 3 ? 9 : 8
+        name = nameStart..<(nameStart + size(at: 2))
+        let typeStart = nameStart + padded(name.count)
+        datatype = typeStart..<(typeStart + size(at: 4))
+        let spaceStart = typeStart + padded(datatype.count)
+        dataspace = spaceStart..<(spaceStart + size(at: 6))
+        valuesStart = spaceStart + padded(dataspace.count)
     }
 }
 
