@@ -84,7 +84,8 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Scripts/sfm/make_ogb_featurisation_fixture.py)
         .testTarget(name: "GenomeLMTests", dependencies: ["GenomeLM", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Parity"]),  // read from the source tree by path (made by Parity/make_gptneox_parity.py)
-        .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
+        .testTarget(name: "ProteinFoldingTests", dependencies: ["ProteinFolding", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "TestSupport"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (made by Scripts/openfold/make_upstream_parity_fixture.py)
         .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "NeuralNetworks", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
