@@ -2,7 +2,9 @@
 """Runs upstream OpenFold (aqlaboratory/openfold, openfold/model/*.py) on SciZoo's weights and
 features and writes what SciZoo's AlphaFold must reproduce: each Evoformer sub-block's update,
 the extra-MSA block, one invariant point attention, the whole structure module, and the full
-model's atoms, pLDDT and pTM after every recycling pass.
+model's atoms, pLDDT and pTM after every recycling pass; and the features: upstream's
+data_pipeline on short_query's alignments, and its predict-mode feature_pipeline on SciZoo's raw
+features with BERT masking off and `torch.randperm` replaying SciZoo's row draws.
 
 SciZoo makes the inputs: a model_1_ptm-width model with 2 Evoformer blocks and 1 extra-MSA block,
 seeded weights with noise on every array (written as an AlphaFold .npz, which upstream loads with
@@ -13,7 +15,7 @@ float32 numbers; its CUDA-only attention core is not imported (its plain torch s
 the one used on the CPU). Nothing of upstream is copied: its modules are imported from a checkout.
 
     git clone https://github.com/aqlaboratory/openfold && git -C openfold checkout ce0029e
-    pip install torch==2.4.1 numpy scipy h5py ml_collections dm-tree biopython modelcif
+    pip install torch==2.4.1 numpy scipy h5py ml_collections dm-tree biopython modelcif pandas
     python3 Scripts/openfold/make_upstream_parity_fixture.py --openfold openfold \
         --output Tests/ProteinFoldingTests/Fixtures/openfold_upstream_parity.h5
 """
@@ -69,16 +71,55 @@ def plain_attention_core(q, k, v, bias_1=None, bias_2=None):
 primitives.attention_core = plain_attention_core
 from openfold.config import model_config  # noqa: E402
 from openfold.data.data_transforms import make_atom14_masks  # noqa: E402
+from openfold.data.data_pipeline import DataPipeline  # noqa: E402
+from openfold.data.feature_pipeline import FeaturePipeline  # noqa: E402
 from openfold.model.model import AlphaFold  # noqa: E402
 from openfold.utils.import_weights import assign, generate_translation_dict, process_translation_dict  # noqa: E402
 from openfold.utils.rigid_utils import Rigid  # noqa: E402
 
 torch.set_grad_enabled(True)  # upstream then updates out of place, so every hooked output is the update itself
 with h5py.File(os.path.join(inputs, "features.h5"), "r") as f:
-    features = {name: f[name][()] for name in f}
+    features = {name: f[name][()] for name in f if isinstance(f[name], h5py.Dataset)}
     passes = int(f.attrs["passes"])
     evoformer_blocks, extra_blocks = int(f.attrs["evoformer_blocks"]), int(f.attrs["extra_blocks"])
     weights_digest = f.attrs["weights_digest"]
+    transforms = f["transforms"]
+    raw_features = {name: transforms["raw"][name][()] for name in transforms["raw"]}
+    row_order, extra_kept = transforms["row_order"][()], transforms["extra_kept"][()]
+    max_msa_clusters, max_extra_msa = int(transforms.attrs["max_msa_clusters"]), int(transforms.attrs["max_extra_msa"])
+
+
+def upstream_features():
+    """Upstream's predict-mode feature pipeline on SciZoo's raw features (same rows in the same order),
+    with BERT masking off and torch.randperm replaying SciZoo's two draws: sample_msa's order of the
+    rows after the query, then crop_extra_msa's choice of extra rows."""
+    data_config = model_config("model_1_ptm").data
+    data_config.common.use_templates = False
+    data_config.common.max_recycling_iters = 0
+    data_config.predict.masked_msa_replace_fraction = 0.0
+    data_config.predict.max_msa_clusters = max_msa_clusters
+    data_config.predict.max_extra_msa = max_extra_msa
+    extra_rows = len(row_order) - max_msa_clusters
+    crop = list(extra_kept) + [i for i in range(extra_rows) if i not in set(extra_kept)]
+    draws = [torch.tensor(row_order[1:] - 1), torch.tensor(crop)]
+    original = torch.randperm
+
+    def replay(n, *positional, **keywords):
+        draw = draws.pop(0)
+        assert len(draw) == n, f"torch.randperm({n}) where SciZoo drew {len(draw)}"
+        return draw.clone()
+    torch.randperm = replay
+    try:
+        batch = FeaturePipeline(data_config).process_features(dict(raw_features), mode="predict")
+    finally:
+        torch.randperm = original
+    assert not draws, "upstream drew fewer permutations than SciZoo"
+    last = {key: value[..., 0] for key, value in batch.items()}  # one recycling iteration
+    extra_feat = torch.cat([torch.nn.functional.one_hot(last["extra_msa"].long(), 23).double(),
+                            last["extra_has_deletion"].double().unsqueeze(-1), last["extra_deletion_value"].double().unsqueeze(-1)], dim=-1)
+    return {"aatype": last["aatype"], "residue_index": last["residue_index"], "target_feat": last["target_feat"],
+            "msa_feat": last["msa_feat"], "extra_msa_feat": extra_feat}
+
 
 config = model_config("model_1_ptm")
 config.model.evoformer_stack.no_blocks = evoformer_blocks
@@ -214,6 +255,21 @@ with h5py.File(args.output + ".tmp", "w") as f:
     store(structure, "unnormalized_angles", sm["unnormalized_angles"][-1])
     store(structure, "positions", sm["positions"][-1])
     store(structure, "single", sm["single"])
+
+    # Upstream's data pipeline on short_query's alignments (its row order follows os.listdir, so
+    # the test compares rows as a multiset).
+    query = os.path.join(root, "..", "shared", "fixtures", "openfold", "short_query")
+    raw = DataPipeline(template_featurizer=None).process_fasta(os.path.join(query, "short.fasta"), os.path.join(query, "alignments"))
+    group = f.create_group("raw")
+    for name in ("aatype", "between_segment_residues", "residue_index", "seq_length", "num_alignments", "msa", "deletion_matrix_int"):
+        group.create_dataset(name, data=raw[name].astype(np.int32), compression="gzip", compression_opts=9, shuffle=True)
+
+    group = f.create_group("features")
+    for name, value in upstream_features().items():
+        if name in ("aatype", "residue_index"):
+            group.create_dataset(name, data=value.numpy().astype(np.int64))
+        else:
+            store(group, name, value)
 
     full = f.create_group("model")
     store(full, "positions", outputs["sm"]["positions"][-1])

@@ -39,6 +39,9 @@ public struct PassFeatures: Sendable {
     public var trueMSA: [Int], bertMask: [Bool]
     /// `[E]`: the centre each extra row joined (before the crop).
     public var extraAssignment: [Int]
+    /// The raw MSA rows in `sample_msa`'s order (the first C are the centres, the rest the extra
+    /// rows), and which of those extra rows the crop kept, in order: the draws, for replaying them elsewhere.
+    public var rowOrder: [Int], extraKept: [Int]
     public var clusters: Int { msaFeat.shape[0] }
     public var extraRows: Int { extraMSAFeat.shape[0] }
 }
@@ -164,6 +167,7 @@ public enum InputTransforms {
         }
         return PassFeatures(targetFeat: Tensor(targetFeat, shape: [n, 22]), msaFeat: Tensor(msaFeat, shape: [clusters, n, 49]),
                             extraMSAFeat: Tensor(extraFeat, shape: [kept.count, n, 25]), aatype: aatype,
-                            residueIndex: raw.residueIndex.map(Int.init), trueMSA: trueMSA, bertMask: bertMask, extraAssignment: assignment)
+                            residueIndex: raw.residueIndex.map(Int.init), trueMSA: trueMSA, bertMask: bertMask, extraAssignment: assignment,
+                            rowOrder: order, extraKept: Array(kept))
     }
 }

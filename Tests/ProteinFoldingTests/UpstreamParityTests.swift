@@ -40,6 +40,14 @@ struct OpenFoldUpstreamParityTests {
 
     static let passes = 3
 
+    /// The feature-pipeline comparison: short_query whole, 64 centres, 128 extra rows, masking off
+    /// (its draws are torch's); upstream replays our `sample_msa` and `crop_extra_msa` draws.
+    static let transformOptions: InputTransformOptions = {
+        var options = InputTransformOptions(maxClusters: 64, maxExtra: 128)
+        options.replaceFraction = 0
+        return options
+    }()
+
     /// FNV-1a over every weight's float32 bits, in the file's order.
     static func digest(_ model: AlphaFold) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -82,12 +90,52 @@ struct OpenFoldUpstreamParityTests {
             try root.setAttribute("evoformer_blocks", .int(Int64(model.evoformer.count)))
             try root.setAttribute("extra_blocks", .int(Int64(model.extraMSAStack.count)))
             try root.setAttribute("weights_digest", .string(Self.digest(model)))
+            let raw = try InputTransformTests.shortQuery()
+            let transformed = InputTransforms.features(raw, options: Self.transformOptions, seed: 5, pass: 0)
+            let group = try root.createGroup("transforms")
+            for (name, tensor) in raw.tensors() { try group.write("raw/" + name, tensor: tensor) }
+            try group.write("row_order", transformed.rowOrder.map(Int64.init))
+            try group.write("extra_kept", transformed.extraKept.map(Int64.init))
+            try group.setAttribute("max_msa_clusters", .int(Int64(Self.transformOptions.maxClusters)))
+            try group.setAttribute("max_extra_msa", .int(Int64(Self.transformOptions.maxExtra)))
             try file.close()
         }
         let root = try HDF5File(path: Self.fixture).root
         #expect(try root.attribute("weights_digest") == .string(Self.digest(model)),
                 "the parity model's weights changed: rerun Scripts/openfold/make_upstream_parity_fixture.py")
         #expect(features.msaFeat.shape == [6, 12, 49] && features.extraMSAFeat.shape == [10, 12, 25])
+    }
+
+    @Test("raw features of short_query equal upstream's data_pipeline (MSA rows with their deletions as a multiset, the query first)")
+    func dataPipeline() throws {
+        let raw = try InputTransformTests.shortQuery()
+        let group = try HDF5File(path: Self.fixture).root.group("raw")
+        func ints(_ name: String) throws -> [Int32] { try group.dataset(name).readTensor().cast(to: .int32).scalars(as: Int32.self) }
+        #expect(try ints("aatype") == raw.aatype && ints("between_segment_residues") == raw.betweenSegmentResidues)
+        #expect(try ints("residue_index") == raw.residueIndex && ints("seq_length") == raw.seqLength && ints("num_alignments") == raw.numAlignments)
+        let n = raw.residues
+        func rows(_ msa: [Int32], _ deletions: [Int32]) -> [[Int32]] {
+            stride(from: 0, to: msa.count, by: n).map { Array(msa[$0..<($0 + n)]) + Array(deletions[$0..<($0 + n)]) }
+        }
+        let ours = rows(raw.msa, raw.deletionMatrixInt), upstream = rows(try ints("msa"), try ints("deletion_matrix_int"))
+        #expect(ours.count == upstream.count && ours.first == upstream.first)
+        #expect(ours.sorted { $0.lexicographicallyPrecedes($1) } == upstream.sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
+    @Test("predict-mode features equal upstream's feature_pipeline replaying the same row draws (masking off)")
+    func featurePipeline() throws {
+        let raw = try InputTransformTests.shortQuery()
+        let ours = InputTransforms.features(raw, options: Self.transformOptions, seed: 5, pass: 0)
+        let group = try HDF5File(path: Self.fixture).root.group("features")
+        #expect(try group.dataset("aatype").readTensor().cast(to: .int64).scalars(as: Int64.self).map(Int.init) == ours.aatype)
+        #expect(try group.dataset("residue_index").readTensor().cast(to: .int64).scalars(as: Int64.self).map(Int.init) == ours.residueIndex)
+        for (name, tensor) in [("target_feat", ours.targetFeat), ("msa_feat", ours.msaFeat), ("extra_msa_feat", ours.extraMSAFeat)] {
+            let upstream = try Self.stored(group, name)
+            #expect(upstream.shape == tensor.shape, "\(name): \(tensor.shape) vs upstream's \(upstream.shape)")
+            guard upstream.shape == tensor.shape else { continue }
+            let error = zip(tensor.doubles, upstream.doubles).map { abs($0 - $1) }.max() ?? 0
+            #expect(error <= 1e-6, "\(name): largest difference \(error)")
+        }
     }
 
     @Test("each Evoformer sub-block's update equals upstream's on upstream's inputs")
