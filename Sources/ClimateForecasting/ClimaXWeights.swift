@@ -33,11 +33,34 @@ public enum ClimaXWeights {
         return t.reshaped(from + rest).permuted([1, 0, 2] + rest.indices.map { $0 + 3 }).contiguous().reshaped(t.shape)
     }
 
+    /// What loading a checkpoint changed on the way in.
+    public struct Loaded: Equatable, Sendable {
+        /// The model's variables the checkpoint lacks: they keep their initialisation.
+        public var freshVariables: [String] = []
+        /// The patch grids (rows × columns) the position embedding was resized from and to, when the
+        /// checkpoint's grid differs from the model's.
+        public var resizedPositions: (from: [Int], to: [Int])?
+
+        public static func == (a: Loaded, b: Loaded) -> Bool {
+            a.freshVariables == b.freshVariables && a.resizedPositions?.from == b.resizedPositions?.from && a.resizedPositions?.to == b.resizedPositions?.to
+        }
+
+        /// One line for the run log, empty when nothing changed.
+        public var summary: String {
+            var parts: [String] = []
+            if let (from, to) = resizedPositions {
+                parts.append("position embedding interpolated (bicubic) from \(from[0])×\(from[1]) to \(to[0])×\(to[1]) patches")
+            }
+            if !freshVariables.isEmpty { parts.append("not in the checkpoint, initialised afresh: \(freshVariables.joined(separator: ", "))") }
+            return parts.joined(separator: "; ")
+        }
+    }
+
     /// Loads a safetensors file of ClimaX weights. Keys may carry Lightning's `net.` prefix and
     /// the legacy `channel` spelling of `var` (renamed as upstream's loader does). Every missing
-    /// key and every shape mismatch is reported at once, naming the file; the variable
-    /// aggregation's query and position embedding may come from a model of another grid only if
-    /// their shapes agree (no interpolation).
+    /// key and every shape mismatch is reported at once, naming the file. Weights from another
+    /// grid (pretrained at 5.625°, fine-tuned at 1.40625°) get their position embedding resized
+    /// bicubically as upstream's `interpolate_pos_embed` does; the rest does not depend on the grid.
     ///
     /// A checkpoint of other variables is matched by name: one with as many variables as the model
     /// is read in the model's order (as upstream does), one of 48 in ClimaX's `default_vars` order
@@ -45,7 +68,7 @@ public enum ClimaXWeights {
     /// rows of every model variable the checkpoint has are taken from it; variables it lacks keep
     /// their initialisation and are returned (upstream drops all three tensors when shapes differ).
     @discardableResult
-    public static func load(_ model: ClimaX, from path: String) throws -> [String] {
+    public static func load(_ model: ClimaX, from path: String) throws -> Loaded {
         let (tensors, _) = try Safetensors.read(from: path)
         var byName: [String: Tensor] = [:]
         for (key, value) in tensors {
@@ -53,9 +76,26 @@ public enum ClimaXWeights {
             name = name.replacingOccurrences(of: "channel", with: "var")
             byName[name] = value
         }
-        let fresh = try remapVariables(model, &byName, file: path)
+        var loaded = Loaded()
+        loaded.freshVariables = try remapVariables(model, &byName, file: path)
+        loaded.resizedPositions = try resizePositions(model, &byName, file: path)
         try load(model, byName: byName, file: path)
-        return fresh
+        return loaded
+    }
+
+    /// Resizes a checkpoint's `pos_embed` `[1, L', D]` to the model's patch grid when L' differs;
+    /// the checkpoint's grid is the one of L' positions with the model's aspect ratio.
+    static func resizePositions(_ model: ClimaX, _ byName: inout [String: Tensor], file: String) throws -> (from: [Int], to: [Int])? {
+        let c = model.configuration
+        let target = (rows: c.imageSize[0] / c.patchSize, columns: c.imageSize[1] / c.patchSize)
+        guard let stored = byName["pos_embed"], stored.rank == 3, stored.shape[0] == 1, stored.shape[2] == c.embedDim,
+              stored.shape[1] != target.rows * target.columns else { return nil }
+        guard let old = PositionEmbeddingResize.grid(tokens: stored.shape[1], like: target) else {
+            throw FileError(file: file, message: "pos_embed has \(stored.shape[1]) positions, which is no patch grid of the model's "
+                                   + "\(target.rows)×\(target.columns) shape (rows:columns \(target.rows):\(target.columns)); cannot interpolate it")
+        }
+        byName["pos_embed"] = PositionEmbeddingResize.bicubic(stored, from: old, to: target)
+        return ([old.rows, old.columns], [target.rows, target.columns])
     }
 
     /// Rewrites the per-variable tensors of a checkpoint of other variables into the model's

@@ -106,8 +106,8 @@ struct ClimaXData {
         let model = ClimaX(s.net, seed: s.seed)
         model.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: dataParallelRank))
         if let pretrained = s.pretrainedPath {
-            let fresh = try ClimaXWeights.load(model, from: s.resolve(pretrained))
-            log("initial weights from \(s.resolve(pretrained))" + (fresh.isEmpty ? "" : "; not in the checkpoint, initialised afresh: \(fresh.joined(separator: ", "))"))
+            let loaded = try ClimaXWeights.load(model, from: s.resolve(pretrained))
+            log("initial weights from \(s.resolve(pretrained))" + (loaded.summary.isEmpty ? "" : "; " + loaded.summary))
         }
         return model
     }
