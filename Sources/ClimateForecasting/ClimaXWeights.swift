@@ -69,7 +69,14 @@ public enum ClimaXWeights {
     /// their initialisation and are returned (upstream drops all three tensors when shapes differ).
     @discardableResult
     public static func load(_ model: ClimaX, from path: String) throws -> Loaded {
-        let (tensors, _) = try Safetensors.read(from: path)
+        try load(model, tensors: try Safetensors.read(from: path).0, variables: nil, file: path)
+    }
+
+    /// Loads upstream-named tensors (`file` names their source in errors). `variables` are the
+    /// source model's default_vars when known (a SciZoo checkpoint's); nil: the same count as the
+    /// model's are taken in its order, 48 in ClimaX's `default_vars` order.
+    @discardableResult
+    public static func load(_ model: ClimaX, tensors: [(String, Tensor)], variables: [String]?, file path: String) throws -> Loaded {
         var byName: [String: Tensor] = [:]
         for (key, value) in tensors {
             var name = key.hasPrefix("net.") ? String(key.dropFirst(4)) : key
@@ -77,7 +84,7 @@ public enum ClimaXWeights {
             byName[name] = value
         }
         var loaded = Loaded()
-        loaded.freshVariables = try remapVariables(model, &byName, file: path)
+        loaded.freshVariables = try remapVariables(model, &byName, variables: variables, file: path)
         loaded.resizedPositions = try resizePositions(model, &byName, file: path)
         try load(model, byName: byName, file: path)
         return loaded
@@ -100,16 +107,19 @@ public enum ClimaXWeights {
 
     /// Rewrites the per-variable tensors of a checkpoint of other variables into the model's
     /// variable order; returns the model's variables the checkpoint lacks.
-    static func remapVariables(_ model: ClimaX, _ byName: inout [String: Tensor], file: String) throws -> [String] {
+    static func remapVariables(_ model: ClimaX, _ byName: inout [String: Tensor], variables: [String]?, file: String) throws -> [String] {
         let c = model.configuration
         guard let stored = byName["var_embed"], stored.rank == 3 else { return [] }
         let count = stored.shape[1]
-        guard count != c.defaultVariables.count else { return [] }
-        guard count == ClimateVariables.defaultVariables.count else {
+        if let variables, variables.count != count {
+            throw FileError(file: file, message: "var_embed holds \(count) variables, the checkpoint names \(variables.count)")
+        }
+        guard variables.map({ $0 != c.defaultVariables }) ?? (count != c.defaultVariables.count) else { return [] }
+        guard variables != nil || count == ClimateVariables.defaultVariables.count else {
             throw FileError(file: file, message: "the checkpoint has \(count) variables and the model \(c.defaultVariables.count); "
                                    + "only ClimaX's 48 default_vars can be matched by name")
         }
-        let source = ClimateVariables.defaultVariables
+        let source = variables ?? ClimateVariables.defaultVariables
         let rows = c.defaultVariables.map { source.firstIndex(of: $0) }
         let p2 = c.patchSize * c.patchSize
         let v = c.defaultVariables.count
@@ -195,7 +205,7 @@ public enum ClimaXWeights {
 
     /// One tensor per upstream parameter name (without `net.`), in upstream's layout, from what
     /// `value` gives for each of the model's parameters: its weights, or its gradient.
-    static func upstreamNamed(_ model: ClimaX, _ value: (Parameter) -> Tensor) -> [(String, Tensor)] {
+    public static func upstreamNamed(_ model: ClimaX, _ value: (Parameter) -> Tensor) -> [(String, Tensor)] {
         let c = model.configuration
         var tensors: [(String, Tensor)] = []
         for (path, parameter) in model.namedParameters() {

@@ -7,6 +7,13 @@ public struct ForecastScores: Sendable {
     public var persistence: [String: ClimateScoreAccumulator]
     public var climatology: [String: ClimateScoreAccumulator]
 
+    /// Empty accumulators for `variables` on a grid of `latitudes` × `width`.
+    public init(variables: [String], latitudes: [Double], width: Int) {
+        let empty = ClimateScoreAccumulator(latitudes: latitudes, width: width)
+        let fresh = Dictionary(uniqueKeysWithValues: variables.map { ($0, empty) })
+        (model, persistence, climatology) = (fresh, fresh, fresh)
+    }
+
     /// Log entries under ClimaX's keys (`<split>/w_rmse_<var>_<lead>`, `<split>/acc_…`, the mean
     /// `<split>/w_rmse`), plus the WeatherBench-convention RMSE and both baselines under their own labels.
     public func logEntries(split: String, leadHours: Int, variables: [String]) -> [String: Double] {
@@ -45,9 +52,7 @@ public enum ForecastEvaluation {
         let rows = region?.rows ?? 0..<data.height, columns = region?.columns ?? 0..<data.width
         let latitudes = rows.map { data.latitudes[$0] }
         func crop(_ field: ArraySlice<Float>) -> [Float] { data.cropped(field, to: region) }
-        let empty = ClimateScoreAccumulator(latitudes: latitudes, width: columns.count)
-        var scores = ForecastScores(model: [:], persistence: [:], climatology: [:])
-        for name in data.outVariables { scores.model[name] = empty; scores.persistence[name] = empty; scores.climatology[name] = empty }
+        var scores = ForecastScores(variables: data.outVariables, latitudes: latitudes, width: columns.count)
         let climatology = data.climatology.map { crop($0[...]) }
         for batch in batches {
             let (inputs, _, leadTimes) = try data.batch(batch, region: region)

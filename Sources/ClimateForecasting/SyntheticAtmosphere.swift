@@ -1,4 +1,4 @@
-// A synthetic atmosphere on ClimaX's 5.625° grid, for data that can be shared and regenerated:
+// A synthetic atmosphere on ClimaX's 5.625° grid (or a finer one), for data that can be shared and regenerated:
 // two anomaly fields advected eastward at a latitude-dependent phase speed, diffused, damped and
 // stirred by smooth random forcing, on top of zonal climates with a seasonal cycle; the surface
 // temperature adds a diurnal cycle that is stronger over land. Variables are correlated through
@@ -8,7 +8,10 @@ import TensorCore
 import TensorIO
 
 public struct SyntheticAtmosphere: Sendable {
+    /// The grid: 32 × 64 (5.625°) by default; 64 × 128 (2.8125°) and 128 × 256 (1.40625°) keep the
+    /// same weather in degrees (forcing drawn on the 5.625° grid, diffusion per cell scaled).
     public var height = 32, width = 64
+    public static let grids: [String: (height: Int, width: Int)] = ["5.625": (32, 64), "2.8125": (64, 128), "1.40625": (128, 256)]
     public var days: Int
     public var seed: UInt64
     /// Days of each split, in time order: train, then validation, then test.
@@ -70,14 +73,34 @@ public struct SyntheticAtmosphere: Sendable {
         let pressureSpeed = degreesPerHour { 1.5 + 5 * Foundation.exp(-pow((abs($0) - 45) / 18, 2)) - 3 * Foundation.exp(-pow($0 / 15, 2)) }
         let thermalSpeed = degreesPerHour { 1 + 4 * Foundation.exp(-pow((abs($0) - 40) / 20, 2)) - 2 * Foundation.exp(-pow($0 / 15, 2)) }
         let envelope = lat.map { 0.25 + Foundation.exp(-pow((abs($0) - 50) / 22, 2)) }
-        // Smooth random forcing, redrawn every 6 hours and interpolated between draws.
+        // Smooth random forcing, redrawn every 6 hours and interpolated between draws. It is drawn on
+        // the 5.625° grid whatever the output grid, so its scales are the same in degrees; a finer
+        // grid interpolates it and scales the diffusion per cell by the square of the refinement.
+        let (baseHeight, baseWidth) = (32, 64)
+        let refinement = Double(w) / Double(baseWidth), diffusionScale = refinement * refinement
         func smoothNoise() -> [Double] {
-            var field = generator.normal([n], dtype: .float64).doubles
-            for _ in 0..<40 { field = smoothed(field) }
-            let scale = (field.map { $0 * $0 }.reduce(0, +) / Double(n)).squareRoot()
+            var field = generator.normal([baseHeight * baseWidth], dtype: .float64).doubles
+            for _ in 0..<40 { field = smoothed(field, baseHeight, baseWidth) }
+            let scale = (field.map { $0 * $0 }.reduce(0, +) / Double(baseHeight * baseWidth)).squareRoot()
+            if (h, w) != (baseHeight, baseWidth) { field = upsampled(field, baseHeight, baseWidth) }
             return (0..<n).map { field[$0] / scale * envelope[$0 / w] }
         }
-        func smoothed(_ f: [Double]) -> [Double] {
+        // Bilinear from a coarse grid of cell-centre latitudes (clamped at the poles), periodic in longitude.
+        func upsampled(_ f: [Double], _ ch: Int, _ cw: Int) -> [Double] {
+            var out = [Double](repeating: 0, count: n)
+            for i in 0..<h {
+                let y = Swift.min(Swift.max((Double(i) + 0.5) * Double(ch) / Double(h) - 0.5, 0), Double(ch - 1))
+                let i0 = Int(y), i1 = Swift.min(i0 + 1, ch - 1), ty = y - Double(i0)
+                for j in 0..<w {
+                    let x = Double(j) * Double(cw) / Double(w)
+                    let j0 = Int(x) % cw, j1 = (j0 + 1) % cw, tx = x - Foundation.floor(x)
+                    out[i * w + j] = (1 - ty) * ((1 - tx) * f[i0 * cw + j0] + tx * f[i0 * cw + j1])
+                        + ty * ((1 - tx) * f[i1 * cw + j0] + tx * f[i1 * cw + j1])
+                }
+            }
+            return out
+        }
+        func smoothed(_ f: [Double], _ h: Int, _ w: Int) -> [Double] {
             var out = f
             for i in 0..<h {
                 for j in 0..<w {
@@ -124,8 +147,8 @@ public struct SyntheticAtmosphere: Sendable {
         for hour in -spinUp..<hours {
             let phase = Double(((hour % 6) + 6) % 6) / 6
             if phase == 0 { forcing = next; next = (smoothNoise(), smoothNoise()) }
-            pressure = diffusedAndDamped(advected(pressure, pressureSpeed), diffusion: 0.003, damping: 1 / 192.0)
-            thermal = diffusedAndDamped(advected(thermal, thermalSpeed), diffusion: 0.004, damping: 1 / 168.0)
+            pressure = diffusedAndDamped(advected(pressure, pressureSpeed), diffusion: 0.003 * diffusionScale, damping: 1 / 192.0)
+            thermal = diffusedAndDamped(advected(thermal, thermalSpeed), diffusion: 0.004 * diffusionScale, damping: 1 / 168.0)
             for i in 0..<n {
                 pressure[i] += 0.12 * ((1 - phase) * forcing.0[i] + phase * next.0[i])
                 thermal[i] += 0.12 * ((1 - phase) * forcing.1[i] + phase * next.1[i])

@@ -106,8 +106,17 @@ struct ClimaXData {
         let model = ClimaX(s.net, seed: s.seed)
         model.generator = RandomGenerator(seed: RankSeeds(base: s.seed).dropout(dataParallelRank: dataParallelRank))
         if let pretrained = s.pretrainedPath {
-            let loaded = try ClimaXWeights.load(model, from: s.resolve(pretrained))
-            log("initial weights from \(s.resolve(pretrained))" + (loaded.summary.isEmpty ? "" : "; " + loaded.summary))
+            let path = s.resolve(pretrained)
+            let loaded: ClimaXWeights.Loaded
+            if path.hasSuffix(".h5") {
+                // A SciZoo checkpoint (climax-finetune's best.h5 or last.h5), possibly of another grid or variables.
+                let (source, _) = try ClimaXForecaster.load(checkpoint: path)
+                loaded = try ClimaXWeights.load(model, tensors: ClimaXWeights.upstreamNamed(source) { $0.value.detached() },
+                                                variables: source.configuration.defaultVariables, file: path)
+            } else {
+                loaded = try ClimaXWeights.load(model, from: path)
+            }
+            log("initial weights from \(path)" + (loaded.summary.isEmpty ? "" : "; " + loaded.summary))
         }
         return model
     }

@@ -14,6 +14,17 @@ public struct ClimaXForecastReport: Sendable {
 }
 
 public enum ClimaXForecaster {
+    /// The score table's header and one row per lead and variable.
+    static let tableHeader = ["lead  variable                   model RMSE (per-sample | global)  ACC     persistence RMSE  ACC     climatology RMSE",
+                              "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
+
+    static func tableLine(lead: Int, variable name: String, scores: ForecastScores) -> String {
+        let m = scores.model[name]!, p = scores.persistence[name]!, c = scores.climatology[name]!
+        return String(format: "%4d  ", lead) + name.padding(toLength: 25, withPad: " ", startingAt: 0)
+            + String(format: "  %14.4g | %-14.4g  %6.3f  %16.4g  %6.3f  %16.4g", m.rmse(.perSample), m.rmse(.global), m.acc,
+                     p.rmse(.perSample), p.acc, c.rmse(.perSample))
+    }
+
     /// Loads a checkpoint written by climax-finetune: the model and what it was trained for.
     public static func load(checkpoint path: String) throws -> (ClimaX, ClimaXCheckpointInfo) {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -43,8 +54,7 @@ public enum ClimaXForecaster {
             log("note: this model was fine-tuned for \(info.leadHours) h (upstream trains one model per lead); other leads use its lead-time embedding untrained")
         }
         var report = ClimaXForecastReport(files: [], maps: [], table: "", scores: [:])
-        var lines = ["lead  variable                   model RMSE (per-sample | global)  ACC     persistence RMSE  ACC     climatology RMSE",
-                     "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
+        var lines = tableHeader
         // The model's own training statistics; files without /climatology are scored against their time mean.
         // The shards are read once; each lead pairs the same frames anew.
         let shards = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: leads[0],
@@ -97,12 +107,7 @@ public enum ClimaXForecaster {
             let map = output + "/map_\(ClimateVariables.short(mapVariable))_\(lead)h.png"
             try PNG.write(width: image.width, height: image.height, rgb: image.pixels, to: map)
             report.maps.append(map)
-            for name in info.outVariables {
-                let m = scores.model[name]!, p = scores.persistence[name]!, c = scores.climatology[name]!
-                lines.append(String(format: "%4d  ", lead) + name.padding(toLength: 25, withPad: " ", startingAt: 0)
-                             + String(format: "  %14.4g | %-14.4g  %6.3f  %16.4g  %6.3f  %16.4g", m.rmse(.perSample), m.rmse(.global), m.acc,
-                                      p.rmse(.perSample), p.acc, c.rmse(.perSample)))
-            }
+            lines += info.outVariables.map { tableLine(lead: lead, variable: $0, scores: scores) }
             report.scores.merge(scores.logEntries(split: "forecast", leadHours: lead, variables: info.outVariables)) { a, _ in a }
             log("lead \(lead) h: \(chosen.count) forecasts → \(file), \(map)")
         }

@@ -9,7 +9,7 @@ import Recipes
 struct ClimateSynth: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climate-synth",
-        abstract: "Write the synthetic 5.625° atmosphere (hourly, train/val/test shards in the ClimaX HDF5 layout).",
+        abstract: "Write the synthetic atmosphere, 5.625° or finer (hourly, train/val/test shards in the ClimaX HDF5 layout).",
         discussion: """
             Variables: geopotential_500, temperature_850, 2m_temperature, 10m_u/v_component_of_wind and the \
             constants land_sea_mask, orography, lattitude. The last fifth of the days is the test split, the \
@@ -20,20 +20,23 @@ struct ClimateSynth: SciZooCommand {
     @Option(help: "Days to simulate (hourly frames).") var days: Int = 365
     @Option(help: "Days per shard file.") var shardDays: Int = 30
     @Option(help: "Random seed of the forcing.") var seed: UInt64 = 2026
+    @Option(help: "Grid spacing in degrees: 5.625 (32×64), 2.8125 (64×128) or 1.40625 (128×256).") var grid: String = "5.625"
 
     func validate() throws {
         guard days >= 10 else { throw ValidationError("--days must be at least 10, got \(days)") }
+        guard SyntheticAtmosphere.grids[grid] != nil else { throw ValidationError("--grid must be 5.625, 2.8125 or 1.40625, got \(grid)") }
         guard shardDays >= 1 else { throw ValidationError("--shard-days must be at least 1, got \(shardDays)") }
     }
 
     func execute(budget: ThreadBudget) throws {
         var atmosphere = SyntheticAtmosphere(days: days, seed: seed)
         atmosphere.shardDays = shardDays
+        (atmosphere.height, atmosphere.width) = SyntheticAtmosphere.grids[grid]!
         let clock = ContinuousClock(), start = clock.now
         let files = try atmosphere.write(to: output)
         let (train, validation, test) = atmosphere.splitDays
-        print(String(format: "wrote %d shards to %@ (%d train / %d val / %d test days, 32×64, hourly) in %.1f s",
-                     files.count, output, train, validation, test, (clock.now - start).inSeconds))
+        print(String(format: "wrote %d shards to %@ (%d train / %d val / %d test days, %d×%d, hourly) in %.1f s",
+                     files.count, output, train, validation, test, atmosphere.height, atmosphere.width, (clock.now - start).inSeconds))
     }
 }
 
@@ -107,12 +110,27 @@ struct ClimaXForecast: SciZooCommand {
     @Option(help: "Every N-th initial time of the data.") var stride: Int = 6
     @Option(help: "Variable drawn in the maps (default: the first output).") var variable: String?
     @Option(help: "Which of the chosen initial times the maps show.") var mapIndex: Int = 0
+    @Option(help: "Iterative forecast: the model's lead N times, each forecast fed back as the next input (6h×N, 6hxN or N); scores per lead.")
+    var rollout: String?
     @Option(help: "Output folder.") var output: String = "runs/climax/forecast"
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
+    func validate() throws {
+        if let rollout {
+            guard ClimaXRollout.parse(rollout) != nil else { throw ValidationError("--rollout must be like 6h×4, 6hx4 or 4, got \(rollout)") }
+            guard leadHours.isEmpty else { throw ValidationError("--rollout and --lead-hours exclude each other (a rollout's leads are its steps)") }
+        }
+    }
+
     func execute(budget: ThreadBudget) throws {
         print("thread budget: \(budget)")
+        if let rollout, let (stepHours, steps) = ClimaXRollout.parse(rollout) {
+            let report = try ClimaXRollout.run(checkpoint: checkpoint, data: data, stepHours: stepHours, steps: steps, stride: stride, output: output)
+            print(report.table)
+            print("scores: \(output)/scores.txt, \(output)/scores.json")
+            return
+        }
         let report = try ClimaXForecaster.run(checkpoint: checkpoint, data: data, leads: leadHours.isEmpty ? nil : leadHours, stride: stride,
                                               variable: variable, mapIndex: mapIndex, output: output)
         print(report.table)

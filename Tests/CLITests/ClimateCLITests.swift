@@ -118,6 +118,87 @@ struct ClimateCLITests {
         #expect(raw.standardOutput.contains("  12  geopotential_500"))
     }
 
+    @Test("a 5.625° checkpoint (best.h5) starts a fine-tune at 2.8125°: the position embedding is interpolated, the run trains")
+    func finetuneFromCoarserGrid() throws {
+        let directory = try Fixtures.scratchDirectory()
+        let (_, recipe) = try Self.setUp(directory, steps: 3)
+        let text = try String(contentsOfFile: recipe, encoding: .utf8)
+        let coarse = directory.appendingPathComponent("coarse.yaml").path, fine = directory.appendingPathComponent("fine.yaml").path
+        let coarseRun = directory.appendingPathComponent("coarse").path
+        try text.replacingOccurrences(of: "num_heads: 2", with: "num_heads: 2\n      img_size: [32, 64]\n      patch_size: 4")
+            .write(toFile: coarse, atomically: true, encoding: .utf8)
+        let first = try CLI.run(["climax-finetune", "--config", coarse, "--run-dir", coarseRun, "--threads", "1"])
+        #expect(first.status == 0, "\(first.standardError)")
+        let data = directory.appendingPathComponent("climate-2.8125").path
+        let made = try CLI.run(["climate-synth", "--output", data, "--days", "10", "--shard-days", "5", "--grid", "2.8125"])
+        #expect(made.status == 0 && made.standardOutput.contains("64×128"), "\(made.standardError)")
+        try text.replacingOccurrences(of: "num_heads: 2", with: "num_heads: 2\n      img_size: [64, 128]\n      patch_size: 4")
+            .replacingOccurrences(of: "  lr: 1e-3", with: "  lr: 1e-3\n  pretrained_path: \(coarseRun)/checkpoints/best.h5")
+            .replacingOccurrences(of: directory.appendingPathComponent("climate").path, with: data)
+            .write(toFile: fine, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["climax-finetune", "--config", fine, "--run-dir", directory.appendingPathComponent("fine").path, "--threads", "1"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("position embedding interpolated (bicubic) from 8×16 to 16×32 patches"), "\(run.standardOutput)")
+        #expect(try Self.losses(directory.appendingPathComponent("fine/metrics.jsonl").path).count == 3)
+    }
+
+    @Test("climax-forecast --rollout 6h×3: three leads from one 6-hour model, each step fed back; scores equal NumPy's from the written files")
+    func rollout() throws {
+        let directory = try Fixtures.scratchDirectory()
+        let (data, recipe) = try Self.setUp(directory, steps: 4)
+        let sixHours = directory.appendingPathComponent("six.yaml").path
+        try String(contentsOfFile: recipe, encoding: .utf8).replacingOccurrences(of: "out_variables: [z_500, t_850]", with: "out_variables: [t2m, z_500, t_850]")
+            .replacingOccurrences(of: "predict_range: 12", with: "predict_range: 6")
+            .write(toFile: sixHours, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        let trained = try CLI.run(["climax-finetune", "--config", sixHours, "--run-dir", run, "--threads", "1"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let output = directory.appendingPathComponent("rollout").path, test = data + "/test"
+        let rolled = try CLI.run(["climax-forecast", "--checkpoint", run + "/checkpoints/best.h5", "--data", test, "--rollout", "6h×3",
+                                  "--stride", "12", "--output", output, "--threads", "1"])
+        #expect(rolled.status == 0, "\(rolled.standardError)")
+        #expect(rolled.standardOutput.contains("  18  2m_temperature"), "\(rolled.standardOutput)")
+        // NumPy: per-sample latitude-weighted RMSE of every lead and variable from the forecast files and the truth.
+        let check = try Subprocess.python("""
+            import sys, json, glob, h5py, numpy as np
+            output, data = sys.argv[1], sys.argv[2]
+            scores = json.load(open(output + '/scores.json'))
+            truth = {}
+            for path in sorted(glob.glob(data + '/*.h5')):
+                f = h5py.File(path, 'r')
+                for i, hour in enumerate(f['time'][:]):
+                    truth[float(hour)] = {v: f[v][i, 0].astype(np.float64) for v in ('2m_temperature', 'geopotential_500', 'temperature_850')}
+            worst, count = 0.0, 0
+            for lead in (6, 12, 18):
+                f = h5py.File(f'{output}/rollout_{lead}h.h5', 'r')
+                w = np.cos(np.radians(f['lat'][:])); w = w / w.mean()
+                for v in ('2m_temperature', 'geopotential_500', 'temperature_850'):
+                    forecast = f[v][:, 0].astype(np.float64)
+                    rmse = np.mean([np.sqrt(np.mean(w[:, None] * (forecast[n] - truth[float(h)][v]) ** 2)) for n, h in enumerate(f['time'][:])])
+                    ours = scores[f'rollout/w_rmse_{v}_{lead}_hours']
+                    worst = max(worst, abs(rmse - ours) / rmse); count += 1
+            print(count, worst < 1e-5, worst)
+            """, arguments: [output, test])
+        let fields = check.split(separator: " ")
+        #expect(fields.count == 3 && fields[0] == "9" && fields[1] == "True", "\(check)")
+        // The first step is the direct forecast at the model's lead; a later step is not persistence of the first.
+        let direct = try CLI.run(["climax-forecast", "--checkpoint", run + "/checkpoints/best.h5", "--data", test, "--stride", "12",
+                                  "--output", directory.appendingPathComponent("direct").path, "--threads", "1"])
+        #expect(direct.status == 0, "\(direct.standardError)")
+        let same = try Subprocess.python("""
+            import sys, h5py, numpy as np
+            a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
+            common = np.intersect1d(a['time'][:], b['time'][:])
+            ia, ib = [np.searchsorted(a['time'][:], common), np.searchsorted(b['time'][:], common)]
+            print(len(common) > 0 and all(np.allclose(a[v][ia], b[v][ib], rtol=0, atol=1e-3 * np.abs(b[v][:]).max()) for v in ('2m_temperature', 'temperature_850')))
+            """, arguments: [output + "/rollout_6h.h5", directory.appendingPathComponent("direct/forecast_6h.h5").path])
+        #expect(same.trimmingCharacters(in: .whitespacesAndNewlines) == "True")
+        // A rollout steps by the lead the model was fine-tuned for.
+        let refused = try CLI.run(["climax-forecast", "--checkpoint", run + "/checkpoints/best.h5", "--data", test, "--rollout", "12h×2",
+                                   "--output", output, "--threads", "1"])
+        #expect(refused.status != 0 && refused.standardError.contains("fine-tuned for 6 h, not 12 h"), "\(refused.standardError)")
+    }
+
     @Test("bad recipes and data fail with one line naming the file and the key or variable")
     func badInput() throws {
         let directory = try Fixtures.scratchDirectory()
