@@ -140,6 +140,11 @@ struct ClimateCLITests {
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains("position embedding interpolated (bicubic) from 8×16 to 16×32 patches"), "\(run.standardOutput)")
         #expect(try Self.losses(directory.appendingPathComponent("fine/metrics.jsonl").path).count == 3)
+        // This model does not forecast its input t2m, so its forecasts cannot be fed back.
+        let rollout = try CLI.run(["climax-forecast", "--checkpoint", coarseRun + "/checkpoints/best.h5", "--data",
+                                   directory.appendingPathComponent("climate/test").path, "--rollout", "2",
+                                   "--output", directory.appendingPathComponent("rollout").path, "--threads", "1"])
+        #expect(rollout.status != 0 && rollout.standardError.contains("time-varying input(s) 2m_temperature"), "\(rollout.standardError)")
     }
 
     @Test("climax-forecast --rollout 6h×3: three leads from one 6-hour model, each step fed back; scores equal NumPy's from the written files")
