@@ -14,6 +14,14 @@ public struct ForecastScores: Sendable {
         (model, persistence, climatology) = (fresh, fresh, fresh)
     }
 
+    /// Scores one forecast of `name` against its truth, with persistence (the initial time's frame)
+    /// and climatology on the same sample.
+    public mutating func add(_ name: String, forecast: ArraySlice<Float>, truth: ArraySlice<Float>, initial: ArraySlice<Float>, climatology: [Float]) {
+        model[name]!.add(forecast: forecast, truth: truth, climatology: climatology)
+        persistence[name]!.add(forecast: initial, truth: truth, climatology: climatology)
+        self.climatology[name]!.add(forecast: climatology[...], truth: truth, climatology: climatology)
+    }
+
     /// Log entries under ClimaX's keys (`<split>/w_rmse_<var>_<lead>`, `<split>/acc_…`, the mean
     /// `<split>/w_rmse`), plus the WeatherBench-convention RMSE and both baselines under their own labels.
     public func logEntries(split: String, leadHours: Int, variables: [String]) -> [String: Double] {
@@ -67,10 +75,8 @@ public enum ForecastEvaluation {
                     let start = (b * data.outVariables.count + v) * size
                     let physical = forecast[start..<(start + size)].map { data.denormalise($0, variable: v) }
                     forecastMade?(index, v, physical)
-                    let truth = crop(try grid.frame(name, t + data.leadSteps))
-                    scores.model[name]!.add(forecast: physical[...], truth: truth[...], climatology: climatology[v])
-                    scores.persistence[name]!.add(forecast: crop(try grid.frame(name, t))[...], truth: truth[...], climatology: climatology[v])
-                    scores.climatology[name]!.add(forecast: climatology[v][...], truth: truth[...], climatology: climatology[v])
+                    scores.add(name, forecast: physical[...], truth: crop(try grid.frame(name, t + data.leadSteps))[...],
+                               initial: crop(try grid.frame(name, t))[...], climatology: climatology[v])
                 }
             }
         }

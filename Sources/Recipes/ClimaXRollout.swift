@@ -81,10 +81,8 @@ public enum ClimaXRollout {
                         let offset = (b * outputs.count + v) * size
                         let physical = forecast[offset..<(offset + size)].map { dataset.denormalise($0, variable: v) }
                         fields[k][v].replaceSubrange((slot * size)..<((slot + 1) * size), with: physical)
-                        let truth = try grid.frame(name, t + (k + 1) * stepFrames)
-                        scores[k].model[name]!.add(forecast: physical[...], truth: truth, climatology: dataset.climatology[v])
-                        scores[k].persistence[name]!.add(forecast: try grid.frame(name, t), truth: truth, climatology: dataset.climatology[v])
-                        scores[k].climatology[name]!.add(forecast: dataset.climatology[v][...], truth: truth, climatology: dataset.climatology[v])
+                        scores[k].add(name, forecast: physical[...], truth: try grid.frame(name, t + (k + 1) * stepFrames),
+                                      initial: try grid.frame(name, t), climatology: dataset.climatology[v])
                     }
                     for v in inputs.indices { if let o = fedBack[v] { state[b][v] = Array(fields[k][o][(slot * size)..<((slot + 1) * size)]) } }
                 }
