@@ -181,9 +181,8 @@ public final class ForecastDataset {
             let (shard, t) = pairs[index]
             let grid = shards[shard]
             for (v, name) in variables.enumerated() {
-                let frame = try grid.frame(name, t), mean = Float(inputMean[v]), scale = Float(1 / inputStd[v])
-                var i = frame.startIndex
-                for _ in 0..<size { inputs[offset] = (frame[i] - mean) * scale; offset += 1; i += 1 }
+                normaliseInput(try grid.frame(name, t), variable: v, into: &inputs, at: offset)
+                offset += size
             }
             for (v, name) in outVariables.enumerated() {
                 let frame = try grid.frame(name, t + leadSteps), mean = Float(outputMean[v]), scale = Float(1 / outputStd[v])
@@ -199,6 +198,14 @@ public final class ForecastDataset {
         return (Tensor(inputs, shape: [indices.count, variables.count, h, w]),
                 Tensor(targets, shape: [indices.count, outVariables.count, rows.count, columns.count]),
                 Tensor([Float](repeating: lead, count: indices.count), shape: [indices.count]))
+    }
+
+    /// Writes input variable `v`'s `[H, W]` field, normalised, into `buffer` from `offset` on:
+    /// batches read from the shards and rollouts feeding forecasts back both go through here.
+    public func normaliseInput<Field: Collection<Float>>(_ field: Field, variable v: Int, into buffer: inout [Float], at offset: Int) {
+        let mean = Float(inputMean[v]), scale = Float(1 / inputStd[v])
+        var o = offset
+        for value in field { buffer[o] = (value - mean) * scale; o += 1 }
     }
 
     /// The cells of a `[H, W]` field inside `region`, row by row (the whole field when nil).

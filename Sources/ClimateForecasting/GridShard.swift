@@ -38,10 +38,10 @@ public final class GridShard: @unchecked Sendable {
         return resident ? try shard.readWhole() : shard
     }
 
-    /// Bytes the fields hold in memory (`[T, H, W]` floats; constants once), from the file's metadata.
+    /// Bytes the fields would hold read whole (`[T, H, W]` floats; constants once), from a streamed shard's file
+    /// metadata: what the dataset weighs before it decides to read its shards whole.
     public var fieldBytes: Int {
-        guard !isResident else { return grid.fields.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
-        return stored.values.reduce(0) { $0 + ($1.constant ? 1 : grid.frames) * grid.height * grid.width * MemoryLayout<Float>.size }
+        stored.values.reduce(0) { $0 + ($1.constant ? 1 : grid.frames) * grid.height * grid.width * MemoryLayout<Float>.size }
     }
 
     /// This shard held whole: every field read and checked (the streamed shard's file closes when it is released).

@@ -11,6 +11,13 @@ public struct ClimaXForecastReport: Sendable {
     public var maps: [String]
     public var table: String
     public var scores: [String: Double]
+
+    /// scores.txt (the table) and scores.json (the same numbers by key) in `directory`, each written whole.
+    func writeScores(to directory: String) throws {
+        try (table + "\n").write(toFile: directory + "/scores.txt", atomically: true, encoding: .utf8)
+        let json = try JSONSerialization.data(withJSONObject: scores, options: [.sortedKeys, .prettyPrinted])
+        try json.write(to: URL(fileURLWithPath: directory + "/scores.json"), options: .atomic)
+    }
 }
 
 public enum ClimaXForecaster {
@@ -114,7 +121,7 @@ public enum ClimaXForecaster {
         lines.append("(latitude-weighted RMSE: ClimaX's per-sample mean | WeatherBench's global; ACC against the data's climatology; "
                      + "persistence and climatology on the same initial times)")
         report.table = lines.joined(separator: "\n")
-        try (report.table + "\n").write(toFile: output + "/scores.txt", atomically: true, encoding: .utf8)
+        try report.writeScores(to: output)
         return report
     }
 }

@@ -64,11 +64,7 @@ public enum ClimaXRollout {
             for k in 0..<steps {
                 var normalised = [Float](repeating: 0, count: batch.count * inputs.count * size)
                 for b in batch.indices {
-                    for v in inputs.indices {
-                        let (mean, scale) = (Float(dataset.inputMean[v]), Float(1 / dataset.inputStd[v]))
-                        let base = (b * inputs.count + v) * size
-                        for i in 0..<size { normalised[base + i] = (state[b][v][i] - mean) * scale }
-                    }
+                    for v in inputs.indices { dataset.normaliseInput(state[b][v], variable: v, into: &normalised, at: (b * inputs.count + v) * size) }
                 }
                 let forecast = withNoGrad {
                     model(Tensor(normalised, shape: [batch.count, inputs.count, h, w]), leadTimes: lead.sliced(axis: 0, 0, batch.count),
@@ -109,9 +105,7 @@ public enum ClimaXRollout {
         lines.append("(a rollout of \(steps) steps of \(info.leadHours) h; latitude-weighted RMSE: ClimaX's per-sample mean | WeatherBench's global; "
                      + "ACC against the data's climatology; persistence and climatology on the same initial times)")
         report.table = lines.joined(separator: "\n")
-        try (report.table + "\n").write(toFile: output + "/scores.txt", atomically: true, encoding: .utf8)
-        let json = try JSONSerialization.data(withJSONObject: report.scores, options: [.sortedKeys, .prettyPrinted])
-        try json.write(to: URL(fileURLWithPath: output + "/scores.json"), options: .atomic)
+        try report.writeScores(to: output)
         return report
     }
 }

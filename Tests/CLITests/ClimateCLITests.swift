@@ -87,12 +87,18 @@ struct ClimateCLITests {
         #expect(forecast.status == 0, "\(forecast.standardError)")
         #expect(forecast.standardOutput.contains("temperature_850") && forecast.standardOutput.contains("fine-tuned for 12 h"))
         let check = try Subprocess.python("""
-            import sys, h5py
+            import sys, h5py, json
             f = h5py.File(sys.argv[1] + '/forecast_12h.h5', 'r')
             png = open(sys.argv[1] + '/map_t_850_24h.png', 'rb').read(8)
-            print(f['temperature_850'].shape[1:], f['geopotential_500'].dtype, f.attrs['lead_hours'], png[1:4].decode())
+            scores = json.load(open(sys.argv[1] + '/scores.json'))
+            prefix = 'forecast/w_rmse_temperature_850_'
+            leads = sorted(k[len(prefix):] for k in scores if k.startswith(prefix))
+            # The table row of t850 at 12 h carries the JSON's number.
+            row = [l for l in open(sys.argv[1] + '/scores.txt') if l.startswith('  12  temperature_850')][0]
+            same = ('%.4g' % scores[prefix + '12_hours']) == row.split()[2]
+            print(f['temperature_850'].shape[1:], f['geopotential_500'].dtype, f.attrs['lead_hours'], png[1:4].decode(), leads, same)
             """, arguments: [output])
-        #expect(check.trimmingCharacters(in: .whitespacesAndNewlines) == "(1, 32, 64) float32 12 PNG")
+        #expect(check.trimmingCharacters(in: .whitespacesAndNewlines) == "(1, 32, 64) float32 12 PNG ['12_hours', '1_days'] True")
 
         // A raw WeatherBench-style netCDF-4 file (no statistics, no climatology): the checkpoint's
         // training statistics normalise it and its own time mean serves as climatology.
