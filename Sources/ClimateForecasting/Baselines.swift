@@ -1,5 +1,5 @@
-// The two forecasts any model must beat: persistence (the input frame, unchanged) and the
-// split's climatology (its time mean at every lead).
+// The two forecasts any model must beat: persistence (the input frame, unchanged; for
+// downscaling, the coarse field interpolated) and the split's climatology (its time mean at every lead).
 
 public enum ForecastBaselines {
     public struct Scores: Sendable {
@@ -17,7 +17,7 @@ public enum ForecastBaselines {
             for (shard, t) in data.pairs {
                 let grid = data.shards[shard]
                 let truth = try grid.frame(name, t + data.leadSteps)
-                persistence.add(forecast: try grid.frame(name, t), truth: truth, climatology: mean)
+                persistence.add(forecast: try data.baselineField(name, shard: shard, time: t), truth: truth, climatology: mean)
                 climatology.add(forecast: mean[...], truth: truth, climatology: mean)
             }
             result[name] = Scores(persistence: persistence, climatology: climatology)

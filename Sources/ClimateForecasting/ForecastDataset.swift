@@ -25,6 +25,9 @@ public final class ForecastDataset {
     public let pairs: [(shard: Int, time: Int)]
     /// Normalisation given instead of the files' own (kept for `atLead`).
     private let given: (mean: [String: Double], std: [String: Double])?
+    /// Downscaling: time-varying inputs are seen coarsened and interpolated back (constants stay
+    /// fine: a downscaler knows the fine orography and land mask); nil for forecasting.
+    public let coarsening: GridCoarsening?
 
     /// Whether frames are read from the files as samples ask for them (the split's fields exceed the memory limit).
     public var isStreamed: Bool { !shards.allSatisfy(\.isResident) }
@@ -38,7 +41,8 @@ public final class ForecastDataset {
     /// - Parameter statistics: normalisation to use instead of the files' `/stats` (a trained
     ///   model's, for raw files); without `/climatology` the data's own time mean serves for ACC.
     public convenience init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
-                            statistics given: (mean: [String: Double], std: [String: Double])? = nil, residentLimit: Int? = nil) throws {
+                            statistics given: (mean: [String: Double], std: [String: Double])? = nil, residentLimit: Int? = nil,
+                            coarsenInputs factor: Int? = nil) throws {
         let files: [String]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -58,18 +62,18 @@ public final class ForecastDataset {
         let planned = try files.map { try GridShard.open(path: $0, variables: needed) }
         let resident = planned.reduce(0) { $0 + $1.fieldBytes } <= residentLimit ?? Self.defaultResidentLimit
         try self.init(directory: directory, files: files, shards: resident ? planned.map { try $0.readWhole() } : planned,
-                      variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given)
+                      variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given, coarsenInputs: factor)
     }
 
     /// The same shards, already in memory, paired at another lead (forecasts at several leads read
     /// each file once).
     public func atLead(_ hours: Int) throws -> ForecastDataset {
         try ForecastDataset(directory: directory, files: files, shards: shards, variables: variables, outVariables: outVariables,
-                            leadHours: hours, statistics: given)
+                            leadHours: hours, statistics: given, coarsenInputs: coarsening?.factor)
     }
 
     private init(directory: String, files: [String], shards: [GridShard], variables: [String], outVariables: [String], leadHours: Int,
-                 statistics given: (mean: [String: Double], std: [String: Double])?) throws {
+                 statistics given: (mean: [String: Double], std: [String: Double])?, coarsenInputs factor: Int?) throws {
         (self.directory, self.files, self.shards) = (directory, files, shards)
         (self.variables, self.outVariables, self.leadHours, self.given) = (variables, outVariables, leadHours, given)
         let first = shards[0]
@@ -78,6 +82,8 @@ public final class ForecastDataset {
         for shard in shards.dropFirst() where shard.latitudes != latitudes || shard.longitudes != longitudes {
             throw FileError(file: shard.source, message: "grid differs from \(first.source)'s (\(shard.height)×\(shard.width) vs \(first.height)×\(first.width))")
         }
+        let grid = (latitudes, longitudes)
+        coarsening = try factor.map { try GridCoarsening(factor: $0, latitudes: grid.0, longitudes: grid.1, source: first.source) }
         let step = first.hoursPerStep ?? 1
         guard step > 0, Double(leadHours).truncatingRemainder(dividingBy: step) == 0 else {
             throw FileError(file: first.source, key: "variable 'time'", message: "lead of \(leadHours) h is not a whole number of \(step)-hour steps")
@@ -181,7 +187,12 @@ public final class ForecastDataset {
             let (shard, t) = pairs[index]
             let grid = shards[shard]
             for (v, name) in variables.enumerated() {
-                normaliseInput(try grid.frame(name, t), variable: v, into: &inputs, at: offset)
+                let frame = try grid.frame(name, t)
+                if let coarsening, !grid.isConstant(name) {
+                    normaliseInput(coarsening.seenCoarse(frame), variable: v, into: &inputs, at: offset)
+                } else {
+                    normaliseInput(frame, variable: v, into: &inputs, at: offset)
+                }
                 offset += size
             }
             for (v, name) in outVariables.enumerated() {
@@ -207,6 +218,17 @@ public final class ForecastDataset {
         var o = offset
         for value in field { buffer[o] = (value - mean) * scale; o += 1 }
     }
+
+    /// The reference forecast of output `name` for the pair (shard, t): persistence (the frame at t),
+    /// or for downscaling the coarse field interpolated (the frame at t seen coarse).
+    public func baselineField(_ name: String, shard: Int, time t: Int) throws -> ArraySlice<Float> {
+        let frame = try shards[shard].frame(name, t)
+        guard let coarsening else { return frame }
+        return coarsening.seenCoarse(frame)[...]
+    }
+
+    /// What the reference forecast is called in tables and log keys.
+    public var baselineName: String { coarsening == nil ? "persistence" : "interpolation" }
 
     /// The cells of a `[H, W]` field inside `region`, row by row (the whole field when nil).
     public func cropped(_ field: ArraySlice<Float>, to region: PatchRegion?) -> [Float] {

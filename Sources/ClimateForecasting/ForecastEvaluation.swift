@@ -6,6 +6,8 @@ public struct ForecastScores: Sendable {
     public var model: [String: ClimateScoreAccumulator]
     public var persistence: [String: ClimateScoreAccumulator]
     public var climatology: [String: ClimateScoreAccumulator]
+    /// What `persistence` holds: "persistence", or for downscaling "interpolation" (the coarse field interpolated).
+    public var baselineName = "persistence"
 
     /// Empty accumulators for `variables` on a grid of `latitudes` × `width`.
     public init(variables: [String], latitudes: [Double], width: Int) {
@@ -33,8 +35,8 @@ public struct ForecastScores: Sendable {
             entries[climateMetricKey(split: split, metric: "w_rmse_global", variable: name, leadHours: leadHours)] = scores.rmse(.global)
             entries[climateMetricKey(split: split, metric: "acc", variable: name, leadHours: leadHours)] = scores.acc
             if let p = persistence[name] {
-                entries[climateMetricKey(split: split, metric: "persistence_w_rmse", variable: name, leadHours: leadHours)] = p.rmse(.perSample)
-                entries[climateMetricKey(split: split, metric: "persistence_acc", variable: name, leadHours: leadHours)] = p.acc
+                entries[climateMetricKey(split: split, metric: "\(baselineName)_w_rmse", variable: name, leadHours: leadHours)] = p.rmse(.perSample)
+                entries[climateMetricKey(split: split, metric: "\(baselineName)_acc", variable: name, leadHours: leadHours)] = p.acc
             }
             if let c = climatology[name] {
                 entries[climateMetricKey(split: split, metric: "climatology_w_rmse", variable: name, leadHours: leadHours)] = c.rmse(.perSample)
@@ -61,6 +63,7 @@ public enum ForecastEvaluation {
         let latitudes = rows.map { data.latitudes[$0] }
         func crop(_ field: ArraySlice<Float>) -> [Float] { data.cropped(field, to: region) }
         var scores = ForecastScores(variables: data.outVariables, latitudes: latitudes, width: columns.count)
+        scores.baselineName = data.baselineName
         let climatology = data.climatology.map { crop($0[...]) }
         for batch in batches {
             let (inputs, _, leadTimes) = try data.batch(batch, region: region)
@@ -76,7 +79,7 @@ public enum ForecastEvaluation {
                     let physical = forecast[start..<(start + size)].map { data.denormalise($0, variable: v) }
                     forecastMade?(index, v, physical)
                     scores.add(name, forecast: physical[...], truth: crop(try grid.frame(name, t + data.leadSteps))[...],
-                               initial: crop(try grid.frame(name, t))[...], climatology: climatology[v])
+                               initial: crop(try data.baselineField(name, shard: shard, time: t))[...], climatology: climatology[v])
                 }
             }
         }

@@ -14,6 +14,8 @@ public struct ClimaXCheckpointInfo: Codable, Sendable {
     public var outVariables: [String]
     public var leadHours: Int
     public var region: String?
+    /// Downscaling: the inputs were seen coarsened by this factor and interpolated back.
+    public var coarsenInputs: Int?
     public var step: Int
     public var epoch: Int
     /// Batches of `epoch` already trained.
@@ -45,8 +47,9 @@ extension ClimaXCheckpointInfo {
     /// A checkpoint's record, which must be of this recipe's model, variables and lead time.
     static func decode(_ text: String, file: String, for s: ClimaXSettings) throws -> ClimaXCheckpointInfo {
         let saved = try decode(text, file: file)
-        guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == s.leadHours else {
-            throw FileError(file: file, message: "was written for another model, variables or lead time than this recipe's")
+        guard saved.net == s.net, saved.variables == s.variables, saved.outVariables == s.outVariables, saved.leadHours == s.leadHours,
+              saved.coarsenInputs == s.coarsenInputs else {
+            throw FileError(file: file, message: "was written for another model, variables, lead time or coarsening than this recipe's")
         }
         return saved
     }
@@ -54,7 +57,7 @@ extension ClimaXCheckpointInfo {
     /// A fresh run's record: the recipe's model and data, and the training split's statistics.
     init(settings s: ClimaXSettings, statisticsOf train: ForecastDataset) {
         self.init(net: s.net, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours, region: s.region,
-                  step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
+                  coarsenInputs: s.coarsenInputs, step: 0, epoch: 0, batchesInEpoch: 0, bestScore: nil, checksWithoutImprovement: 0, recipe: s.json)
         for (v, name) in train.variables.enumerated() { (mean[name], std[name]) = (train.inputMean[v], train.inputStd[v]) }
         for (v, name) in train.outVariables.enumerated() { (mean[name], std[name]) = (train.outputMean[v], train.outputStd[v]) }
     }
@@ -84,8 +87,10 @@ struct ClimaXData {
     init(settings s: ClimaXSettings, log: (String) -> Void) throws {
         settings = s
         let root = s.resolve(s.rootDir)
-        train = try ForecastDataset(directory: root + "/train", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
-        validation = try ForecastDataset(directory: root + "/val", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
+        train = try ForecastDataset(directory: root + "/train", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
+                                    coarsenInputs: s.coarsenInputs)
+        validation = try ForecastDataset(directory: root + "/val", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
+                                         coarsenInputs: s.coarsenInputs)
         guard [train.height, train.width] == s.net.imageSize else {
             throw FileError(file: train.files[0], message: "grid is \(train.height)×\(train.width) but model.net.init_args.img_size is \(s.net.imageSize)")
         }
@@ -149,7 +154,8 @@ enum ClimaXTest {
         // A fresh, whole model (under ZeRO stage 3 the trained one holds only shards).
         let tested = ClimaX(s.net)
         try tested.loadStateDict(try Checkpoint.read(from: checkpoint).parameters)
-        let data = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours)
+        let data = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
+                                       coarsenInputs: s.coarsenInputs)
         let ranks = groups.dataParallelSize
         let batches = data.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: groups.dataParallelRank, ranks: ranks, dropLast: false)
         let scores = try ForecastEvaluation.evaluate(tested, data: data, batches: batches, region: region,
@@ -168,7 +174,8 @@ enum ClimaXTest {
     /// The test table: model, persistence and climatology per variable, RMSE in both conventions and ACC.
     static func testTable(_ scores: ForecastScores, variables: [String], leadHours: Int, samples: Int) -> String {
         var lines = ["test split, \(samples) forecasts at \(leadHours) h; latitude-weighted RMSE (ClimaX per-sample mean | WeatherBench global) and ACC:",
-                     "variable                     model                          persistence                    climatology"]
+                     "variable                     model                          " + scores.baselineName.padding(toLength: 31, withPad: " ", startingAt: 0)
+                        + "climatology"]
         for name in variables {
             func cell(_ a: ClimateScoreAccumulator?) -> String {
                 guard let a else { return "" }

@@ -22,8 +22,11 @@ public struct ClimaXForecastReport: Sendable {
 
 public enum ClimaXForecaster {
     /// The score table's header and one row per lead and variable.
-    static let tableHeader = ["lead  variable                   model RMSE (per-sample | global)  ACC     persistence RMSE  ACC     climatology RMSE",
-                              "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
+    static func tableHeader(baseline: String = "persistence") -> [String] {
+        ["lead  variable                   model RMSE (per-sample | global)  ACC     " + (baseline + " RMSE").padding(toLength: 16, withPad: " ", startingAt: 0)
+            + "  ACC     climatology RMSE",
+         "----  -------------------------  --------------------------------  ------  ----------------  ------  ----------------"]
+    }
 
     static func tableLine(lead: Int, variable name: String, scores: ForecastScores) -> String {
         let m = scores.model[name]!, p = scores.persistence[name]!, c = scores.climatology[name]!
@@ -61,11 +64,11 @@ public enum ClimaXForecaster {
             log("note: this model was fine-tuned for \(info.leadHours) h (upstream trains one model per lead); other leads use its lead-time embedding untrained")
         }
         var report = ClimaXForecastReport(files: [], maps: [], table: "", scores: [:])
-        var lines = tableHeader
         // The model's own training statistics; files without /climatology are scored against their time mean.
         // The shards are read once; each lead pairs the same frames anew.
         let shards = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: leads[0],
-                                         statistics: info.mean.isEmpty ? nil : (info.mean, info.std))
+                                         statistics: info.mean.isEmpty ? nil : (info.mean, info.std), coarsenInputs: info.coarsenInputs)
+        var lines = tableHeader(baseline: shards.baselineName)
         for lead in leads {
             let dataset = lead == leads[0] ? shards : try shards.atLead(lead)
             let region = try info.region.map {
@@ -119,7 +122,7 @@ public enum ClimaXForecaster {
             log("lead \(lead) h: \(chosen.count) forecasts → \(file), \(map)")
         }
         lines.append("(latitude-weighted RMSE: ClimaX's per-sample mean | WeatherBench's global; ACC against the data's climatology; "
-                     + "persistence and climatology on the same initial times)")
+                     + "\(shards.baselineName) and climatology on the same initial times)")
         report.table = lines.joined(separator: "\n")
         try report.writeScores(to: output)
         return report

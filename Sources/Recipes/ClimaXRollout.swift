@@ -28,6 +28,9 @@ public enum ClimaXRollout {
         if let stepHours, stepHours != info.leadHours {
             throw FileError(file: checkpoint, message: "a rollout steps by the model's lead: it was fine-tuned for \(info.leadHours) h, not \(stepHours) h")
         }
+        guard info.coarsenInputs == nil else {
+            throw FileError(file: checkpoint, message: "the model downscales (lead 0, inputs coarsened \(info.coarsenInputs!)×); it has no forecasts to roll out")
+        }
         guard info.region == nil else {
             throw FileError(file: checkpoint, message: "the model forecasts the region \(info.region!) only, so its forecasts cannot be fed back as global inputs")
         }
@@ -85,7 +88,7 @@ public enum ClimaXRollout {
             }
         }
         var report = ClimaXForecastReport(files: [], maps: [], table: "", scores: [:])
-        var lines = ClimaXForecaster.tableHeader
+        var lines = ClimaXForecaster.tableHeader()
         for k in 0..<steps {
             let leadHours = (k + 1) * info.leadHours
             let validHours = chosen.map { index -> Double in

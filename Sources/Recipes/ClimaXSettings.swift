@@ -42,6 +42,9 @@ public struct ClimaXSettings: Sendable, RecipePaths {
     public var bufferSize = 10_000
     public var batchSize = 128
     public var region: String?
+    /// Downscaling (`data.coarsen_inputs`): time-varying inputs seen as this grid coarsened by the
+    /// factor and interpolated back; the targets are the fine fields at the same time (predict_range 0).
+    public var coarsenInputs: Int?
 
     public var ignoredKeys: [String] = []
     public var baseDirectory = "."
@@ -134,7 +137,11 @@ public struct ClimaXSettings: Sendable, RecipePaths {
         for (key, names) in [("variables", variables), ("out_variables", outVariables)] {
             if case .failure(let error) = configuration.variableIndices(names) { throw data.problem(key, "\(error)") }
         }
-        s.predictRange = try data.int("predict_range", minimum: 1) ?? s.predictRange
+        s.coarsenInputs = try data.int("coarsen_inputs", minimum: 2)
+        s.predictRange = try data.int("predict_range", minimum: 0) ?? s.predictRange
+        if s.predictRange == 0 && s.coarsenInputs == nil {
+            throw data.problem("predict_range", "is 0, which only downscaling (data.coarsen_inputs) uses; a forecast needs a lead of 1 step or more")
+        }
         s.hoursEachStep = try data.int("hrs_each_step", minimum: 1) ?? s.hoursEachStep
         s.bufferSize = try data.int("buffer_size", minimum: 1) ?? s.bufferSize
         s.batchSize = try data.int("batch_size", minimum: 1) ?? s.batchSize

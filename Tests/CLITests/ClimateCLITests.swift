@@ -210,6 +210,56 @@ struct ClimateCLITests {
         #expect(refused.status != 0 && refused.standardError.contains("fine-tuned for 6 h, not 12 h"), "\(refused.standardError)")
     }
 
+    @Test("downscaling (data.coarsen_inputs 4, lead 0): trains, scores against the interpolated coarse field, forecasts; no rollout; lead 0 alone refused")
+    func downscaling() throws {
+        let directory = try Fixtures.scratchDirectory()
+        let (data, recipe) = try Self.setUp(directory, steps: 6, valEvery: 3)
+        let text = try String(contentsOfFile: recipe, encoding: .utf8)
+        let downscale = directory.appendingPathComponent("downscale.yaml").path
+        try text.replacingOccurrences(of: "predict_range: 12", with: "predict_range: 0\n  coarsen_inputs: 4")
+            .write(toFile: downscale, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        let trained = try CLI.run(["climax-finetune", "--config", downscale, "--run-dir", run, "--threads", "1"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        #expect(trained.standardOutput.contains("at 0 h") && trained.standardOutput.contains("interpolation"), "\(trained.standardOutput)")
+        let scores = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/test_scores.json"))) as? [String: Double] ?? [:]
+        #expect(scores["test/interpolation_w_rmse_geopotential_500_0_hours"] != nil && scores.keys.allSatisfy { !$0.contains("persistence") },
+                "\(scores.keys.sorted())")
+        // Forecasts at lead 0 from the checkpoint alone: the coarsening comes with it. The interpolation
+        // baseline recomputed in NumPy from the test files (4×4 cos-latitude block means, np.interp back).
+        let output = directory.appendingPathComponent("forecast").path
+        let forecast = try CLI.run(["climax-forecast", "--checkpoint", run + "/checkpoints/best.h5", "--data", data + "/test",
+                                    "--stride", "1", "--output", output, "--threads", "1"])
+        #expect(forecast.status == 0, "\(forecast.standardError)")
+        let check = try Subprocess.python("""
+            import sys, json, glob, h5py, numpy as np
+            output, data = sys.argv[1], sys.argv[2]
+            scores = json.load(open(output + '/scores.json'))
+            errors = []
+            for path in sorted(glob.glob(data + '/*.h5')):
+                f = h5py.File(path, 'r'); lat, lon = f['lat'][:], f['lon'][:]
+                w = np.cos(np.radians(lat)); wn = w / w.mean()
+                clat, clon = lat.reshape(-1, 4).mean(1), lon.reshape(-1, 4).mean(1)
+                W = np.repeat(w[:, None], len(lon), 1).reshape(len(clat), 4, len(clon), 4)
+                for x in f['geopotential_500'][:, 0].astype(np.float64):
+                    c = (x.reshape(len(clat), 4, len(clon), 4) * W).sum((1, 3)) / W.sum((1, 3))
+                    rows = np.stack([np.interp(lon, clon, r, period=360) for r in c])
+                    back = np.stack([np.interp(lat, clat, rows[:, j]) for j in range(len(lon))], 1)
+                    errors.append(np.sqrt(np.mean(wn[:, None] * (back - x) ** 2)))
+            ours = scores['forecast/interpolation_w_rmse_geopotential_500_0_hours']
+            print(abs(np.mean(errors) - ours) / ours < 1e-4, np.mean(errors), ours)
+            """, arguments: [output, data + "/test"])
+        #expect(check.hasPrefix("True"), "\(check)")
+        let rollout = try CLI.run(["climax-forecast", "--checkpoint", run + "/checkpoints/best.h5", "--data", data + "/test", "--rollout", "2",
+                                   "--output", directory.appendingPathComponent("rollout").path, "--threads", "1"])
+        #expect(rollout.status != 0 && rollout.standardError.contains("downscales"), "\(rollout.standardError)")
+        let leadZero = directory.appendingPathComponent("lead0.yaml").path
+        try text.replacingOccurrences(of: "predict_range: 12", with: "predict_range: 0").write(toFile: leadZero, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["climax-finetune", "--config", leadZero, "--run-dir", directory.appendingPathComponent("b").path])
+        #expect(refused.status != 0 && refused.standardError.contains("predict_range") && refused.standardError.contains("coarsen_inputs"),
+                "\(refused.standardError)")
+    }
+
     @Test("bad recipes and data fail with one line naming the file and the key or variable")
     func badInput() throws {
         let directory = try Fixtures.scratchDirectory()
