@@ -66,7 +66,9 @@ public final class ClimaX: Module, ActivationCheckpointing {
         sequenceParallelGroup = group.size > 1 ? group : nil
     }
 
-    public init(_ c: ClimaXConfiguration, seed: UInt64 = 0) {
+    /// - Parameter withHead: false leaves out the prediction head (a task with its own head, as
+    ///   ClimateBench's projection, calls `encode`).
+    public init(_ c: ClimaXConfiguration, seed: UInt64 = 0, withHead: Bool = true) {
         precondition(c.problems().isEmpty, "ClimaX: \(c.problems().joined(separator: "; "))")
         var generator = RandomGenerator(seed: seed)
         configuration = c
@@ -79,7 +81,7 @@ public final class ClimaX: Module, ActivationCheckpointing {
             ViTBlock(c, dropPath: c.depth > 1 ? c.dropPath * Double(index) / Double(c.depth - 1) : 0, generator: &generator)
         }
         norm = LayerNorm(d)
-        head = (0..<c.decoderDepth).map { _ in Linear(d, d, generator: &generator) }
+        head = !withHead ? [] : (0..<c.decoderDepth).map { _ in Linear(d, d, generator: &generator) }
             + [Linear(d, variables * c.patchSize * c.patchSize, generator: &generator)]
         self.generator = generator
         super.init()
@@ -105,11 +107,45 @@ public final class ClimaX: Module, ActivationCheckpointing {
     /// - Returns: `[B, V_out, H', W']` (H' × W' the region's pixels when a region is given).
     public func callAsFunction(_ x: Tensor, leadTimes: Tensor, variables: [String], outVariables: [String],
                                region: PatchRegion? = nil) -> Tensor {
+        precondition(!head.isEmpty, "ClimaX: built without its head; call encode")
+        let c = configuration
+        let outIDs = ids(outVariables)
+        let b = x.shape[0], p = c.patchSize
+        let hooks = parameterHooks
+        var (h, sharding) = encodeTokens(x, leadTimes: leadTimes, variables: variables, region: region, added: nil)
+        for layer in head.dropLast() { h = layer.run(hooks: hooks, h) { layer($0).gelu() } }
+        // Only the output variables' rows of the last layer: channel (i·p + j)·V_all + variable.
+        let last = head[head.count - 1], all = c.defaultVariables.count
+        let rows = (0..<(p * p)).flatMap { pixel in outIDs.map { Int64(pixel * all + $0) } }
+        let rowIDs = Tensor(rows, shape: [rows.count])
+        var pixels = last.run(hooks: hooks, h) { h in
+            h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
+        }
+        if let sharding, let group = sequenceParallelGroup {
+            pixels = SequenceAllToAll.abortOnFailure { try sharding.gather(pixels, axis: 1, group: group) }
+        }
+        let (ph, pw) = region.map { ($0.patchRows, $0.patchColumns) } ?? c.patchGrid
+        // Unpatchify (upstream einsum nhwpqc → nchpwq).
+        return pixels.reshaped([b, ph, pw, p, p, outIDs.count]).permuted([0, 5, 1, 3, 2, 4]).contiguous()
+            .reshaped([b, outIDs.count, ph * p, pw * p])
+    }
+
+    /// Upstream's `forward_encoder`: the tokens after the ViT blocks and the final norm, `[B, L, D]`.
+    /// - Parameter added: `[B, 1, D]` or `[B, L, D]` added with the position and lead-time
+    ///   embeddings, before the dropout (ClimateBench's time embedding); nil adds nothing.
+    public func encode(_ x: Tensor, leadTimes: Tensor, variables: [String], added: Tensor? = nil) -> Tensor {
+        precondition(sequenceParallelGroup == nil, "ClimaX.encode: the whole sequence on one rank")
+        return encodeTokens(x, leadTimes: leadTimes, variables: variables, region: nil, added: added).tokens
+    }
+
+    /// The encoder: `[B, L, D]` tokens (this rank's shard of them under sequence parallelism, with the sharding).
+    private func encodeTokens(_ x: Tensor, leadTimes: Tensor, variables: [String], region: PatchRegion?,
+                              added: Tensor?) -> (tokens: Tensor, sharding: SequenceSharding?) {
         let c = configuration
         precondition(x.rank == 4 && x.shape[1] == variables.count && Array(x.shape[2...]) == c.imageSize,
                      "ClimaX: input must be [B, \(variables.count), \(c.imageSize[0]), \(c.imageSize[1])], got \(x.shape)")
-        let variableIDs = ids(variables), outIDs = ids(outVariables)
-        let b = x.shape[0], d = c.embedDim, p = c.patchSize
+        let variableIDs = ids(variables)
+        let b = x.shape[0], d = c.embedDim
         let v = variables.count
         let hooks = parameterHooks
         let tokens = tokenEmbeds.run(hooks: hooks, x) { [tokenEmbeds] in tokenEmbeds($0, variableIDs: variableIDs) }  // [B, L_all, V, D]
@@ -120,6 +156,7 @@ public final class ClimaX: Module, ActivationCheckpointing {
         // One aggregation per patch position: [B·L, V, D] → [B, L, D].
         var h = varAgg.run(hooks: hooks, regional.reshaped([b * l, v, d])) { [varAgg] in varAgg($0) }.reshaped([b, l, d])
         h = positions.run(hooks: hooks, h) { [positions] in positions($0, leadTimes: leadTimes, tokenIDs: region?.tokenIDs) }
+        if let added { h = h + added }
         h = h.dropout(c.dropRate, training: isTraining, generator: &generator)
         // Under sequence parallelism: this rank's tokens (padded to a multiple of the ranks) from here to the head.
         let sharding = sequenceParallelGroup.map { SequenceSharding(length: l, ranks: $0.size) }
@@ -141,21 +178,7 @@ public final class ClimaX: Module, ActivationCheckpointing {
             }
         }
         h = norm.run(hooks: hooks, h) { [norm] in norm($0) }
-        for layer in head.dropLast() { h = layer.run(hooks: hooks, h) { layer($0).gelu() } }
-        // Only the output variables' rows of the last layer: channel (i·p + j)·V_all + variable.
-        let last = head[head.count - 1], all = c.defaultVariables.count
-        let rows = (0..<(p * p)).flatMap { pixel in outIDs.map { Int64(pixel * all + $0) } }
-        let rowIDs = Tensor(rows, shape: [rows.count])
-        var pixels = last.run(hooks: hooks, h) { h in
-            h.linear(weight: last.weight.value.indexSelect(axis: 0, rowIDs), bias: last.bias!.value.indexSelect(axis: 0, rowIDs))
-        }
-        if let sharding, let group = sequenceParallelGroup {
-            pixels = SequenceAllToAll.abortOnFailure { try sharding.gather(pixels, axis: 1, group: group) }
-        }
-        let (ph, pw) = region.map { ($0.patchRows, $0.patchColumns) } ?? c.patchGrid
-        // Unpatchify (upstream einsum nhwpqc → nchpwq).
-        return pixels.reshaped([b, ph, pw, p, p, outIDs.count]).permuted([0, 5, 1, 3, 2, 4]).contiguous()
-            .reshaped([b, outIDs.count, ph * p, pw * p])
+        return (h, sharding)
     }
 
     func ids(_ names: [String]) -> [Int] {

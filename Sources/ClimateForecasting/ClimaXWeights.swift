@@ -145,8 +145,8 @@ public enum ClimaXWeights {
             }
         }
         // The head's last layer: output channel (pixel · V + variable).
+        guard let ownHead = model.head.last else { return c.defaultVariables.indices.filter { rows[$0] == nil }.map { c.defaultVariables[$0] } }
         let last = "head.\(2 * c.decoderDepth)"
-        let ownHead = model.head[model.head.count - 1]
         for (suffix, own) in [("weight", ownHead.weight.value), ("bias", ownHead.bias!.value)] {
             guard let value = byName["\(last).\(suffix)"], value.shape[0] == count * p2 else { continue }
             let pieces = (0..<p2).flatMap { pixel in
@@ -222,5 +222,46 @@ public enum ClimaXWeights {
             tensors.append((key, converted.contiguous()))
         }
         return tensors
+    }
+}
+
+extension ClimaXWeights {
+    /// Our name of each of ClimateBench's own tensors (the rest are ClimaX's, under `backbone.`).
+    static let climateBenchNames = [("time_pos_embed", "timePosEmbed"), ("time_query", "timeAgg.query"),
+                                    ("time_agg.in_proj_weight", "timeAgg.inProjWeight"), ("time_agg.in_proj_bias", "timeAgg.inProjBias"),
+                                    ("time_agg.out_proj.weight", "timeAgg.outProj.weight"), ("time_agg.out_proj.bias", "timeAgg.outProj.bias"),
+                                    ("head.weight", "head.weight"), ("head.bias", "head.bias")]
+
+    /// Loads upstream-named ClimaXClimateBench tensors (`net.` prefix optional): the time embedding,
+    /// time aggregation and head by name, the rest as ClimaX's encoder. Every missing tensor and
+    /// shape mismatch is reported at once, naming `file`.
+    public static func load(_ model: ClimaXClimateBench, tensors: [(String, Tensor)], file: String) throws {
+        var encoder: [(String, Tensor)] = [], own: [String: Tensor] = [:]
+        let ownNames = Dictionary(uniqueKeysWithValues: climateBenchNames)
+        for (key, value) in tensors {
+            let name = key.hasPrefix("net.") ? String(key.dropFirst(4)) : key
+            if ownNames[name] != nil { own[name] = value } else { encoder.append((name, value)) }
+        }
+        let parameters = Dictionary(uniqueKeysWithValues: model.namedParameters())
+        var problems: [String] = []
+        var state: [(String, Tensor)] = []
+        for (theirs, ours) in climateBenchNames {
+            guard let value = own[theirs] else { problems.append("missing \(theirs)"); continue }
+            let expected = parameters[ours]!.shape
+            guard value.shape == expected else { problems.append("\(theirs) has shape \(value.shape), expected \(expected)"); continue }
+            state.append((ours, value))
+        }
+        guard problems.isEmpty else {
+            throw FileError(file: file, message: "not ClimaXClimateBench weights for this configuration: " + problems.joined(separator: "; "))
+        }
+        try load(model.backbone, tensors: encoder, variables: nil, file: file)
+        for (path, value) in state { parameters[path]!.value.assign(value.cast(to: parameters[path]!.value.dtype)) }
+    }
+
+    /// One tensor per upstream parameter name, in upstream's layout, from what `value` gives for each
+    /// of the model's parameters (its weights, or its gradient).
+    public static func upstreamNamed(_ model: ClimaXClimateBench, _ value: (Parameter) -> Tensor) -> [(String, Tensor)] {
+        let parameters = Dictionary(uniqueKeysWithValues: model.namedParameters())
+        return upstreamNamed(model.backbone, value) + climateBenchNames.map { ($0.0, value(parameters[$0.1]!)) }
     }
 }
