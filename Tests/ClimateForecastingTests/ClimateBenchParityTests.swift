@@ -44,13 +44,7 @@ struct ClimateBenchParityTests {
         // Upstream's training loss: the plain mean squared error.
         let loss = (predictions - y).square().mean()
         #expect(abs(loss.item() - (try stored("loss")).item()) <= limit * abs(loss.item()), "\(dtype) loss \(loss.item())")
-        let parameters = model.namedParameters().map(\.1)
-        let gradients = try grad(of: [loss], wrt: parameters.map(\.value), allowUnused: true)
-        var byParameter: [ObjectIdentifier: Tensor] = [:]
-        for (parameter, gradient) in zip(parameters, gradients) {
-            byParameter[ObjectIdentifier(parameter)] = gradient ?? Tensor.zeros(parameter.shape, dtype: dtype)
-        }
-        let named = ClimaXWeights.upstreamNamed(model) { byParameter[ObjectIdentifier($0)]! }
+        let named = ClimaXWeights.upstreamNamed(model, try UpstreamModuleParityTests.gradients(of: loss, model, dtype: dtype))
         #expect(Set(named.map(\.0)) == Set(try root.group("gradients").memberNames()))
         for (name, ours) in named {
             let error = UpstreamModuleParityTests.relative(ours, try stored("gradients/" + name))
