@@ -3,7 +3,6 @@
 import ClimateForecasting
 import Foundation
 import TensorIO
-import TensorIO
 
 public struct ClimaXSettings: Sendable, RecipePaths {
     public var seed: UInt64 = 42
@@ -86,45 +85,17 @@ public struct ClimaXSettings: Sendable, RecipePaths {
         s.baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         if let seed = try top.int("seed_everything", minimum: 0) { s.seed = UInt64(seed) }
         if var t = trainer {
-            s.maxEpochs = try t.int("max_epochs", minimum: 1) ?? s.maxEpochs
-            s.maxSteps = try t.int("max_steps") ?? s.maxSteps
-            s.valCheckInterval = try t.int("val_check_interval", minimum: 0) ?? s.valCheckInterval
-            s.limitValBatches = try t.int("limit_val_batches", minimum: 1) ?? s.limitValBatches
-            s.logEveryNSteps = try t.int("log_every_n_steps", minimum: 1) ?? s.logEveryNSteps
-            s.defaultRootDir = try t.string("default_root_dir")
-            try readStrategy(&t, into: &s)
-            try readCallbacks(&t, into: &s)
-            s.ignoredKeys += inertTrainerKeys.filter { t.value($0) != nil }.map { "trainer.\($0)" }
-            try t.finish()
+            try readTrainer(&t, into: &s, monitor: "val/w_rmse")
             trainer = t
         }
         if var m = model {
-            s.learningRate = try m.double("lr") ?? s.learningRate
-            s.beta1 = try m.double("beta_1") ?? s.beta1
-            s.beta2 = try m.double("beta_2") ?? s.beta2
-            s.weightDecay = try m.double("weight_decay") ?? s.weightDecay
-            s.warmupSteps = try m.int("warmup_epochs", minimum: 0) ?? s.warmupSteps
-            s.scheduleSteps = try m.int("max_epochs", minimum: 1) ?? s.scheduleSteps
-            s.warmupStartLR = try m.double("warmup_start_lr") ?? s.warmupStartLR
-            s.etaMin = try m.double("eta_min") ?? s.etaMin
-            s.pretrainedPath = try m.string("pretrained_path").flatMap { $0.isEmpty ? nil : $0 }
+            try readOptimiser(&m, into: &s)
             try m.finish()
         }
         var configuration = ClimaXConfiguration.released
         if var args = netArgs {
             configuration.defaultVariables = try args.strings("default_vars")?.map(ClimateVariables.canonical) ?? configuration.defaultVariables
-            if let size = try args.ints("img_size") {
-                guard size.count == 2 else { throw args.error("img_size", expected: "[H, W]") }
-                configuration.imageSize = size
-            }
-            configuration.patchSize = try args.int("patch_size", minimum: 1) ?? configuration.patchSize
-            configuration.embedDim = try args.int("embed_dim", minimum: 1) ?? configuration.embedDim
-            configuration.depth = try args.int("depth", minimum: 0) ?? configuration.depth
-            configuration.decoderDepth = try args.int("decoder_depth", minimum: 0) ?? configuration.decoderDepth
-            configuration.numHeads = try args.int("num_heads", minimum: 1) ?? configuration.numHeads
-            configuration.mlpRatio = try args.double("mlp_ratio") ?? configuration.mlpRatio
-            configuration.dropPath = try args.double("drop_path") ?? configuration.dropPath
-            configuration.dropRate = try args.double("drop_rate") ?? configuration.dropRate
+            try readArchitecture(&args, into: &configuration)
             if try args.bool("parallel_patch_embed") != nil { s.ignoredKeys.append("model.net.init_args.parallel_patch_embed (always the grouped form)") }
             try args.finish()
             netArgs = args
@@ -155,6 +126,50 @@ public struct ClimaXSettings: Sendable, RecipePaths {
         try top.finish()
         s.json = top.json
         return s
+    }
+
+    /// `model.net.init_args`' architecture keys, shared by ClimaX and its ClimateBench form.
+    static func readArchitecture(_ args: inout RecipeSection, into configuration: inout ClimaXConfiguration) throws {
+        if let size = try args.ints("img_size") {
+            guard size.count == 2 else { throw args.error("img_size", expected: "[H, W]") }
+            configuration.imageSize = size
+        }
+        configuration.patchSize = try args.int("patch_size", minimum: 1) ?? configuration.patchSize
+        configuration.embedDim = try args.int("embed_dim", minimum: 1) ?? configuration.embedDim
+        configuration.depth = try args.int("depth", minimum: 0) ?? configuration.depth
+        configuration.decoderDepth = try args.int("decoder_depth", minimum: 0) ?? configuration.decoderDepth
+        configuration.numHeads = try args.int("num_heads", minimum: 1) ?? configuration.numHeads
+        configuration.mlpRatio = try args.double("mlp_ratio") ?? configuration.mlpRatio
+        configuration.dropPath = try args.double("drop_path") ?? configuration.dropPath
+        configuration.dropRate = try args.double("drop_rate") ?? configuration.dropRate
+    }
+
+    /// LightningCLI's `trainer` section: steps, validation, logging, the run folder, the strategy and
+    /// EarlyStopping on `monitor` (the score validation computes).
+    static func readTrainer(_ t: inout RecipeSection, into s: inout ClimaXSettings, monitor: String) throws {
+        s.maxEpochs = try t.int("max_epochs", minimum: 1) ?? s.maxEpochs
+        s.maxSteps = try t.int("max_steps") ?? s.maxSteps
+        s.valCheckInterval = try t.int("val_check_interval", minimum: 0) ?? s.valCheckInterval
+        s.limitValBatches = try t.int("limit_val_batches", minimum: 1) ?? s.limitValBatches
+        s.logEveryNSteps = try t.int("log_every_n_steps", minimum: 1) ?? s.logEveryNSteps
+        s.defaultRootDir = try t.string("default_root_dir")
+        try readStrategy(&t, into: &s)
+        try readCallbacks(&t, into: &s, monitor: monitor)
+        s.ignoredKeys += inertTrainerKeys.filter { t.value($0) != nil }.map { "trainer.\($0)" }
+        try t.finish()
+    }
+
+    /// The `model` section's optimiser and schedule keys (AdamW, linear warm-up, cosine) and pretrained_path.
+    static func readOptimiser(_ m: inout RecipeSection, into s: inout ClimaXSettings) throws {
+        s.learningRate = try m.double("lr") ?? s.learningRate
+        s.beta1 = try m.double("beta_1") ?? s.beta1
+        s.beta2 = try m.double("beta_2") ?? s.beta2
+        s.weightDecay = try m.double("weight_decay") ?? s.weightDecay
+        s.warmupSteps = try m.int("warmup_epochs", minimum: 0) ?? s.warmupSteps
+        s.scheduleSteps = try m.int("max_epochs", minimum: 1) ?? s.scheduleSteps
+        s.warmupStartLR = try m.double("warmup_start_lr") ?? s.warmupStartLR
+        s.etaMin = try m.double("eta_min") ?? s.etaMin
+        s.pretrainedPath = try m.string("pretrained_path").flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Lightning's `trainer.strategy`: a name (deepspeed_stage_2, …) or DeepSpeedStrategy's mapping.
@@ -189,14 +204,14 @@ public struct ClimaXSettings: Sendable, RecipePaths {
         }
     }
 
-    /// `trainer.callbacks`: EarlyStopping sets the patience (on val/w_rmse, minimised); the others
+    /// `trainer.callbacks`: EarlyStopping sets the patience (on `expected`, minimised); the others
     /// (checkpointing, progress bars, learning-rate monitors) are Lightning's concern, reported as unused.
-    private static func readCallbacks(_ trainer: inout RecipeSection, into s: inout ClimaXSettings) throws {
+    private static func readCallbacks(_ trainer: inout RecipeSection, into s: inout ClimaXSettings, monitor expected: String) throws {
         for var callback in try trainer.sections("callbacks") ?? [] {
             let name = try callback.string("class_path") ?? ""
             guard var args = try callback.section("init_args") else { try callback.finish(); continue }
             if name.hasSuffix("EarlyStopping") {
-                if let monitor = try args.string("monitor"), monitor != "val/w_rmse" { throw args.problem("monitor", "must be val/w_rmse, the score validation computes") }
+                if let monitor = try args.string("monitor"), monitor != expected { throw args.problem("monitor", "must be \(expected), the score validation computes") }
                 _ = try args.string("mode", oneOf: ["min"])
                 s.patience = try args.int("patience", minimum: 1) ?? s.patience
                 args.accept(earlyStoppingKeys)

@@ -40,6 +40,38 @@ struct ClimateSynth: SciZooCommand {
     }
 }
 
+struct ClimateBenchSynth: SciZooCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climatebench-synth",
+        abstract: "Write a ClimateBench-shaped dataset (forcings → annual climate) made by a two-layer energy balance model.",
+        discussion: """
+            train_val/ gets ssp126, ssp370, ssp585, historical, hist-GHG and hist-aer, test/ ssp245, each as \
+            inputs_<simulation>.h5 (CO2, CH4, SO2, BC) and outputs_<simulation>.h5 (tas, diurnal_temperature_range, \
+            pr, pr90 anomalies per ensemble member). Stylised emission pathways, not the ScenarioMIP data: \
+            see Docs/domains/climax.md.
+            """)
+
+    @Option(help: "Output folder (gets train_val/ and test/).") var output: String = "Datasets/climatebench"
+    @Option(help: "Ensemble members per simulation.") var members: Int = 3
+    @Option(help: "Random seed of the members' noise.") var seed: UInt64 = 2026
+    @Option(help: "Grid: 5.625 (32×64, as ClimaX's ClimateBench files) or 11.25 (16×32).") var grid: String = "5.625"
+
+    func validate() throws {
+        guard members >= 1 else { throw ValidationError("--members must be at least 1, got \(members)") }
+        guard ["5.625", "11.25"].contains(grid) else { throw ValidationError("--grid must be 5.625 or 11.25, got \(grid)") }
+    }
+
+    func execute(budget: ThreadBudget) throws {
+        var bench = SyntheticClimateBench(seed: seed, coarsening: grid == "5.625" ? 1 : 2)
+        bench.members = members
+        let clock = ContinuousClock(), start = clock.now
+        try bench.write(to: output)
+        print(String(format: "wrote %d simulations to %@ (%d×%d, %d members) in %.1f s", SyntheticClimateBench.trainSimulations.count
+                     + SyntheticClimateBench.testSimulations.count, output, bench.latitudes.count, bench.longitudes.count, members,
+                     (clock.now - start).inSeconds))
+    }
+}
+
 struct ClimateBaselines: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "climate-baselines",
@@ -95,6 +127,39 @@ struct ClimaXFinetune: TrainingCommand {
             log("metrics:    \(summary.metrics)")
         } catch {
             throw failOnRank("climax-finetune", error, world: world)
+        }
+    }
+}
+
+struct ClimaXProject: TrainingCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "climax-project",
+        abstract: "Train ClimaX for ClimateBench climate projection from upstream's climate_projection YAML (forcing histories → a climate field).",
+        discussion: """
+            Reads data.root_dir/train_val and test (inputs_<simulation> and outputs_<simulation>, .h5 or ClimateBench's \
+            .nc; scizoo climatebench-synth writes a dataset). Outputs in --run-dir: metrics.jsonl, checkpoints/last.h5 \
+            and best.h5, test_scores.json (NRMSE_s, NRMSE_g, NRMSE of the model and of a linear baseline).
+            """)
+
+    @Option(help: "Climate-projection YAML recipe.") var config: String
+    @Option(help: "Run folder (default: the recipe's trainer.default_root_dir, else runs/climax-projection).") var runDir: String?
+    @OptionGroup var training: TrainingRunOptions
+
+    func execute(budget: ThreadBudget) throws {
+        let (world, log) = try training.launch()
+        do {
+            let settings = try ClimateBenchSettings.load(from: config)
+            let directory = runDir ?? settings.common.defaultRootDir.map { settings.resolve($0) } ?? "runs/climax-projection"
+            let groups = try training.processGroups(world: world, configuration: [settings.json, directory], sequenceParallelSize: nil)
+            log("thread budget: \(budget)")
+            let trainer = ClimateBenchTrainer(settings: settings, runDirectory: directory, groups: groups, showsProgress: log.isActive, log: { log($0) })
+            let summary = try trainer.run(resume: training.resume, stopAtStep: training.stopAtStep, skipNonFinite: training.skipNonFinite,
+                                          activationCheckpointing: training.activationCheckpointing)
+            log("trained \(summary.steps) steps" + (summary.bestValidation.map { String(format: "; best val/w_mse %.4g", $0) } ?? ""))
+            log("checkpoint: \(summary.checkpoint)")
+            log("metrics:    \(summary.metrics)")
+        } catch {
+            throw failOnRank("climax-project", error, world: world)
         }
     }
 }

@@ -16,7 +16,7 @@ struct SciZoo: ParsableCommand {
             """,
         version: version,
         subcommands: [GenSLMTrain.self, GenSLMGenerate.self, GenSLMEmbed.self, GenSLMExport.self, GenSLMSynthesize.self, FastaToH5.self, FindGenes.self,
-                      CheckpointCommand.self, Fold.self, FoldFineTuneCommand.self, ClimateSynth.self, ClimateBaselines.self, ClimaXFinetune.self, ClimaXForecast.self, ClimateConvertCommand.self, ProteinMetrics.self, MD.self, MLFFTrain.self, MLFFEval.self, MLFFPredict.self, MLFFConvert.self, MolGraphs.self, GraphormerTrain.self, GraphormerPredict.self, DiGTrain.self, DiGSample.self, Inspect.self, Fuzz.self, Environment.self, MPICheck.self, Demo.self, Bench.self])
+                      CheckpointCommand.self, Fold.self, FoldFineTuneCommand.self, ClimateSynth.self, ClimateBenchSynth.self, ClimateBaselines.self, ClimaXFinetune.self, ClimaXProject.self, ClimaXForecast.self, ClimateConvertCommand.self, ProteinMetrics.self, MD.self, MLFFTrain.self, MLFFEval.self, MLFFPredict.self, MLFFConvert.self, MolGraphs.self, GraphormerTrain.self, GraphormerPredict.self, DiGTrain.self, DiGSample.self, Inspect.self, Fuzz.self, Environment.self, MPICheck.self, Demo.self, Bench.self])
 }
 
 /// Thread-budget flag shared by the commands that compute.

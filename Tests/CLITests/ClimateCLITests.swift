@@ -260,6 +260,79 @@ struct ClimateCLITests {
                 "\(refused.standardError)")
     }
 
+    @Test("climax-project on synthetic ClimateBench data: trains, scores ssp245 2080–2100 with ClimateBench's NRMSEs equal to NumPy's; bad input named")
+    func projection() throws {
+        let directory = try Fixtures.scratchDirectory()
+        let data = directory.appendingPathComponent("climatebench").path
+        let made = try CLI.run(["climatebench-synth", "--output", data, "--grid", "11.25", "--members", "2"])
+        #expect(made.status == 0 && made.standardOutput.contains("16×32"), "\(made.standardError)")
+        let recipe = directory.appendingPathComponent("projection.yaml").path
+        let text = """
+            seed_everything: 3
+            trainer:
+              max_steps: 6
+              val_check_interval: 3
+              log_every_n_steps: 3
+            model:
+              lr: 1e-3
+              warmup_epochs: 2
+              net:
+                class_path: climax.climate_projection.arch.ClimaXClimateBench
+                init_args:
+                  default_vars: [CO2, SO2, CH4, BC]
+                  out_vars: tas
+                  img_size: [16, 32]
+                  time_history: 3
+                  patch_size: 4
+                  embed_dim: 16
+                  depth: 1
+                  num_heads: 2
+                  drop_path: 0.0
+                  drop_rate: 0.0
+            data:
+              root_dir: \(data)
+              history: 3
+              out_variables: tas
+              batch_size: 4
+            """
+        try text.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let run = directory.appendingPathComponent("run").path
+        let trained = try CLI.run(["climax-project", "--config", recipe, "--run-dir", run, "--threads", "1"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        #expect(trained.standardOutput.contains("ssp245 2080–2100 (21 years)") && trained.standardOutput.contains("linear regression"), "\(trained.standardOutput)")
+        // NumPy: ClimateBench's NRMSEs from the written maps, and the truth from the raw member files.
+        let check = try Subprocess.python("""
+            import sys, json, h5py, numpy as np
+            run, data = sys.argv[1], sys.argv[2]
+            scores = json.load(open(run + '/test_scores.json'))
+            f = h5py.File(run + '/test_predictions.h5', 'r')
+            w = np.cos(np.radians(f['lat'][:])); w = (w / w.mean())[:, None]
+            truth = f['tas_truth'][:].astype(np.float64)
+            raw = h5py.File(data + '/test/outputs_ssp245.h5', 'r')
+            years = list(raw['time'][:].astype(int))
+            members = raw['tas'][years.index(2080):years.index(2100) + 1].astype(np.float64).mean(axis=1)
+            worst = np.abs(members - truth).max()
+            def nrmse(p):
+                norm = abs(np.mean(truth.mean(0) * w))
+                s = np.sqrt(np.mean((p.mean(0) - truth.mean(0)) ** 2 * w)) / norm
+                g = np.sqrt(np.mean((np.mean(p * w, axis=(1, 2)) - np.mean(truth * w, axis=(1, 2))) ** 2)) / norm
+                return s, g, s + 5 * g
+            for key, name in (('tas', ''), ('tas_regression', 'regression_')):
+                for ours, value in zip(nrmse(f[key][:].astype(np.float64)), ('nrmse_s', 'nrmse_g', 'nrmse')):
+                    worst = max(worst, abs(ours - scores[f'test/{name}{value}_tas']) / abs(ours))
+            print(len(f['year'][:]), worst < 1e-5, worst)
+            """, arguments: [run, data])
+        #expect(check.hasPrefix("21 True"), "\(check)")
+        // A misspelt output and a missing simulation are named.
+        let wrong = directory.appendingPathComponent("wrong.yaml").path
+        try text.replacingOccurrences(of: "out_variables: tas", with: "out_variables: tos").write(toFile: wrong, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["climax-project", "--config", wrong, "--run-dir", directory.appendingPathComponent("b").path])
+        #expect(refused.status != 0 && refused.standardError.contains("out_variables") && refused.standardError.contains("pr90"), "\(refused.standardError)")
+        try FileManager.default.removeItem(atPath: data + "/train_val/outputs_hist-aer.h5")
+        let missing = try CLI.run(["climax-project", "--config", recipe, "--run-dir", directory.appendingPathComponent("c").path])
+        #expect(missing.status != 0 && missing.standardError.contains("outputs_hist-aer"), "\(missing.standardError)")
+    }
+
     @Test("bad recipes and data fail with one line naming the file and the key or variable")
     func badInput() throws {
         let directory = try Fixtures.scratchDirectory()
