@@ -29,6 +29,9 @@ public final class ForecastDataset {
     /// fine: a downscaler knows the fine orography and land mask); nil for forecasting.
     public let coarsening: GridCoarsening?
 
+    /// Whether the grids' last row is left out (a 721-row grid read by a 720-row model).
+    public var dropsLastRow: Bool { shards[0].rowLimit != nil }
+
     /// Whether frames are read from the files as samples ask for them (the split's fields exceed the memory limit).
     public var isStreamed: Bool { !shards.allSatisfy(\.isResident) }
 
@@ -42,7 +45,7 @@ public final class ForecastDataset {
     ///   model's, for raw files); without `/climatology` the data's own time mean serves for ACC.
     public convenience init(directory: String, variables: [String], outVariables: [String], leadHours: Int,
                             statistics given: (mean: [String: Double], std: [String: Double])? = nil, residentLimit: Int? = nil,
-                            coarsenInputs factor: Int? = nil) throws {
+                            coarsenInputs factor: Int? = nil, imageRows: Int? = nil) throws {
         let files: [String]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -60,6 +63,10 @@ public final class ForecastDataset {
         let needed = Array(Set(inputs + outputs)).sorted()
         // Each file is planned once; the split is then read whole or left streaming.
         let planned = try files.map { try GridShard.open(path: $0, variables: needed) }
+        // A model one row short of the grid (720 of ERA5's 721) reads it without the last row, as FourCastNet does.
+        if let imageRows, planned.allSatisfy({ $0.grid.height == imageRows + 1 }) {
+            for shard in planned { shard.keepRows(imageRows) }
+        }
         let resident = planned.reduce(0) { $0 + $1.fieldBytes } <= residentLimit ?? Self.defaultResidentLimit
         try self.init(directory: directory, files: files, shards: resident ? planned.map { try $0.readWhole() } : planned,
                       variables: inputs, outVariables: outputs, leadHours: leadHours, statistics: given, coarsenInputs: factor)

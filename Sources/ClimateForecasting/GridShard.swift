@@ -17,6 +17,9 @@ public final class GridShard: @unchecked Sendable {
     private var constants: [String: [Float]] = [:]
     private var recent: [Key: [Float]] = [:], order: [Key] = []
     private let recentLimit: Int
+    /// Rows served: all, or the first ones (a 721-row ERA5 grid without its last, south-pole row,
+    /// as FourCastNet reads it, so a patch size divides the rows).
+    public private(set) var rowLimit: Int?
 
     private struct Key: Hashable {
         var name: String, time: Int
@@ -47,7 +50,15 @@ public final class GridShard: @unchecked Sendable {
     /// This shard held whole: every field read and checked (the streamed shard's file closes when it is released).
     public func readWhole() throws -> GridShard {
         guard let file else { return self }
-        return GridShard(try GridReader.readWhole(file, grid: grid, stored: stored))
+        let whole = GridShard(try GridReader.readWhole(file, grid: grid, stored: stored))
+        whole.rowLimit = rowLimit
+        return whole
+    }
+
+    /// From now on serves the first `rows` rows only (coordinates, climatology and frames).
+    public func keepRows(_ rows: Int) {
+        precondition(rows >= 1 && rows <= grid.height, "GridShard: cannot keep \(rows) of \(grid.height) rows")
+        rowLimit = rows == grid.height ? nil : rows
     }
 
     /// A grid already in memory.
@@ -68,20 +79,28 @@ public final class GridShard: @unchecked Sendable {
     public var hoursPerStep: Double? { grid.hoursPerStep }
     public var mean: [String: Double] { grid.mean }
     public var std: [String: Double] { grid.std }
-    public var climatology: [String: [Float]] { grid.climatology }
-    public var latitudes: [Double] { grid.latitudes }
+    public var climatology: [String: [Float]] {
+        guard let rowLimit else { return grid.climatology }
+        return grid.climatology.mapValues { Array($0.prefix(rowLimit * grid.width)) }
+    }
+    public var latitudes: [Double] { rowLimit.map { Array(grid.latitudes.prefix($0)) } ?? grid.latitudes }
     public var longitudes: [Double] { grid.longitudes }
-    public var height: Int { grid.height }
+    public var height: Int { rowLimit ?? grid.height }
     public var width: Int { grid.width }
 
     /// Whether `name` is one frame served at every time (a land mask, orography).
     public func isConstant(_ name: String) -> Bool {
-        isResident ? grid.fields[name]!.count == height * width : stored[name]!.constant
+        isResident ? grid.fields[name]!.count == grid.height * grid.width : stored[name]!.constant
     }
 
     /// Variable `name`'s frame `t`, `[H, W]` (a constant's only frame for every t). A streamed read's
     /// NaN or infinity is an error naming the file, the variable and the index.
     public func frame(_ name: String, _ t: Int) throws -> ArraySlice<Float> {
+        let whole = try wholeFrame(name, t)
+        return rowLimit.map { whole.prefix($0 * grid.width) } ?? whole
+    }
+
+    private func wholeFrame(_ name: String, _ t: Int) throws -> ArraySlice<Float> {
         if isResident { return grid.frame(name, t) }
         guard let field = stored[name] else { preconditionFailure("variable '\(name)' was not opened") }
         lock.lock()

@@ -88,9 +88,9 @@ struct ClimaXData {
         settings = s
         let root = s.resolve(s.rootDir)
         train = try ForecastDataset(directory: root + "/train", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
-                                    coarsenInputs: s.coarsenInputs)
+                                    coarsenInputs: s.coarsenInputs, imageRows: s.net.imageSize[0])
         validation = try ForecastDataset(directory: root + "/val", variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
-                                         coarsenInputs: s.coarsenInputs)
+                                         coarsenInputs: s.coarsenInputs, imageRows: s.net.imageSize[0])
         guard [train.height, train.width] == s.net.imageSize else {
             throw FileError(file: train.files[0], message: "grid is \(train.height)×\(train.width) but model.net.init_args.img_size is \(s.net.imageSize)")
         }
@@ -100,6 +100,9 @@ struct ClimaXData {
         let (latitudes, longitudes, patchSize) = (train.latitudes, train.longitudes, s.net.patchSize)
         region = try s.region.map { try ClimateRegions.patches(region: $0, latitudes: latitudes, longitudes: longitudes, patchSize: patchSize) }
         self.latitudes = (region?.rows ?? 0..<train.height).map { latitudes[$0] }
+        if train.dropsLastRow {
+            log("note: the grid has \(train.height + 1) rows and img_size \(train.height): its last row (latitude \(train.shards[0].grid.latitudes.last!)) is left out, as FourCastNet reads ERA5's 721")
+        }
         for key in s.ignoredKeys { log("note: accepted but not used on this runtime: \(key)") }
         for warning in ClimateVariables.unitWarnings(means: train.shards[0].mean) { log("note: \(train.files[0]): \(warning)") }
     }
@@ -155,7 +158,7 @@ enum ClimaXTest {
         let tested = ClimaX(s.net)
         try tested.loadStateDict(try Checkpoint.read(from: checkpoint).parameters)
         let data = try ForecastDataset(directory: testDirectory, variables: s.variables, outVariables: s.outVariables, leadHours: s.leadHours,
-                                       coarsenInputs: s.coarsenInputs)
+                                       coarsenInputs: s.coarsenInputs, imageRows: s.net.imageSize[0])
         let ranks = groups.dataParallelSize
         let batches = data.batches(epoch: 0, batchSize: s.batchSize, shuffle: false, rank: groups.dataParallelRank, ranks: ranks, dropLast: false)
         let scores = try ForecastEvaluation.evaluate(tested, data: data, batches: batches, region: region,

@@ -67,7 +67,8 @@ public enum ClimaXForecaster {
         // The model's own training statistics; files without /climatology are scored against their time mean.
         // The shards are read once; each lead pairs the same frames anew.
         let shards = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: leads[0],
-                                         statistics: info.mean.isEmpty ? nil : (info.mean, info.std), coarsenInputs: info.coarsenInputs)
+                                         statistics: info.mean.isEmpty ? nil : (info.mean, info.std), coarsenInputs: info.coarsenInputs,
+                                         imageRows: info.net.imageSize[0])
         var lines = tableHeader(baseline: shards.baselineName)
         for lead in leads {
             let dataset = lead == leads[0] ? shards : try shards.atLead(lead)

@@ -36,7 +36,7 @@ public enum ClimaXRollout {
         }
         // Pairs at the whole rollout's lead: each initial time has every step's truth in its shard.
         let dataset = try ForecastDataset(directory: data, variables: info.variables, outVariables: info.outVariables, leadHours: info.leadHours * steps,
-                                          statistics: info.mean.isEmpty ? nil : (info.mean, info.std))
+                                          statistics: info.mean.isEmpty ? nil : (info.mean, info.std), imageRows: info.net.imageSize[0])
         let stepFrames = dataset.leadSteps / steps
         // Where each input comes from after the first step: the forecast of the same variable, or its constant frame.
         let fedBack = dataset.variables.map { dataset.outVariables.firstIndex(of: $0) }

@@ -130,3 +130,38 @@ struct ForecastDatasetTests {
         #expect(abs(a.climatology.rmse(.global) - b.climatology.rmse(.global)) < 0.2 * a.climatology.rmse(.global))
     }
 }
+
+@Suite("A 721-row ERA5-layout grid read by a 720-row model")
+struct LastRowTests {
+    @Test("the last (south-pole) row is left out of coordinates, frames, batches and climatology, streamed or whole; other row counts are kept")
+    func dropsLastRow() throws {
+        let directory = try Fixtures.scratchDirectory("poles")
+        // 9 rows from 90° to −90° with the poles, as ERA5's 721; 16 columns; 6 hourly frames.
+        let (h, w, t) = (9, 16, 6)
+        var generator = RandomGenerator(seed: 8)
+        var grid = ClimateGrid(variables: ["2m_temperature", "land_sea_mask"],
+                               fields: ["2m_temperature": generator.normal([t * h * w], mean: 280, std: 5).doubles.map(Float.init),
+                                        "land_sea_mask": (0..<(h * w)).map { Float($0 % 2) }],
+                               frames: t, latitudes: (0..<h).map { 90 - 22.5 * Double($0) }, longitudes: (0..<w).map { 22.5 * Double($0) },
+                               hours: (0..<t).map(Double.init), source: "")
+        grid.mean = ["2m_temperature": 280, "land_sea_mask": 0.5]
+        grid.std = ["2m_temperature": 5, "land_sea_mask": 0.5]
+        grid.climatology = ["2m_temperature": [Float](repeating: 280, count: h * w)]
+        let path = directory.appendingPathComponent("era5.h5").path
+        try grid.write(to: path)
+        for limit in [Int.max, 0] {
+            let data = try ForecastDataset(directory: path, variables: ["t2m", "lsm"], outVariables: ["t2m"], leadHours: 1,
+                                           residentLimit: limit, imageRows: 8)
+            #expect(data.dropsLastRow && data.height == 8 && data.latitudes.last == -67.5 && data.isStreamed == (limit == 0))
+            #expect(data.climatology[0].count == 8 * w)
+            let (inputs, targets, _) = try data.batch([2])
+            #expect(inputs.shape == [1, 2, 8, w] && targets.shape == [1, 1, 8, w])
+            let field = grid.fields["2m_temperature"]!, expected = (0..<(8 * w)).map { Double((field[3 * h * w + $0] - 280) / 5) }
+            #expect(zip(targets.doubles, expected).allSatisfy { abs($0 - $1) < 1e-5 })
+            #expect(try data.shards[0].frame("land_sea_mask", 4).count == 8 * w)
+        }
+        let whole = try ForecastDataset(directory: path, variables: ["t2m"], outVariables: ["t2m"], leadHours: 1, imageRows: 9)
+        let other = try ForecastDataset(directory: path, variables: ["t2m"], outVariables: ["t2m"], leadHours: 1, imageRows: 4)
+        #expect(!whole.dropsLastRow && whole.height == 9 && !other.dropsLastRow && other.height == 9)
+    }
+}
