@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Recipes
+
+@Suite("The ClimaX recipes shipped under Recipes/climax")
+struct ClimaXRecipeTests {
+    @Test("every recipe reads: forecasting and downscaling as ClimaXSettings, projection as ClimateBenchSettings")
+    func shippedRecipesRead() throws {
+        let folder = Fixtures.packageRoot.appendingPathComponent("Recipes/climax").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(names.count >= 6)
+        for name in names {
+            let path = folder + "/" + name
+            if try String(contentsOfFile: path, encoding: .utf8).contains("ClimaXClimateBench") {
+                let s = try ClimateBenchSettings.load(from: path)
+                #expect(s.outVariable == "tas" && s.timeHistory == 10 && s.trainSimulations.count == 6, "\(name)")
+            } else {
+                let s = try ClimaXSettings.load(from: path)
+                #expect(s.net.imageSize[0] % s.net.patchSize == 0, "\(name)")
+                if name.hasPrefix("downscale") { #expect(s.coarsenInputs == 4 && s.leadHours == 0) }
+                if name.hasPrefix("quarter") { #expect(s.net.imageSize == [720, 1440] && s.leadHours == 6) }
+            }
+        }
+    }
+}
