@@ -26,6 +26,8 @@ struct ClimateBenchRecord: Codable {
     var bestScore: Double?
     var checksWithoutImprovement = 0
     var mean: [Double] = [], std: [Double] = []
+    /// The dropout generator's counter, so a resumed run draws the masks the uninterrupted one would.
+    var dropoutOffset: UInt64 = 0
     var recipe: String
 }
 
@@ -171,7 +173,8 @@ public final class ClimateBenchTask: RecipeTask {
 
     public func checkpointRecord(_ progress: TrainingProgress) -> String {
         let record = ClimateBenchRecord(step: progress.step, epoch: progress.epoch, batchesInEpoch: progress.batchesInEpoch, bestScore: progress.bestScore,
-                                        checksWithoutImprovement: progress.checksWithoutImprovement, mean: mean, std: std, recipe: s.json)
+                                        checksWithoutImprovement: progress.checksWithoutImprovement, mean: mean, std: std,
+                                        dropoutOffset: network.backbone.generator.offset, recipe: s.json)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(record)) ?? Data(), as: UTF8.self)
@@ -181,6 +184,7 @@ public final class ClimateBenchTask: RecipeTask {
         guard let saved = try? JSONDecoder().decode(ClimateBenchRecord.self, from: Data(record.utf8)), saved.recipe == s.json else {
             throw FileError(file: file, message: "not a checkpoint of this climate-projection recipe")
         }
+        network.backbone.generator = RandomGenerator(seed: network.backbone.generator.seed, offset: saved.dropoutOffset)
         return TrainingProgress(step: saved.step, epoch: saved.epoch, batchesInEpoch: saved.batchesInEpoch, bestScore: saved.bestScore,
                                 checksWithoutImprovement: saved.checksWithoutImprovement)
     }

@@ -287,8 +287,8 @@ struct ClimateCLITests {
                   embed_dim: 16
                   depth: 1
                   num_heads: 2
-                  drop_path: 0.0
-                  drop_rate: 0.0
+                  drop_path: 0.1
+                  drop_rate: 0.1
             data:
               root_dir: \(data)
               history: 3
@@ -323,6 +323,21 @@ struct ClimateCLITests {
             print(len(f['year'][:]), worst < 1e-5, worst)
             """, arguments: [run, data])
         #expect(check.hasPrefix("21 True"), "\(check)")
+        // Stopped at step 3 and resumed, the run repeats the uninterrupted losses (dropout masks included).
+        let half = directory.appendingPathComponent("half").path
+        let stopped = try CLI.run(["climax-project", "--config", recipe, "--run-dir", half, "--threads", "1", "--stop-at-step", "3"])
+        let resumed = try CLI.run(["climax-project", "--config", recipe, "--run-dir", half, "--threads", "1", "--resume"])
+        #expect(stopped.status == 0 && resumed.status == 0, "\(stopped.standardError) \(resumed.standardError)")
+        func losses(_ run: String) throws -> [Int: Double] {
+            var result: [Int: Double] = [:]
+            for line in try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n") {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                if let loss = object["train/loss"] as? Double, let step = object["step"] as? Int { result[step] = loss }
+            }
+            return result
+        }
+        let (whole, continued) = (try losses(run), try losses(half))
+        #expect(whole.count == 6 && (1...6).allSatisfy { abs(continued[$0]! - whole[$0]!) <= 1e-6 * abs(whole[$0]!) }, "\(whole) \(continued)")
         // A misspelt output and a missing simulation are named.
         let wrong = directory.appendingPathComponent("wrong.yaml").path
         try text.replacingOccurrences(of: "out_variables: tas", with: "out_variables: tos").write(toFile: wrong, atomically: true, encoding: .utf8)
