@@ -173,9 +173,15 @@ public final class ClimateBenchDataset {
                     for c in 0..<cells { inputs.append((simulation.inputs[base + c] - m) * scale) }
                 }
             }
-            targets += simulation.target[(end * cells)..<((end + 1) * cells)]
+            targets += target(of: index)
         }
         return (Tensor(inputs, shape: [indices.count, history, v, height, width]), Tensor(targets, shape: [indices.count, 1, height, width]))
+    }
+
+    /// The response map `[H·W]` window `index` predicts (its last year's).
+    public func target(of index: Int) -> ArraySlice<Float> {
+        let (s, end) = windows[index], cells = height * width
+        return simulations[s].target[(end * cells)..<((end + 1) * cells)]
     }
 
     /// The year each window predicts.

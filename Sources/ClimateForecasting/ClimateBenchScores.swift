@@ -13,8 +13,7 @@ public enum ClimateBenchScores {
     /// Scores of `predictions` against `truths` (each `[N][H·W]`): w_mse, w_rmse (per-sample
     /// latitude-weighted RMSE, averaged), nrmse_s, nrmse_g and nrmse.
     public static func score(_ predictions: [[Float]], truths: [[Float]], latitudes: [Double], width: Int) -> [String: Double] {
-        let weights = latitudes.map { cos($0 * .pi / 180) }, meanWeight = weights.reduce(0, +) / Double(weights.count)
-        let cellWeights = weights.flatMap { [Double](repeating: $0 / meanWeight, count: width) }
+        let cellWeights = LatitudeWeights.weights(latitudes).flatMap { [Double](repeating: $0, count: width) }
         let cells = cellWeights.count, n = Double(predictions.count)
         func weightedMean(_ field: [Double]) -> Double { zip(field, cellWeights).map(*).reduce(0, +) / Double(cells) }
         var mse = 0.0, rmse = 0.0, globalError = 0.0
@@ -63,8 +62,8 @@ public struct ForcingRegression {
         for a in 0..<p { gram[a][a] += 1e-8 * Double(design.count) }
         var right = [[Double]](repeating: [Double](repeating: 0, count: cells), count: p)
         for (x, index) in zip(design, windows) {
-            let (s, end) = data.windows[index], target = data.simulations[s].target
-            for a in 0..<p { for c in 0..<cells { right[a][c] += x[a] * Double(target[end * cells + c]) } }
+            let target = data.target(of: index)
+            for a in 0..<p { for c in 0..<cells { right[a][c] += x[a] * Double(target[target.startIndex + c]) } }
         }
         coefficients = Self.solve(gram, right)
     }

@@ -104,10 +104,7 @@ public struct SyntheticClimateBench: Sendable {
     }
 
     /// Area weights cos(lat) / mean, per cell.
-    var areaWeights: [Double] {
-        let w = latitudes.map { cos($0 * .pi / 180) }, mean = w.reduce(0, +) / Double(w.count)
-        return w.flatMap { value in [Double](repeating: value / mean, count: width) }
-    }
+    var areaWeights: [Double] { LatitudeWeights.weights(latitudes).flatMap { [Double](repeating: $0, count: width) } }
 
     /// Warming per degree of global warming: Arctic amplification, faster over land; area mean 1.
     func warmingPattern(land: [Double]) -> [Double] {

@@ -109,13 +109,7 @@ public final class ClimateBenchTask: RecipeTask {
         }
     }
 
-    func truths(_ windows: [Int], of dataset: ClimateBenchDataset) -> [[Float]] {
-        let cells = dataset.height * dataset.width
-        return windows.map { index in
-            let (simulation, end) = dataset.windows[index]
-            return Array(dataset.simulations[simulation].target[(end * cells)..<((end + 1) * cells)])
-        }
-    }
+    func truths(_ windows: [Int], of dataset: ClimateBenchDataset) -> [[Float]] { windows.map { Array(dataset.target(of: $0)) } }
 
     public func evaluate(step: Int) throws -> Evaluation? {
         let scores = ClimateBenchScores.score(predict(validation, of: data, with: network), truths: truths(validation, of: data),
