@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Runs upstream OpenFold (aqlaboratory/openfold, openfold/model/*.py) on SciZoo's weights and
 features and writes what SciZoo's AlphaFold must reproduce: each Evoformer sub-block's update,
-the extra-MSA block, one invariant point attention, the whole structure module, and the full
-model's atoms, pLDDT and pTM after every recycling pass; and the features: upstream's
-data_pipeline on short_query's alignments, and its predict-mode feature_pipeline on SciZoo's raw
-features with BERT masking off and `torch.randperm` replaying SciZoo's row draws.
+the extra-MSA block, one invariant point attention, the whole structure module, the template
+stack, and the full model's atoms, pLDDT and pTM after every recycling pass; and the features:
+upstream's data_pipeline on short_query's alignments, its predict-mode feature_pipeline on
+SciZoo's raw features with BERT masking off and `torch.randperm` replaying SciZoo's row draws,
+its HhsearchHitFeaturizer on short_query's HHR hits with the fixture's mmCIF folder (2q2k.cif
+only: the hits without a file are left out, since upstream stops at a missing file), and its
+template transforms (aatype fix, pseudo-β, torsion angles, angle and pair features).
 
 SciZoo makes the inputs: a model_1_ptm-width model with 2 Evoformer blocks and 1 extra-MSA block,
 seeded weights with noise on every array (written as an AlphaFold .npz, which upstream loads with
-its own `import_jax_weights_`), and one pass's features of OpenFold's short_query cropped to 12
-residues. This script asks `swift test` for them (`SCIZOO_OPENFOLD_PARITY_INPUTS`), so one command
+its own `import_jax_weights_`), and one pass's features of OpenFold's short_query cropped to its
+residues 50–61 with the template 2Q2K_A (which covers 55–61). This script asks `swift test` for them (`SCIZOO_OPENFOLD_PARITY_INPUTS`), so one command
 remakes the fixture. The same features serve every recycling pass. Upstream runs in float64 on
 float32 numbers; its CUDA-only attention core is not imported (its plain torch softmax path is
 the one used on the CPU). Nothing of upstream is copied: its modules are imported from a checkout.
@@ -70,6 +73,8 @@ def plain_attention_core(q, k, v, bias_1=None, bias_2=None):
 
 primitives.attention_core = plain_attention_core
 from openfold.config import model_config  # noqa: E402
+from openfold.data import data_transforms, parsers, templates  # noqa: E402
+from openfold.utils.feats import build_template_angle_feat, build_template_pair_feat  # noqa: E402
 from openfold.data.data_transforms import make_atom14_masks  # noqa: E402
 from openfold.data.data_pipeline import DataPipeline  # noqa: E402
 from openfold.data.feature_pipeline import FeaturePipeline  # noqa: E402
@@ -83,6 +88,9 @@ with h5py.File(os.path.join(inputs, "features.h5"), "r") as f:
     passes = int(f.attrs["passes"])
     evoformer_blocks, extra_blocks = int(f.attrs["evoformer_blocks"]), int(f.attrs["extra_blocks"])
     weights_digest = f.attrs["weights_digest"]
+    template_group = f["templates"]
+    template_raw = {"aatype": template_group["aatype"][()], "all_atom_positions": template_group["all_atom_positions"][()],
+                    "all_atom_mask": template_group["all_atom_mask"][()]}
     transforms = f["transforms"]
     raw_features = {name: transforms["raw"][name][()] for name in transforms["raw"]}
     row_order, extra_kept = transforms["row_order"][()], transforms["extra_kept"][()]
@@ -126,17 +134,32 @@ config.model.evoformer_stack.no_blocks = evoformer_blocks
 config.model.extra_msa.extra_msa_stack.no_blocks = extra_blocks
 config.globals.chunk_size = None
 model = AlphaFold(config)
-# import_jax_weights_ as upstream runs it, except that the template arrays (SciZoo's model has no
-# templates yet) are left out of the translation: templates are then switched off.
+# import_jax_weights_ as upstream runs it: every array upstream's model_1_ptm needs, templates included.
 data = np.load(os.path.join(inputs, "weights.npz"))
 translation = process_translation_dict(generate_translation_dict(model, "model_1_ptm"))
 absent = [key for key in translation if key not in data]
-assert all("template" in key for key in absent), f"arrays missing from weights.npz: {[k for k in absent if 'template' not in k]}"
+assert not absent, f"arrays missing from weights.npz: {absent}"
 unused = [key for key in data.keys() if key not in translation]
 assert not unused, f"arrays upstream does not use: {unused}"
-assign({key: value for key, value in translation.items() if key in data}, data)
-model.template_config.enabled = False
+assign(translation, data)
 model = model.double().eval()
+
+
+def template_transforms(raw):
+    """Upstream's predict-mode template transforms on raw template features (float64)."""
+    count = raw["all_atom_positions"].shape[0]
+    protein = {"template_aatype": torch.nn.functional.one_hot(torch.tensor(raw["aatype"], dtype=torch.int64).reshape(count, -1), 22).double(),
+               "template_all_atom_positions": torch.tensor(raw["all_atom_positions"], dtype=torch.float64),
+               "template_all_atom_mask": torch.tensor(raw["all_atom_mask"], dtype=torch.float64)}
+    protein = data_transforms.fix_templates_aatype(protein)
+    protein = data_transforms.make_template_mask(protein)
+    protein = data_transforms.make_pseudo_beta("template_")(protein)
+    protein = data_transforms.atom37_to_torsion_angles("template_")(protein)
+    protein["template_mask"] = protein["template_mask"].double()
+    return protein
+
+
+template_batch = template_transforms(template_raw)
 
 residues, rows, extra = features["aatype"].shape[0], features["msa_feat"].shape[0], features["extra_msa_feat"].shape[0]
 extra_feat = features["extra_msa_feat"].astype(np.float64)
@@ -154,6 +177,7 @@ batch = {
     "extra_msa_mask": torch.ones(extra, residues, dtype=torch.float64),
 }
 assert np.array_equal(torch.nn.functional.one_hot(batch["extra_msa"], 23).numpy(), extra_feat[..., :23]), "extra_msa_feat is not one-hot"
+batch.update(template_batch)
 batch = make_atom14_masks(batch)
 batch = {key: torch.stack([value] * passes, dim=-1) for key, value in batch.items()}  # one recycling axis, last
 
@@ -195,6 +219,16 @@ for name, module in sub_blocks.items():
 block.register_forward_pre_hook(record_inputs("evoformer_block"), with_kwargs=True)
 model.extra_msa_stack.blocks[0].register_forward_hook(record("extra_msa_block"), with_kwargs=True)
 model.structure_module.register_forward_hook(record("structure_module"), with_kwargs=True)
+
+
+def record_templates(module, positional, keywords, output):
+    calls.setdefault("template_embedder", []).append({
+        "pair_in": positional[1].detach().clone(),
+        "pair_update": output["template_pair_embedding"].detach().clone(),
+        "single_embedding": output["template_single_embedding"].detach().clone()})
+
+
+model.template_embedder.register_forward_hook(record_templates, with_kwargs=True)
 model.structure_module.ipa.register_forward_hook(record("ipa"), with_kwargs=True)
 
 outputs = model(batch)
@@ -219,6 +253,7 @@ with h5py.File(args.output + ".tmp", "w") as f:
     entry = calls["evoformer_block"][-1]
     store(evoformer, "msa", argument(entry, 0, "m"))
     store(evoformer, "pair", argument(entry, 1, "z"))
+    store(evoformer, "msa_mask", entry["kwargs"]["msa_mask"])
     for name in sub_blocks:
         output = calls[name][-1]["output"]
         # PairStack runs the ending-node attention on z transposed ([j, i]) and transposes back after.
@@ -256,9 +291,38 @@ with h5py.File(args.output + ".tmp", "w") as f:
     store(structure, "positions", sm["positions"][-1])
     store(structure, "single", sm["single"])
 
+    entry = calls["template_embedder"][-1]
+    group = f.create_group("template_embedder")
+    for name in ("pair_in", "pair_update", "single_embedding"):
+        store(group, name, entry[name])
+
+    group = f.create_group("template_inputs")
+    group.create_dataset("angle_feat", data=build_template_angle_feat(template_batch).numpy())
+    pair_config = config.model.template
+    first = {key: value[0] for key, value in template_batch.items()}
+    group.create_dataset("pair_feat", data=build_template_pair_feat(
+        {key: value[None] for key, value in first.items()}, use_unit_vector=pair_config.use_unit_vector, inf=pair_config.inf,
+        eps=pair_config.eps, **pair_config.distogram).numpy())
+    group.create_dataset("row_mask", data=template_batch["template_torsion_angles_mask"][..., 2].numpy())
+
+    # Upstream's template search on the same hits: HhsearchHitFeaturizer with the fixture's mmCIF
+    # folder. Hits whose <pdb id>.cif is not there are left out (upstream raises FileNotFoundError).
+    query = os.path.join(root, "..", "shared", "fixtures", "openfold", "short_query")
+    mmcif_folder = os.path.join(root, "..", "shared", "fixtures", "openfold", "2q2k_A", "ground_truth")
+    with open(os.path.join(query, "alignments", "pdb70_hits.hhr")) as handle:
+        hits = parsers.parse_hhr(handle.read())
+    hits = [hit for hit in hits if os.path.exists(os.path.join(mmcif_folder, hit.name[:4].lower() + ".cif"))]
+    featurizer = templates.HhsearchHitFeaturizer(mmcif_dir=mmcif_folder, max_template_date="2099-12-31", max_hits=4,
+                                                 kalign_binary_path="kalign")
+    query_sequence = "".join(line.strip() for line in open(os.path.join(query, "short.fasta")) if not line.startswith(">"))
+    found = featurizer.get_templates(query_sequence, hits).features
+    group = f.create_group("template_search")
+    for name in ("template_aatype", "template_all_atom_positions", "template_all_atom_mask", "template_sum_probs"):
+        store(group, name, found[name][0])
+    group.attrs["template_domain_names"] = found["template_domain_names"][0].decode()
+
     # Upstream's data pipeline on short_query's alignments (its row order follows os.listdir, so
     # the test compares rows as a multiset).
-    query = os.path.join(root, "..", "shared", "fixtures", "openfold", "short_query")
     raw = DataPipeline(template_featurizer=None).process_fasta(os.path.join(query, "short.fasta"), os.path.join(query, "alignments"))
     group = f.create_group("raw")
     for name in ("aatype", "between_segment_residues", "residue_index", "seq_length", "num_alignments", "msa", "deletion_matrix_int"):

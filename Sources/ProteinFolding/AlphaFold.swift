@@ -1,6 +1,7 @@
-// The AlphaFold 2 monomer model without templates (model/model.py `AlphaFold`): per recycling
-// pass, the input and recycling embedders, the extra-MSA stack, the Evoformer stack, the single
-// projection, the structure module and the heads. `fold` is inference (no graph is recorded);
+// The AlphaFold 2 monomer model (model/model.py `AlphaFold`): per recycling pass, the input and
+// recycling embedders, the template stack (model_1/2: its pair update added to z, one MSA row per
+// template), the extra-MSA stack, the Evoformer stack, the single projection, the structure
+// module and the heads. `fold` is inference (no graph is recorded);
 // `pass` is differentiable for training (FoldingLosses).
 import Foundation
 import Kernels
@@ -9,12 +10,15 @@ import TensorCore
 import TensorIO
 
 /// The monomer presets (openfold/config.py): all share the network's widths; model_1, 3 and 4
-/// take 5,120 extra rows, model_2 and 5 1,024 (templates are off in all of them here); `_ptm`
-/// adds the aligned-error head.
+/// take 5,120 extra rows, model_2 and 5 1,024; model_1 and 2 have the template stack (used when a
+/// fold is given templates); `_ptm` adds the aligned-error head.
 public struct AlphaFoldPreset: Sendable, Equatable {
     public let name: String
     public let maxExtra: Int
     public let predictsAlignedError: Bool
+    public let usesTemplates: Bool
+    /// Templates the model sees (`max_templates` 4 in predict mode).
+    public var maxTemplates = 4
     public var evoformerBlocks = 48, extraBlocks = 4, structureIterations = 8
 
     public static let names = ["model_1", "model_2", "model_3", "model_4", "model_5"].flatMap { [$0, $0 + "_ptm"] }
@@ -28,6 +32,7 @@ public struct AlphaFoldPreset: Sendable, Equatable {
         // 5,120 extra sequences, 1.1.2 and 1.2.3 take 1,024.
         maxExtra = name.hasPrefix("model_2") || name.hasPrefix("model_5") ? 1_024 : 5_120
         predictsAlignedError = name.hasSuffix("_ptm")
+        usesTemplates = name.hasPrefix("model_1") || name.hasPrefix("model_2")
     }
 }
 
@@ -50,6 +55,7 @@ public struct FoldResult {
 public final class AlphaFold: Module, ActivationCheckpointing {
     public let inputEmbedder: InputEmbedder
     public let recyclingEmbedder: RecyclingEmbedder
+    public let templateEmbedder: TemplateEmbedder?
     public let extraMSAEmbedder: ExtraMSAEmbedder
     public let extraMSAStack: [EvoformerBlock]
     public let evoformer: [EvoformerBlock]
@@ -66,6 +72,7 @@ public final class AlphaFold: Module, ActivationCheckpointing {
         self.preset = preset
         inputEmbedder = InputEmbedder(generator: &generator)
         recyclingEmbedder = RecyclingEmbedder(generator: &generator)
+        templateEmbedder = preset.usesTemplates ? TemplateEmbedder(generator: &generator) : nil
         extraMSAEmbedder = ExtraMSAEmbedder(generator: &generator)
         extraMSAStack = (0..<preset.extraBlocks).map { _ in EvoformerBlock(.extraMSA, globalColumnAttention: true, generator: &generator) }
         evoformer = (0..<preset.evoformerBlocks).map { _ in EvoformerBlock(generator: &generator) }
@@ -113,8 +120,9 @@ public final class AlphaFold: Module, ActivationCheckpointing {
         return (outputs[0], outputs[1])
     }
 
-    /// One recycling pass on sampled features (recorded for autograd unless under `withNoGrad`).
-    public func pass(_ features: PassFeatures, recycled: Recycled, chunkSize: Int?) -> Pass {
+    /// One recycling pass on sampled features (recorded for autograd unless under `withNoGrad`);
+    /// templates are used by the presets with a template stack, up to `maxTemplates` of them.
+    public func pass(_ features: PassFeatures, templates: TemplateFeatures = .none, recycled: Recycled, chunkSize: Int?) -> Pass {
         let n = features.aatype.count
         var (m, z) = inputEmbedder(targetFeat: features.targetFeat.unsqueezed(axis: 0), msaFeat: features.msaFeat.unsqueezed(axis: 0),
                                    residueIndex: features.residueIndex)
@@ -122,25 +130,32 @@ public final class AlphaFold: Module, ActivationCheckpointing {
         m = Tensor.concat([m.sliced(axis: 1, 0, 1) + carried.firstRow.unsqueezed(axis: 1), m.sliced(axis: 1, 1)], axis: 1)
         z = z + carried.pair
         let pairMask = Tensor.ones([1, n, n])
+        var msaMask = Tensor.ones([1, features.clusters, n])
+        let templates = templates.prefix(preset.maxTemplates)
+        if let templateEmbedder, templates.count > 0 {
+            let embedded = templateEmbedder(templates, pair: z, pairMask: pairMask, chunkSize: chunkSize)
+            z = z + embedded.pair
+            m = Tensor.concat([m, embedded.rows], axis: 1)
+            msaMask = Tensor.concat([msaMask, embedded.rowMask], axis: 1)
+        }
         if features.extraRows > 0 {
             var e = extraMSAEmbedder(features.extraMSAFeat.unsqueezed(axis: 0))
             let extraMask = Tensor.ones([1, features.extraRows, n])
             for block in extraMSAStack { (e, z) = checkpointed(block, msa: e, pair: z, msaMask: extraMask, pairMask: pairMask, chunkSize: chunkSize) }
         }
-        let msaMask = Tensor.ones([1, features.clusters, n])
         for block in evoformer { (m, z) = checkpointed(block, msa: m, pair: z, msaMask: msaMask, pairMask: pairMask, chunkSize: chunkSize) }
         let firstRow = m.sliced(axis: 1, 0, 1).squeezed(axis: 1)
         let structure = structureModule(single: linearSingle(firstRow), pair: z, mask: Tensor.ones([1, n]))
         let atoms = SideChains.atoms(backbone: structure.frames.last!, angles: structure.angles, aatype: features.aatype)
         let pseudoBeta = SideChains.pseudoBeta(atoms.positions.squeezed(axis: 0).detached(), aatype: features.aatype)
-        return Pass(msa: m, pair: z, single: structure.single, frames: structure.frames, unnormalizedAngles: structure.unnormalizedAngles,
+        return Pass(msa: m.sliced(axis: 1, 0, features.clusters), pair: z, single: structure.single, frames: structure.frames, unnormalizedAngles: structure.unnormalizedAngles,
                     angles: structure.angles, atoms: atoms,
                     recycled: Recycled(firstRow: firstRow.detached(), pair: z.detached(), pseudoBeta: pseudoBeta))
     }
 
     /// Folds one query: `passes` recycling passes (recycles + 1), features sampled per pass
     /// (`maxClusters` centres, 512 as upstream).
-    public func fold(_ raw: RawFeatures, passes: Int, seed: UInt64, chunkSize: Int?, maxClusters: Int = 512, progress: (Int, Double) -> Void = { _, _ in }) -> FoldResult {
+    public func fold(_ raw: RawFeatures, templates: TemplateFeatures = .none, passes: Int, seed: UInt64, chunkSize: Int?, maxClusters: Int = 512, progress: (Int, Double) -> Void = { _, _ in }) -> FoldResult {
         withNoGrad {
             var recycled = Recycled.zeros(residues: raw.residues)
             var last: Pass?
@@ -150,7 +165,7 @@ public final class AlphaFold: Module, ActivationCheckpointing {
             for index in 0..<passes {
                 let start = clock.now
                 let features = InputTransforms.features(raw, options: options, seed: seed, pass: index)
-                let result = pass(features, recycled: recycled, chunkSize: chunkSize)
+                let result = pass(features, templates: templates, recycled: recycled, chunkSize: chunkSize)
                 recycled = result.recycled
                 last = result
                 seconds.append((clock.now - start).inSeconds)

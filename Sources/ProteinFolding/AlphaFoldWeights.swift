@@ -54,6 +54,17 @@ public enum AlphaFoldWeights {
         list.linear(evoformer + "prev_pos_linear", model.recyclingEmbedder.linear)
         list.layerNorm(evoformer + "prev_msa_first_row_norm", model.recyclingEmbedder.layerNormM)
         list.layerNorm(evoformer + "prev_pair_norm", model.recyclingEmbedder.layerNormZ)
+        if let templates = model.templateEmbedder {
+            let single = evoformer + "template_embedding/single_template_embedding/"
+            list.linear(single + "embedding2d", templates.pairEmbedder)
+            for (index, block) in templates.pairStack.enumerated() {
+                list.templatePairBlock(single + "template_pair_stack/__layer_stack_no_state/", block, layer: index, layers: templates.pairStack.count)
+            }
+            list.layerNorm(single + "output_layer_norm", templates.layerNorm)
+            list.pointwiseAttention(evoformer + "template_embedding/attention", templates.pointwiseAttention)
+            list.linear(evoformer + "template_single_embedding", templates.singleLinear1)
+            list.linear(evoformer + "template_projection", templates.singleLinear2)
+        }
         list.linear(evoformer + "extra_msa_activations", model.extraMSAEmbedder.linear)
         for (index, block) in model.extraMSAStack.enumerated() {
             list.block(evoformer + "extra_msa_stack/", block, layer: index, layers: model.extraMSAStack.count)
@@ -79,7 +90,7 @@ public enum AlphaFoldWeights {
 
     /// Fills the model from an AlphaFold `.npz`. Every key the model needs must be present with
     /// its shape (all missing keys are listed in one error); keys the model does not use (heads
-    /// it has no use for: templates) are allowed.
+    /// it has no use for) are allowed.
     public static func load(_ path: String, into model: AlphaFold) throws {
         let archive = try NumpyArchive(contentsOf: path)
         let names = Set(archive.names)
@@ -133,7 +144,7 @@ public enum AlphaFoldWeights {
     }
 
     static func isStacked(_ key: String) -> Bool {
-        key.contains("/evoformer_iteration/") || key.contains("/extra_msa_stack/")
+        key.contains("/evoformer_iteration/") || key.contains("/extra_msa_stack/") || key.contains("/__layer_stack_no_state/")
     }
 }
 
@@ -236,6 +247,27 @@ private struct WeightList {
         triangleAttention(path + "triangle_attention_starting_node/", block.triangleAttentionStarting)
         triangleAttention(path + "triangle_attention_ending_node/", block.triangleAttentionEnding)
         transition(path + "pair_transition/", block.pairTransition)
+    }
+
+    mutating func templatePairBlock(_ path: String, _ block: TemplatePairBlock, layer: Int, layers: Int) {
+        (self.layer, self.layers) = (layer, layers)
+        defer { (self.layer, self.layers) = (nil, 0) }
+        triangleAttention(path + "triangle_attention_starting_node/", block.triangleAttentionStarting)
+        triangleAttention(path + "triangle_attention_ending_node/", block.triangleAttentionEnding)
+        triangleMultiplication(path + "triangle_multiplication_outgoing/", block.triangleMultiplicationOutgoing)
+        triangleMultiplication(path + "triangle_multiplication_incoming/", block.triangleMultiplicationIncoming)
+        transition(path + "pair_transition/", block.pairTransition)
+    }
+
+    /// The template pointwise attention: `attention//{query_w, key_w, value_w, output_w, output_b}` (no gate).
+    mutating func pointwiseAttention(_ path: String, _ attention: TemplatePointwiseAttention) {
+        let (h, c) = (attention.heads, attention.headWidth)
+        for (name, linear) in [("query_w", attention.linearQ), ("key_w", attention.linearK), ("value_w", attention.linearV)] {
+            add(path + "//" + name, linear.weight, fileShape: [linear.weight.shape[1], h, c], inputAxes: 1)
+        }
+        let channels = attention.linearO.weight.shape[0]
+        add(path + "//output_w", attention.linearO.weight, fileShape: [h, c, channels], inputAxes: 2)
+        add(path + "//output_b", attention.linearO.bias!, fileShape: [channels], inputAxes: nil)
     }
 
     mutating func structureModule(_ path: String, _ module: StructureModule) {

@@ -43,11 +43,14 @@ struct ProteinMetrics: SciZooCommand {
 struct Fold: SciZooCommand {
     static let configuration = CommandConfiguration(
         commandName: "fold",
-        abstract: "Fold a protein from its FASTA and MSA folder with the AlphaFold 2 monomer network (templates off), on the CPU.",
+        abstract: "Fold a protein from its FASTA and MSA folder (and, for model_1/2, templates) with the AlphaFold 2 monomer network, on the CPU.",
         discussion: """
             Writes <tag>_<preset>_unrelaxed.pdb (pLDDT in the B-factor column), <tag>_<preset>_confidence.json \
             (per-residue pLDDT; pTM and pAE for _ptm presets) and timings.json into --output; --cif adds mmCIF. \
-            Weights are DeepMind's AlphaFold .npz parameters (--weights); the structure is all-atom, side chains included.
+            Weights are DeepMind's AlphaFold .npz parameters (--weights); the structure is all-atom, side chains included. \
+            Templates (model_1, model_2 and their _ptm forms) are read only with --templates: the hits of every .hhr file in \
+            the alignment folder, their structures from <pdb id>.cif files in that folder; without it the fold is template-free \
+            and no mmCIF folder is needed.
             """)
 
     @Option(help: "Query FASTA (one record).") var fasta: String
@@ -60,6 +63,10 @@ struct Fold: SciZooCommand {
     @Option(help: "Chunk size over leading axes of attention, transitions and the outer product mean (default: none).") var chunkSize: Int?
     @Option(help: "Recycling iterations (3 = 4 passes, as upstream).") var recycles: Int = 3
     @Flag(help: "Also write <tag>_<preset>_unrelaxed.cif (mmCIF).") var cif = false
+    @Option(help: "Folder of PDB mmCIF files (<pdb id>.cif) for the template hits (.hhr in the alignment folder); model_1/2 only.")
+    var templates: String?
+    @Option(help: "Templates released after this day (YYYY-MM-DD) are not used (default: today).") var maxTemplateDate: String?
+    @Option(help: "Templates kept (upstream's max_templates).") var maxTemplates: Int = 4
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -69,15 +76,42 @@ struct Fold: SciZooCommand {
             throw ValidationError("no weights: pass --weights params_\(preset).npz (AlphaFold's parameters), or --random-weights for a smoke run")
         }
         guard recycles >= 0 else { throw ValidationError("--recycles must be 0 or more, got \(recycles)") }
+        if templates != nil {
+            guard (try? AlphaFoldPreset(preset))?.usesTemplates ?? true else {
+                throw ValidationError("preset \(preset) has no template stack: --templates needs model_1 or model_2 (or their _ptm forms)")
+            }
+            guard alignments != nil else { throw ValidationError("--templates reads the template hits (.hhr) from --alignments, which is missing") }
+            guard maxTemplates >= 1 else { throw ValidationError("--max-templates must be 1 or more, got \(maxTemplates)") }
+        } else if maxTemplateDate != nil {
+            throw ValidationError("--max-template-date applies only with --templates")
+        }
+    }
+
+    /// The template features of the query, or none without --templates.
+    func templateFeatures(query: String) throws -> (TemplateFeatures, [String]) {
+        guard let templates, let alignments else { return (.none, []) }
+        let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        let search = try TemplateSearch(folder: templates, maxDate: maxTemplateDate ?? today, maxHits: maxTemplates)
+        let files = try FileManager.default.contentsOfDirectory(atPath: alignments).filter { $0.hasSuffix(".hhr") }.sorted()
+        let hits = try files.flatMap { try AlignmentParsers.hhr(at: (alignments as NSString).appendingPathComponent($0)) }
+        let found = try search.features(query: query, hits: hits)
+        return (found.features, ["\(hits.count) template hits in \(files.joined(separator: ", "))"] + found.warnings)
     }
 
     func execute(budget: ThreadBudget) throws {
-        let chosen = try AlphaFoldPreset(preset)
+        var chosen = try AlphaFoldPreset(preset)
+        chosen.maxTemplates = maxTemplates
         let query = try AlignmentParsers.query(fastaAt: fasta)
         let raw = try RawFeatures(query: query, queryFile: fasta, alignmentFolder: alignments)
         let tag = query.description.split(separator: " ").first.map(String.init) ?? "query"
         print("fold: \(tag), \(raw.residues) residues, \(raw.rows) MSA rows; preset \(preset), \(recycles + 1) passes, "
               + (weights.map { "weights \($0)" } ?? "random weights"))
+        var (templateFeatures, notes) = try templateFeatures(query: raw.sequence)
+        templateFeatures = templateFeatures.prefix(chosen.maxTemplates)
+        for note in notes { print("templates: " + note) }
+        if templates != nil {
+            print("templates: \(templateFeatures.count) used" + (templateFeatures.count > 0 ? " (\(templateFeatures.names.joined(separator: " ")))" : ""))
+        }
         let clock = ContinuousClock(), start = clock.now
         var generator = RandomGenerator(seed: seed)
         let model = AlphaFold(preset: chosen, generator: &generator)
@@ -90,19 +124,20 @@ struct Fold: SciZooCommand {
         }
         model.eval()
         let setup = clock.now - start
-        let result = model.fold(raw, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
+        let result = model.fold(raw, templates: templateFeatures, passes: recycles + 1, seed: seed, chunkSize: chunkSize) { pass, seconds in
             print(String(format: "pass %d/%d: %.1f s", pass + 1, recycles + 1, seconds))
         }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let base = (output as NSString).appendingPathComponent("\(tag)_\(preset)")
         let remarks = ["SciZoo fold, preset \(preset), recycles \(recycles), seed \(seed), "
                        + (weights.map { "weights " + ($0 as NSString).lastPathComponent } ?? "RANDOM WEIGHTS"),
-                       "all heavy atoms, unrelaxed; B-factor column = pLDDT"]
+                       "all heavy atoms, unrelaxed; B-factor column = pLDDT",
+                       "PARENT " + (templateFeatures.count > 0 ? templateFeatures.names.joined(separator: " ") : "N/A")]
         try StructureWriter.pdb(result, remarks: remarks).write(toFile: base + "_unrelaxed.pdb", atomically: true, encoding: .utf8)
         if cif {
             try StructureWriter.mmCIF(result, name: "\(tag)_\(preset)").write(toFile: base + "_unrelaxed.cif", atomically: true, encoding: .utf8)
         }
-        var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues]
+        var confidence: [String: Any] = ["plddt": result.plddt, "preset": preset, "residues": raw.residues, "templates": templateFeatures.names]
         if let ptm = result.ptm { confidence["ptm"] = ptm }
         if let pae = result.predictedAlignedError { confidence["predicted_aligned_error"] = pae }
         try JSONSerialization.data(withJSONObject: confidence, options: [.sortedKeys, .withoutEscapingSlashes])

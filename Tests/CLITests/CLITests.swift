@@ -216,6 +216,52 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: output + "/timings.json"))
     }
 
+    @Test("fold --templates reads the .hhr hits and the mmCIF folder, uses the template (model_1 only), and names bad input")
+    func foldWithTemplates() throws {
+        let fixture = Fixtures.shared("openfold/2q2k_A")
+        let scratch = try Fixtures.scratchDirectory("fold-templates")
+        let alignments = scratch.appendingPathComponent("alignments").path
+        try FileManager.default.createDirectory(atPath: alignments, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: fixture.appendingPathComponent("alignments/2q2k_A").path) {
+            try FileManager.default.copyItem(atPath: fixture.appendingPathComponent("alignments/2q2k_A/" + file).path, toPath: alignments + "/" + file)
+        }
+        // One HHsearch hit: chain B of the same entry over the query's first 60 residues.
+        let query = try AlignmentParsers.query(fastaAt: fixture.appendingPathComponent("2q2k_A.fasta").path).sequence
+        let piece = String(query.prefix(60))
+        try """
+            Query         2q2k_A
+            Match_columns 70
+
+             No Hit                             Prob E-value P-value  Score    SS Cols Query HMM  Template HMM
+
+            No 1
+            >2Q2K_B Hypothetical protein/DNA Complex
+            Probab=99.90  E-value=1e-20  Score=120.00  Aligned_cols=60  Identities=100%  Similarity=1.000  Sum_probs=58.0  Template_Neff=1.000
+
+            Q 2q2k_A            1 \(piece)   60 (70)
+            T 2Q2K_B            1 \(piece)   60 (70)
+
+            """.write(toFile: alignments + "/pdb70_hits.hhr", atomically: true, encoding: .utf8)
+        let base = ["fold", "--fasta", fixture.appendingPathComponent("2q2k_A.fasta").path, "--alignments", alignments, "--random-weights",
+                    "--recycles", "0", "--preset", "model_1"]
+        let with = try CLI.run(base + ["--templates", fixture.appendingPathComponent("ground_truth").path, "--output", scratch.path + "/with"])
+        #expect(with.status == 0 && with.standardOutput.contains("templates: 1 used (2q2k_B)"), "\(with.standardOutput)\(with.standardError)")
+        let without = try CLI.run(base + ["--output", scratch.path + "/without"])
+        #expect(without.status == 0 && !without.standardOutput.contains("templates:"), "\(without.standardError)")
+        func plddt(_ folder: String) throws -> [Double] {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/2q2k_A_model_1_confidence.json")))
+            return (json as! [String: Any])["plddt"] as! [Double]
+        }
+        #expect(try plddt(scratch.path + "/with") != plddt(scratch.path + "/without"), "the template changes the prediction")
+        let pdb = try String(contentsOfFile: scratch.path + "/with/2q2k_A_model_1_unrelaxed.pdb", encoding: .utf8)
+        #expect(pdb.contains("PARENT 2q2k_B"))
+        // A preset without a template stack, and a folder without mmCIF files, are refused with the reason.
+        let noStack = try CLI.run(base.dropLast() + ["model_3", "--templates", fixture.appendingPathComponent("ground_truth").path])
+        #expect(noStack.status != 0 && noStack.standardError.contains("no template stack"), "\(noStack.standardError)")
+        let empty = try CLI.run(base + ["--templates", alignments, "--output", scratch.path + "/empty"])
+        #expect(empty.status != 0 && empty.standardError.contains("no .cif files"), "\(empty.standardError)")
+    }
+
     @Test("fold-finetune on a 2q2k crop prints the loss terms and gradient coverage per step, writes metrics.jsonl and checkpoints, resumes; it needs weights")
     func foldFineTune() throws {
         let fixture = Fixtures.shared("openfold/2q2k_A")

@@ -9,8 +9,9 @@ import TensorIO
 /// AlphaFold against upstream OpenFold's own modules (aqlaboratory/openfold), run by
 /// Scripts/openfold/make_upstream_parity_fixture.py on the weights and features made here: each
 /// Evoformer sub-block's update, the extra-MSA block, invariant point attention, the structure
-/// module and the whole model over three recycling passes. Upstream ran in float64; ours runs in
-/// float32 and must agree within 1e-4 relative (max |a − b| / max |b|), atoms within 0.01 Å.
+/// module, the template stack and the whole model (with a template) over three recycling
+/// passes. Upstream ran in float64; ours runs in float32 and must agree within 1e-4 relative
+/// (max |a − b| / max |b|), atoms within 0.01 Å.
 @Suite("OpenFold against upstream's modules")
 struct OpenFoldUpstreamParityTests {
     static let fixture = Fixtures.packageRoot.appendingPathComponent("Tests/ProteinFoldingTests/Fixtures/openfold_upstream_parity.h5").path
@@ -32,11 +33,24 @@ struct OpenFoldUpstreamParityTests {
         return model
     }
 
-    /// One pass's features of short_query's first 12 residues: 6 cluster centres, 10 extra rows.
+    /// The 12 residues of short_query the model sees: 50–61, where 2Q2K_A's template covers 55–61.
+    static let crop = 50..<62
+
+    /// One pass's features of the crop: 6 cluster centres, 10 extra rows.
     static func features() throws -> PassFeatures {
-        let raw = try InputTransformTests.shortQuery().cropped(0..<12)
+        let raw = try InputTransformTests.shortQuery().cropped(crop)
         return InputTransforms.features(raw, options: InputTransformOptions(maxClusters: 6, maxExtra: 10), seed: 5, pass: 0)
     }
+
+    /// short_query's template search on the fixture's one mmCIF (2q2k.cif), whole and cropped.
+    static func templateSearch() throws -> TemplateFeatures {
+        let query = try InputTransformTests.shortQuery().sequence
+        let hits = try AlignmentParsers.hhr(at: Fixtures.shared("openfold/short_query/alignments/pdb70_hits.hhr").path)
+        return try TemplateSearch(folder: Fixtures.shared("openfold/2q2k_A/ground_truth").path, maxDate: "2099-12-31")
+            .features(query: query, hits: hits).features
+    }
+
+    static func templates() throws -> TemplateFeatures { try templateSearch().cropped(crop) }
 
     static let passes = 3
 
@@ -86,6 +100,13 @@ struct OpenFoldUpstreamParityTests {
             try root.write("extra_msa_feat", tensor: features.extraMSAFeat)
             try root.write("aatype", features.aatype.map(Int64.init))
             try root.write("residue_index", features.residueIndex.map(Int64.init))
+            let templates = try Self.templates()
+            let templateGroup = try root.createGroup("templates")
+            try templateGroup.write("aatype", templates.hhblitsAatype.joined().map(Int64.init))
+            try templateGroup.write("all_atom_positions", tensor: Tensor(templates.positions.joined().joined().flatMap { [Double($0.x), Double($0.y), Double($0.z)] },
+                                                                 shape: [templates.count, Self.crop.count, 37, 3]).cast(to: .float32))
+            try templateGroup.write("all_atom_mask", tensor: Tensor(templates.masks.joined().joined().map(Double.init),
+                                                            shape: [templates.count, Self.crop.count, 37]).cast(to: .float32))
             try root.setAttribute("passes", .int(Int64(Self.passes)))
             try root.setAttribute("evoformer_blocks", .int(Int64(model.evoformer.count)))
             try root.setAttribute("extra_blocks", .int(Int64(model.extraMSAStack.count)))
@@ -144,8 +165,9 @@ struct OpenFoldUpstreamParityTests {
         let group = try HDF5File(path: Self.fixture).root.group("evoformer_block0")
         let block = model.evoformer[0]
         var m = try Self.stored(group, "msa").unsqueezed(axis: 0), z = try Self.stored(group, "pair").unsqueezed(axis: 0)
-        let (s, n) = (m.shape[1], m.shape[2])
-        let msaMask = Tensor.ones([1, s, n]), pairMask = Tensor.ones([1, n, n])
+        let n = m.shape[2]
+        // The template rows are masked where the template has no ψ angle.
+        let msaMask = try Self.stored(group, "msa_mask").unsqueezed(axis: 0), pairMask = Tensor.ones([1, n, n])
         func check(_ name: String, _ ours: Tensor) throws -> Tensor {
             let upstream = try Self.stored(group, name).unsqueezed(axis: 0)
             let error = Self.relative(ours, upstream)
@@ -154,13 +176,13 @@ struct OpenFoldUpstreamParityTests {
         }
         m = m + (try check("msa_row_attention", block.msaAttentionRow(m, pair: z, mask: msaMask)))
         m = m + (try check("msa_column_attention", block.msaAttentionColumn(m, mask: msaMask, chunkSize: nil)))
-        m = m + (try check("msa_transition", block.msaTransition(m, mask: msaMask)))
+        m = m + (try check("msa_transition", block.msaTransition(m, mask: nil)))
         z = z + (try check("outer_product_mean", block.outerProductMean(m, mask: msaMask)))
         z = z + (try check("triangle_multiplication_outgoing", block.triangleMultiplicationOutgoing(z, mask: pairMask)))
         z = z + (try check("triangle_multiplication_incoming", block.triangleMultiplicationIncoming(z, mask: pairMask)))
         z = z + (try check("triangle_attention_starting", block.triangleAttentionStarting(z, mask: pairMask)))
         z = z + (try check("triangle_attention_ending", block.triangleAttentionEnding(z, mask: pairMask)))
-        _ = try check("pair_transition", block.pairTransition(z, mask: pairMask))
+        _ = try check("pair_transition", block.pairTransition(z, mask: nil))
     }
 
     @Test("the extra-MSA block (global column attention) equals upstream's")
@@ -205,15 +227,58 @@ struct OpenFoldUpstreamParityTests {
         #expect(deviation <= 0.01, "atoms differ by up to \(deviation) Å")
     }
 
-    @Test("the whole model over three recycling passes: single, pair, atoms (0.01 Å), pLDDT and pTM equal upstream's")
+    @Test("template search: upstream's HhsearchHitFeaturizer on the same hits and mmCIF folder gives the same features")
+    func templateSearchFeatures() throws {
+        let ours = try Self.templateSearch()
+        let group = try HDF5File(path: Self.fixture).root.group("template_search")
+        let aatype = try Self.stored(group, "template_aatype").doubles, n = ours.sequences[0].count
+        #expect(ours.count == 1 && aatype.count == n * 22)
+        #expect((0..<n).allSatisfy { aatype[$0 * 22 + ours.hhblitsAatype[0][$0]] == 1 })
+        let positions = try Self.stored(group, "template_all_atom_positions").doubles, masks = try Self.stored(group, "template_all_atom_mask").doubles
+        #expect(masks == ours.masks[0].joined().map(Double.init))
+        let ourPositions = ours.positions[0].joined().flatMap { [Double($0.x), Double($0.y), Double($0.z)] }
+        let deviation = zip(ourPositions, positions).map { abs($0 - $1) }.max()!
+        #expect(deviation <= 1e-4, "positions (centred on the chain) differ by up to \(deviation) Å")
+        #expect(try Self.stored(group, "template_sum_probs").doubles == ours.sumProbabilities)
+    }
+
+    @Test("template inputs: angle features (torsions from atom37) and pair features equal upstream's transforms")
+    func templateInputs() throws {
+        let templates = try Self.templates()
+        let group = try HDF5File(path: Self.fixture).root.group("template_inputs")
+        let angle = TemplateInputs.angleFeatures(templates, dtype: .float64), upstreamAngle = try group.dataset("angle_feat").readTensor()
+        #expect(angle.shape == upstreamAngle.shape)
+        let angleError = zip(angle.doubles, upstreamAngle.doubles).map { abs($0 - $1) }.max()!
+        #expect(angleError <= 1e-5, "angle features differ by up to \(angleError)")
+        let pair = TemplateInputs.pairFeatures(templates, template: 0, dtype: .float64), upstreamPair = try group.dataset("pair_feat").readTensor()
+        #expect(pair.shape == Array(upstreamPair.shape.dropFirst()))
+        #expect(pair.doubles == upstreamPair.doubles, "the pair features are 0/1 and must agree exactly")
+        let rowMask = TemplateInputs.rowMask(templates).joined().map { $0 }
+        #expect(rowMask == (try group.dataset("row_mask").readTensor().doubles))
+    }
+
+    @Test("the template stack (pair stack, pointwise attention, angle embedder) equals upstream's on upstream's pair")
+    func templateEmbedder() throws {
+        let model = try Self.model(), templates = try Self.templates()
+        let group = try HDF5File(path: Self.fixture).root.group("template_embedder")
+        let z = try Self.stored(group, "pair_in").unsqueezed(axis: 0), n = z.shape[1]
+        let embedded = model.templateEmbedder!(templates, pair: z, pairMask: .ones([1, n, n]))
+        for (name, ours) in [("pair_update", embedded.pair.squeezed(axis: 0)), ("single_embedding", embedded.rows.squeezed(axis: 0))] {
+            let error = Self.relative(ours, try Self.stored(group, name).reshaped(ours.shape))
+            #expect(error <= Self.limit, "\(name): relative error \(error)")
+        }
+    }
+
+    @Test("the whole model with a template over three recycling passes: single, pair, atoms (0.01 Å), pLDDT and pTM equal upstream's")
     func wholeModel() throws {
-        let model = try Self.model(), features = try Self.features()
+        let model = try Self.model(), features = try Self.features(), templates = try Self.templates()
+        #expect(templates.count == 1)
         let group = try HDF5File(path: Self.fixture).root.group("model")
         let last = withNoGrad {
             var recycled = AlphaFold.Recycled.zeros(residues: features.aatype.count)
             var pass: AlphaFold.Pass?
             for _ in 0..<Self.passes {
-                pass = model.pass(features, recycled: recycled, chunkSize: nil)
+                pass = model.pass(features, templates: templates, recycled: recycled, chunkSize: nil)
                 recycled = pass!.recycled
             }
             return pass!

@@ -78,13 +78,13 @@ public final class EvoformerBlock: Module {
         var m = m, z = z
         m = m + timed("MSA row attention") { msaAttentionRow(m, pair: z, mask: msaMask, chunkSize: chunkSize) }
         m = m + timed("MSA column attention") { msaAttentionColumn(m, mask: msaMask, chunkSize: chunkSize) }
-        m = m + timed("MSA transition") { msaTransition(m, mask: msaMask, chunkSize: chunkSize) }
+        m = m + timed("MSA transition") { msaTransition(m, mask: nil, chunkSize: chunkSize) }
         z = z + timed("outer product mean") { outerProductMean(m, mask: msaMask, chunkSize: chunkSize) }
         z = z + timed("triangle multiplication") { triangleMultiplicationOutgoing(z, mask: pairMask) }
         z = z + timed("triangle multiplication") { triangleMultiplicationIncoming(z, mask: pairMask) }
         z = z + timed("triangle attention") { triangleAttentionStarting(z, mask: pairMask, chunkSize: chunkSize) }
         z = z + timed("triangle attention") { triangleAttentionEnding(z, mask: pairMask, chunkSize: chunkSize) }
-        z = z + timed("pair transition") { pairTransition(z, mask: pairMask, chunkSize: chunkSize) }
+        z = z + timed("pair transition") { pairTransition(z, mask: nil, chunkSize: chunkSize) }
         return (m, z)
     }
 

@@ -12,9 +12,13 @@ public final class Transition: Module {
         linear2 = Linear(factor * channels, channels, initialization: .zeros, dtype: dtype, generator: &generator)
     }
 
-    /// x `[B, R, N, C]`, mask `[B, R, N]`; chunked along R.
-    public func callAsFunction(_ x: Tensor, mask: Tensor, chunkSize: Int? = nil) -> Tensor {
-        chunked([x, mask], axis: 1, size: chunkSize) { parts in
+    /// x `[B, R, N, C]`, mask `[B, R, N]` or nil; chunked along R. The model passes nil: DeepMind
+    /// does not mask its transitions, and OpenFold follows (`_mask_trans` off).
+    public func callAsFunction(_ x: Tensor, mask: Tensor?, chunkSize: Int? = nil) -> Tensor {
+        guard let mask else {
+            return chunked([x], axis: 1, size: chunkSize) { parts in linear2(linear1(layerNorm(parts[0])).relu()) }
+        }
+        return chunked([x, mask], axis: 1, size: chunkSize) { parts in
             linear2(linear1(layerNorm(parts[0])).relu()) * parts[1].unsqueezed(axis: -1)
         }
     }
