@@ -55,6 +55,16 @@ struct WeightImportTests {
             (Self.root + "distogram_head/half_logits//weights", [128, 64]),
             (Self.root + "masked_msa_head/logits//weights", [256, 23]),
             (Self.root + "experimentally_resolved_head/logits//weights", [384, 37]),
+            // The template stack (model_1/2): its 2 pair blocks stacked as `__layer_stack_no_state`.
+            (Self.root + "evoformer/template_embedding/single_template_embedding/embedding2d//weights", [88, 64]),
+            (Self.root + "evoformer/template_embedding/single_template_embedding/template_pair_stack/__layer_stack_no_state/"
+                + "triangle_attention_starting_node/attention//query_w", [2, 64, 4, 16]),
+            (Self.root + "evoformer/template_embedding/single_template_embedding/template_pair_stack/__layer_stack_no_state/"
+                + "pair_transition/transition1//weights", [2, 64, 128]),
+            (Self.root + "evoformer/template_embedding/attention//key_w", [64, 4, 16]),
+            (Self.root + "evoformer/template_embedding/attention//output_w", [4, 16, 128]),
+            (Self.root + "evoformer/template_single_embedding//weights", [57, 256]),
+            (Self.root + "evoformer/template_projection//weights", [256, 256]),
         ]
         for (key, shape) in expected {
             #expect(try archive.array(key).shape == shape, "\(key)")
