@@ -35,6 +35,7 @@ public struct ClimateBenchSettings: Sendable, RecipePaths {
         var s = ClimateBenchSettings(common: common, net: .released, rootDir: root)
         var configuration = ClimaXConfiguration.released
         configuration.defaultVariables = SyntheticClimateBench.inputVariables
+        var modelOutVariable: String?, modelHistory: Int?
         if var model = try top.section("model") {
             try ClimaXSettings.readOptimiser(&model, into: &s.common)
             if s.common.pretrainedPath != nil {
@@ -46,8 +47,10 @@ public struct ClimateBenchSettings: Sendable, RecipePaths {
                 }
                 if var args = try net.section("init_args") {
                     configuration.defaultVariables = try args.strings("default_vars") ?? configuration.defaultVariables
-                    s.outVariable = try args.string("out_vars") ?? s.outVariable
-                    s.timeHistory = try args.int("time_history", minimum: 1) ?? s.timeHistory
+                    modelOutVariable = try args.string("out_vars")
+                    modelHistory = try args.int("time_history", minimum: 1)
+                    s.outVariable = modelOutVariable ?? s.outVariable
+                    s.timeHistory = modelHistory ?? s.timeHistory
                     try ClimaXSettings.readArchitecture(&args, into: &configuration)
                     _ = try args.bool("parallel_patch_embed")
                     if try args.bool("freeze_encoder") == true {
@@ -62,12 +65,23 @@ public struct ClimateBenchSettings: Sendable, RecipePaths {
         let problems = configuration.problems()
         guard problems.isEmpty else { throw FileError(file: path, key: "model.net.init_args", message: problems.joined(separator: "; ")) }
         s.net = configuration
-        s.timeHistory = try data.int("history", minimum: 1) ?? s.timeHistory
+        // The network's time axis and the data windows must agree: upstream's config sets both.
+        if let history = try data.int("history", minimum: 1) {
+            if let modelHistory, modelHistory != history {
+                throw data.problem("history", "is \(history) but model.net.init_args.time_history is \(modelHistory): they must be equal")
+            }
+            s.timeHistory = history
+        }
         s.trainSimulations = try data.strings("list_train_simu") ?? s.trainSimulations
         s.testSimulations = try data.strings("list_test_simu") ?? s.testSimulations
         s.variables = try data.strings("variables") ?? s.variables
         if case .failure(let error) = configuration.variableIndices(s.variables) { throw data.problem("variables", "\(error)") }
-        if let out = try data.string("out_variables") { s.outVariable = out }
+        if let out = try data.string("out_variables") {
+            if let modelOutVariable, modelOutVariable != out {
+                throw data.problem("out_variables", "is '\(out)' but model.net.init_args.out_vars is '\(modelOutVariable)': they must be equal")
+            }
+            s.outVariable = out
+        }
         guard SyntheticClimateBench.outputVariables.contains(s.outVariable) else {
             throw data.problem("out_variables", "'\(s.outVariable)' is not one of \(SyntheticClimateBench.outputVariables.joined(separator: ", "))")
         }

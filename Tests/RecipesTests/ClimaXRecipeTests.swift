@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import TensorIO
 @testable import Recipes
 
 @Suite("The ClimaX recipes shipped under Recipes/climax")
@@ -21,6 +22,20 @@ struct ClimaXRecipeTests {
                 if name.hasPrefix("downscale") { #expect(s.coarsenInputs == 4 && s.leadHours == 0) }
                 if name.hasPrefix("quarter") { #expect(s.net.imageSize == [720, 1440] && s.leadHours == 6) }
             }
+        }
+    }
+
+    @Test("a projection recipe whose data.history or out_variables disagrees with the network's is refused, naming both")
+    func projectionMismatch() throws {
+        let path = Fixtures.packageRoot.appendingPathComponent("Recipes/climax/projection-smoke.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let scratch = try Fixtures.scratchDirectory()
+        for (from, to, key) in [("  history: 10", "  history: 5", "history"), ("out_variables: tas", "out_variables: pr", "out_variables")] {
+            #expect(text.contains(from), "\(from)")
+            let bad = scratch.appendingPathComponent(key + ".yaml").path
+            try text.replacingOccurrences(of: from, with: to).write(toFile: bad, atomically: true, encoding: .utf8)
+            let error = #expect(throws: FileError.self) { try ClimateBenchSettings.load(from: bad) }
+            #expect(error?.description.contains(key) == true && error?.description.contains("must be equal") == true, "\(String(describing: error))")
         }
     }
 }
