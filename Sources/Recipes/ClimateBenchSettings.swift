@@ -77,6 +77,9 @@ public struct ClimateBenchSettings: Sendable, RecipePaths {
         s.variables = try data.strings("variables") ?? s.variables
         if case .failure(let error) = configuration.variableIndices(s.variables) { throw data.problem("variables", "\(error)") }
         if let out = try data.string("out_variables") {
+            guard SyntheticClimateBench.outputVariables.contains(out) else {
+                throw data.problem("out_variables", "'\(out)' is not one of \(SyntheticClimateBench.outputVariables.joined(separator: ", "))")
+            }
             if let modelOutVariable, modelOutVariable != out {
                 throw data.problem("out_variables", "is '\(out)' but model.net.init_args.out_vars is '\(modelOutVariable)': they must be equal")
             }

@@ -30,7 +30,7 @@ struct ClimaXRecipeTests {
         let path = Fixtures.packageRoot.appendingPathComponent("Recipes/climax/projection-smoke.yaml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let scratch = try Fixtures.scratchDirectory()
-        for (from, to, key) in [("  history: 10", "  history: 5", "history"), ("out_variables: tas", "out_variables: pr", "out_variables")] {
+        for (from, to, key) in [("  history: 10", "  history: 5", "history"), ("out_variables: tas", "out_variables: pr90", "out_variables")] {
             #expect(text.contains(from), "\(from)")
             let bad = scratch.appendingPathComponent(key + ".yaml").path
             try text.replacingOccurrences(of: from, with: to).write(toFile: bad, atomically: true, encoding: .utf8)

@@ -23,7 +23,7 @@ struct FoldFineTuneTests {
     @Test("two fine-tuning steps on a 2q2k crop: finite losses, gradients in every parameter that a loss reaches (EvoformerAttention's backward included), parameters move")
     func smokeFineTune() throws {
         let (raw, target) = try Self.example()
-        var preset = try AlphaFoldPreset("model_1_ptm")
+        var preset = try AlphaFoldPreset("model_3_ptm")
         (preset.evoformerBlocks, preset.extraBlocks, preset.structureIterations) = (1, 1, 2)
         var generator = RandomGenerator(seed: 21)
         let model = AlphaFold(preset: preset, generator: &generator)
@@ -55,7 +55,7 @@ struct FoldFineTuneTests {
     @Test("activation checkpointing of the Evoformer and extra-MSA blocks: the same losses and parameters after two steps, bit for bit")
     func checkpointing() throws {
         let (raw, target) = try Self.example()
-        var preset = try AlphaFoldPreset("model_1_ptm")
+        var preset = try AlphaFoldPreset("model_3_ptm")
         (preset.evoformerBlocks, preset.extraBlocks, preset.structureIterations) = (2, 1, 2)
         func train(_ checkpoint: Bool) throws -> ([Double], [[Double]]) {
             var generator = RandomGenerator(seed: 21)
