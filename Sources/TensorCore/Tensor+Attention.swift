@@ -61,10 +61,24 @@ public struct AttentionTiling: Sendable, Equatable {
     /// Up to 64, one tile holds every query as well: a Graphormer molecule of 32 atoms plus its token
     /// (L = 33) otherwise runs a 32-row tile and a 1-row one; fwd+bwd at (64, 1, 33, 8, 10) took
     /// 2.2 ms instead of 2.5–3.1 ms (medians of 40, 2 threads, `scizoo bench evoformer-attention`).
+    ///
+    /// How long a row may be and still be one key tile follows the core's L2 cache, read at run
+    /// time: the forward's working set for 32 query rows and L keys (a 32 × L float logits tile and
+    /// the K and V panels of L × 32 floats) must fit in 30 % of it. Calibrated on AMD EPYC (1 MiB
+    /// L2): forward at L = 768, 5–15 % faster as one tile than 64 × 128; at L = 1,024 (384 KiB)
+    /// 25 % slower — so the limit is 768 there, 192 with a 256 KiB L2, 1,536 with 2 MiB; without a
+    /// readable cache size, 512.
     public static func evoformer(length: Int) -> AttentionTiling {
         if length <= 64 { return AttentionTiling(queries: Swift.max(1, length), keys: Swift.max(1, length)) }
-        return length <= 512 ? AttentionTiling(queries: 32, keys: length) : .standard
+        return length <= wholeRowLimit ? AttentionTiling(queries: 32, keys: length) : .standard
     }
+
+    /// The longest row one key tile spans (see `evoformer(length:)`).
+    public static let wholeRowLimit: Int = {
+        guard let cache = MachineProbes.level2CacheBytes else { return 512 }
+        let bytesPerKey = 4 * (32 + 2 * 32)  // a 32-row logits column, one K and one V row of D = 32
+        return Swift.max(128, cache * 3 / 10 / bytesPerKey / 64 * 64)
+    }()
 }
 
 extension Tensor {

@@ -9,7 +9,7 @@ import TensorCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: ratios against a reference measured in the same run (use a release build).",
-        subcommands: [BenchMatmul.self, BenchGraphormer.self, BenchOps.self, BenchFold.self, BenchEvoformerAttention.self, BenchSelfAttention.self, BenchGenSLMTrain.self, BenchGenSLMGenerate.self, BenchGenSLMRead.self, BenchClimaXRead.self, BenchClimaXTrain.self,
+        subcommands: [BenchMatmul.self, BenchRoofline.self, BenchGraphormer.self, BenchOps.self, BenchFold.self, BenchEvoformerAttention.self, BenchSelfAttention.self, BenchGenSLMTrain.self, BenchGenSLMGenerate.self, BenchGenSLMRead.self, BenchClimaXRead.self, BenchClimaXTrain.self,
                       BenchUlysses.self, BenchZeRO.self, BenchMLFF.self])
 }
 

@@ -179,6 +179,19 @@ struct EvoformerAttentionTests {
         }
         #expect(throws: AttentionConfigurationError.unavailable("use_flash")) { try AttentionMethod.select(useFlash: true) }
     }
+
+    @Test("the default tiles follow the L2 cache read at run time: one key tile up to the limit, 64 × 128 beyond")
+    func tilesFollowTheCache() throws {
+        let limit = AttentionTiling.wholeRowLimit
+        if let cache = MachineProbes.level2CacheBytes {
+            #expect(cache >= 64 << 10 && limit == max(128, cache * 3 / 10 / 384 / 64 * 64), "L2 \(cache) bytes, limit \(limit)")
+        } else {
+            #expect(limit == 512)
+        }
+        #expect(AttentionTiling.evoformer(length: 33) == AttentionTiling(queries: 33, keys: 33))
+        #expect(AttentionTiling.evoformer(length: limit) == AttentionTiling(queries: 32, keys: limit))
+        #expect(AttentionTiling.evoformer(length: limit + 1) == .standard)
+    }
 }
 
 @Suite("Self-attention")

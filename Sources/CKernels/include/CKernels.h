@@ -35,4 +35,13 @@ enum { SCIZOO_SOFTPLUS = 0, SCIZOO_SIGMOID = 1, SCIZOO_SILU = 2 };
 void scizoo_logistic_f32(int path, const float *x, float *y, ptrdiff_t n, int op, float shift);
 /// y = softplus(x) − shift and sigmoid = sigmoid(x) (its derivative) in one pass.
 void scizoo_softplus_sigmoid_f32(int path, const float *x, float *y, float *sigmoid, ptrdiff_t n, float shift);
+
+// ---- roofline probes (machine.c) ----
+/// Floats per FMA vector the probe uses: 16 (AVX-512), 8 (AVX2+FMA) or 1.
+int scizoo_fma_probe_width(void);
+/// Runs `iterations` rounds of 12 independent FMA chains; returns the FLOPs done. `sink` seeds the
+/// chains and receives their sum, so the work cannot be optimised away.
+double scizoo_fma_probe(long iterations, float *sink);
+/// a[i] = b[i] + scale·c[i] (STREAM's triad).
+void scizoo_triad_f32(float *a, const float *b, const float *c, ptrdiff_t n, float scale);
 #endif
