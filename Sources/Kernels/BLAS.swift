@@ -1,5 +1,6 @@
 // Thin, checked entry points to OpenBLAS.
 import CBLAS
+import CKernels
 
 /// C[columns, columns] += Aᵀ·A for a row-major A[rows, columns] (single-precision syrk on the
 /// upper triangle, mirrored to the lower one).
@@ -96,4 +97,37 @@ func forEachGEMMBlock(_ layoutA: MatrixLayout, _ layoutB: MatrixLayout, m: Int, 
     parallelFor(count) { range in
         for index in range { body(block(index)) }
     }
+}
+
+/// bf16 products with float32 sums (CKernels' AVX512-BF16 kernel): C[m×n] = op(A)·op(B) + beta·C,
+/// row-major, each operand rounded to bfloat16. Row blocks run on the thread budget. nil when the
+/// CPU has no AVX512-BF16.
+public enum BF16GEMM {
+    public static var isAvailable: Bool { scizoo_bf16_gemm_available() != 0 }
+
+    @discardableResult
+    public static func multiply(_ a: UnsafePointer<Float>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Float>, _ layoutB: MatrixLayout,
+                                _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, beta: Float = 0, ldc: Int? = nil) -> Bool {
+        guard isAvailable else { return false }
+        let ldc = ldc ?? n
+        let operands = UncheckedSendable((a, b, c))
+        let blocks = max(1, min(ThreadBudget.current.threads, m / 48))
+        var failed = false
+        withUnsafeMutablePointer(to: &failed) { failed in
+            let flag = UncheckedSendable(failed)
+            parallelFor(blocks) { range in
+                let (a, b, c) = operands.value
+                for block in range {
+                    let m0 = m * block / blocks, m1 = m * (block + 1) / blocks
+                    let status = scizoo_bf16_gemm_rows(m0, m1, m, n, k, a, layoutA.leadingDimension, layoutA.transposed ? 1 : 0,
+                                                       b, layoutB.leadingDimension, layoutB.transposed ? 1 : 0, beta, c, ldc)
+                    if status != 0 { flag.value.pointee = true }
+                }
+            }
+        }
+        return !failed
+    }
+
+    /// x rounded to bfloat16 (nearest even), as the kernel rounds its operands.
+    public static func rounded(_ x: Float) -> Float { scizoo_bf16_round_f32(x) }
 }

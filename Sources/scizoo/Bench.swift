@@ -123,6 +123,9 @@ struct BenchMatmul: ParsableCommand {
     @Option(help: "numpy: also run Scripts/bench/matmul_twin.py (numpy's bundled OpenBLAS, and PyTorch when installed) at each thread count.")
     var compare: Comparison?
 
+    @Flag(help: "Also time bf16 products with float32 sums (AVX512-BF16) on the same matrices, with their error against float64.")
+    var bf16 = false
+
     func run() {
         printBenchHeader(nil)
         var described = Set<String>()
@@ -157,6 +160,34 @@ struct BenchMatmul: ParsableCommand {
                 }
                 print(line)
             }
+            if bf16 { Self.measureBF16(sizes, ours: ours, threads: count) }
+        }
+    }
+
+    /// GFLOP/s of the bf16 kernel against Tensor.matmul's float32 rate, and the largest error of its
+    /// products relative to the largest float64 product (bf16 keeps 8 significant bits).
+    static func measureBF16(_ sizes: [Int], ours: [Double], threads count: Int) {
+        guard BF16GEMM.isAvailable else { print("bf16: this CPU has no AVX512-BF16"); return }
+        for (index, n) in sizes.enumerated() {
+            var generator = RandomGenerator(seed: UInt64(n))
+            let a = generator.normal([n, n]), b = generator.normal([n, n])
+            var c = [Float](repeating: 0, count: n * n)
+            let layout = MatrixLayout.of(rows: n, columns: n, rowStride: n, columnStride: 1)!
+            let timing = a.withElements(as: Float.self) { pa in
+                b.withElements(as: Float.self) { pb in
+                    Timing.measure { BF16GEMM.multiply(pa.baseAddress!, layout, pb.baseAddress!, layout, &c, m: n, n: n, k: n) }
+                }
+            }
+            let exact = a.cast(to: .float64).matmul(b.cast(to: .float64)).doubles
+            var scale = 0.0, worst = 0.0
+            for (ours, reference) in zip(c, exact) {
+                scale = max(scale, abs(reference))
+                worst = max(worst, abs(Double(ours) - reference))
+            }
+            let error = worst / scale
+            let rate = 2 * Double(n) * Double(n) * Double(n) / timing.median / 1e9
+            print(String(format: "bf16 %4d  %7d  %12.1f GFLOP/s  %5.2f× ours float32  max error %.1e of the largest product", n, count, rate,
+                         rate / ours[index], error))
         }
     }
 

@@ -44,4 +44,15 @@ int scizoo_fma_probe_width(void);
 double scizoo_fma_probe(long iterations, float *sink);
 /// a[i] = b[i] + scale·c[i] (STREAM's triad).
 void scizoo_triad_f32(float *a, const float *b, const float *c, ptrdiff_t n, float scale);
+
+// ---- bf16 products (bf16gemm.c) ----
+/// Whether this CPU runs AVX512-BF16 (VDPBF16PS).
+int scizoo_bf16_gemm_available(void);
+/// x rounded to bfloat16 (nearest even) and widened back.
+float scizoo_bf16_round_f32(float x);
+/// Rows m0 ..< m1 of C = op(A)·op(B) + beta·C, row-major float32, op(A) M × K and op(B) K × N
+/// (transA/transB: the operand is stored transposed), products of bf16-rounded operands summed
+/// in float32. Returns 0, or −1 without AVX512-BF16, −2 when memory runs out.
+int scizoo_bf16_gemm_rows(ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, int transA,
+                          const float *b, ptrdiff_t ldb, int transB, float beta, float *c, ptrdiff_t ldc);
 #endif
