@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "GenomeLM", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "CZlib"]),
         .target(name: "ProteinFolding", dependencies: ["NeuralNetworks", "TensorIO", "TensorCore", "Kernels"]),
         .target(name: "ClimateForecasting", dependencies: ["NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore"]),
-        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Yams"]),
+        .target(name: "Recipes", dependencies: ["GenomeLM", "ClimateForecasting", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "Graphs", "ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "Kernels", "Yams"]),
         .executableTarget(
             name: "scizoo",
             dependencies: [
@@ -88,7 +88,7 @@ let package = Package(
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Scripts/openfold/make_upstream_parity_fixture.py)
         .testTarget(name: "ClimateForecastingTests", dependencies: ["ClimateForecasting", "NeuralNetworks", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (made by Fixtures/make_metrics_fixture.py)
-        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "NeuralNetworks", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "TestSupport"]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "GenomeLM", "ProteinFolding", "MolecularDynamics", "MolecularGraphs", "NeuralNetworks", "Graphs", "ParallelRuntime", "TensorIO", "TensorCore", "Kernels", "TestSupport"]),
         .testTarget(name: "ParallelRuntimeTests", dependencies: ["ParallelRuntime", "NeuralNetworks", "TensorIO", "TensorCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["scizoo", "Kernels", "MolecularGraphs", "ProteinFolding", "TensorIO", "TensorCore", "TestSupport"],
                     exclude: ["Fixtures"]),  // read from the source tree by path (training_golden.json, recorded by TrainingGoldenTests)

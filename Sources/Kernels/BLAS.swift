@@ -1,6 +1,11 @@
 // Thin, checked entry points to OpenBLAS.
 import CBLAS
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// C[columns, columns] += Aᵀ·A for a row-major A[rows, columns] (single-precision syrk on the
 /// upper triangle, mirrored to the lower one).
@@ -33,10 +38,33 @@ public struct MatrixLayout: Sendable, Equatable {
     }
 }
 
-/// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, single precision.
+/// How float32 matrix products are computed: in float32 (the default), or with bf16 operands and
+/// float32 sums where the CPU has AVX512-BF16 (DeepSpeed's `bf16: {enabled: true}`: the
+/// training loop sets it for a run; weights, gradients and optimiser states stay float32).
+public enum MatmulPrecision: String, Sendable {
+    case float32, bf16
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "MatmulPrecision: no thread-specific key")
+        return key
+    }()
+
+    /// The calling thread's choice, read by every float32 `gemm` on it. Per thread, so a run in
+    /// bf16 does not change another thread's products; `parallelFor` hands it to its workers.
+    public static var current: MatmulPrecision {
+        get { pthread_getspecific(key) == nil ? .float32 : .bf16 }
+        set { pthread_setspecific(key, newValue == .bf16 ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+}
+
+/// C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C, row-major, single precision (bf16 products
+/// under `MatmulPrecision.bf16` when alpha is 1 and the CPU has AVX512-BF16).
 public func gemm(_ a: UnsafePointer<Float>, _ layoutA: MatrixLayout, _ b: UnsafePointer<Float>, _ layoutB: MatrixLayout,
                  _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0, ldc: Int? = nil) {
     let ldc = ldc ?? n
+    if MatmulPrecision.current == .bf16 && alpha == 1
+        && BF16GEMM.multiply(a, layoutA, b, layoutB, c, m: m, n: n, k: k, beta: beta, ldc: ldc) { return }
     let operands = UncheckedSendable((a, b, c))
     forEachGEMMBlock(layoutA, layoutB, m: m, n: n, k: k) { block in
         let (a, b, c) = operands.value

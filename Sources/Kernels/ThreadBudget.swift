@@ -133,10 +133,14 @@ public func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) ->
         return
     }
     let base = count / chunks, extra = count % chunks
+    let precision = MatmulPrecision.current
     withoutActuallyEscaping(body) { body in
         // Chunks touch disjoint ranges; the caller's closure is shared by reference only.
         let shared = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let previous = MatmulPrecision.current
+            MatmulPrecision.current = precision
+            defer { MatmulPrecision.current = previous }
             let start = chunk * base + min(chunk, extra)
             let end = start + base + (chunk < extra ? 1 : 0)
             shared.value(start..<end)

@@ -75,7 +75,7 @@ struct GenSLMData {
         }
         return GenSLMOptimization(zero: zero, clipping: deepSpeed.gradientClipping > 0 ? deepSpeed.gradientClipping : s.gradientClipValue,
                                   checkpointing: deepSpeed.activationCheckpointing, curriculum: deepSpeed.curriculum,
-                                  oneBitFreezeStep: deepSpeed.oneBitFreezeStep,
+                                  oneBitFreezeStep: deepSpeed.oneBitFreezeStep, bf16: deepSpeed.precision == "bf16",
                                   adam: deepSpeed.optimizerType.map { _ in
                                       AdamSettings(learningRate: deepSpeed.learningRate, beta1: deepSpeed.betas.0, beta2: deepSpeed.betas.1,
                                                    epsilon: deepSpeed.epsilon, weightDecay: deepSpeed.weightDecay,
@@ -151,6 +151,8 @@ struct GenSLMOptimization {
     var checkpointing = false
     var curriculum: CurriculumSchedule?
     var oneBitFreezeStep: Int?
+    /// `bf16: {enabled: true}`: bf16 matrix products.
+    var bf16 = false
     /// The DeepSpeed config's optimizer block (type, lr, betas, eps, weight_decay), when it has one.
     var adam: AdamSettings?
 }

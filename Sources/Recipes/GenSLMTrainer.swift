@@ -62,6 +62,7 @@ public final class GenSLMTask: RecipeTask {
         (plan.accumulation, plan.zero, plan.gradientClipping, plan.checkpointEvery) = (accumulation, zero, clipping, s.checkpointEveryNTrainSteps)
         (plan.throughputKey, plan.throughputUnit) = ("tokens_per_second", "tok/s")
         plan.activationCheckpointing = optimization.checkpointing
+        if optimization.bf16 { plan.matmulPrecision = .bf16 }
         plan.adam.oneBitFreezeStep = optimization.oneBitFreezeStep
         return plan
     }

@@ -5,6 +5,7 @@
 // data-parallel ranks, the learning-rate schedule, validation cadence with early stopping,
 // checkpoints (last, best, pruned shards), metrics.jsonl and the progress/ETA line.
 import Foundation
+import Kernels
 import NeuralNetworks
 import ParallelRuntime
 import TensorCore
@@ -114,6 +115,8 @@ public struct TrainingPlan {
     public var throughputKey = "samples_per_second", throughputUnit = "samples/s"
     /// Checkpoint every block's activations (DeepSpeed's `activation_checkpointing` section).
     public var activationCheckpointing = false
+    /// Matrix products in bf16 with float32 sums for the run (DeepSpeed's `bf16` section).
+    public var matmulPrecision = MatmulPrecision.float32
     /// The line that opens the run (model, data, parallel layout).
     public var description: String
 
@@ -277,6 +280,16 @@ public final class TrainingRun<Task: TrainingTask> {
             MemoryBudgetWatch(budget: $0, label: groups.world.size > 1 ? "rank \(groups.world.rank)" : "the run")
         }
         defer { budgetWatch?.stop() }
+        let previousPrecision = MatmulPrecision.current
+        if plan.matmulPrecision == .bf16 {
+            if BF16GEMM.isAvailable {
+                MatmulPrecision.current = .bf16
+                if isPrimary { log("bf16: matrix products in bf16 with float32 sums (AVX512-BF16); weights, gradients and Adam in float32") }
+            } else if isPrimary {
+                log("warning: bf16 requested but this CPU has no AVX512-BF16: matrix products stay float32")
+            }
+        }
+        defer { MatmulPrecision.current = previousPrecision }
         let model = task.model
         if activationCheckpointing || plan.activationCheckpointing {
             guard let blocks = model as? ActivationCheckpointing else {

@@ -22,6 +22,8 @@ struct BenchGenSLMTrain: SciZooCommand {
     var compareTransformers = false
     @Flag(help: "Also time the same steps with activation checkpointing, and compare the peak tensor memory of a step.")
     var compareCheckpointing = false
+    @Flag(help: "Also time the same steps with bf16 matrix products (DeepSpeed's bf16; AVX512-BF16), alternating with float32.")
+    var compareBF16 = false
     @OptionGroup var threadOptions: ThreadOptions
     var threads: Int? { threadOptions.threads }
 
@@ -76,6 +78,22 @@ struct BenchGenSLMTrain: SciZooCommand {
         let backward = try time { try loss.backward() }
         let update = try time { try optimizer.step() }
         print(String(format: "phases forward (no graph) %.3f s; forward %.3f s, backward %.3f s, AdamW %.3f s", inference, forward, backward, update))
+        if compareBF16 {
+            guard BF16GEMM.isAvailable else { print("bf16: this CPU has no AVX512-BF16"); return }
+            // Three alternating pairs of timed runs, so both precisions see the same machine state.
+            var ratios: [Double] = []
+            for _ in 0..<3 {
+                let float32 = try timeSteps()
+                MatmulPrecision.current = .bf16
+                defer { MatmulPrecision.current = .float32 }
+                let bf16 = try timeSteps()
+                MatmulPrecision.current = .float32
+                ratios.append(float32.median / bf16.median)
+                print(String(format: "bf16   %.0f tokens/s (median) against float32 %.0f: %.2f×", tokens / bf16.median, tokens / float32.median,
+                             float32.median / bf16.median))
+            }
+            print(String(format: "bf16 speed-up, median of 3 pairs: %.2f×", ratios.sorted()[1]))
+        }
         if compareTransformers {
             let twin = transformersTwin(model, ["train", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(budget.threads)"])
             if let rate = twin?["tokens_per_second"] as? Double {

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Testing
 import TestSupport
 @testable import GenomeLM
@@ -87,6 +88,38 @@ struct GenSLMRecipeTests {
             let trained = try GenSLMTrainedModel.load(settings: settings, runDirectory: run)
             #expect((trained.model.relativeAttentionBias != nil) == (name == "rpe"), "\(name)")
             #expect(trained.model.layers[0].attention.alibiSlopes?.count == (name == "alibi" ? 2 : nil), "\(name)")
+        }
+    }
+
+    @Test("DeepSpeed's bf16: products in bf16 for the run only (losses close to float32's, not equal), float32 again after; refused politely without AVX512-BF16")
+    func bf16Training() throws {
+        let directory = try Self.repeatedGenes("bf16")
+        try #"{"vocab_size": 69, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64, "hidden_act": "gelu_fast", "rotary_pct": 0.5}"#
+            .write(toFile: directory.appendingPathComponent("model.json").path, atomically: true, encoding: .utf8)
+        func losses(bf16: Bool) throws -> (train: [Double], lines: [String]) {
+            let name = bf16 ? "bf16" : "fp32"
+            try "{\"train_batch_size\": 4, \"bf16\": {\"enabled\": \(bf16)}}".write(toFile: directory.appendingPathComponent(name + ".json").path,
+                                                                                    atomically: true, encoding: .utf8)
+            let recipe = directory.appendingPathComponent(name + ".yaml").path
+            try "train_file: genes_train.h5\nval_file: genes_val.h5\nmodel_config_json: model.json\ndeepspeed_cfg_file: \(name).json\nblock_size: 32\nmax_steps: 12\nlearning_rate: 0.01\nval_check_interval: 12\nlog_every_n_steps: 1\noptimizer: adamw\n"
+                .write(toFile: recipe, atomically: true, encoding: .utf8)
+            var lines: [String] = []
+            let run = directory.appendingPathComponent("run-" + name).path
+            _ = try GenSLMTrainer(settings: try GenSLMSettings.load(from: recipe), runDirectory: run) { lines.append($0) }.run()
+            let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            return (metrics.compactMap { $0["train/loss"] as? Double }, lines)
+        }
+        let (float32, _) = try losses(bf16: false)
+        let (bf16, lines) = try losses(bf16: true)
+        #expect(MatmulPrecision.current == .float32, "the run restores float32 products")
+        #expect(float32.count == 12 && bf16.count == 12)
+        if BF16GEMM.isAvailable {
+            #expect(lines.contains { $0.hasPrefix("bf16: matrix products in bf16") })
+            #expect(bf16 != float32, "bf16 products change the numbers")
+            #expect(zip(bf16, float32).allSatisfy { abs($0 - $1) <= 0.02 * abs($1) }, "\(bf16) vs \(float32)")
+        } else {
+            #expect(lines.contains { $0.contains("no AVX512-BF16") } && bf16 == float32)
         }
     }
 

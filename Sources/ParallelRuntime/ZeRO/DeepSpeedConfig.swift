@@ -363,8 +363,11 @@ public struct DeepSpeedConfig: Sendable {
             _ = try block.bool("immediate_grad_update", false)
             try block.finish()
         }
-        if config.precision != "fp32" {
-            config.warnings.append("\(config.precision) requested: SciZoo's CPU kernels compute and keep model states in float32")
+        if config.precision == "fp16" {
+            config.warnings.append("fp16 requested: SciZoo's CPU kernels compute and keep model states in float32")
+        } else if config.precision == "bf16" {
+            config.warnings.append("bf16: GenSLM's trainer runs matrix products in bf16 with float32 sums where the CPU has AVX512-BF16; "
+                                   + "model states stay float32 (DeepSpeed's bf16 keeps float32 master weights too)")
         }
         config.zero = try ZeROSettings.parse(&s, notes: &config.warnings)
         if var aio = try s.section("aio") {
