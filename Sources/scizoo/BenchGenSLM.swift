@@ -93,6 +93,18 @@ struct BenchGenSLMTrain: SciZooCommand {
                              float32.median / bf16.median))
             }
             print(String(format: "bf16 speed-up, median of 3 pairs: %.2f×", ratios.sorted()[1]))
+            if compareTransformers {
+                // The fair reference for a bf16 run: transformers under torch's CPU autocast to bfloat16.
+                MatmulPrecision.current = .bf16
+                let ours = try timeSteps()
+                MatmulPrecision.current = .float32
+                let twin = transformersTwin(model, ["train", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)",
+                                                    "--threads", "\(budget.threads)", "--bf16"])
+                if let rate = twin?["tokens_per_second"] as? Double {
+                    print(String(format: "transformers bf16 autocast: %.0f tokens/s; ours in bf16 %.0f, ours/transformers %.2f×", rate,
+                                 tokens / ours.median, tokens / ours.median / rate))
+                }
+            }
         }
         if compareTransformers {
             let twin = transformersTwin(model, ["train", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(budget.threads)"])
